@@ -1,0 +1,202 @@
+"""Reading metrics from an experiment's output, and computing the objective from them.
+
+Accepted lines (karpathy/autoresearch and pi-autoresearch formats)::
+
+    val_loss: 0.3121
+    val_loss=0.3121
+    METRIC val_loss=0.3121
+
+A later line wins over an earlier one with the same name. Alternatively a regex with one capture
+group, or a key in a JSON file the experiment writes.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)"
+_METRIC_LINE = re.compile(
+    rf"^\s*(?:METRIC\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]*)\s*(?::|=)\s*(?P<value>{_NUMBER})\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_metric_lines(text: str) -> dict[str, float]:
+    """Every `name: number`, `name=number` and `METRIC name=number` line in TEXT."""
+    metrics: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _METRIC_LINE.match(line)
+        if match:
+            metrics[match.group("name")] = float(match.group("value"))
+    return metrics
+
+
+def parse_pattern(text: str, pattern: str) -> float | None:
+    """The first group of the last match of PATTERN in TEXT."""
+    matches = list(re.finditer(pattern, text, re.MULTILINE))
+    if not matches:
+        return None
+    try:
+        return float(matches[-1].group(1))
+    except (TypeError, ValueError):
+        return None
+
+
+def read_json_metric(base: Path, spec: str) -> tuple[float | None, dict[str, float], str | None]:
+    """(value, all numeric top-level values, error) for `path/to/file.json:dotted.key`."""
+    path_text, _, key = spec.rpartition(":")
+    path = base / path_text
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, {}, f"metrics file {path_text} was not written"
+    except (OSError, ValueError) as exc:
+        return None, {}, f"metrics file {path_text} is not valid JSON: {exc}"
+    numbers = {k: float(v) for k, v in data.items() if _is_number(v)} if isinstance(data, dict) else {}
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None, numbers, f"metrics file {path_text} has no key {key!r}"
+        node = node[part]
+    if not _is_number(node):
+        return None, numbers, f"metrics file {path_text}: {key} is {node!r}, not a number"
+    return float(node), numbers, None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# -- objective expressions -------------------------------------------------------------------------
+
+_BINARY: dict[type, Callable[[float, float], float]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.Mod: operator.mod,
+}
+_UNARY: dict[type, Callable[[float], float]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "log": math.log,
+    "log10": math.log10,
+    "exp": math.exp,
+    "sqrt": math.sqrt,
+}
+
+
+class ObjectiveExpression:
+    """An arithmetic expression over metric names, e.g. `latency + 1000 * violations`.
+
+    Parsed with `ast` and evaluated by walking the tree: only numbers, metric names, + - * / ** %,
+    and a few math functions are allowed, so nothing in the spec can run code.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        try:
+            self._tree = ast.parse(source, mode="eval").body
+        except SyntaxError as exc:
+            raise ValueError(f"objective {source!r} is not a valid expression: {exc.msg}") from None
+        self.names: set[str] = set()
+        self._check(self._tree)
+
+    def _check(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Constant) and _is_number(node.value):
+            return
+        if isinstance(node, ast.Name):
+            self.names.add(node.id)
+            return
+        if isinstance(node, ast.Attribute):  # dotted metric names such as val.loss
+            self.names.add(ast.unparse(node))
+            return
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            self._check(node.left)
+            self._check(node.right)
+            return
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            self._check(node.operand)
+            return
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
+                and not node.keywords):
+            for arg in node.args:
+                self._check(arg)
+            return
+        raise ValueError(
+            f"objective {self.source!r}: {ast.unparse(node)!r} is not allowed; use metric names, numbers, "
+            f"+ - * / ** % and {', '.join(sorted(_FUNCTIONS))}"
+        )
+
+    def evaluate(self, metrics: Mapping[str, float]) -> float:
+        missing = sorted(n for n in self.names if n not in metrics)
+        if missing:
+            raise KeyError(", ".join(missing))
+        return self._eval(self._tree, metrics)
+
+    def _eval(self, node: ast.AST, metrics: Mapping[str, float]) -> float:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name | ast.Attribute):
+            return metrics[ast.unparse(node)]
+        if isinstance(node, ast.BinOp):
+            return _BINARY[type(node.op)](self._eval(node.left, metrics), self._eval(node.right, metrics))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](self._eval(node.operand, metrics))
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        return _FUNCTIONS[node.func.id](*(self._eval(arg, metrics) for arg in node.args))
+
+
+# -- one experiment's measurement ------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    metrics: dict[str, float]
+    objective: float | None
+    error: str | None  # why no usable objective could be read
+
+
+def measure(
+    output: str,
+    *,
+    metric: str,
+    pattern: str | None = None,
+    json_file: str | None = None,
+    objective: str | None = None,
+    cwd: Path | None = None,
+) -> Measurement:
+    """All metrics in OUTPUT (and the JSON file), and the objective computed from them."""
+    metrics = parse_metric_lines(output)
+    if json_file is not None:
+        value, numbers, error = read_json_metric(cwd or Path("."), json_file)
+        metrics.update(numbers)
+        if value is None:
+            return Measurement(metrics, None, error)
+        metrics[metric] = value
+    elif pattern is not None:
+        value = parse_pattern(output, pattern)
+        if value is None:
+            return Measurement(metrics, None, f"pattern {pattern!r} matched no number in the output")
+        metrics[metric] = value
+    try:
+        value = ObjectiveExpression(objective).evaluate(metrics) if objective else metrics[metric]
+    except KeyError as exc:
+        found = ", ".join(sorted(metrics)) or "none"
+        return Measurement(metrics, None, f"metric {exc.args[0]} not found in the output (found: {found})")
+    except (ArithmeticError, ValueError) as exc:
+        return Measurement(metrics, None, f"objective {objective!r} could not be computed: {exc}")
+    if not math.isfinite(value):
+        return Measurement(metrics, None, f"objective is {value}")
+    return Measurement(metrics, value, None)

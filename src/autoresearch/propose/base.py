@@ -1,0 +1,74 @@
+"""What every proposer returns and the one interface they all implement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from autoresearch.spec import Spec
+    from autoresearch.store import Experiment
+
+
+class ProposalError(Exception):
+    """A proposer could not produce a usable proposal; the message says why."""
+
+
+class SearchExhausted(Exception):
+    """The proposer has nothing new to try (every point of a finite space was tried)."""
+
+
+@dataclass
+class Proposal:
+    """A candidate: a parameter set (params mode) or edits to files (code mode)."""
+
+    params: dict[str, Any] | None = None
+    edits: str | None = None  # SEARCH/REPLACE blocks, a unified diff, or whole files (see `edit_format`)
+    edit_format: str | None = None
+    rationale: str = ""
+    strategy: str | None = None
+    parent_id: int | None = None  # the experiment this one builds on; None means the current best
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    # Proposer-private state saved with the experiment (e.g. Optuna trial attributes, prompt files).
+    extra: dict[str, Any] = field(default_factory=dict)
+    # A proposal that was invalid from the start (unparsable LLM output, edits that do not apply):
+    # recorded as `rejected` with this reason instead of being run.
+    rejected_reason: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """What the store keeps to re-run this proposal after a crash."""
+        record: dict[str, Any] = {}
+        if self.params is not None:
+            record["params"] = self.params
+        if self.edits is not None:
+            record["edits"] = self.edits
+            record["edit_format"] = self.edit_format
+        return record
+
+
+@dataclass
+class Context:
+    """What a proposer may know when it proposes: the spec, the history and what is pending.
+
+    Holdout values are stripped from history before a proposer sees it.
+    """
+
+    spec: Spec
+    history: list[Experiment]
+    best: Experiment | None
+    pending: list[Proposal] = field(default_factory=list)
+    stagnation: int = 0  # experiments since the last improvement
+
+
+class Proposer(Protocol):
+    name: str
+
+    def propose(self, context: Context) -> Proposal:
+        """The next candidate. Raises SearchExhausted when there is nothing left to try."""
+        ...
+
+    def observe(self, experiment: Experiment) -> None:
+        """Learn from a finished experiment (its objective, decision and reason)."""
+        ...

@@ -1,0 +1,362 @@
+"""The study spec: `autoresearch.toml` (or `[tool.autoresearch]` in `pyproject.toml`), validated.
+
+Every mistake becomes a `SpecError` whose message names the key path and what would be valid;
+the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+SPEC_FILENAME = "autoresearch.toml"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used, with a message meant for the user."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `90`, `"90s"`, `"5m"`, `"2h"`, `"1.5d"`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 90, \"90s\", \"5m\" or \"2h\"")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; use e.g. 90, \"90s\", \"5m\" or \"2h\"")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds <= 0 or not math.isfinite(seconds):
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from `1048576`, `"10MB"`, `"1GiB"`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size; use e.g. \"10MB\" or \"1GiB\"")
+        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    if size <= 0:
+        raise ValueError(f"a size must be positive, got {value!r}")
+    return size
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySection(_Section):
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    goal: str = ""
+    goal_file: str | None = None
+    direction: Literal["minimize", "maximize"] = "minimize"
+    seed: int = 0
+
+
+class RunSection(_Section):
+    command: str = Field(min_length=1)
+    cwd: str = "."
+    timeout: Duration = 3600.0
+    kill_grace: Duration = 5.0
+    env: dict[str, str] = {}
+    pass_env: list[str] = []
+    params_file: str = "params.json"
+    params_env: bool = True
+    repeats: int = Field(default=1, ge=1, le=1000)
+    workers: int = Field(default=1, ge=1, le=1024)
+    max_log_size: Size = 10 * 1024**2
+
+    @model_validator(mode="after")
+    def _params_file_format(self) -> RunSection:
+        if Path(self.params_file).suffix.lower() not in {".json", ".yaml", ".yml", ".toml"}:
+            raise ValueError(
+                f"params_file {self.params_file!r} must end in .json, .yaml, .yml or .toml "
+                "(the suffix picks the format)"
+            )
+        return self
+
+
+class MetricSection(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    pattern: str | None = None
+    json_file: str | None = Field(default=None, alias="json")
+    objective: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricSection:
+        if self.pattern is not None:
+            try:
+                compiled = re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {exc}") from None
+            if compiled.groups < 1:
+                raise ValueError(f"pattern {self.pattern!r} needs a capture group around the number")
+        if self.json_file is not None and ":" not in self.json_file:
+            raise ValueError(f"json = {self.json_file!r} must be \"path/to/file.json:key\"")
+        if self.objective is not None:
+            from autoresearch.metrics import ObjectiveExpression
+
+            ObjectiveExpression(self.objective)  # raises ValueError naming the problem
+        return self
+
+
+class ParamSpec(_Section):
+    """One dimension of the search space: `{low, high, log?, step?}` or `{choices}`."""
+
+    type: Literal["float", "int", "categorical"] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[str | int | float | bool] | None = None
+    default: str | int | float | bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") is None:
+            data = dict(data)
+            if "choices" in data:
+                data["type"] = "categorical"
+            elif all(isinstance(data.get(k), int) and not isinstance(data.get(k), bool)
+                     for k in ("low", "high")) and not data.get("log"):
+                data["type"] = "int"
+            else:
+                data["type"] = "float"
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("choices must list at least one value")
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either choices or low/high, not both")
+            if self.default is not None and self.default not in self.choices:
+                raise ValueError(f"default {self.default!r} is not one of the choices {self.choices}")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("a numeric parameter needs both low and high (or use choices = [...])")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is greater than high ({self.high}); swap them")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log = true needs low > 0, got low = {self.low}")
+        if self.log and self.step is not None:
+            raise ValueError("step cannot be combined with log = true")
+        if self.step is not None and self.step <= 0:
+            raise ValueError(f"step must be positive, got {self.step}")
+        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError("an int parameter needs whole numbers for low and high")
+        if self.default is not None:
+            if isinstance(self.default, bool) or not isinstance(self.default, int | float):
+                raise ValueError(f"default {self.default!r} must be a number")
+            if not self.low <= self.default <= self.high:
+                raise ValueError(f"default {self.default} is outside [{self.low}, {self.high}]")
+        return self
+
+    def baseline_value(self) -> Any:
+        """The default, or the middle of the range (geometric for log), or the first choice."""
+        if self.default is not None:
+            return int(self.default) if self.type == "int" else self.default
+        if self.type == "categorical":
+            assert self.choices
+            return self.choices[0]
+        assert self.low is not None and self.high is not None
+        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+        if self.step is not None:
+            mid = self.low + round((mid - self.low) / self.step) * self.step
+        return int(round(mid)) if self.type == "int" else mid
+
+
+class CodeSection(_Section):
+    editable: list[str] = Field(min_length=1)
+    protected: list[str] = []
+    include_uncommitted: bool = False
+    edit_format: Literal["search_replace", "diff", "whole"] = "search_replace"
+
+
+class ProposerSection(_Section):
+    use: str = "tpe"
+    options: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> ProposerSection:
+        kind = self.use.split(":", 1)[0]
+        known = {"random", "tpe", "cmaes", "gp", "grid", "llm", "agent", "script", "python"}
+        if kind not in known:
+            close = difflib.get_close_matches(self.use, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown proposer {self.use!r}{hint}; use one of random, tpe, cmaes, gp, "
+                "llm:<provider>/<model>, agent:<command>, script:<command>"
+            )
+        if ":" in self.use and not self.use.split(":", 1)[1].strip():
+            raise ValueError(f"proposer {self.use!r} needs something after the colon")
+        return self
+
+
+class BudgetSection(_Section):
+    experiments: int | None = Field(default=None, ge=1)
+    hours: float | None = Field(default=None, gt=0)
+    target: float | None = None
+    patience: int | None = Field(default=None, ge=1)
+    usd: float | None = Field(default=None, gt=0)
+
+
+class Spec(_Section):
+    study: StudySection = StudySection()
+    run: RunSection
+    metric: MetricSection
+    params: dict[str, ParamSpec] = {}
+    code: CodeSection | None = None
+    proposer: ProposerSection = ProposerSection()
+    budget: BudgetSection = BudgetSection()
+
+    # Where the spec was read from; set by load_spec, not by the user.
+    root: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_root(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "root" in data and not isinstance(data["root"], Path):
+            raise ValueError("'root' is not a spec key")
+        return data
+
+    @model_validator(mode="after")
+    def _mode(self) -> Spec:
+        if not self.params and self.code is None:
+            raise ValueError(
+                "nothing to search: add a [params] search space (params mode) "
+                "or a [code] section with editable files (code mode)"
+            )
+        return self
+
+    @property
+    def mode(self) -> Literal["params", "code"]:
+        return "code" if self.code is not None else "params"
+
+    @property
+    def name(self) -> str:
+        return self.study.name or _slug(self.root.resolve().name)
+
+    @property
+    def goal(self) -> str:
+        if self.study.goal_file:
+            return (self.root / self.study.goal_file).read_text()
+        return self.study.goal
+
+    @property
+    def study_dir(self) -> Path:
+        return self.root / ".autoresearch" / self.name
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return slug or "study"
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def find_spec_file(path: Path) -> Path:
+    """The spec file for PATH: a file given directly, else autoresearch.toml, else pyproject.toml."""
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise SpecError(f"{path}: no such file or directory")
+    candidate = path / SPEC_FILENAME
+    if candidate.is_file():
+        return candidate
+    pyproject = path / "pyproject.toml"
+    if pyproject.is_file() and "autoresearch" in _read_toml(pyproject).get("tool", {}):
+        return pyproject
+    raise SpecError(
+        f"{path}: no {SPEC_FILENAME} (or [tool.autoresearch] in pyproject.toml); "
+        "create one with `autoresearch init`"
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_spec(path: Path | str = ".") -> Spec:
+    file = find_spec_file(Path(path))
+    data = _read_toml(file)
+    if file.name == "pyproject.toml":
+        data = data.get("tool", {}).get("autoresearch", {})
+    return spec_from_dict(data, root=file.parent, source=str(file))
+
+
+def spec_from_dict(data: dict[str, Any], *, root: Path = Path("."), source: str = SPEC_FILENAME) -> Spec:
+    try:
+        spec = Spec.model_validate({**data, "root": root.resolve()})
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, source)) from None
+    if spec.study.goal_file and not (spec.root / spec.study.goal_file).is_file():
+        raise SpecError(f"{source}: study.goal_file: {spec.study.goal_file!r} does not exist")
+    return spec
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'{_valid_keys_hint(loc)}")
+        elif error["type"] == "missing":
+            lines.append(f"{source}: missing required key '{key}'")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            got = error.get("input")
+            if error["type"].endswith("_type") or error["type"].endswith("_parsing"):
+                message = f"{message} (got {got!r})"
+            lines.append(f"{source}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _valid_keys_hint(loc: list[str]) -> str:
+    """'; did you mean X? Valid keys here: ...' for an unknown key at LOC."""
+    model: Any = Spec
+    parts = iter(loc[:-1])
+    for part in parts:
+        field = model.model_fields.get(part)
+        if field is None:
+            return ""
+        args = typing.get_args(field.annotation) or (field.annotation,)
+        if typing.get_origin(field.annotation) is dict:
+            next(parts, None)  # skip the user's own key, e.g. the parameter's name
+            args = typing.get_args(field.annotation)[1:]
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return ""
+    valid = sorted((f.alias or name) for name, f in model.model_fields.items() if name != "root")
+    close = difflib.get_close_matches(loc[-1], valid, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    return f"{hint} valid keys here: {', '.join(valid)}"

@@ -1,0 +1,300 @@
+"""The study store: one SQLite database (WAL) per study, the single source of truth.
+
+An experiment row is inserted as `running` before the experiment starts and completed after it
+ends, so a crash at any moment leaves either nothing or a `running` row that resume re-runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+DB_NAME = "study.db"
+LOCK_NAME = "run.lock"
+
+DECISIONS = ("baseline", "kept", "reverted", "failed", "rejected")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS experiments (
+    id          INTEGER PRIMARY KEY,
+    parent_id   INTEGER REFERENCES experiments(id),
+    status      TEXT NOT NULL CHECK (status IN ('running', 'done')),
+    decision    TEXT CHECK (decision IN ('baseline', 'kept', 'reverted', 'failed', 'rejected')),
+    reason      TEXT,
+    proposer    TEXT,
+    strategy    TEXT,
+    rationale   TEXT,
+    proposal    TEXT NOT NULL,     -- JSON: {"params": {...}} or {"edits": ..., "format": ...}
+    params      TEXT,              -- JSON, params mode
+    diff        TEXT,              -- unified diff against the parent, code mode
+    commit_sha  TEXT,
+    metrics     TEXT,              -- JSON: every metric read
+    objective   REAL,
+    holdout     TEXT,              -- JSON, never shown to a proposer
+    exit_code   INTEGER,
+    duration    REAL,
+    attempts    INTEGER NOT NULL DEFAULT 1,
+    created_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL,
+    log_dir     TEXT,
+    tokens_in   INTEGER,
+    tokens_out  INTEGER,
+    cost_usd    REAL,
+    extra       TEXT               -- JSON: sampler state, flags, repeat values, ...
+);
+CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is; the message says why and what to do."""
+
+
+class StudyLocked(StoreError):
+    pass
+
+
+@dataclass
+class Experiment:
+    id: int
+    status: str
+    proposal: dict[str, Any]
+    created_at: float
+    parent_id: int | None = None
+    decision: str | None = None
+    reason: str | None = None
+    proposer: str | None = None
+    strategy: str | None = None
+    rationale: str | None = None
+    params: dict[str, Any] | None = None
+    diff: str | None = None
+    commit_sha: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    objective: float | None = None
+    holdout: dict[str, Any] | None = None
+    exit_code: int | None = None
+    duration: float | None = None
+    attempts: int = 1
+    started_at: float | None = None
+    finished_at: float | None = None
+    log_dir: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Finished with a usable objective (baseline, kept or reverted)."""
+        return self.status == "done" and self.decision in ("baseline", "kept", "reverted")
+
+    def score(self, direction: str) -> float:
+        """The objective as a number to minimise; failures and rejections are infinitely bad."""
+        if not self.ok or self.objective is None:
+            return math.inf
+        return self.objective if direction == "minimize" else -self.objective
+
+
+_JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}
+_COLUMNS = [
+    "id", "parent_id", "status", "decision", "reason", "proposer", "strategy", "rationale", "proposal",
+    "params", "diff", "commit_sha", "metrics", "objective", "holdout", "exit_code", "duration", "attempts",
+    "created_at", "started_at", "finished_at", "log_dir", "tokens_in", "tokens_out", "cost_usd", "extra",
+]
+
+
+def _encode(column: str, value: Any) -> Any:
+    if column in _JSON_COLUMNS:
+        return None if value is None else json.dumps(value, sort_keys=True)
+    return value
+
+
+def _row_to_experiment(row: sqlite3.Row) -> Experiment:
+    values = {}
+    for column in _COLUMNS:
+        value = row[column]
+        if column in _JSON_COLUMNS and value is not None:
+            value = json.loads(value)
+        values[column] = value
+    values["metrics"] = values["metrics"] or {}
+    values["extra"] = values["extra"] or {}
+    return Experiment(**values)
+
+
+class Store:
+    """A study's SQLite database. Safe to open read-only while `run` writes (WAL)."""
+
+    def __init__(self, study_dir: Path, *, create: bool = True) -> None:
+        self.study_dir = Path(study_dir)
+        self.path = self.study_dir / DB_NAME
+        if not self.path.exists() and not create:
+            raise StoreError(f"no study found at {self.study_dir} (run `autoresearch run` first)")
+        self.study_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            has_meta = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).fetchone()
+            version = None
+            if has_meta:
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row["value"]) if row else None
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer autoresearch (schema {version}, this version "
+                    f"reads up to {SCHEMA_VERSION}); upgrade autoresearch to open it"
+                )
+            if version is None:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            # Future migrations: `if version < 2: ALTER TABLE ...` here, each in this transaction.
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(self, exc_type: Any, *_: Any) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> Store._Tx:
+        return Store._Tx(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- meta --------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- experiments -------------------------------------------------------------------------------
+
+    def start_experiment(self, *, proposal: dict[str, Any], **fields: Any) -> Experiment:
+        """Insert a `running` row before the experiment runs; returns it with its id."""
+        now = time.time()
+        values = {"status": "running", "proposal": proposal, "created_at": now, "started_at": now, **fields}
+        columns = list(values)
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO experiments ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [_encode(c, values[c]) for c in columns],
+            )
+            experiment_id = cursor.lastrowid
+        assert experiment_id is not None
+        return self.get(experiment_id)
+
+    def update(self, experiment_id: int, **fields: Any) -> None:
+        if not fields:
+            return
+        unknown = set(fields) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown experiment columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{c}=?" for c in fields)
+        self._db.execute(
+            f"UPDATE experiments SET {assignments} WHERE id=?",
+            [*(_encode(c, v) for c, v in fields.items()), experiment_id],
+        )
+
+    def finish_experiment(self, experiment_id: int, *, decision: str, **fields: Any) -> None:
+        if decision not in DECISIONS:
+            raise ValueError(f"unknown decision {decision!r}")
+        self.update(experiment_id, status="done", decision=decision, finished_at=time.time(), **fields)
+
+    def get(self, experiment_id: int) -> Experiment:
+        row = self._db.execute("SELECT * FROM experiments WHERE id=?", (experiment_id,)).fetchone()
+        if row is None:
+            raise KeyError(experiment_id)
+        return _row_to_experiment(row)
+
+    def experiments(self, *, status: str | None = None) -> list[Experiment]:
+        if status is None:
+            rows = self._db.execute("SELECT * FROM experiments ORDER BY id").fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM experiments WHERE status=? ORDER BY id", (status,)).fetchall()
+        return [_row_to_experiment(r) for r in rows]
+
+    def iter_finished(self) -> Iterator[Experiment]:
+        yield from self.experiments(status="done")
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0])
+
+    def counts_by_decision(self) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT COALESCE(decision, 'running') AS d, COUNT(*) AS n FROM experiments GROUP BY d"
+        ).fetchall()
+        return {r["d"]: r["n"] for r in rows}
+
+    def total_cost(self) -> float:
+        return float(self._db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM experiments").fetchone()[0])
+
+
+class RunLock:
+    """An exclusive lock on a study, so two `run`s never write the same study at once.
+
+    flock is released by the kernel when the holder dies, so a `kill -9` never leaves it stale.
+    """
+
+    def __init__(self, study_dir: Path) -> None:
+        self.path = Path(study_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StudyLocked(
+                f"study is already running ({holder}); wait for it to finish or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.release()
