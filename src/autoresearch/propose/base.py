@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -60,6 +61,11 @@ class Context:
     best: Experiment | None
     pending: list[Proposal] = field(default_factory=list)
     stagnation: int = 0  # experiments since the last improvement
+    # Validates a proposal without running it (params in the space, edits apply to the parent):
+    # None when fine, else the precise reason, which an LLM proposer sends back in a repair turn.
+    check: Callable[[Proposal], str | None] = lambda proposal: None
+    # Files the proposer may read and change in code mode, with their current (parent's) content.
+    files: dict[str, str] = field(default_factory=dict)
 
 
 class Proposer(Protocol):
