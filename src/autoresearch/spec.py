@@ -204,7 +204,7 @@ class ProposerSection(_Section):
     @model_validator(mode="after")
     def _known(self) -> ProposerSection:
         kind = self.use.split(":", 1)[0]
-        known = {"random", "tpe", "cmaes", "gp", "grid", "llm", "agent", "script", "python"}
+        known = {"random", "tpe", "cmaes", "gp", "llm", "agent", "script"}
         if kind not in known:
             close = difflib.get_close_matches(self.use, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

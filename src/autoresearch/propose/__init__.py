@@ -1,0 +1,26 @@
+"""Proposers: where candidates come from. `make_proposer` picks one from `[proposer] use`."""
+
+from __future__ import annotations
+
+from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment
+
+__all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "make_proposer"]
+
+
+def make_proposer(spec: Spec, history: list[Experiment]) -> Proposer:
+    """The proposer named by `spec.proposer.use`, primed with the study's HISTORY."""
+    use = spec.proposer.use
+    kind, _, arg = use.partition(":")
+    if kind in ("random", "tpe", "cmaes", "gp"):
+        if spec.mode != "params":
+            raise ProposalError(f"proposer {use!r} searches parameters; code mode needs llm:, agent: or script:")
+        from autoresearch.propose.samplers import SamplerProposer
+
+        return SamplerProposer(spec, kind, history)
+    if kind == "script":
+        from autoresearch.propose.script import ScriptProposer
+
+        return ScriptProposer(spec, arg)
+    raise ProposalError(f"proposer {use!r} is not available in this version")

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -117,11 +117,14 @@ def run_command(
     max_log_bytes: int = 10 * 1024**2,
     kill_grace: float = 5.0,
     preexec: list[str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_exit: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run COMMAND (a shell string or argv) to completion or timeout, logging its output.
 
     PREEXEC is a prefix argv (a sandbox wrapper such as `unshare -n`), applied outside the command
-    so the candidate cannot change it.
+    so the candidate cannot change it. ON_START and ON_EXIT receive the process group id, so a
+    caller can kill running experiments from another thread (Ctrl-C).
     """
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
@@ -144,6 +147,8 @@ def run_command(
         stderr_path.write_text(f"could not start {shlex.join(argv)}: {exc}\n")
         return RunResult(None, False, 0.0, stdout_path, stderr_path, False, error=f"could not start: {exc}")
     assert proc.stdout is not None and proc.stderr is not None
+    if on_start is not None:
+        on_start(proc.pid)
     tail = min(max_log_bytes, 256 * 1024)
     logs = [
         _CappedLog(proc.stdout, stdout_path, max(max_log_bytes - tail, 0), tail),
@@ -169,6 +174,8 @@ def run_command(
         # Whatever the command left behind in its group (background jobs, daemons it forked)
         # dies with it; this also closes the pipes they held so the log threads finish.
         _kill_group(proc.pid, signal.SIGKILL)
+        if on_exit is not None:
+            on_exit(proc.pid)
         for log in logs:
             log.join(timeout=10)
     duration = time.monotonic() - start

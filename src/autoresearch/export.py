@@ -1,0 +1,64 @@
+"""`autoresearch export`: results.tsv with karpathy/autoresearch's columns first, or csv/json/jsonl."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment
+
+# karpathy/autoresearch's results.tsv statuses.
+_STATUS = {"baseline": "keep", "kept": "keep", "reverted": "discard", "rejected": "discard", "failed": "crash"}
+
+
+def export_rows(spec: Spec, experiments: list[Experiment]) -> list[dict[str, Any]]:
+    rows = []
+    for e in experiments:
+        memory_gb = e.metrics.get("memory_gb")
+        if memory_gb is None and "peak_vram_mb" in e.metrics:
+            memory_gb = e.metrics["peak_vram_mb"] / 1024
+        rows.append({
+            "commit": (e.commit_sha or "")[:7] or f"exp{e.id}",
+            spec.metric.name: e.metrics.get(spec.metric.name, ""),
+            "memory_gb": f"{memory_gb:.1f}" if memory_gb is not None else "0.0",
+            "status": _STATUS.get(e.decision or "", "running"),
+            "description": (e.rationale or "").replace("\t", " ").replace("\n", " "),
+            "id": e.id,
+            "parent_id": e.parent_id if e.parent_id is not None else "",
+            "decision": e.decision or "running",
+            "reason": (e.reason or "").replace("\t", " ").replace("\n", " "),
+            "objective": e.objective if e.objective is not None else "",
+            "proposer": e.proposer or "",
+            "strategy": e.strategy or "",
+            "params": json.dumps(e.params, sort_keys=True) if e.params is not None else "",
+            "metrics": json.dumps(e.metrics, sort_keys=True),
+            "duration_s": f"{e.duration:.3f}" if e.duration is not None else "",
+            "cost_usd": e.cost_usd if e.cost_usd is not None else "",
+            "started_at": e.started_at or "",
+        })
+    return rows
+
+
+def write_export(spec: Spec, experiments: list[Experiment], path: Path, fmt: str) -> int:
+    rows = export_rows(spec, experiments)
+    columns = list(rows[0]) if rows else ["commit", spec.metric.name, "memory_gb", "status", "description"]
+    if fmt == "tsv":
+        # Plain tab-separated lines, as karpathy/autoresearch writes them (no quoting).
+        lines = ["\t".join(columns)]
+        lines += ["\t".join(" ".join(str(row[c]).split()) for c in columns) for row in rows]
+        path.write_text("\n".join(lines) + "\n")
+    elif fmt == "csv":
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    elif fmt == "json":
+        path.write_text(json.dumps(rows, indent=2) + "\n")
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    else:
+        raise ValueError(f"unknown export format {fmt!r}")
+    return len(rows)

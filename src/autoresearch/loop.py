@@ -1,0 +1,313 @@
+"""The loop, top to bottom:
+
+    current best -> propose a change -> run the experiment -> read the metric -> keep or revert
+         ^                                                                          |
+         +--------------------------------------------------------------------------+
+
+Everything else plugs in behind small interfaces: a `Proposer` proposes, an `Evaluator` materialises
+and runs a candidate, `judge` decides, the `Store` records. The store is the truth: a row is written
+before an experiment runs and completed after it ends, so `kill -9` at any moment loses at most the
+experiments that were running, and resume re-runs those, never anything that finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from autoresearch import judge
+from autoresearch.propose import make_proposer
+from autoresearch.propose.base import Context, Proposal, Proposer, SearchExhausted
+from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment, RunLock, Store
+
+# A row left `running` by a crash is re-run once; if the run dies again it is marked failed.
+MAX_ATTEMPTS = 2
+
+
+@dataclass
+class Outcome:
+    best: Experiment | None
+    baseline: Experiment | None
+    stopped: str  # why the loop ended, in words
+    experiments: int  # rows in the store, all decisions
+
+
+class Observer(Protocol):
+    """Progress display: told when the study starts, each time an experiment ends, and at the end."""
+
+    def started(self, loop: Loop) -> None: ...
+
+    def finished(self, loop: Loop, experiment: Experiment) -> None: ...
+
+    def stopped(self, loop: Loop, outcome: Outcome) -> None: ...
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def baseline_proposal(spec: Spec) -> Proposal:
+    """The unchanged system: parameter defaults (params mode) or no edits (code mode)."""
+    if spec.mode == "params":
+        return Proposal(params={n: p.baseline_value() for n, p in spec.params.items()}, rationale="baseline")
+    return Proposal(rationale="baseline")
+
+
+class Loop:
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        proposer: Proposer | None = None,
+        evaluator: Evaluator | None = None,
+        observer: Observer | None = None,
+        baseline: Proposal | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.direction = spec.study.direction
+        self.workers = workers or spec.run.workers
+        self._proposer = proposer
+        self.evaluator: Evaluator = evaluator or CommandEvaluator(spec)
+        self.observer = observer
+        self.baseline_proposal = baseline or baseline_proposal(spec)
+        self.store: Store
+        self.proposer: Proposer
+        self.history: list[Experiment] = []  # finished experiments, in the order they finished
+        self.best: Experiment | None = None
+        self.baseline: Experiment | None = None
+        self.since_improvement = 0
+        self.started_at = time.time()
+        self._elapsed_before = 0.0
+        self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal]] = {}
+
+    # -- the study, start to end -------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        lock = RunLock(self.spec.study_dir)
+        lock.acquire()  # a second `run` on this study fails here, naming the holder
+        self.store = Store(self.spec.study_dir)
+        try:
+            self._load_history()
+            self.proposer = self._proposer or make_proposer(self.spec, self.history)
+            if self.observer:
+                self.observer.started(self)
+            stopped = self._run_until_budget()
+            outcome = Outcome(self.best, self.baseline, stopped, self.store.count())
+            if self.observer:
+                self.observer.stopped(self, outcome)
+            return outcome
+        finally:
+            self._save_elapsed()
+            self.store.close()
+            lock.release()
+
+    def _run_until_budget(self) -> str:
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="experiment")
+        try:
+            self._rerun_interrupted(pool)
+            if self.baseline is None and not self._in_flight:
+                self._start(pool, self.baseline_proposal, is_baseline=True)
+                self._wait_for_one()  # every candidate is judged against the baseline
+            stopped = ""
+            ready: Proposal | None = None
+            while True:
+                while not stopped and len(self._in_flight) < self.workers:
+                    stopped = self.budget_exhausted()
+                    if stopped:
+                        break
+                    try:
+                        proposal, ready = ready or self._propose(), None
+                    except SearchExhausted as exc:
+                        stopped = str(exc)
+                        break
+                    self._start(pool, proposal)
+                if self._pipelined and not stopped and ready is None and not self.budget_exhausted():
+                    # Propose the next candidate while the experiment runs, so a slow proposer (an
+                    # LLM) does not leave the machine idle between experiments.
+                    try:
+                        ready = self._propose()
+                    except SearchExhausted as exc:
+                        stopped = str(exc)
+                if not self._in_flight:
+                    return stopped
+                self._wait_for_one()
+        except KeyboardInterrupt:
+            self._interrupt()
+            return "interrupted (Ctrl-C); run again to resume"
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- propose -----------------------------------------------------------------------------------
+
+    @property
+    def _pipelined(self) -> bool:
+        return bool(getattr(self.proposer, "slow", False))
+
+    def context(self) -> Context:
+        """What the proposer may see: never holdout values."""
+        history = [dataclasses.replace(e, holdout=None) for e in self.history]
+        best = dataclasses.replace(self.best, holdout=None) if self.best else None
+        pending = [proposal for _, proposal in self._in_flight.values()]
+        return Context(self.spec, history, best, pending, self.since_improvement, self.evaluator.check)
+
+    def _propose(self) -> Proposal:
+        return self.proposer.propose(self.context())
+
+    # -- run ---------------------------------------------------------------------------------------
+
+    def _start(self, pool: ThreadPoolExecutor, proposal: Proposal, *, is_baseline: bool = False) -> None:
+        """Record the candidate as `running`, then hand it to a worker."""
+        parent = proposal.parent_id if proposal.parent_id is not None else (self.best.id if self.best else None)
+        experiment = self.store.start_experiment(
+            proposal=proposal.to_record(),
+            parent_id=None if is_baseline else parent,
+            proposer="baseline" if is_baseline else self.proposer.name,
+            strategy=proposal.strategy,
+            rationale=proposal.rationale,
+            params=proposal.params,
+            tokens_in=proposal.tokens_in,
+            tokens_out=proposal.tokens_out,
+            cost_usd=proposal.cost_usd,
+            extra={**proposal.extra, **({"baseline": True} if is_baseline else {})},
+        )
+        self._submit(pool, experiment, proposal)
+
+    def _submit(self, pool: ThreadPoolExecutor, experiment: Experiment, proposal: Proposal) -> None:
+        if proposal.rejected_reason is not None:  # invalid from the start: recorded, never run
+            future: Future[Evaluation] = Future()
+            future.set_result(Evaluation(rejected=proposal.rejected_reason))
+        else:
+            slot = len(self._in_flight)
+            future = pool.submit(self.evaluator.evaluate, experiment, proposal, slot)
+        self._in_flight[future] = (experiment, proposal)
+
+    def _wait_for_one(self) -> None:
+        done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: self._in_flight[f][0].id):
+            experiment, proposal = self._in_flight.pop(future)
+            try:
+                evaluation = future.result()
+            except Exception as exc:  # a bug or an OS error while materialising: the study goes on
+                evaluation = Evaluation(error=f"autoresearch could not run it: {type(exc).__name__}: {exc}")
+            self._conclude(experiment, proposal, evaluation)
+
+    # -- judge and record --------------------------------------------------------------------------
+
+    def _conclude(self, experiment: Experiment, proposal: Proposal, evaluation: Evaluation) -> None:
+        """Decide baseline / kept / reverted / failed / rejected, and record it."""
+        is_baseline = bool(experiment.extra.get("baseline"))
+        if evaluation.rejected is not None:
+            decision, reason = "rejected", evaluation.rejected
+        elif evaluation.error is not None or evaluation.objective is None:
+            decision, reason = "failed", evaluation.error or "no objective"
+        elif is_baseline:
+            decision, reason = "baseline", "the unchanged system"
+        else:
+            verdict = judge.judge(evaluation.objective, self.best, self.direction)
+            decision, reason = ("kept" if verdict.keep else "reverted"), verdict.reason
+        self.store.finish_experiment(
+            experiment.id,
+            decision=decision,
+            reason=reason,
+            metrics=evaluation.metrics,
+            objective=evaluation.objective,
+            exit_code=evaluation.exit_code,
+            duration=evaluation.duration,
+            log_dir=str(log_dir) if (log_dir := self.evaluator.log_dir(experiment)) else None,
+            extra={**experiment.extra, **evaluation.extra},
+            **evaluation.record,
+        )
+        finished = self.store.get(experiment.id)
+        self.history.append(finished)
+        if decision in ("baseline", "kept"):
+            self.evaluator.keep(finished)
+            self.best = finished
+            self.since_improvement = 0
+            if decision == "baseline":
+                self.baseline = finished
+        else:
+            self.since_improvement += 1
+        self._save_elapsed()
+        self.proposer.observe(finished)
+        if self.observer:
+            self.observer.finished(self, finished)
+
+    # -- budget ------------------------------------------------------------------------------------
+
+    @property
+    def elapsed(self) -> float:
+        return self._elapsed_before + (time.time() - self.started_at)
+
+    def budget_exhausted(self) -> str:
+        """Why the study must stop starting experiments, or "" while budget remains."""
+        budget = self.spec.budget
+        if budget.experiments is not None and self.store.count() >= budget.experiments:
+            return f"experiment budget reached ({budget.experiments})"
+        if budget.hours is not None and self.elapsed >= budget.hours * 3600:
+            return f"time budget reached ({budget.hours:g} h)"
+        if budget.target is not None and self.best is not None and judge.reached_target(
+            self.best.objective, budget.target, self.direction
+        ):
+            return f"target {budget.target:g} reached"
+        if budget.patience is not None and self.since_improvement >= budget.patience:
+            return f"no improvement in {budget.patience} experiments (patience)"
+        if budget.usd is not None and self.store.total_cost() >= budget.usd:
+            return f"spending budget reached (${budget.usd:g})"
+        return ""
+
+    # -- resume ------------------------------------------------------------------------------------
+
+    def _load_history(self) -> None:
+        """Rebuild the in-memory state (best, baseline, stagnation) from the store."""
+        self._elapsed_before = float(self.store.get_meta("elapsed_seconds", "0") or 0)
+        for experiment in self.store.experiments(status="done"):
+            self.history.append(experiment)
+            if experiment.decision == "baseline":
+                self.baseline = self.best = experiment
+                self.since_improvement = 0
+            elif experiment.decision == "kept":
+                self.best = experiment
+                self.since_improvement = 0
+            else:
+                self.since_improvement += 1
+
+    def _rerun_interrupted(self, pool: ThreadPoolExecutor) -> None:
+        """Re-run, once, the experiments a crash left `running`; they keep their ids."""
+        for experiment in self.store.experiments(status="running"):
+            if experiment.attempts >= MAX_ATTEMPTS:
+                self.store.finish_experiment(
+                    experiment.id, decision="failed",
+                    reason=f"interrupted {experiment.attempts} times while running; not retried again",
+                )
+                self.history.append(self.store.get(experiment.id))
+                continue
+            self.store.update(experiment.id, attempts=experiment.attempts + 1, started_at=time.time())
+            record: dict[str, Any] = experiment.proposal
+            proposal = Proposal(
+                params=record.get("params"), edits=record.get("edits"), edit_format=record.get("edit_format"),
+                rationale=experiment.rationale or "", strategy=experiment.strategy,
+                parent_id=experiment.parent_id, extra=experiment.extra,
+            )
+            self._submit(pool, self.store.get(experiment.id), proposal)
+            if experiment.extra.get("baseline"):
+                self._wait_for_one()
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: stop running experiments and leave them to be re-run on resume.
+
+        A user's interrupt is not a crash, so it does not count towards MAX_ATTEMPTS.
+        """
+        self.evaluator.cancel_all()
+        for experiment, _ in self._in_flight.values():
+            self.store.update(experiment.id, attempts=max(experiment.attempts - 1, 0))
+        self._in_flight.clear()
+
+    def _save_elapsed(self) -> None:
+        self.store.set_meta("elapsed_seconds", f"{self.elapsed:.3f}")
+        self._elapsed_before, self.started_at = self.elapsed, time.time()

@@ -1,0 +1,214 @@
+"""What the terminal shows: the live view while `run` works, and `status`, `log`, `show`."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from autoresearch.judge import improvement
+from autoresearch.run.process import read_tail
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment, Store
+
+if TYPE_CHECKING:
+    from autoresearch.loop import Loop, Outcome
+
+_STYLE = {"baseline": "cyan", "kept": "bold green", "reverted": "yellow", "failed": "red", "rejected": "magenta"}
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def one_line(text: str | None, width: int = 60) -> str:
+    line = " ".join((text or "").split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def log_line(e: Experiment) -> str:
+    decision = e.decision or "running"
+    style = _STYLE.get(decision, "dim")
+    return (f"#{e.id:<4} [{style}]{decision:<9}[/] {_fmt(e.objective):>12}  {(e.strategy or '-'):<14} "
+            f"{one_line(e.rationale or e.reason, 70)}")
+
+
+class _Stats:
+    """Figures shared by the live view and `status`."""
+
+    def __init__(self, spec: Spec, experiments: list[Experiment], elapsed: float) -> None:
+        direction = spec.study.direction
+        done = [e for e in experiments if e.status == "done"]
+        incumbents = [e for e in done if e.decision in ("baseline", "kept")]
+        self.baseline = next((e for e in done if e.decision == "baseline"), None)
+        self.best = incumbents[-1] if incumbents else None
+        self.total = len(experiments)
+        self.done = len(done)
+        self.counts: dict[str, int] = {}
+        for e in experiments:
+            self.counts[e.decision or "running"] = self.counts.get(e.decision or "running", 0) + 1
+        candidates = [e for e in done if e.decision != "baseline"]
+        self.keep_rate = self.counts.get("kept", 0) / len(candidates) if candidates else 0.0
+        self.per_hour = self.done / elapsed * 3600 if elapsed > 0 else 0.0
+        self.cost = sum(e.cost_usd or 0.0 for e in experiments)
+        self.elapsed = elapsed
+        self.delta = (
+            improvement(self.best.objective, self.baseline.objective, direction)
+            if self.best and self.baseline and self.best.objective is not None
+            and self.baseline.objective is not None else None
+        )
+        budget = spec.budget
+        left = []
+        if budget.experiments:
+            left.append(max(budget.experiments - self.total, 0) / self.per_hour * 3600 if self.per_hour else None)
+        if budget.hours:
+            left.append(max(budget.hours * 3600 - elapsed, 0.0))
+        known = [x for x in left if x is not None]
+        self.remaining = min(known) if known else None
+        trailing = 0
+        for e in reversed(done):
+            if e.decision in ("baseline", "kept"):
+                break
+            trailing += 1
+        self.since_improvement = trailing
+
+    def best_text(self) -> str:
+        if self.best is None:
+            return "best —"
+        delta = ""
+        if self.delta is not None and self.baseline and self.baseline.objective:
+            delta = f" ({self.delta:+.4g} vs baseline, {100 * self.delta / abs(self.baseline.objective):+.1f}%)"
+        return f"best {_fmt(self.best.objective)} (#{self.best.id}){delta}"
+
+
+def status_text(spec: Spec, store: Store) -> str:
+    elapsed = float(store.get_meta("elapsed_seconds", "0") or 0)
+    s = _Stats(spec, store.experiments(), elapsed)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
+    budget = f" / {spec.budget.experiments}" if spec.budget.experiments else ""
+    lines = [
+        f"study {spec.name} ({spec.mode} mode, {spec.study.direction} {spec.metric.name})",
+        f"experiments {s.total}{budget}: {counts or 'none yet'}",
+        s.best_text(),
+        f"baseline {_fmt(s.baseline.objective) if s.baseline else '—'}",
+        f"keep rate {100 * s.keep_rate:.0f}%   throughput {s.per_hour:.1f}/h   elapsed {_duration(elapsed)}"
+        + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
+        f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
+    ]
+    return "\n".join(lines)
+
+
+def show_text(e: Experiment) -> str:
+    lines = [
+        f"experiment {e.id}  parent {e.parent_id if e.parent_id is not None else '—'}  proposer {e.proposer}"
+        f"  strategy {e.strategy or '—'}",
+        f"decision   {e.decision or 'running'}: {e.reason or ''}",
+        f"objective  {_fmt(e.objective)}   exit code {e.exit_code}   duration "
+        f"{e.duration:.2f}s" if e.duration is not None else f"objective  {_fmt(e.objective)}",
+        f"rationale  {e.rationale or ''}",
+    ]
+    if e.metrics:
+        lines.append("metrics    " + json.dumps(e.metrics, sort_keys=True))
+    if e.params is not None:
+        lines.append("params     " + json.dumps(e.params, sort_keys=True))
+    if e.commit_sha:
+        lines.append(f"commit     {e.commit_sha}")
+    if e.cost_usd is not None or e.tokens_in is not None:
+        lines.append(f"tokens     {e.tokens_in or 0} in / {e.tokens_out or 0} out, ${e.cost_usd or 0:.4f}")
+    if e.diff:
+        lines += ["", e.diff.rstrip()]
+    if e.log_dir:
+        from pathlib import Path
+
+        for name in ("stdout.log", "stderr.log"):
+            tail = read_tail(Path(e.log_dir) / name, 1500).rstrip()
+            if tail:
+                lines += ["", f"--- {name} (tail) ---", tail]
+    return "\n".join(lines)
+
+
+class LiveView:
+    """A live panel on a terminal; one plain line per experiment otherwise (CI, nohup)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live: Live | None = None
+        self.recent: list[Experiment] = []
+
+    def started(self, loop: Loop) -> None:
+        spec = loop.spec
+        resumed = f", resuming with {len(loop.history)} finished" if loop.history else ""
+        self.console.print(f"autoresearch: study {spec.name} ({spec.mode} mode, proposer {loop.proposer.name}, "
+                           f"{loop.workers} worker{'s' * (loop.workers > 1)}{resumed})", markup=False)
+        self.recent = loop.history[-5:]
+        if self.console.is_terminal:
+            self.live = Live(self._render(loop), console=self.console, refresh_per_second=2, transient=False)
+            self.live.start()
+
+    def finished(self, loop: Loop, experiment: Experiment) -> None:
+        self.recent = [*self.recent, experiment][-5:]
+        if self.live is not None:
+            self.live.update(self._render(loop))
+            return
+        s = _Stats(loop.spec, loop.history, loop.elapsed)
+        budget = f"/{loop.spec.budget.experiments}" if loop.spec.budget.experiments else ""
+        self.console.print(
+            f"[{s.total}{budget}] #{experiment.id} {experiment.decision} {_fmt(experiment.objective)}"
+            f" | {s.best_text()} | {s.per_hour:.0f}/h | {_duration(s.elapsed)}"
+            + (f" | ~{_duration(s.remaining)} left" if s.remaining is not None else "")
+            + (f" | {one_line(experiment.reason, 80)}" if experiment.decision in ("failed", "rejected") else ""),
+            markup=False, soft_wrap=True,
+        )
+
+    def stopped(self, loop: Loop, outcome: Outcome) -> None:
+        if self.live is not None:
+            self.live.update(self._render(loop))
+            self.live.stop()
+        s = _Stats(loop.spec, loop.history, loop.elapsed)
+        self.console.print(f"stopped: {outcome.stopped}. {s.best_text()}; {outcome.experiments} experiments in "
+                           f"{_duration(loop.elapsed)}", markup=False)
+
+    def _render(self, loop: Loop) -> Any:
+        spec = loop.spec
+        s = _Stats(spec, loop.history, loop.elapsed)
+        total = spec.budget.experiments
+        header = Text(f"{spec.name}  ", style="bold")
+        header.append(f"experiment {s.total}" + (f" of {total}" if total else ""))
+        bar = ProgressBar(total=float(total), completed=float(min(s.done, total)), width=40) if total else Text("")
+        summary = Text(f"{s.best_text()}   keep rate {100 * s.keep_rate:.0f}%   {s.per_hour:.1f}/h   "
+                       f"elapsed {_duration(s.elapsed)}"
+                       + (f"   ETA {_duration(s.remaining)}" if s.remaining is not None else "")
+                       + (f"   cost ${s.cost:.3f}" if s.cost else ""))
+        table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+        for column in ("id", "strategy", "objective", "decision", "rationale"):
+            table.add_column(column)
+        for e in self.recent:
+            table.add_row(str(e.id), e.strategy or "-", _fmt(e.objective),
+                          Text(e.decision or "running", style=_STYLE.get(e.decision or "", "")),
+                          one_line(e.rationale or e.reason, 50))
+        parts: list[Any] = [header, bar, summary, table]
+        patience = spec.budget.patience or 20
+        if s.since_improvement >= max(patience // 2, 5):
+            parts.append(Text(f"warning: no improvement in {s.since_improvement} experiments", style="yellow"))
+        failing = sum(1 for e in loop.history[-5:] if e.decision in ("failed", "rejected"))
+        if failing >= 5:
+            parts.append(Text(f"warning: the last 5 experiments failed or were rejected: "
+                              f"{one_line(loop.history[-1].reason, 70)}", style="red"))
+        return Panel(Group(*parts), title="autoresearch", border_style="blue")
+
+
+def make_observer(console: Console) -> LiveView:
+    return LiveView(console)

@@ -1,0 +1,202 @@
+"""Parameter proposers built on Optuna's samplers (`random`, `tpe`, `cmaes`, `gp`), via ask/tell.
+
+The study store is the source of truth: the Optuna study lives in memory and is rebuilt from the
+stored history on start. Each ask uses a sampler seeded from (study seed, number of trials so far),
+so a resumed study samples exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState
+
+from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
+from autoresearch.spec import ParamSpec, Spec
+from autoresearch.store import Experiment
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SAMPLERS = ("random", "tpe", "cmaes", "gp")
+# How many times a sampler may repeat already-tried parameters before the space counts as exhausted.
+_MAX_DUPLICATE_DRAWS = 50
+
+
+def distribution(param: ParamSpec) -> BaseDistribution:
+    if param.type == "categorical":
+        assert param.choices is not None
+        return CategoricalDistribution(param.choices)
+    assert param.low is not None and param.high is not None
+    if param.type == "int":
+        step = int(param.step) if param.step else 1
+        return IntDistribution(int(param.low), int(param.high), log=param.log, step=step)
+    return FloatDistribution(param.low, param.high, log=param.log, step=param.step)
+
+
+def search_space(spec: Spec) -> dict[str, BaseDistribution]:
+    return {name: distribution(param) for name, param in spec.params.items()}
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """A canonical key for deduplication (floats rounded to 12 significant digits)."""
+
+    def canon(value: Any) -> Any:
+        if isinstance(value, float) and math.isfinite(value):
+            return float(f"{value:.12g}")
+        return value
+
+    return repr(sorted((k, canon(v)) for k, v in params.items()))
+
+
+def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -> optuna.samplers.BaseSampler:
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, **options)
+    if kind == "cmaes":
+        if n_params < 2:
+            # CMA-ES needs two or more dimensions; Optuna falls back to random anyway, say so clearly.
+            raise ProposalError("proposer 'cmaes' needs at least two numeric parameters; use 'tpe'")
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **options)
+    if kind == "gp":
+        try:
+            import scipy  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError:
+            raise ProposalError(
+                "proposer 'gp' needs torch and scipy: pip install torch scipy (or use 'tpe')"
+            ) from None
+        return optuna.samplers.GPSampler(seed=seed, **options)
+    raise ProposalError(f"unknown sampler {kind!r}; use one of {', '.join(SAMPLERS)}")
+
+
+class SamplerProposer:
+    """Proposes parameter sets with one of Optuna's samplers."""
+
+    def __init__(self, spec: Spec, kind: str, history: list[Experiment]) -> None:
+        self.name = kind
+        self.kind = kind
+        self.spec = spec
+        self.space = search_space(spec)
+        self.seed = int(spec.proposer.options.get("seed", spec.study.seed))
+        self.options = {k: v for k, v in spec.proposer.options.items() if k != "seed"}
+        self.direction = spec.study.direction
+        make_sampler(kind, self.seed, self.options, len(self.space))  # fail early on a bad option
+        self.study = optuna.create_study(direction=self.direction)
+        self.tried: dict[str, float | None] = {}
+        self._pending: dict[str, optuna.trial.Trial] = {}
+        for experiment in history:
+            self._add_finished(experiment)
+
+    # -- history -----------------------------------------------------------------------------------
+
+    def _value(self, experiment: Experiment) -> float | None:
+        return experiment.objective if experiment.ok and experiment.objective is not None else None
+
+    def _add_finished(self, experiment: Experiment) -> None:
+        params = experiment.params
+        if params is None or experiment.status != "done" or set(params) != set(self.space):
+            return
+        value = self._value(experiment)
+        self.tried[params_key(params)] = value
+        try:
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=self.space,
+                    value=value,
+                    state=TrialState.COMPLETE if value is not None else TrialState.FAIL,
+                    system_attrs=experiment.extra.get("sampler_attrs", {}),
+                )
+            )
+        except ValueError:
+            pass  # params outside a space the user has since narrowed: keep them out of the model
+
+    # -- the Proposer interface ---------------------------------------------------------------------
+
+    def propose(self, context: Context) -> Proposal:
+        for _ in range(_MAX_DUPLICATE_DRAWS):
+            self.study.sampler = make_sampler(self.kind, self.seed + len(self.study.trials), self.options,
+                                              len(self.space))
+            trial = self.study.ask(self.space)
+            key = params_key(trial.params)
+            pending = key in self._pending or any(
+                p.params is not None and params_key(p.params) == key for p in context.pending
+            )
+            if key not in self.tried and not pending:
+                self._pending[key] = trial
+                return Proposal(
+                    params=dict(trial.params),
+                    rationale=f"{self.kind} sample #{trial.number}",
+                    strategy=self.kind,
+                    extra={"sampler_attrs": _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)},
+                )
+            # Already tried: tell the sampler what that point scored, so it moves on.
+            value = self.tried.get(key)
+            if value is None:
+                self.study.tell(trial, state=TrialState.FAIL)
+            else:
+                self.study.tell(trial, value)
+        raise SearchExhausted(
+            f"the {self.kind} sampler kept proposing parameters already tried; the space looks exhausted"
+        )
+
+    def observe(self, experiment: Experiment) -> None:
+        if experiment.params is None:
+            return
+        key = params_key(experiment.params)
+        trial = self._pending.pop(key, None)
+        value = self._value(experiment)
+        self.tried[key] = value
+        if trial is None:
+            self._add_finished(experiment)
+        elif value is None:
+            self.study.tell(trial, state=TrialState.FAIL)
+        else:
+            self.study.tell(trial, value)
+
+
+def _json_safe(attrs: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    safe = {}
+    for key, value in attrs.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        safe[key] = value
+    return safe
+
+
+def validate_params(spec: Spec, params: dict[str, Any]) -> str | None:
+    """None when PARAMS fit the search space, else the precise reason."""
+    space = search_space(spec)
+    unknown = sorted(set(params) - set(space))
+    if unknown:
+        return f"unknown parameter(s) {', '.join(unknown)}; the space has {', '.join(space)}"
+    missing = sorted(set(space) - set(params))
+    if missing:
+        return f"missing parameter(s) {', '.join(missing)}"
+    for name, dist in space.items():
+        value = params[name]
+        if isinstance(dist, CategoricalDistribution):
+            if value not in dist.choices:
+                return f"{name} = {value!r} is not one of {list(dist.choices)}"
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{name} = {value!r} must be a number"
+        if isinstance(dist, IntDistribution) and value != int(value):
+            return f"{name} = {value!r} must be a whole number"
+        assert isinstance(dist, FloatDistribution | IntDistribution)
+        if not dist.low <= value <= dist.high:
+            return f"{name} = {value!r} is outside [{dist.low}, {dist.high}]"
+    return None

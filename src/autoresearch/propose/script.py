@@ -1,0 +1,116 @@
+"""`script:<command>`: the plug-in point for users' own proposers.
+
+The command receives the study as JSON on stdin (goal, direction, mode, search space, best, history,
+pending) and prints one proposal as JSON on stdout:
+
+    {"params": {"lr": 0.01}, "rationale": "...", "strategy": "..."}                # params mode
+    {"edits": "<SEARCH/REPLACE blocks or a diff>", "format": "search_replace", "rationale": "..."}
+
+Output that is not such JSON becomes a `rejected` experiment with the reason, and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Any
+
+from autoresearch.propose.base import Context, Proposal, SearchExhausted
+from autoresearch.run.process import experiment_env
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment
+
+# A script that prints this (alone) has nothing more to propose.
+EXHAUSTED = {"done": True}
+
+
+def experiment_summary(experiment: Experiment) -> dict[str, Any]:
+    """What a proposer may know about one experiment (never its holdout values)."""
+    return {
+        "id": experiment.id,
+        "parent_id": experiment.parent_id,
+        "decision": experiment.decision,
+        "reason": experiment.reason,
+        "objective": experiment.objective,
+        "metrics": experiment.metrics,
+        "params": experiment.params,
+        "diff": experiment.diff,
+        "rationale": experiment.rationale,
+        "strategy": experiment.strategy,
+    }
+
+
+def context_payload(context: Context) -> dict[str, Any]:
+    spec = context.spec
+    return {
+        "study": spec.name,
+        "goal": spec.goal,
+        "direction": spec.study.direction,
+        "mode": spec.mode,
+        "metric": spec.metric.name,
+        "space": {name: p.model_dump(exclude_none=True) for name, p in spec.params.items()},
+        "editable": spec.code.editable if spec.code else [],
+        "files": context.files,
+        "best": experiment_summary(context.best) if context.best else None,
+        "history": [experiment_summary(e) for e in context.history],
+        "pending": [p.to_record() for p in context.pending],
+        "stagnation": context.stagnation,
+    }
+
+
+def parse_proposal(text: str) -> Proposal:
+    """A Proposal from a script's JSON output; a rejected one with the reason when it is not valid."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        snippet = text.strip()[:200] or "(nothing)"
+        return Proposal(rejected_reason=f"proposer output is not JSON ({exc}): {snippet}")
+    if data == EXHAUSTED:
+        raise SearchExhausted("the script proposer has nothing more to propose")
+    if not isinstance(data, dict) or ("params" not in data and "edits" not in data):
+        return Proposal(rejected_reason='proposer output must be a JSON object with "params" or "edits"')
+    if "params" in data and not isinstance(data["params"], dict):
+        return Proposal(rejected_reason='"params" must be a JSON object of name: value')
+    edits = data.get("edits")
+    if edits is not None and not isinstance(edits, str | dict):
+        return Proposal(rejected_reason='"edits" must be a string (or an object of path: content)')
+    edit_format = data.get("format")
+    if isinstance(edits, dict):  # whole files given as {path: content}
+        edits, edit_format = json.dumps(edits), "whole_json"
+    return Proposal(
+        params=data.get("params"),
+        edits=edits,
+        edit_format=edit_format,
+        rationale=str(data.get("rationale", "")),
+        strategy=data.get("strategy"),
+        parent_id=data.get("parent_id") if isinstance(data.get("parent_id"), int) else None,
+    )
+
+
+class ScriptProposer:
+    def __init__(self, spec: Spec, command: str, timeout: float = 600.0) -> None:
+        self.name = f"script:{command}"
+        self.spec = spec
+        self.command = command
+        self.timeout = timeout
+
+    def propose(self, context: Context) -> Proposal:
+        payload = json.dumps(context_payload(context))
+        try:
+            done = subprocess.run(
+                self.command, shell=True, input=payload, capture_output=True, text=True, cwd=self.spec.root,
+                env=experiment_env(os.environ), timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s")
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
+            return Proposal(rejected_reason=f"proposer script exited with {done.returncode}: {tail[0]}")
+        proposal = parse_proposal(done.stdout)
+        if proposal.rejected_reason is None:
+            proposal.rejected_reason = context.check(proposal)
+        return proposal
+
+    def observe(self, experiment: Experiment) -> None:
+        """The script sees the whole history on each call; nothing to keep here."""

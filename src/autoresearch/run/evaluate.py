@@ -1,0 +1,157 @@
+"""Evaluating one candidate: materialise it, run the experiment command, read its metrics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autoresearch.metrics import measure
+from autoresearch.propose.base import Proposal
+from autoresearch.propose.samplers import validate_params
+from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment
+from autoresearch.workspace.params import params_env, render_command, write_params_file
+
+
+@dataclass
+class Evaluation:
+    """What running a candidate produced. `error` set means the experiment failed."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    objective: float | None = None
+    error: str | None = None
+    rejected: str | None = None  # a rule was broken (guard, integrity): rejected, whatever the metric
+    exit_code: int | None = None
+    duration: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # more store columns: diff, commit_sha, holdout
+
+
+class Evaluator:
+    """Materialises and runs candidates. Subclasses implement `evaluate`; the rest is optional."""
+
+    def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
+        raise NotImplementedError
+
+    def check(self, proposal: Proposal) -> str | None:
+        """Why PROPOSAL cannot be run (bad params, edits that do not apply), or None."""
+        return None
+
+    def keep(self, experiment: Experiment) -> None:
+        """EXPERIMENT is the new best (code mode moves the study branch)."""
+
+    def log_dir(self, experiment: Experiment) -> Path | None:
+        return None
+
+    def cancel_all(self) -> None:
+        """Stop every running experiment now (Ctrl-C)."""
+
+
+class RunningProcesses:
+    """Process groups of running experiments, so Ctrl-C can stop them all from the main thread."""
+
+    def __init__(self) -> None:
+        self._pgids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add(self, pgid: int) -> None:
+        with self._lock:
+            self._pgids.add(pgid)
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._pgids.discard(pgid)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            for pgid in self._pgids:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+class CommandEvaluator(Evaluator):
+    """Runs the spec's command for a params-mode candidate (code mode extends `prepare`)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.running = RunningProcesses()
+
+    def prepare(self, experiment: Experiment, proposal: Proposal, slot: int) -> tuple[Path, dict[str, Any]]:
+        """The working directory and the placeholder values for this candidate."""
+        values: dict[str, Any] = {"experiment_id": experiment.id, "seed": self.spec.study.seed}
+        if proposal.params is not None:
+            params_file = write_params_file(
+                self.log_dir(experiment) / Path(self.spec.run.params_file).name, proposal.params
+            )
+            values.update(proposal.params)
+            values["params_file"] = str(params_file)
+        return self.spec.root / self.spec.run.cwd, values
+
+    def log_dir(self, experiment: Experiment) -> Path:
+        return self.spec.study_dir / "experiments" / f"{experiment.id:05d}"
+
+    def check(self, proposal: Proposal) -> str | None:
+        if proposal.params is not None:
+            return validate_params(self.spec, proposal.params)
+        return None
+
+    def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
+        reason = self.check(proposal)
+        if reason is not None:
+            return Evaluation(rejected=reason)
+        cwd, values = self.prepare(experiment, proposal, slot)
+        log_dir = self.log_dir(experiment)
+        env = experiment_env(
+            os.environ,
+            extra={
+                **self.spec.run.env,
+                **(params_env(proposal.params) if proposal.params and self.spec.run.params_env else {}),
+                "AUTORESEARCH_EXPERIMENT_ID": str(experiment.id),
+                "AUTORESEARCH_SEED": str(values["seed"]),
+                **({"AUTORESEARCH_PARAMS_FILE": values["params_file"]} if "params_file" in values else {}),
+            },
+            allow=self.spec.run.pass_env,
+        )
+        result = run_command(
+            render_command(self.spec.run.command, values),
+            cwd=cwd,
+            env=env,
+            timeout=self.spec.run.timeout,
+            stdout_path=log_dir / "stdout.log",
+            stderr_path=log_dir / "stderr.log",
+            max_log_bytes=self.spec.run.max_log_size,
+            kill_grace=self.spec.run.kill_grace,
+            on_start=self.running.add,
+            on_exit=self.running.discard,
+        )
+        return self.read(result, cwd)
+
+    def read(self, result: RunResult, cwd: Path) -> Evaluation:
+        evaluation = Evaluation(exit_code=result.exit_code, duration=result.duration)
+        output = result.stdout_path.read_text(errors="replace")
+        m = self.spec.metric
+        measured = measure(output, metric=m.name, pattern=m.pattern, json_file=m.json_file,
+                           objective=m.objective, cwd=cwd)
+        evaluation.metrics = measured.metrics
+        if result.error is not None:
+            evaluation.error = result.error
+        elif result.timed_out:
+            evaluation.error = f"timed out after {self.spec.run.timeout:g}s"
+        elif result.exit_code != 0:
+            tail = read_tail(result.stderr_path, 300).strip().splitlines()
+            evaluation.error = f"exit code {result.exit_code}" + (f": {tail[-1]}" if tail else "")
+        elif measured.error is not None:
+            evaluation.error = measured.error
+        else:
+            evaluation.objective = measured.objective
+        return evaluation
+
+    def cancel_all(self) -> None:
+        self.running.kill_all()

@@ -1,0 +1,67 @@
+"""`Study`: open an existing study and query it (the Python face of status/log/show/best/apply)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from autoresearch.judge import score
+from autoresearch.spec import Spec, load_spec
+from autoresearch.store import Experiment, Store
+from autoresearch.workspace.params import write_params_file
+
+
+class Study:
+    def __init__(self, spec: Spec, store: Store) -> None:
+        self.spec = spec
+        self.store = store
+
+    @classmethod
+    def open(cls, path: Path | str = ".") -> Study:
+        """The study whose spec is at PATH; fails clearly if it has never run."""
+        spec = load_spec(path)
+        return cls(spec, Store(spec.study_dir, create=False))
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def experiments(self) -> list[Experiment]:
+        return self.store.experiments()
+
+    @property
+    def baseline(self) -> Experiment | None:
+        return next((e for e in self.store.experiments(status="done") if e.decision == "baseline"), None)
+
+    @property
+    def best(self) -> Experiment | None:
+        """The incumbent: the best-scoring baseline or kept experiment."""
+        incumbents = [e for e in self.store.experiments(status="done") if e.decision in ("baseline", "kept")]
+        if not incumbents:
+            return None
+        best = min(incumbents, key=lambda e: (score(e.objective, self.spec.study.direction), -e.id))
+        return best if math.isfinite(score(best.objective, self.spec.study.direction)) else None
+
+    def diff_from_baseline(self, experiment: Experiment) -> str:
+        """Code mode: the experiment's code against the baseline's."""
+        from autoresearch.workspace.code import CodeWorkspace
+
+        baseline = self.baseline
+        if baseline is None or experiment.commit_sha is None or baseline.commit_sha is None:
+            return experiment.diff or ""
+        return CodeWorkspace.for_spec(self.spec).diff(baseline.commit_sha, experiment.commit_sha)
+
+    def apply(self, experiment: Experiment, *, params_file: Path | None = None) -> str:
+        """Bring EXPERIMENT into the user's working tree (only ever on request)."""
+        if experiment.params is not None:
+            target = params_file or self.spec.root / f"best_{Path(self.spec.run.params_file).name}"
+            write_params_file(target, experiment.params)
+            return f"wrote parameters to {target}"
+        from autoresearch.workspace.code import CodeWorkspace
+
+        baseline = self.baseline
+        if experiment.commit_sha is None or baseline is None or baseline.commit_sha is None:
+            raise ValueError(f"experiment {experiment.id} has no code to apply")
+        changed = CodeWorkspace.for_spec(self.spec).apply_to_user_checkout(experiment.commit_sha,
+                                                                         baseline.commit_sha)
+        return f"changed {', '.join(changed) or 'nothing'}"
