@@ -25,7 +25,7 @@ class UserError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
         err_console.print(f"[bold red]error:[/] {self.format_message()}", soft_wrap=True)
@@ -129,7 +129,7 @@ def log(path: Path, limit: int | None) -> None:
     """One line per experiment."""
     from autoresearch.progress import log_line
 
-    spec, study = _open(path)
+    _spec, study = _open(path)
     experiments = study.experiments()
     for experiment in experiments[-limit:] if limit else experiments:
         console.print(log_line(experiment), soft_wrap=True)
@@ -160,8 +160,9 @@ def best(path: Path) -> None:
     experiment = study.best
     if experiment is None:
         raise UserError("no experiment has succeeded yet")
-    console.print(f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}",
-                  markup=False)
+    console.print(
+        f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}", markup=False
+    )
     if experiment.params is not None:
         console.print(json.dumps(experiment.params, indent=2, sort_keys=True), markup=False)
     else:
@@ -175,7 +176,7 @@ def best(path: Path) -> None:
 @user_errors
 def apply(experiment_id: int | None, path: Path, params_file: Path | None) -> None:
     """Write the best (or experiment ID) into your working tree, on request only."""
-    spec, study = _open(path)
+    _spec, study = _open(path)
     experiment = study.best if experiment_id is None else study.store.get(experiment_id)
     if experiment is None:
         raise UserError("no experiment has succeeded yet")
@@ -185,8 +186,7 @@ def apply(experiment_id: int | None, path: Path, params_file: Path | None) -> No
 
 @main.command()
 @path_argument
-@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "json", "jsonl"]), default="tsv",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "json", "jsonl"]), default="tsv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Default: results.<format> in PATH.")
 @user_errors
 def export(path: Path, fmt: str, output: Path | None) -> None:

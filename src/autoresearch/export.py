@@ -20,25 +20,27 @@ def export_rows(spec: Spec, experiments: list[Experiment]) -> list[dict[str, Any
         memory_gb = e.metrics.get("memory_gb")
         if memory_gb is None and "peak_vram_mb" in e.metrics:
             memory_gb = e.metrics["peak_vram_mb"] / 1024
-        rows.append({
-            "commit": (e.commit_sha or "")[:7] or f"exp{e.id}",
-            spec.metric.name: e.metrics.get(spec.metric.name, ""),
-            "memory_gb": f"{memory_gb:.1f}" if memory_gb is not None else "0.0",
-            "status": _STATUS.get(e.decision or "", "running"),
-            "description": (e.rationale or "").replace("\t", " ").replace("\n", " "),
-            "id": e.id,
-            "parent_id": e.parent_id if e.parent_id is not None else "",
-            "decision": e.decision or "running",
-            "reason": (e.reason or "").replace("\t", " ").replace("\n", " "),
-            "objective": e.objective if e.objective is not None else "",
-            "proposer": e.proposer or "",
-            "strategy": e.strategy or "",
-            "params": json.dumps(e.params, sort_keys=True) if e.params is not None else "",
-            "metrics": json.dumps(e.metrics, sort_keys=True),
-            "duration_s": f"{e.duration:.3f}" if e.duration is not None else "",
-            "cost_usd": e.cost_usd if e.cost_usd is not None else "",
-            "started_at": e.started_at or "",
-        })
+        rows.append(
+            {
+                "commit": (e.commit_sha or "")[:7] or f"exp{e.id}",
+                spec.metric.name: e.metrics.get(spec.metric.name, ""),
+                "memory_gb": f"{memory_gb:.1f}" if memory_gb is not None else "0.0",
+                "status": _STATUS.get(e.decision or "", "running"),
+                "description": (e.rationale or "").replace("\t", " ").replace("\n", " "),
+                "id": e.id,
+                "parent_id": e.parent_id if e.parent_id is not None else "",
+                "decision": e.decision or "running",
+                "reason": (e.reason or "").replace("\t", " ").replace("\n", " "),
+                "objective": e.objective if e.objective is not None else "",
+                "proposer": e.proposer or "",
+                "strategy": e.strategy or "",
+                "params": json.dumps(e.params, sort_keys=True) if e.params is not None else "",
+                "metrics": json.dumps(e.metrics, sort_keys=True),
+                "duration_s": f"{e.duration:.3f}" if e.duration is not None else "",
+                "cost_usd": e.cost_usd if e.cost_usd is not None else "",
+                "started_at": e.started_at or "",
+            }
+        )
     return rows
 
 

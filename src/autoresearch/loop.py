@@ -114,6 +114,10 @@ class Loop:
             if self.baseline is None and not self._in_flight:
                 self._start(pool, self.baseline_proposal, is_baseline=True)
                 self._wait_for_one()  # every candidate is judged against the baseline
+            if self.baseline is None:
+                failed = self.history[-1] if self.history else None
+                where = f" (logs: {failed.log_dir})" if failed and failed.log_dir else ""
+                return f"the baseline failed: {failed.reason if failed else 'not run'}{where}; fix it and run again"
             stopped = ""
             ready: Proposal | None = None
             while True:
@@ -251,8 +255,10 @@ class Loop:
             return f"experiment budget reached ({budget.experiments})"
         if budget.hours is not None and self.elapsed >= budget.hours * 3600:
             return f"time budget reached ({budget.hours:g} h)"
-        if budget.target is not None and self.best is not None and judge.reached_target(
-            self.best.objective, budget.target, self.direction
+        if (
+            budget.target is not None
+            and self.best is not None
+            and judge.reached_target(self.best.objective, budget.target, self.direction)
         ):
             return f"target {budget.target:g} reached"
         if budget.patience is not None and self.since_improvement >= budget.patience:
@@ -282,7 +288,8 @@ class Loop:
         for experiment in self.store.experiments(status="running"):
             if experiment.attempts >= MAX_ATTEMPTS:
                 self.store.finish_experiment(
-                    experiment.id, decision="failed",
+                    experiment.id,
+                    decision="failed",
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
                 self.history.append(self.store.get(experiment.id))
@@ -290,9 +297,13 @@ class Loop:
             self.store.update(experiment.id, attempts=experiment.attempts + 1, started_at=time.time())
             record: dict[str, Any] = experiment.proposal
             proposal = Proposal(
-                params=record.get("params"), edits=record.get("edits"), edit_format=record.get("edit_format"),
-                rationale=experiment.rationale or "", strategy=experiment.strategy,
-                parent_id=experiment.parent_id, extra=experiment.extra,
+                params=record.get("params"),
+                edits=record.get("edits"),
+                edit_format=record.get("edit_format"),
+                rationale=experiment.rationale or "",
+                strategy=experiment.strategy,
+                parent_id=experiment.parent_id,
+                extra=experiment.extra,
             )
             self._submit(pool, self.store.get(experiment.id), proposal)
             if experiment.extra.get("baseline"):

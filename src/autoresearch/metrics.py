@@ -129,8 +129,12 @@ class ObjectiveExpression:
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             self._check(node.operand)
             return
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
-                and not node.keywords):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS
+            and not node.keywords
+        ):
             for arg in node.args:
                 self._check(arg)
             return
@@ -147,7 +151,8 @@ class ObjectiveExpression:
 
     def _eval(self, node: ast.AST, metrics: Mapping[str, float]) -> float:
         if isinstance(node, ast.Constant):
-            return float(node.value)
+            assert _is_number(node.value)  # checked in _check
+            return float(node.value)  # type: ignore[arg-type]
         if isinstance(node, ast.Name | ast.Attribute):
             return metrics[ast.unparse(node)]
         if isinstance(node, ast.BinOp):

@@ -42,8 +42,10 @@ def one_line(text: str | None, width: int = 60) -> str:
 def log_line(e: Experiment) -> str:
     decision = e.decision or "running"
     style = _STYLE.get(decision, "dim")
-    return (f"#{e.id:<4} [{style}]{decision:<9}[/] {_fmt(e.objective):>12}  {(e.strategy or '-'):<14} "
-            f"{one_line(e.rationale or e.reason, 70)}")
+    return (
+        f"#{e.id:<4} [{style}]{decision:<9}[/] {_fmt(e.objective):>12}  {(e.strategy or '-'):<14} "
+        f"{one_line(e.rationale or e.reason, 70)}"
+    )
 
 
 class _Stats:
@@ -67,8 +69,8 @@ class _Stats:
         self.elapsed = elapsed
         self.delta = (
             improvement(self.best.objective, self.baseline.objective, direction)
-            if self.best and self.baseline and self.best.objective is not None
-            and self.baseline.objective is not None else None
+            if self.best and self.baseline and self.best.objective is not None and self.baseline.objective is not None
+            else None
         )
         budget = spec.budget
         left = []
@@ -116,8 +118,9 @@ def show_text(e: Experiment) -> str:
         f"experiment {e.id}  parent {e.parent_id if e.parent_id is not None else '—'}  proposer {e.proposer}"
         f"  strategy {e.strategy or '—'}",
         f"decision   {e.decision or 'running'}: {e.reason or ''}",
-        f"objective  {_fmt(e.objective)}   exit code {e.exit_code}   duration "
-        f"{e.duration:.2f}s" if e.duration is not None else f"objective  {_fmt(e.objective)}",
+        f"objective  {_fmt(e.objective)}   exit code {e.exit_code}   duration {e.duration:.2f}s"
+        if e.duration is not None
+        else f"objective  {_fmt(e.objective)}",
         f"rationale  {e.rationale or ''}",
     ]
     if e.metrics:
@@ -151,8 +154,11 @@ class LiveView:
     def started(self, loop: Loop) -> None:
         spec = loop.spec
         resumed = f", resuming with {len(loop.history)} finished" if loop.history else ""
-        self.console.print(f"autoresearch: study {spec.name} ({spec.mode} mode, proposer {loop.proposer.name}, "
-                           f"{loop.workers} worker{'s' * (loop.workers > 1)}{resumed})", markup=False)
+        self.console.print(
+            f"autoresearch: study {spec.name} ({spec.mode} mode, proposer {loop.proposer.name}, "
+            f"{loop.workers} worker{'s' * (loop.workers > 1)}{resumed})",
+            markup=False,
+        )
         self.recent = loop.history[-5:]
         if self.console.is_terminal:
             self.live = Live(self._render(loop), console=self.console, refresh_per_second=2, transient=False)
@@ -170,7 +176,8 @@ class LiveView:
             f" | {s.best_text()} | {s.per_hour:.0f}/h | {_duration(s.elapsed)}"
             + (f" | ~{_duration(s.remaining)} left" if s.remaining is not None else "")
             + (f" | {one_line(experiment.reason, 80)}" if experiment.decision in ("failed", "rejected") else ""),
-            markup=False, soft_wrap=True,
+            markup=False,
+            soft_wrap=True,
         )
 
     def stopped(self, loop: Loop, outcome: Outcome) -> None:
@@ -178,8 +185,11 @@ class LiveView:
             self.live.update(self._render(loop))
             self.live.stop()
         s = _Stats(loop.spec, loop.history, loop.elapsed)
-        self.console.print(f"stopped: {outcome.stopped}. {s.best_text()}; {outcome.experiments} experiments in "
-                           f"{_duration(loop.elapsed)}", markup=False)
+        self.console.print(
+            f"stopped: {outcome.stopped}. {s.best_text()}; {outcome.experiments} experiments in "
+            f"{_duration(loop.elapsed)}",
+            markup=False,
+        )
 
     def _render(self, loop: Loop) -> Any:
         spec = loop.spec
@@ -188,25 +198,35 @@ class LiveView:
         header = Text(f"{spec.name}  ", style="bold")
         header.append(f"experiment {s.total}" + (f" of {total}" if total else ""))
         bar = ProgressBar(total=float(total), completed=float(min(s.done, total)), width=40) if total else Text("")
-        summary = Text(f"{s.best_text()}   keep rate {100 * s.keep_rate:.0f}%   {s.per_hour:.1f}/h   "
-                       f"elapsed {_duration(s.elapsed)}"
-                       + (f"   ETA {_duration(s.remaining)}" if s.remaining is not None else "")
-                       + (f"   cost ${s.cost:.3f}" if s.cost else ""))
+        summary = Text(
+            f"{s.best_text()}   keep rate {100 * s.keep_rate:.0f}%   {s.per_hour:.1f}/h   "
+            f"elapsed {_duration(s.elapsed)}"
+            + (f"   ETA {_duration(s.remaining)}" if s.remaining is not None else "")
+            + (f"   cost ${s.cost:.3f}" if s.cost else "")
+        )
         table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
         for column in ("id", "strategy", "objective", "decision", "rationale"):
             table.add_column(column)
         for e in self.recent:
-            table.add_row(str(e.id), e.strategy or "-", _fmt(e.objective),
-                          Text(e.decision or "running", style=_STYLE.get(e.decision or "", "")),
-                          one_line(e.rationale or e.reason, 50))
+            table.add_row(
+                str(e.id),
+                e.strategy or "-",
+                _fmt(e.objective),
+                Text(e.decision or "running", style=_STYLE.get(e.decision or "", "")),
+                one_line(e.rationale or e.reason, 50),
+            )
         parts: list[Any] = [header, bar, summary, table]
         patience = spec.budget.patience or 20
         if s.since_improvement >= max(patience // 2, 5):
             parts.append(Text(f"warning: no improvement in {s.since_improvement} experiments", style="yellow"))
         failing = sum(1 for e in loop.history[-5:] if e.decision in ("failed", "rejected"))
         if failing >= 5:
-            parts.append(Text(f"warning: the last 5 experiments failed or were rejected: "
-                              f"{one_line(loop.history[-1].reason, 70)}", style="red"))
+            parts.append(
+                Text(
+                    f"warning: the last 5 experiments failed or were rejected: {one_line(loop.history[-1].reason, 70)}",
+                    style="red",
+                )
+            )
         return Panel(Group(*parts), title="autoresearch", border_style="blue")
 
 

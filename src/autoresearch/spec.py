@@ -32,13 +32,13 @@ _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "m
 def parse_duration(value: Any) -> float:
     """Seconds from `90`, `"90s"`, `"5m"`, `"2h"`, `"1.5d"`."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 90, \"90s\", \"5m\" or \"2h\"")
+        raise ValueError('expected a duration such as 90, "90s", "5m" or "2h"')
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"{value!r} is not a duration; use e.g. 90, \"90s\", \"5m\" or \"2h\"")
+            raise ValueError(f'{value!r} is not a duration; use e.g. 90, "90s", "5m" or "2h"')
         seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
     if seconds <= 0 or not math.isfinite(seconds):
         raise ValueError(f"a duration must be positive, got {value!r}")
@@ -52,7 +52,7 @@ def parse_size(value: Any) -> int:
     else:
         match = _SIZE.match(str(value))
         if not match:
-            raise ValueError(f"{value!r} is not a size; use e.g. \"10MB\" or \"1GiB\"")
+            raise ValueError(f'{value!r} is not a size; use e.g. "10MB" or "1GiB"')
         size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
     if size <= 0:
         raise ValueError(f"a size must be positive, got {value!r}")
@@ -114,7 +114,7 @@ class MetricSection(_Section):
             if compiled.groups < 1:
                 raise ValueError(f"pattern {self.pattern!r} needs a capture group around the number")
         if self.json_file is not None and ":" not in self.json_file:
-            raise ValueError(f"json = {self.json_file!r} must be \"path/to/file.json:key\"")
+            raise ValueError(f'json = {self.json_file!r} must be "path/to/file.json:key"')
         if self.objective is not None:
             from autoresearch.metrics import ObjectiveExpression
 
@@ -140,8 +140,9 @@ class ParamSpec(_Section):
             data = dict(data)
             if "choices" in data:
                 data["type"] = "categorical"
-            elif all(isinstance(data.get(k), int) and not isinstance(data.get(k), bool)
-                     for k in ("low", "high")) and not data.get("log"):
+            elif all(
+                isinstance(data.get(k), int) and not isinstance(data.get(k), bool) for k in ("low", "high")
+            ) and not data.get("log"):
                 data["type"] = "int"
             else:
                 data["type"] = "float"
@@ -187,7 +188,7 @@ class ParamSpec(_Section):
         mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
         if self.step is not None:
             mid = self.low + round((mid - self.low) / self.step) * self.step
-        return int(round(mid)) if self.type == "int" else mid
+        return round(mid) if self.type == "int" else mid
 
 
 class CodeSection(_Section):
@@ -293,8 +294,7 @@ def find_spec_file(path: Path) -> Path:
     if pyproject.is_file() and "autoresearch" in _read_toml(pyproject).get("tool", {}):
         return pyproject
     raise SpecError(
-        f"{path}: no {SPEC_FILENAME} (or [tool.autoresearch] in pyproject.toml); "
-        "create one with `autoresearch init`"
+        f"{path}: no {SPEC_FILENAME} (or [tool.autoresearch] in pyproject.toml); create one with `autoresearch init`"
     )
 
 

@@ -112,9 +112,32 @@ class Experiment:
 
 _JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}
 _COLUMNS = [
-    "id", "parent_id", "status", "decision", "reason", "proposer", "strategy", "rationale", "proposal",
-    "params", "diff", "commit_sha", "metrics", "objective", "holdout", "exit_code", "duration", "attempts",
-    "created_at", "started_at", "finished_at", "log_dir", "tokens_in", "tokens_out", "cost_usd", "extra",
+    "id",
+    "parent_id",
+    "status",
+    "decision",
+    "reason",
+    "proposer",
+    "strategy",
+    "rationale",
+    "proposal",
+    "params",
+    "diff",
+    "commit_sha",
+    "metrics",
+    "objective",
+    "holdout",
+    "exit_code",
+    "duration",
+    "attempts",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "log_dir",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "extra",
 ]
 
 
@@ -154,9 +177,7 @@ class Store:
 
     def _migrate(self) -> None:
         with self._transaction():
-            has_meta = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-            ).fetchone()
+            has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
             version = None
             if has_meta:
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -278,9 +299,7 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise StudyLocked(
-                f"study is already running ({holder}); wait for it to finish or stop it first"
-            ) from None
+            raise StudyLocked(f"study is already running ({holder}); wait for it to finish or stop it first") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}".encode())
         self._fd = fd

@@ -62,6 +62,5 @@ class Study:
         baseline = self.baseline
         if experiment.commit_sha is None or baseline is None or baseline.commit_sha is None:
             raise ValueError(f"experiment {experiment.id} has no code to apply")
-        changed = CodeWorkspace.for_spec(self.spec).apply_to_user_checkout(experiment.commit_sha,
-                                                                         baseline.commit_sha)
+        changed = CodeWorkspace.for_spec(self.spec).apply_to_user_checkout(experiment.commit_sha, baseline.commit_sha)
         return f"changed {', '.join(changed) or 'nothing'}"

@@ -7,6 +7,7 @@ so a resumed study samples exactly as if it had never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -71,9 +72,7 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -
             import scipy  # noqa: F401
             import torch  # noqa: F401
         except ImportError:
-            raise ProposalError(
-                "proposer 'gp' needs torch and scipy: pip install torch scipy (or use 'tpe')"
-            ) from None
+            raise ProposalError("proposer 'gp' needs torch and scipy: pip install torch scipy (or use 'tpe')") from None
         return optuna.samplers.GPSampler(seed=seed, **options)
     raise ProposalError(f"unknown sampler {kind!r}; use one of {', '.join(SAMPLERS)}")
 
@@ -107,7 +106,8 @@ class SamplerProposer:
             return
         value = self._value(experiment)
         self.tried[params_key(params)] = value
-        try:
+        # Params outside a space the user has since narrowed are kept out of the model.
+        with contextlib.suppress(ValueError):
             self.study.add_trial(
                 optuna.trial.create_trial(
                     params=params,
@@ -117,15 +117,14 @@ class SamplerProposer:
                     system_attrs=experiment.extra.get("sampler_attrs", {}),
                 )
             )
-        except ValueError:
-            pass  # params outside a space the user has since narrowed: keep them out of the model
 
     # -- the Proposer interface ---------------------------------------------------------------------
 
     def propose(self, context: Context) -> Proposal:
         for _ in range(_MAX_DUPLICATE_DRAWS):
-            self.study.sampler = make_sampler(self.kind, self.seed + len(self.study.trials), self.options,
-                                              len(self.space))
+            self.study.sampler = make_sampler(
+                self.kind, self.seed + len(self.study.trials), self.options, len(self.space)
+            )
             trial = self.study.ask(self.space)
             key = params_key(trial.params)
             pending = key in self._pending or any(
@@ -137,7 +136,9 @@ class SamplerProposer:
                     params=dict(trial.params),
                     rationale=f"{self.kind} sample #{trial.number}",
                     strategy=self.kind,
-                    extra={"sampler_attrs": _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)},
+                    extra={
+                        "sampler_attrs": _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)
+                    },
                 )
             # Already tried: tell the sampler what that point scored, so it moves on.
             value = self.tried.get(key)

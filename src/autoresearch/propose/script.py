@@ -99,8 +99,14 @@ class ScriptProposer:
         payload = json.dumps(context_payload(context))
         try:
             done = subprocess.run(
-                self.command, shell=True, input=payload, capture_output=True, text=True, cwd=self.spec.root,
-                env=experiment_env(os.environ), timeout=self.timeout,
+                self.command,
+                shell=True,
+                input=payload,
+                capture_output=True,
+                text=True,
+                cwd=self.spec.root,
+                env=experiment_env(os.environ),
+                timeout=self.timeout,
             )
         except subprocess.TimeoutExpired:
             return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s")

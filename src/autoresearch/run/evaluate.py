@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,10 +72,8 @@ class RunningProcesses:
     def kill_all(self) -> None:
         with self._lock:
             for pgid in self._pgids:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
 
 class CommandEvaluator(Evaluator):
@@ -85,7 +85,11 @@ class CommandEvaluator(Evaluator):
 
     def prepare(self, experiment: Experiment, proposal: Proposal, slot: int) -> tuple[Path, dict[str, Any]]:
         """The working directory and the placeholder values for this candidate."""
-        values: dict[str, Any] = {"experiment_id": experiment.id, "seed": self.spec.study.seed}
+        values: dict[str, Any] = {
+            "experiment_id": experiment.id,
+            "seed": self.spec.study.seed,
+            "python": sys.executable,  # the interpreter running autoresearch, with its packages
+        }
         if proposal.params is not None:
             params_file = write_params_file(
                 self.log_dir(experiment) / Path(self.spec.run.params_file).name, proposal.params
@@ -137,8 +141,9 @@ class CommandEvaluator(Evaluator):
         evaluation = Evaluation(exit_code=result.exit_code, duration=result.duration)
         output = result.stdout_path.read_text(errors="replace")
         m = self.spec.metric
-        measured = measure(output, metric=m.name, pattern=m.pattern, json_file=m.json_file,
-                           objective=m.objective, cwd=cwd)
+        measured = measure(
+            output, metric=m.name, pattern=m.pattern, json_file=m.json_file, objective=m.objective, cwd=cwd
+        )
         evaluation.metrics = measured.metrics
         if result.error is not None:
             evaluation.error = result.error

@@ -78,7 +78,7 @@ class _CappedLog:
                     out.write(head)
                     out.flush()
                     written += len(head)
-                    chunk = chunk[len(head):]
+                    chunk = chunk[len(head) :]
                 if chunk:
                     self.tail.append(chunk)
                     self.tail_size += len(chunk)
@@ -89,7 +89,7 @@ class _CappedLog:
             tail = b"".join(self.tail)
             if len(tail) > self.tail_cap:
                 self.dropped += len(tail) - self.tail_cap
-                tail = tail[-self.tail_cap:]
+                tail = tail[-self.tail_cap :]
             if self.dropped:
                 out.write(f"\n[... autoresearch dropped {self.dropped} bytes of output ...]\n".encode())
             out.write(tail)
