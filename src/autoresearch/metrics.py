@@ -119,8 +119,8 @@ class ObjectiveExpression:
         if isinstance(node, ast.Name):
             self.names.add(node.id)
             return
-        if isinstance(node, ast.Attribute):  # dotted metric names such as val.loss
-            self.names.add(ast.unparse(node))
+        if isinstance(node, ast.Attribute) and "__" not in ast.unparse(node):  # dotted names such as val.loss
+            self.names.add(ast.unparse(node))  # only ever looked up in the metrics, never getattr
             return
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             self._check(node.left)

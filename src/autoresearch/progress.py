@@ -189,6 +189,7 @@ class LiveView:
             f"stopped: {outcome.stopped}. {s.best_text()}; {outcome.experiments} experiments in "
             f"{_duration(loop.elapsed)}",
             markup=False,
+            soft_wrap=True,
         )
 
     def _render(self, loop: Loop) -> Any:

@@ -1,0 +1,71 @@
+"""Shared helpers: write a study to a temporary folder and run the real CLI on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PYTHON = sys.executable
+
+# An experiment script: reads params.json (argv[1]) and prints the loss of a quadratic bowl.
+BOWL = """
+import json, sys
+p = json.load(open(sys.argv[1]))
+print("loss:", (p["x"] - 1.0) ** 2 + (p["y"] + 2.0) ** 2)
+"""
+
+
+def write_study(root: Path, spec: str, files: dict[str, str] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "autoresearch.toml").write_text(textwrap.dedent(spec))
+    for name, content in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+    return root
+
+
+def bowl_spec(budget: int = 10, proposer: str = "tpe", extra: str = "") -> str:
+    return f"""
+    [study]
+    name = "bowl"
+    [run]
+    command = "{PYTHON} bowl.py {{params_file}}"
+    timeout = "30s"
+    [metric]
+    name = "loss"
+    [params]
+    x = {{ low = -5.0, high = 5.0 }}
+    y = {{ low = -5.0, high = 5.0 }}
+    [proposer]
+    use = "{proposer}"
+    [budget]
+    experiments = {budget}
+    {extra}
+    """
+
+
+def cli(
+    *args: str, cwd: Path | None = None, timeout: float = 120, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `autoresearch` command line in a subprocess."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [PYTHON, "-m", "autoresearch", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def bowl_study(tmp_path: Path) -> Path:
+    return write_study(tmp_path / "bowl", bowl_spec(), {"bowl.py": BOWL})

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from autoresearch.loop import Loop
+from autoresearch.spec import load_spec
+from autoresearch.store import Store
+from tests.conftest import BOWL, PYTHON, bowl_spec, cli, write_study
+
+
+def run_loop(root: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    return Loop(load_spec(root), **kwargs).run()  # type: ignore[arg-type]
+
+
+def experiments(root: Path, name: str = "bowl"):  # type: ignore[no-untyped-def]
+    store = Store(root / ".autoresearch" / name, create=False)
+    try:
+        return store.experiments()
+    finally:
+        store.close()
+
+
+def test_baseline_first_then_keep_only_improvements(bowl_study: Path) -> None:
+    outcome = run_loop(bowl_study)
+    rows = experiments(bowl_study)
+    assert len(rows) == 10 and outcome.stopped == "experiment budget reached (10)"
+    assert rows[0].decision == "baseline" and rows[0].params == {"x": 0.0, "y": 0.0}
+    assert rows[0].objective == 5.0
+    best = rows[0].objective
+    for row in rows[1:]:
+        assert row.status == "done" and row.parent_id is not None
+        if row.decision == "kept":
+            assert row.objective < best
+            best = row.objective
+        else:
+            assert row.decision == "reverted" and row.objective >= best
+    assert outcome.best is not None and outcome.best.objective == best
+    log = Path(rows[3].log_dir or "") / "stdout.log"
+    assert log.read_text().startswith("loss:")
+
+
+def test_maximize(tmp_path: Path) -> None:
+    root = write_study(
+        tmp_path, bowl_spec(8).replace('name = "bowl"', 'name = "bowl"\ndirection = "maximize"'), {"bowl.py": BOWL}
+    )
+    run_loop(root)
+    rows = experiments(root)
+    best = rows[0].objective
+    for row in rows[1:]:
+        assert (row.decision == "kept") == (row.objective > best)
+        best = max(best, row.objective)
+
+
+def test_failures_are_recorded_and_never_stop_the_study(tmp_path: Path) -> None:
+    # x picks the failure: crash, hang, garbage, non-finite, flood, ok
+    script = """
+    import json, sys, time
+    p = json.load(open(sys.argv[1]))
+    mode = p["mode"]
+    if mode == "crash": raise SystemExit("boom: out of memory")
+    if mode == "hang": time.sleep(60)
+    if mode == "garbage": print("loss: twelve\\n\\x00\\xff garbage")
+    if mode == "nan": print("loss: nan")
+    if mode == "flood":
+        for i in range(300000): print("x" * 20)
+        print("loss: 2.0")
+    if mode == "ok": print("loss: 1.0")
+    """
+    spec = f"""
+    [study]
+    name = "bad"
+    [run]
+    command = "{PYTHON} exp.py {{params_file}}"
+    timeout = "2s"
+    kill_grace = "1s"
+    max_log_size = "1MB"
+    [metric]
+    name = "loss"
+    [params]
+    mode = {{ choices = ["ok", "crash", "hang", "garbage", "nan", "flood"] }}
+    [proposer]
+    use = "random"
+    [budget]
+    experiments = 30
+    """
+    root = write_study(tmp_path, spec, {"exp.py": script})
+    outcome = run_loop(root)
+    rows = experiments(root, "bad")
+    by_mode = {row.params["mode"]: row for row in rows if row.params}
+    assert set(by_mode) == {"ok", "crash", "hang", "garbage", "nan", "flood"}
+    assert "exhausted" in outcome.stopped  # six choices, each tried exactly once
+    assert len(rows) == 6
+    assert by_mode["ok"].decision == "baseline"
+    assert by_mode["crash"].decision == "failed" and "boom: out of memory" in by_mode["crash"].reason
+    assert by_mode["hang"].decision == "failed" and "timed out after 2s" in by_mode["hang"].reason
+    assert by_mode["garbage"].decision == "failed" and "not found" in by_mode["garbage"].reason
+    assert by_mode["nan"].decision == "failed" and "nan" in by_mode["nan"].reason
+    assert by_mode["flood"].decision == "reverted" and by_mode["flood"].objective == 2.0
+    assert Path(by_mode["flood"].log_dir, "stdout.log").stat().st_size < 1_100_000
+
+
+def test_budgets_patience_and_target(tmp_path: Path) -> None:
+    root = write_study(tmp_path / "p", bowl_spec(100, "random", "patience = 3"), {"bowl.py": BOWL})
+    outcome = run_loop(root)
+    rows = experiments(root)
+    assert "patience" in outcome.stopped
+    assert [r.decision for r in rows[-3:]] == ["reverted"] * 3
+
+    root = write_study(tmp_path / "t", bowl_spec(200, "tpe", "target = 4.0"), {"bowl.py": BOWL})
+    outcome = run_loop(root)
+    assert outcome.stopped == "target 4 reached" and outcome.best is not None and outcome.best.objective <= 4.0
+
+    root = write_study(tmp_path / "h", bowl_spec(1000, "random", "hours = 0.0003"), {"bowl.py": BOWL})
+    start = time.monotonic()
+    outcome = run_loop(root)
+    assert "time budget" in outcome.stopped and time.monotonic() - start < 10
+
+
+def test_resume_continues_without_rerunning(bowl_study: Path) -> None:
+    spec = load_spec(bowl_study)
+    Loop(spec.model_copy(update={"budget": spec.budget.model_copy(update={"experiments": 4})})).run()
+    first = experiments(bowl_study)
+    run_loop(bowl_study)
+    rows = experiments(bowl_study)
+    assert len(rows) == 10 and [r.id for r in rows] == list(range(1, 11))
+    assert [(r.id, r.finished_at) for r in rows[:4]] == [(r.id, r.finished_at) for r in first]
+    assert sum(r.decision == "baseline" for r in rows) == 1
+
+
+def test_second_run_is_refused_while_first_runs(tmp_path: Path) -> None:
+    root = write_study(
+        tmp_path,
+        bowl_spec(3).replace("bowl.py {params_file}", "slow.py"),
+        {"slow.py": "import time; time.sleep(30); print('loss: 1')"},
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", "run", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lock = root / ".autoresearch" / "bowl" / "run.lock"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
+            time.sleep(0.1)
+        second = cli("run", str(root))
+        assert second.returncode == 1
+        assert f"study is already running (pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_ctrl_c_stops_cleanly_and_resume_reruns_the_interrupted(tmp_path: Path) -> None:
+    root = write_study(
+        tmp_path,
+        bowl_spec(4).replace("bowl.py {params_file}", "slow.py {params_file}"),
+        {"slow.py": "import sys, time\ntime.sleep(float(open(sys.argv[1]).read().count('x')) + 1.5)\nprint('loss: 1')"},
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", "run", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3.5)  # inside the second experiment
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert "interrupted" in out and "Traceback" not in err
+    rows = experiments(root)
+    assert rows[-1].status == "running" and rows[0].decision == "baseline"
+    assert cli("run", str(root)).returncode == 0
+    rows = experiments(root)
+    assert len(rows) == 4 and all(r.status == "done" for r in rows)
+
+
+def test_params_reach_the_experiment_every_way(tmp_path: Path) -> None:
+    script = """
+    import json, os, sys, tomllib
+    p = tomllib.load(open(sys.argv[1], "rb"))
+    print(json.dumps({"file": p, "arg": sys.argv[2], "env": os.environ["AUTORESEARCH_PARAM_LAYERS"],
+                      "seed": os.environ["AUTORESEARCH_SEED"], "secret": os.environ.get("MY_API_KEY")}))
+    print("loss:", p["layers"])
+    """
+    spec = f"""
+    [run]
+    command = "{PYTHON} exp.py {{params_file}} {{act}} > /dev/stderr; {PYTHON} exp.py {{params_file}} {{act}}"
+    params_file = "config.toml"
+    [metric]
+    name = "loss"
+    [params]
+    layers = {{ low = 1, high = 4 }}
+    act = {{ choices = ["relu x", "tanh"] }}
+    [proposer]
+    use = "random"
+    [budget]
+    experiments = 3
+    """
+    root = write_study(tmp_path / "study", spec, {"exp.py": script})
+    import os
+
+    os.environ["MY_API_KEY"] = "sk-secret"
+    try:
+        run_loop(root)
+    finally:
+        del os.environ["MY_API_KEY"]
+    for row in experiments(root, "study"):
+        seen = json.loads((Path(row.log_dir) / "stdout.log").read_text().splitlines()[0])
+        assert seen["file"] == row.params and seen["arg"] == row.params["act"]
+        assert seen["env"] == str(row.params["layers"]) and seen["secret"] is None

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoresearch.store import SCHEMA_VERSION, RunLock, Store, StoreError, StudyLocked
+
+
+def test_rows_are_written_before_and_after(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    experiment = store.start_experiment(proposal={"params": {"x": 1}}, params={"x": 1}, proposer="tpe")
+    assert store.get(experiment.id).status == "running"
+    store.finish_experiment(experiment.id, decision="kept", objective=0.5, metrics={"loss": 0.5}, tokens_in=3)
+    done = store.get(experiment.id)
+    assert (done.status, done.decision, done.objective, done.metrics, done.tokens_in) == (
+        "done",
+        "kept",
+        0.5,
+        {"loss": 0.5},
+        3,
+    )
+    assert done.finished_at is not None and done.finished_at >= done.started_at
+    assert store.counts_by_decision() == {"kept": 1}
+    mode = sqlite3.connect(tmp_path / "study.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_schema_is_versioned_and_newer_store_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "study.db")
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (SCHEMA_VERSION + 1,))
+    db.commit()
+    with pytest.raises(StoreError, match="newer autoresearch"):
+        Store(tmp_path)
+    # refusing did not change the store
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION + 1)
+
+
+def test_missing_study(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no study found"):
+        Store(tmp_path / "none", create=False)
+
+
+def test_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from autoresearch.store import RunLock; "
+            f"RunLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StudyLocked, match=f"pid {holder.pid}"):
+            RunLock(tmp_path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    with RunLock(tmp_path):  # the kernel released the dead holder's lock
+        pass
