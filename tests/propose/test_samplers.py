@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autoresearch.loop import Loop
+from autoresearch.spec import load_spec
+from autoresearch.store import Store
+from tests.conftest import BOWL, bowl_spec, write_study
+
+
+def params_sequence(root: Path) -> list[dict]:
+    store = Store(root / ".autoresearch" / "bowl", create=False)
+    try:
+        return [e.params for e in store.experiments()]
+    finally:
+        store.close()
+
+
+def run_budget(root: Path, experiments: int) -> None:
+    spec = load_spec(root)
+    Loop(spec.model_copy(update={"budget": spec.budget.model_copy(update={"experiments": experiments})})).run()
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes"])
+def test_each_sampler_runs_a_study(tmp_path: Path, sampler: str) -> None:
+    root = write_study(tmp_path, bowl_spec(12, sampler), {"bowl.py": BOWL})
+    outcome = Loop(load_spec(root)).run()
+    params = params_sequence(root)
+    assert len(params) == 12 and len({tuple(p.items()) for p in params}) == 12
+    assert all(-5 <= p["x"] <= 5 and -5 <= p["y"] <= 5 for p in params)
+    assert outcome.best is not None and outcome.best.objective <= 5.0
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes"])
+def test_resumed_study_samples_as_if_it_never_stopped(tmp_path: Path, sampler: str) -> None:
+    straight = write_study(tmp_path / "a", bowl_spec(14, sampler), {"bowl.py": BOWL})
+    run_budget(straight, 14)
+    resumed = write_study(tmp_path / "b", bowl_spec(14, sampler), {"bowl.py": BOWL})
+    for budget in (3, 8, 14):
+        run_budget(resumed, budget)
+    assert params_sequence(resumed) == params_sequence(straight)
+
+
+def test_gp_sampler_needs_torch_or_says_so(tmp_path: Path) -> None:
+    root = write_study(tmp_path, bowl_spec(6, "gp"), {"bowl.py": BOWL})
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from autoresearch.propose.base import ProposalError
+
+        with pytest.raises(ProposalError, match="needs torch"):
+            Loop(load_spec(root)).run()
+        return
+    Loop(load_spec(root)).run()
+    assert len(params_sequence(root)) == 6
+
+
+def test_tiny_space_is_exhausted_without_duplicates(tmp_path: Path) -> None:
+    spec = bowl_spec(50, "tpe").replace(
+        "x = { low = -5.0, high = 5.0 }\n    y = { low = -5.0, high = 5.0 }",
+        "x = { choices = [0.0, 1.0] }\n    y = { choices = [-2.0, 0.0] }",
+    )
+    root = write_study(tmp_path, spec, {"bowl.py": BOWL})
+    outcome = Loop(load_spec(root)).run()
+    params = params_sequence(root)
+    assert "exhausted" in outcome.stopped
+    assert sorted((p["x"], p["y"]) for p in params) == [(0.0, -2.0), (0.0, 0.0), (1.0, -2.0), (1.0, 0.0)]
