@@ -36,8 +36,13 @@ def write(root: Path, files: dict[str, str]) -> None:
         (root / name).write_text(content)
 
 
-def apply(root: Path, text: str, editable: list[str] | None = None, protected: list[str] | None = None,
-          fmt: str | None = None) -> list[str]:
+def apply(
+    root: Path,
+    text: str,
+    editable: list[str] | None = None,
+    protected: list[str] | None = None,
+    fmt: str | None = None,
+) -> list[str]:
     return apply_edits(root, parse_edits(text, fmt), editable=editable or ["**"], protected=protected or [])
 
 
@@ -48,6 +53,7 @@ def reason(root: Path, text: str, **kwargs: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------- SEARCH/REPLACE
+
 
 def test_search_replace_basic_with_fence_and_file_prefix(tmp_path: Path) -> None:
     write(tmp_path, {"train.py": TRAIN})
@@ -87,8 +93,10 @@ def test_empty_search_on_existing_file_is_refused(tmp_path: Path) -> None:
 
 def test_search_not_found_shows_the_closest_lines(tmp_path: Path) -> None:
     write(tmp_path, {"train.py": TRAIN})
-    text = "train.py\n<<<<<<< SEARCH\n    base = 0.3\n    return base * math.exp(-step / 50)\n=======\n" \
-           "    pass\n>>>>>>> REPLACE\n"
+    text = (
+        "train.py\n<<<<<<< SEARCH\n    base = 0.3\n    return base * math.exp(-step / 50)\n=======\n"
+        "    pass\n>>>>>>> REPLACE\n"
+    )
     why = reason(tmp_path, text)
     assert "SEARCH text was not found in train.py (SEARCH/REPLACE block at line 2)" in why
     assert "5 |     base = 0.1" in why
@@ -112,13 +120,18 @@ def test_whitespace_fallback_trailing_spaces(tmp_path: Path) -> None:
 def test_whitespace_fallback_reindents_the_replacement(tmp_path: Path) -> None:
     write(tmp_path, {"train.py": TRAIN})
     # Quoted at the wrong depth (no indentation); the replacement is shifted to the file's depth.
-    text = ("train.py\n<<<<<<< SEARCH\nfor step in range(10):\n    print(lr_schedule(step))\n=======\n"
-            "for step in range(20):\n    if step % 2:\n        print(lr_schedule(step))\n>>>>>>> REPLACE\n")
+    text = (
+        "train.py\n<<<<<<< SEARCH\nfor step in range(10):\n    print(lr_schedule(step))\n=======\n"
+        "for step in range(20):\n    if step % 2:\n        print(lr_schedule(step))\n>>>>>>> REPLACE\n"
+    )
     apply(tmp_path, text)
-    assert TRAIN.replace(
-        "    for step in range(10):\n        print(lr_schedule(step))\n",
-        "    for step in range(20):\n        if step % 2:\n            print(lr_schedule(step))\n",
-    ) == (tmp_path / "train.py").read_text()
+    assert (
+        TRAIN.replace(
+            "    for step in range(10):\n        print(lr_schedule(step))\n",
+            "    for step in range(20):\n        if step % 2:\n            print(lr_schedule(step))\n",
+        )
+        == (tmp_path / "train.py").read_text()
+    )
 
 
 def test_whitespace_fallback_refuses_ambiguity(tmp_path: Path) -> None:
@@ -162,6 +175,7 @@ def test_unrecognised_text_explains_the_formats() -> None:
 
 # ---------------------------------------------------------------------------------------- unified diff
 
+
 def test_diff_round_trip_with_drift_creation_and_deletion(tmp_path: Path) -> None:
     write(tmp_path, {"train.py": TRAIN, "old.py": "gone = True\n"})
     new_train = TRAIN.replace("base = 0.1", "base = 0.02").replace("range(10)", "range(30)")
@@ -181,8 +195,10 @@ def test_diff_round_trip_with_drift_creation_and_deletion(tmp_path: Path) -> Non
 def test_diff_without_prefixes_and_stripped_blank_context(tmp_path: Path) -> None:
     write(tmp_path, {"train.py": TRAIN})
     # LLM-style: no a/ b/ prefixes, wrong counts, and the blank context line lost its space.
-    text = ("--- train.py\n+++ train.py\n@@ -4,3 +4,3 @@\n def lr_schedule(step):\n-    base = 0.1\n"
-            "+    base = 0.5\n     return base * math.exp(-step / 100)\n\n\n def main():\n")
+    text = (
+        "--- train.py\n+++ train.py\n@@ -4,3 +4,3 @@\n def lr_schedule(step):\n-    base = 0.1\n"
+        "+    base = 0.5\n     return base * math.exp(-step / 100)\n\n\n def main():\n"
+    )
     apply(tmp_path, text, fmt="diff")
     assert (tmp_path / "train.py").read_text() == TRAIN.replace("base = 0.1", "base = 0.5")
 
@@ -223,6 +239,7 @@ def test_diff_no_newline_marker(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------- whole files
 
+
 def test_whole_files_with_fences(tmp_path: Path) -> None:
     write(tmp_path, {"train.py": TRAIN})
     text = "Here you go.\n=== train.py ===\n```python\nprint('new')\n```\n\n=== lib/util.py ===\nX = 1\n\n\n"
@@ -246,6 +263,7 @@ def test_unchanged_content_is_not_reported(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- permissions
+
 
 def test_protected_file_is_refused_even_if_editable(tmp_path: Path) -> None:
     write(tmp_path, {"evaluate.py": "score = 1\n"})
@@ -308,10 +326,14 @@ KERNEL = "a"
 
 def test_edits_inside_regions_are_allowed(tmp_path: Path) -> None:
     write(tmp_path, {"m.py": REGIONED})
-    apply(tmp_path, "m.py\n<<<<<<< SEARCH\nLR = 0.1\n=======\nLR = 0.2\nWARMUP = 10\n>>>>>>> REPLACE\n"
-                    "m.py\n<<<<<<< SEARCH\nKERNEL = \"a\"\n=======\nKERNEL = \"b\"\n>>>>>>> REPLACE\n")
+    apply(
+        tmp_path,
+        "m.py\n<<<<<<< SEARCH\nLR = 0.1\n=======\nLR = 0.2\nWARMUP = 10\n>>>>>>> REPLACE\n"
+        'm.py\n<<<<<<< SEARCH\nKERNEL = "a"\n=======\nKERNEL = "b"\n>>>>>>> REPLACE\n',
+    )
     assert (tmp_path / "m.py").read_text() == REGIONED.replace(
-        "LR = 0.1\n", "LR = 0.2\nWARMUP = 10\n").replace('"a"', '"b"')
+        "LR = 0.1\n", "LR = 0.2\nWARMUP = 10\n"
+    ).replace('"a"', '"b"')
 
 
 def test_edit_outside_regions_is_refused(tmp_path: Path) -> None:
@@ -325,8 +347,9 @@ def test_edit_outside_regions_is_refused(tmp_path: Path) -> None:
 
 def test_edit_touching_a_marker_is_refused(tmp_path: Path) -> None:
     write(tmp_path, {"m.py": REGIONED})
-    text = ("m.py\n<<<<<<< SEARCH\n# autoresearch: end\n=======\n# autoresearch: end (frozen)\n"
-            ">>>>>>> REPLACE\n")
+    text = (
+        "m.py\n<<<<<<< SEARCH\n# autoresearch: end\n=======\n# autoresearch: end (frozen)\n>>>>>>> REPLACE\n"
+    )
     assert "changes line 5, which is outside the editable regions" in reason(tmp_path, text)
     with pytest.raises(EditError, match="cannot be deleted"):
         apply(tmp_path, "--- a/m.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-import torch\n")
@@ -336,9 +359,12 @@ def test_edit_touching_a_marker_is_refused(tmp_path: Path) -> None:
 
 def test_whole_file_replacement_respects_regions(tmp_path: Path) -> None:
     write(tmp_path, {"m.py": REGIONED})
-    assert "outside the editable regions" in reason(tmp_path, "=== m.py ===\nprint('hi')\n# autoresearch: "
-                                                              "begin\n# autoresearch: end\n// autoresearch: "
-                                                              "begin\n// autoresearch: end\n")
+    assert "outside the editable regions" in reason(
+        tmp_path,
+        "=== m.py ===\nprint('hi')\n# autoresearch: "
+        "begin\n# autoresearch: end\n// autoresearch: "
+        "begin\n// autoresearch: end\n",
+    )
     assert "adds, removes or changes an `autoresearch: begin/end` marker" in reason(
         tmp_path, "=== m.py ===\nprint('hi')\n"
     )
@@ -346,11 +372,14 @@ def test_whole_file_replacement_respects_regions(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------- atomicity
 
+
 def test_one_bad_edit_writes_nothing(tmp_path: Path) -> None:
     write(tmp_path, {"a.py": "a = 1\n", "b.py": "b = 1\n"})
-    text = ("a.py\n<<<<<<< SEARCH\na = 1\n=======\na = 2\n>>>>>>> REPLACE\n"
-            "c.py\n<<<<<<< SEARCH\n=======\nc = 1\n>>>>>>> REPLACE\n"
-            "b.py\n<<<<<<< SEARCH\nb = 9\n=======\nb = 2\n>>>>>>> REPLACE\n")
+    text = (
+        "a.py\n<<<<<<< SEARCH\na = 1\n=======\na = 2\n>>>>>>> REPLACE\n"
+        "c.py\n<<<<<<< SEARCH\n=======\nc = 1\n>>>>>>> REPLACE\n"
+        "b.py\n<<<<<<< SEARCH\nb = 9\n=======\nb = 2\n>>>>>>> REPLACE\n"
+    )
     assert "SEARCH text was not found in b.py" in reason(tmp_path, text)
     assert (tmp_path / "a.py").read_text() == "a = 1\n"
     assert (tmp_path / "b.py").read_text() == "b = 1\n"

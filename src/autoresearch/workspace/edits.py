@@ -50,9 +50,16 @@ from autoresearch.workspace.regions import RegionError, find_regions, region_vio
 
 FORMATS = ("search_replace", "diff", "whole")
 _ALIASES = {
-    "search_replace": "search_replace", "search-replace": "search_replace", "sr": "search_replace",
-    "diff": "diff", "udiff": "diff", "unified": "diff", "unified_diff": "diff",
-    "whole": "whole", "whole_file": "whole", "files": "whole",
+    "search_replace": "search_replace",
+    "search-replace": "search_replace",
+    "sr": "search_replace",
+    "diff": "diff",
+    "udiff": "diff",
+    "unified": "diff",
+    "unified_diff": "diff",
+    "whole": "whole",
+    "whole_file": "whole",
+    "files": "whole",
 }
 DIFF_DRIFT = 40  # how far (lines) a hunk may sit from the line its header names
 
@@ -156,8 +163,10 @@ def _parse_search_replace(text: str) -> list[FileEdit]:
     while index < len(lines):
         if not _SEARCH.match(lines[index]):
             if _DIVIDER.match(lines[index]) or _REPLACE.match(lines[index]):
-                raise EditError(f"malformed edit at line {index + 1}: `{lines[index].strip()}` "
-                                "outside a SEARCH/REPLACE block (missing `<<<<<<< SEARCH`?)")
+                raise EditError(
+                    f"malformed edit at line {index + 1}: `{lines[index].strip()}` "
+                    "outside a SEARCH/REPLACE block (missing `<<<<<<< SEARCH`?)"
+                )
             index += 1
             continue
         start = index
@@ -169,12 +178,17 @@ def _parse_search_replace(text: str) -> list[FileEdit]:
             path = _clean_path(lines[back]) or None
         path = path or last_path
         if path is None:
-            raise EditError(f"malformed edit at line {start + 1}: SEARCH block without a file path; "
-                            "put the path on the line before `<<<<<<< SEARCH`")
+            raise EditError(
+                f"malformed edit at line {start + 1}: SEARCH block without a file path; "
+                "put the path on the line before `<<<<<<< SEARCH`"
+            )
         search, index = _collect(lines, index + 1, _DIVIDER, start, "`=======`")
         replace, index = _collect(lines, index + 1, _REPLACE, start, "`>>>>>>> REPLACE`")
-        edits.append(FileEdit(path=path, kind="search_replace", search=tuple(search),
-                              replace=tuple(replace), line=start + 1))
+        edits.append(
+            FileEdit(
+                path=path, kind="search_replace", search=tuple(search), replace=tuple(replace), line=start + 1
+            )
+        )
         last_path = path
         index += 1
     return edits
@@ -193,8 +207,10 @@ def _collect(
         out.append(line)
         index += 1
     where = f"line {index + 1}" if index < len(lines) else "the end of the text"
-    raise EditError(f"malformed edit: the SEARCH/REPLACE block starting at line {start + 1} "
-                    f"is missing its {name} line (found {where} first)")
+    raise EditError(
+        f"malformed edit: the SEARCH/REPLACE block starting at line {start + 1} "
+        f"is missing its {name} line (found {where} first)"
+    )
 
 
 def _parse_whole(text: str) -> list[FileEdit]:
@@ -204,7 +220,7 @@ def _parse_whole(text: str) -> list[FileEdit]:
         except json.JSONDecodeError as error:
             raise EditError(f"malformed JSON whole-file edits at line {error.lineno}: {error.msg}") from None
         if not isinstance(data, dict):
-            raise EditError("JSON whole-file edits must be an object {\"path\": \"content\"}")
+            raise EditError('JSON whole-file edits must be an object {"path": "content"}')
         return whole_file_edits(data)
     lines = text.splitlines()
     edits: list[FileEdit] = []
@@ -216,8 +232,9 @@ def _parse_whole(text: str) -> list[FileEdit]:
             body.append(line)
             continue
         if current is not None:
-            edits.append(FileEdit(path=current[0], kind="whole", content=_whole_content(body),
-                                  line=current[1]))
+            edits.append(
+                FileEdit(path=current[0], kind="whole", content=_whole_content(body), line=current[1])
+            )
         if header is not None:
             current, body = (header.group(1), number), []
     return edits
@@ -267,8 +284,10 @@ def _parse_diff(text: str) -> list[FileEdit]:
         if old_path is None and new_path is None:
             raise EditError(f"malformed diff at line {start + 1}: both sides are /dev/null")
         if old_path is not None and new_path is not None and old_path != new_path:
-            raise EditError(f"malformed diff at line {start + 1}: renames ({old_path} -> {new_path}) "
-                            "are not supported; delete and create the file instead")
+            raise EditError(
+                f"malformed diff at line {start + 1}: renames ({old_path} -> {new_path}) "
+                "are not supported; delete and create the file instead"
+            )
         if new_path is None:
             assert old_path is not None
             edits.append(FileEdit(path=old_path, kind="delete", line=start + 1))
@@ -284,8 +303,10 @@ def _parse_diff(text: str) -> list[FileEdit]:
 def _parse_hunk(lines: list[str], index: int) -> tuple[Hunk, int]:
     header = _HUNK_HEADER.match(lines[index])
     if header is None:
-        raise EditError(f"malformed diff at line {index + 1}: bad hunk header {lines[index]!r}; "
-                        "expected `@@ -start,count +start,count @@`")
+        raise EditError(
+            f"malformed diff at line {index + 1}: bad hunk header {lines[index]!r}; "
+            "expected `@@ -start,count +start,count @@`"
+        )
     line_number = index + 1
     old: list[str] = []
     new: list[str] = []
@@ -301,8 +322,10 @@ def _parse_hunk(lines: list[str], index: int) -> tuple[Hunk, int]:
             ahead = index + 1
             while ahead < len(lines) and lines[ahead] == "":
                 ahead += 1
-            if ahead >= len(lines) or lines[ahead][:1] not in (" ", "-", "+", "\\") or _is_file_header(
-                lines, ahead
+            if (
+                ahead >= len(lines)
+                or lines[ahead][:1] not in (" ", "-", "+", "\\")
+                or _is_file_header(lines, ahead)
             ):
                 break
             line = " "
@@ -325,6 +348,7 @@ def _parse_hunk(lines: list[str], index: int) -> tuple[Hunk, int]:
 
 
 # ---------------------------------------------------------------------------------------------- applying
+
 
 @dataclass
 class _Text:
@@ -397,8 +421,10 @@ def _apply_one(path: str, edit: FileEdit, content: str | None) -> str | None:
         return None
     if edit.kind == "diff" and edit.content is not None:
         if content is not None:
-            raise EditError(f"the diff creates {path} (from /dev/null), but it already exists; "
-                            "diff against its current content instead")
+            raise EditError(
+                f"the diff creates {path} (from /dev/null), but it already exists; "
+                "diff against its current content instead"
+            )
         return edit.content
     if edit.kind == "search_replace":
         return _search_replace(path, edit, content)
@@ -411,8 +437,10 @@ def _search_replace(path: str, edit: FileEdit, content: str | None) -> str:
     where = f"(SEARCH/REPLACE block at line {edit.line})"
     if not any(line.strip() for line in edit.search):
         if content is not None and content.strip():
-            raise EditError(f"the SEARCH section is empty but {path} already exists {where}; "
-                            "quote the lines to replace in SEARCH")
+            raise EditError(
+                f"the SEARCH section is empty but {path} already exists {where}; "
+                "quote the lines to replace in SEARCH"
+            )
         return "\n".join(edit.replace) + "\n" if edit.replace else ""
     if content is None:
         raise EditError(f"{path} does not exist {where}; to create it, leave the SEARCH section empty")
@@ -421,12 +449,16 @@ def _search_replace(path: str, edit: FileEdit, content: str | None) -> str:
         found = locate(text.lines, edit.search, edit.replace)
     except Ambiguous as error:
         numbers = ", ".join(str(start + 1) for start in error.starts[:10])
-        raise EditError(f"the SEARCH text matches {len(error.starts)} places in {path} (lines {numbers}) "
-                        f"{where}; include more surrounding lines so it matches exactly one") from None
+        raise EditError(
+            f"the SEARCH text matches {len(error.starts)} places in {path} (lines {numbers}) "
+            f"{where}; include more surrounding lines so it matches exactly one"
+        ) from None
     except NotFound:
-        raise EditError(f"the SEARCH text was not found in {path} {where}. The closest lines are:\n"
-                        f"{closest(text.lines, edit.search)}\n"
-                        "SEARCH must copy the current lines exactly, including indentation") from None
+        raise EditError(
+            f"the SEARCH text was not found in {path} {where}. The closest lines are:\n"
+            f"{closest(text.lines, edit.search)}\n"
+            "SEARCH must copy the current lines exactly, including indentation"
+        ) from None
     text.lines[found.start : found.end] = found.replacement
     return text.render()
 
@@ -446,12 +478,16 @@ def _apply_hunks(path: str, edit: FileEdit, content: str | None) -> str:
                 found = locate(text.lines, hunk.old, hunk.new, hint=hint, drift=DIFF_DRIFT)
             except Ambiguous as error:
                 numbers = ", ".join(str(start + 1) for start in error.starts[:10])
-                raise EditError(f"the hunk at line {hunk.line} of the diff matches {len(error.starts)} "
-                                f"places in {path} (lines {numbers}); add context lines") from None
+                raise EditError(
+                    f"the hunk at line {hunk.line} of the diff matches {len(error.starts)} "
+                    f"places in {path} (lines {numbers}); add context lines"
+                ) from None
             except NotFound:
-                raise EditError(f"the hunk at line {hunk.line} of the diff does not apply to {path}: its "
-                                "context and removed lines were not found. The closest lines are:\n"
-                                f"{closest(text.lines, hunk.old)}") from None
+                raise EditError(
+                    f"the hunk at line {hunk.line} of the diff does not apply to {path}: its "
+                    "context and removed lines were not found. The closest lines are:\n"
+                    f"{closest(text.lines, hunk.old)}"
+                ) from None
             text.lines[found.start : found.end] = found.replacement
             shift += len(found.replacement) - (found.end - found.start)
         if hunk.new_no_eol:
@@ -481,7 +517,7 @@ def apply_edits(root: Path, edits: list[FileEdit], *, editable: list[str], prote
     return sorted(plan)
 
 
-def write_files(root: Path, contents: Mapping[str, str | None]) -> None:
+def write_files(root: Path, contents: Mapping[str, str | bytes | None]) -> None:
     """Write (None: delete) files under root; on any failure restore those already written."""
     done: list[tuple[Path, bytes | None]] = []
     try:
@@ -492,7 +528,7 @@ def write_files(root: Path, contents: Mapping[str, str | None]) -> None:
                 if previous is not None:
                     file.unlink()
             else:
-                _atomic_write(file, content.encode("utf-8"))
+                _atomic_write(file, content.encode("utf-8") if isinstance(content, str) else content)
             done.append((file, previous))
     except BaseException:
         for file, previous in reversed(done):
