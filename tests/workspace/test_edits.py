@@ -159,13 +159,23 @@ def test_crlf_files_keep_their_line_endings(tmp_path: Path) -> None:
         ("a.py\n<<<<<<< SEARCH\nx\n>>>>>>> REPLACE\n", "starting at line 2 is missing its `=======`"),
         ("a.py\n<<<<<<< SEARCH\nx\n=======\ny\n", "starting at line 2 is missing its `>>>>>>> REPLACE`"),
         ("<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n", "line 1: SEARCH block without a file path"),
-        ("a.py\n=======\ny\n>>>>>>> REPLACE\n<<<<<<< SEARCH\n", "malformed edit at line 2"),
+        (
+            "a.py\n=======\ny\n>>>>>>> REPLACE\n<<<<<<< SEARCH\n",
+            "malformed edit at line 4: `>>>>>>> REPLACE`",
+        ),
     ],
 )
 def test_malformed_blocks_name_the_line(text: str, expected: str) -> None:
     with pytest.raises(EditError) as caught:
         parse_edits(text, "search_replace")
     assert expected in caught.value.reason
+
+
+def test_markdown_heading_underline_in_prose_is_not_a_divider(tmp_path: Path) -> None:
+    write(tmp_path, {"a.py": "x = 1\n"})
+    text = "Plan\n=======\nLower x.\n\na.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 0\n>>>>>>> REPLACE\n"
+    assert apply(tmp_path, text) == ["a.py"]
+    assert (tmp_path / "a.py").read_text() == "x = 0\n"
 
 
 def test_unrecognised_text_explains_the_formats() -> None:

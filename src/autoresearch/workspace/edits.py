@@ -162,7 +162,8 @@ def _parse_search_replace(text: str) -> list[FileEdit]:
     index = 0
     while index < len(lines):
         if not _SEARCH.match(lines[index]):
-            if _DIVIDER.match(lines[index]) or _REPLACE.match(lines[index]):
+            # A stray `=======` may be prose (a Markdown heading underline); a stray REPLACE is not.
+            if _REPLACE.match(lines[index]):
                 raise EditError(
                     f"malformed edit at line {index + 1}: `{lines[index].strip()}` "
                     "outside a SEARCH/REPLACE block (missing `<<<<<<< SEARCH`?)"
