@@ -397,3 +397,45 @@ def test_worktrees_outside_autoresearch_dir_are_excluded(repo: Path) -> None:
 def test_study_names_that_cannot_be_refs(repo: Path, name: str) -> None:
     with pytest.raises(GitError, match="cannot be used in a git ref name"):
         GitWorkspace(repo, name, repo / "wt")
+
+
+def test_repository_that_is_itself_a_linked_worktree(repo: Path, tmp_path: Path) -> None:
+    linked = tmp_path / "linked"
+    sh(repo, "worktree", "add", "-q", "-b", "feature", str(linked))
+    (linked / "train.py").write_text("LR = 0.1\nDEPTH = 2\n")
+    ws = workspace(linked)
+    before = snapshot(repo)
+    base = ws.baseline_commit(include_uncommitted=True)
+    sha = run_experiment(ws, base, 1)
+    ws.move_best(sha)
+    assert ws.files_at(sha, ["train.py"]) == {"train.py": "LR = 0.05\nDEPTH = 2\n"}
+    assert ".autoresearch/" in (repo / ".git/info/exclude").read_text()  # shared by all worktrees
+    assert sh(linked, "status", "--porcelain") == "M train.py"
+    assert snapshot(repo) == before
+
+
+def test_paths_with_spaces_and_unicode(repo: Path) -> None:
+    ws = workspace(repo)
+    base = ws.baseline_commit()
+    tree = ws.checkout(0, base)
+    (tree / "my dir").mkdir()
+    (tree / "my dir/modèle ü.py").write_text("X = 1\n")
+    sha = ws.commit(tree, "unicode", ["my dir/modèle ü.py"])
+    assert ws.files_at(sha, ["my dir/*"]) == {"my dir/modèle ü.py": "X = 1\n"}
+    copy = ws.checkout(1, base)
+    changed = apply_edits(copy, parse_edits(ws.diff(base, sha)), editable=["my dir/**"], protected=[])
+    assert changed == ["my dir/modèle ü.py"]
+    assert ws.apply_to_user_checkout(sha, base) == ["my dir/modèle ü.py"]
+    assert (repo / "my dir/modèle ü.py").read_text() == "X = 1\n"
+
+
+def test_apply_keeps_the_executable_bit(repo: Path) -> None:
+    ws = workspace(repo)
+    base = ws.baseline_commit()
+    tree = ws.checkout(0, base)
+    (tree / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (tree / "run.sh").chmod(0o755)
+    sha = ws.commit(tree, "script", ["run.sh"])
+    assert ws.apply_to_user_checkout(sha, base) == ["run.sh"]
+    assert os.access(repo / "run.sh", os.X_OK)
+    assert sh(repo, "status", "--porcelain") == "?? run.sh"
