@@ -1,0 +1,78 @@
+"""How much git costs per code-mode experiment.
+
+Builds a repository of `n_files` files (a few KB each), then for each iteration: materialise the
+parent commit in a reused worktree (checkout + clean), apply one SEARCH/REPLACE edit, commit only the
+edited file and record the experiment's ref. The experiment itself is simulated by one output file, so
+the clean step has something to remove. Prints milliseconds per experiment; the target is < 100 ms.
+
+    PYTHONPATH=src python benchmarks/git_overhead.py [n_files] [iterations]
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autoresearch.workspace.edits import apply_edits, parse_edits
+from autoresearch.workspace.git import GitWorkspace
+
+
+def _make_repo(root: Path, n_files: int) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    for index in range(n_files):
+        file = root / f"pkg{index % 20:02d}" / f"module_{index:04d}.py"
+        file.parent.mkdir(exist_ok=True)
+        body = "".join(f"def f_{index}_{line}(x):\n    return x * {line} + {index}\n\n" for line in range(60))
+        file.write_text(f"# module {index}\nVALUE = 0\n\n{body}")  # ~2.5 KB
+    (root / "train.py").write_text("LR = 0.1\nEPOCHS = 10\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "init"],
+        cwd=root,
+        check=True,
+    )
+
+
+def measure(n_files: int = 1000, iterations: int = 50) -> dict[str, float]:
+    """Median milliseconds per experiment: materialise, edit, commit (commit + ref), total."""
+    with tempfile.TemporaryDirectory(prefix="autoresearch-bench-") as temp:
+        root = Path(temp) / "repo"
+        _make_repo(root, n_files)
+        workspace = GitWorkspace(root, "bench", Path(".autoresearch/bench/worktrees"))
+        parent = workspace.baseline_commit()
+        workspace.checkout(0, parent)  # creating the worktree is a one-off cost, not per experiment
+        timings: dict[str, list[float]] = {
+            name: [] for name in ("materialise_ms", "edit_ms", "commit_ms", "total_ms")
+        }
+        for iteration in range(iterations):
+            start = time.perf_counter()
+            tree = workspace.checkout(0, parent)
+            materialised = time.perf_counter()
+            edit = f"train.py\n<<<<<<< SEARCH\nLR = 0.1\n=======\nLR = 0.{iteration + 2}\n>>>>>>> REPLACE\n"
+            changed = apply_edits(tree, parse_edits(edit), editable=["train.py"], protected=["pkg*/**"])
+            edited = time.perf_counter()
+            (tree / "run.log").write_text("experiment output\n")  # what a real run leaves behind
+            workspace.commit(tree, f"experiment {iteration}", changed, experiment_id=iteration)
+            committed = time.perf_counter()
+            timings["materialise_ms"].append((materialised - start) * 1000)
+            timings["edit_ms"].append((edited - materialised) * 1000)
+            timings["commit_ms"].append((committed - edited) * 1000)
+            timings["total_ms"].append((committed - start) * 1000)
+        if len(workspace.refs()) != iterations:
+            raise RuntimeError("not every experiment got its ref")
+        return {name: statistics.median(values) for name, values in timings.items()}
+
+
+if __name__ == "__main__":
+    files = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"git overhead per experiment: {files} files, {rounds} iterations, medians")
+    print(f"({version}, Python {platform.python_version()}, {platform.system()} {platform.machine()})")
+    for name, value in measure(files, rounds).items():
+        print(f"  {name:<15} {value:7.1f} ms")
