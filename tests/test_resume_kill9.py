@@ -22,7 +22,9 @@ print("loss:", (p["x"] - 1.0) ** 2)
 
 def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     budget = 25
-    root = write_study(tmp_path, f"""
+    root = write_study(
+        tmp_path,
+        f"""
     [study]
     name = "k9"
     [run]
@@ -35,19 +37,25 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     use = "random"
     [budget]
     experiments = {budget}
-    """, {"exp.py": EXPERIMENT})
+    """,
+        {"exp.py": EXPERIMENT},
+    )
     rng = random.Random(1234)
     kills = 0
     for _ in range(6):
-        proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", str(root)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autoresearch", "run", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.3, 2.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-    final = subprocess.run([sys.executable, "-m", "autoresearch", "run", str(root)], capture_output=True, text=True,
-                           timeout=120)
+    final = subprocess.run(
+        [sys.executable, "-m", "autoresearch", "run", str(root)], capture_output=True, text=True, timeout=120
+    )
     assert final.returncode == 0, final.stderr
     assert kills >= 3
     store = Store(root / ".autoresearch" / "k9", create=False)
@@ -60,5 +68,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     assert len(set(keys)) == budget  # no experiment was run twice as a new row
     # every experiment's log holds the output of exactly one finished run
     for row in rows:
-        assert row.decision != "failed", row.reason
+        if row.decision == "failed":  # killed during both of its runs: given up, not repeated forever
+            assert row.reason == "interrupted 2 times while running; not retried again"
+            continue
         assert Path(row.log_dir, "stdout.log").read_text().count("loss:") == 1

@@ -58,6 +58,14 @@ def baseline_proposal(spec: Spec) -> Proposal:
     return Proposal(rationale="baseline")
 
 
+def make_evaluator(spec: Spec) -> Evaluator:
+    if spec.mode == "code":
+        from autoresearch.workspace.code import CodeEvaluator
+
+        return CodeEvaluator(spec)
+    return CommandEvaluator(spec)
+
+
 class Loop:
     def __init__(
         self,
@@ -73,7 +81,7 @@ class Loop:
         self.direction = spec.study.direction
         self.workers = workers or spec.run.workers
         self._proposer = proposer
-        self.evaluator: Evaluator = evaluator or CommandEvaluator(spec)
+        self.evaluator: Evaluator = evaluator or make_evaluator(spec)
         self.observer = observer
         self.baseline_proposal = baseline or baseline_proposal(spec)
         self.store: Store
@@ -84,7 +92,8 @@ class Loop:
         self.since_improvement = 0
         self.started_at = time.time()
         self._elapsed_before = 0.0
-        self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal]] = {}
+        self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal, int | None]] = {}
+        self._free_slots = list(range(self.workers))
 
     # -- the study, start to end -------------------------------------------------------------------
 
@@ -94,6 +103,7 @@ class Loop:
         self.store = Store(self.spec.study_dir)
         try:
             self._load_history()
+            self.evaluator.prime(self.history)
             self.proposer = self._proposer or make_proposer(self.spec, self.history)
             if self.observer:
                 self.observer.started(self)
@@ -157,8 +167,10 @@ class Loop:
         """What the proposer may see: never holdout values."""
         history = [dataclasses.replace(e, holdout=None) for e in self.history]
         best = dataclasses.replace(self.best, holdout=None) if self.best else None
-        pending = [proposal for _, proposal in self._in_flight.values()]
-        return Context(self.spec, history, best, pending, self.since_improvement, self.evaluator.check)
+        pending = [proposal for _, proposal, _ in self._in_flight.values()]
+        return Context(
+            self.spec, history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
+        )
 
     def _propose(self) -> Proposal:
         return self.proposer.propose(self.context())
@@ -183,18 +195,21 @@ class Loop:
         self._submit(pool, experiment, proposal)
 
     def _submit(self, pool: ThreadPoolExecutor, experiment: Experiment, proposal: Proposal) -> None:
+        slot = None
         if proposal.rejected_reason is not None:  # invalid from the start: recorded, never run
             future: Future[Evaluation] = Future()
             future.set_result(Evaluation(rejected=proposal.rejected_reason))
         else:
-            slot = len(self._in_flight)
+            slot = self._free_slots.pop()  # each running experiment has its own worktree / slot
             future = pool.submit(self.evaluator.evaluate, experiment, proposal, slot)
-        self._in_flight[future] = (experiment, proposal)
+        self._in_flight[future] = (experiment, proposal, slot)
 
     def _wait_for_one(self) -> None:
         done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
         for future in sorted(done, key=lambda f: self._in_flight[f][0].id):
-            experiment, proposal = self._in_flight.pop(future)
+            experiment, proposal, slot = self._in_flight.pop(future)
+            if slot is not None:
+                self._free_slots.append(slot)
             try:
                 evaluation = future.result()
             except Exception as exc:  # a bug or an OS error while materialising: the study goes on
@@ -272,6 +287,13 @@ class Loop:
     def _load_history(self) -> None:
         """Rebuild the in-memory state (best, baseline, stagnation) from the store."""
         self._elapsed_before = float(self.store.get_meta("elapsed_seconds", "0") or 0)
+        for experiment in self.store.experiments(status="running"):
+            if experiment.attempts >= MAX_ATTEMPTS:  # it died with the run twice: do not try a third time
+                self.store.finish_experiment(
+                    experiment.id,
+                    decision="failed",
+                    reason=f"interrupted {experiment.attempts} times while running; not retried again",
+                )
         for experiment in self.store.experiments(status="done"):
             self.history.append(experiment)
             if experiment.decision == "baseline":
@@ -286,14 +308,8 @@ class Loop:
     def _rerun_interrupted(self, pool: ThreadPoolExecutor) -> None:
         """Re-run, once, the experiments a crash left `running`; they keep their ids."""
         for experiment in self.store.experiments(status="running"):
-            if experiment.attempts >= MAX_ATTEMPTS:
-                self.store.finish_experiment(
-                    experiment.id,
-                    decision="failed",
-                    reason=f"interrupted {experiment.attempts} times while running; not retried again",
-                )
-                self.history.append(self.store.get(experiment.id))
-                continue
+            while not self._free_slots:  # more were running than this run has workers
+                self._wait_for_one()
             self.store.update(experiment.id, attempts=experiment.attempts + 1, started_at=time.time())
             record: dict[str, Any] = experiment.proposal
             proposal = Proposal(
@@ -315,7 +331,7 @@ class Loop:
         A user's interrupt is not a crash, so it does not count towards MAX_ATTEMPTS.
         """
         self.evaluator.cancel_all()
-        for experiment, _ in self._in_flight.values():
+        for experiment, _, _ in self._in_flight.values():
             self.store.update(experiment.id, attempts=max(experiment.attempts - 1, 0))
         self._in_flight.clear()
 

@@ -44,12 +44,12 @@ class Study:
 
     def diff_from_baseline(self, experiment: Experiment) -> str:
         """Code mode: the experiment's code against the baseline's."""
-        from autoresearch.workspace.code import CodeWorkspace
+        from autoresearch.workspace.code import code_workspace
 
         baseline = self.baseline
         if baseline is None or experiment.commit_sha is None or baseline.commit_sha is None:
             return experiment.diff or ""
-        return CodeWorkspace.for_spec(self.spec).diff(baseline.commit_sha, experiment.commit_sha)
+        return code_workspace(self.spec)[0].diff(baseline.commit_sha, experiment.commit_sha)
 
     def apply(self, experiment: Experiment, *, params_file: Path | None = None) -> str:
         """Bring EXPERIMENT into the user's working tree (only ever on request)."""
@@ -57,10 +57,10 @@ class Study:
             target = params_file or self.spec.root / f"best_{Path(self.spec.run.params_file).name}"
             write_params_file(target, experiment.params)
             return f"wrote parameters to {target}"
-        from autoresearch.workspace.code import CodeWorkspace
+        from autoresearch.workspace.code import code_workspace
 
         baseline = self.baseline
         if experiment.commit_sha is None or baseline is None or baseline.commit_sha is None:
             raise ValueError(f"experiment {experiment.id} has no code to apply")
-        changed = CodeWorkspace.for_spec(self.spec).apply_to_user_checkout(experiment.commit_sha, baseline.commit_sha)
+        changed = code_workspace(self.spec)[0].apply_to_user_checkout(experiment.commit_sha, baseline.commit_sha)
         return f"changed {', '.join(changed) or 'nothing'}"

@@ -341,9 +341,9 @@ def test_edits_inside_regions_are_allowed(tmp_path: Path) -> None:
         "m.py\n<<<<<<< SEARCH\nLR = 0.1\n=======\nLR = 0.2\nWARMUP = 10\n>>>>>>> REPLACE\n"
         'm.py\n<<<<<<< SEARCH\nKERNEL = "a"\n=======\nKERNEL = "b"\n>>>>>>> REPLACE\n',
     )
-    assert (tmp_path / "m.py").read_text() == REGIONED.replace(
-        "LR = 0.1\n", "LR = 0.2\nWARMUP = 10\n"
-    ).replace('"a"', '"b"')
+    assert (tmp_path / "m.py").read_text() == REGIONED.replace("LR = 0.1\n", "LR = 0.2\nWARMUP = 10\n").replace(
+        '"a"', '"b"'
+    )
 
 
 def test_edit_outside_regions_is_refused(tmp_path: Path) -> None:
@@ -357,9 +357,7 @@ def test_edit_outside_regions_is_refused(tmp_path: Path) -> None:
 
 def test_edit_touching_a_marker_is_refused(tmp_path: Path) -> None:
     write(tmp_path, {"m.py": REGIONED})
-    text = (
-        "m.py\n<<<<<<< SEARCH\n# autoresearch: end\n=======\n# autoresearch: end (frozen)\n>>>>>>> REPLACE\n"
-    )
+    text = "m.py\n<<<<<<< SEARCH\n# autoresearch: end\n=======\n# autoresearch: end (frozen)\n>>>>>>> REPLACE\n"
     assert "changes line 5, which is outside the editable regions" in reason(tmp_path, text)
     with pytest.raises(EditError, match="cannot be deleted"):
         apply(tmp_path, "--- a/m.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-import torch\n")

@@ -164,9 +164,7 @@ def test_experiment_cycle_never_touches_the_user_checkout(repo: Path) -> None:
     assert "LR = 0.05" in ws.files_at(sha, ["train.py"])["train.py"]
     ws.move_best(sha)
     assert sh(repo, "rev-parse", f"refs/heads/autoresearch/{STUDY}") == sha
-    second = run_experiment(
-        ws, sha, 2, "train.py\n<<<<<<< SEARCH\nLR = 0.05\n=======\nLR = 0.01\n>>>>>>> REPLACE\n"
-    )
+    second = run_experiment(ws, sha, 2, "train.py\n<<<<<<< SEARCH\nLR = 0.05\n=======\nLR = 0.01\n>>>>>>> REPLACE\n")
     ws.move_best(second)
     assert ws.refs() == {"baseline": base, "1": sha, "2": second}
     assert snapshot(repo) == before
@@ -225,9 +223,7 @@ def _crash_leftovers(repo: Path, tree: Path, kind: str) -> None:
         (tree / "sub/junk.txt").write_text("left over\n")
 
 
-@pytest.mark.parametrize(
-    "kind", ["index.lock", "directory missing", "registration missing", "stale directory"]
-)
+@pytest.mark.parametrize("kind", ["index.lock", "directory missing", "registration missing", "stale directory"])
 def test_worktree_recovers_after_a_crash(repo: Path, kind: str) -> None:
     ws = workspace(repo)
     base = ws.baseline_commit()
@@ -254,9 +250,7 @@ def test_move_best_refuses_when_the_branch_is_checked_out(repo: Path) -> None:
     assert snapshot(repo) == before
 
 
-def test_no_identity_and_hooks_are_not_run(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_identity_and_hooks_are_not_run(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hooks = repo / ".git/hooks"
     for hook in ("pre-commit", "post-checkout", "commit-msg", "post-commit", "reference-transaction"):
         (hooks / hook).write_text(f"#!/bin/sh\necho ran >> {tmp_path}/hook-{hook}\nexit 1\n")
@@ -325,9 +319,7 @@ def test_apply_refuses_over_uncommitted_changes(repo: Path) -> None:
     sha = run_experiment(ws, base, 1)
     (repo / "train.py").write_text((repo / "train.py").read_text() + "# my own work\n")
     before = snapshot(repo)
-    with pytest.raises(
-        GitError, match=r"uncommitted changes or are in the way: train.py\. .*nothing was changed"
-    ):
+    with pytest.raises(GitError, match=r"uncommitted changes or are in the way: train.py\. .*nothing was changed"):
         ws.apply_to_user_checkout(sha, base)
     assert snapshot(repo) == before
 

@@ -47,6 +47,13 @@ class Evaluator:
     def keep(self, experiment: Experiment) -> None:
         """EXPERIMENT is the new best (code mode moves the study branch)."""
 
+    def prime(self, history: list[Experiment]) -> None:
+        """Learn what the store already holds (on resume)."""
+
+    def files(self) -> dict[str, str]:
+        """Code mode: the editable files of the current best, for proposers to read."""
+        return {}
+
     def log_dir(self, experiment: Experiment) -> Path | None:
         return None
 
@@ -83,8 +90,8 @@ class CommandEvaluator(Evaluator):
         self.spec = spec
         self.running = RunningProcesses()
 
-    def prepare(self, experiment: Experiment, proposal: Proposal, slot: int) -> tuple[Path, dict[str, Any]]:
-        """The working directory and the placeholder values for this candidate."""
+    def placeholder_values(self, experiment: Experiment, proposal: Proposal) -> dict[str, Any]:
+        """What `{name}` placeholders in the command become; writes the params file."""
         values: dict[str, Any] = {
             "experiment_id": experiment.id,
             "seed": self.spec.study.seed,
@@ -96,7 +103,7 @@ class CommandEvaluator(Evaluator):
             )
             values.update(proposal.params)
             values["params_file"] = str(params_file)
-        return self.spec.root / self.spec.run.cwd, values
+        return values
 
     def log_dir(self, experiment: Experiment) -> Path:
         return self.spec.study_dir / "experiments" / f"{experiment.id:05d}"
@@ -110,7 +117,12 @@ class CommandEvaluator(Evaluator):
         reason = self.check(proposal)
         if reason is not None:
             return Evaluation(rejected=reason)
-        cwd, values = self.prepare(experiment, proposal, slot)
+        return self.run_in(self.spec.root, experiment, proposal)
+
+    def run_in(self, root: Path, experiment: Experiment, proposal: Proposal) -> Evaluation:
+        """Run the experiment command for PROPOSAL with ROOT as the spec's folder."""
+        values = self.placeholder_values(experiment, proposal)
+        cwd = root / self.spec.run.cwd
         log_dir = self.log_dir(experiment)
         env = experiment_env(
             os.environ,

@@ -186,18 +186,14 @@ def _parse_search_replace(text: str) -> list[FileEdit]:
         search, index = _collect(lines, index + 1, _DIVIDER, start, "`=======`")
         replace, index = _collect(lines, index + 1, _REPLACE, start, "`>>>>>>> REPLACE`")
         edits.append(
-            FileEdit(
-                path=path, kind="search_replace", search=tuple(search), replace=tuple(replace), line=start + 1
-            )
+            FileEdit(path=path, kind="search_replace", search=tuple(search), replace=tuple(replace), line=start + 1)
         )
         last_path = path
         index += 1
     return edits
 
 
-def _collect(
-    lines: list[str], index: int, end: re.Pattern[str], start: int, name: str
-) -> tuple[list[str], int]:
+def _collect(lines: list[str], index: int, end: re.Pattern[str], start: int, name: str) -> tuple[list[str], int]:
     out: list[str] = []
     while index < len(lines):
         line = lines[index]
@@ -233,9 +229,7 @@ def _parse_whole(text: str) -> list[FileEdit]:
             body.append(line)
             continue
         if current is not None:
-            edits.append(
-                FileEdit(path=current[0], kind="whole", content=_whole_content(body), line=current[1])
-            )
+            edits.append(FileEdit(path=current[0], kind="whole", content=_whole_content(body), line=current[1]))
         if header is not None:
             current, body = (header.group(1), number), []
     return edits
@@ -323,11 +317,7 @@ def _parse_hunk(lines: list[str], index: int) -> tuple[Hunk, int]:
             ahead = index + 1
             while ahead < len(lines) and lines[ahead] == "":
                 ahead += 1
-            if (
-                ahead >= len(lines)
-                or lines[ahead][:1] not in (" ", "-", "+", "\\")
-                or _is_file_header(lines, ahead)
-            ):
+            if ahead >= len(lines) or lines[ahead][:1] not in (" ", "-", "+", "\\") or _is_file_header(lines, ahead):
                 break
             line = " "
         sign, body = line[:1], line[1:]
@@ -439,8 +429,7 @@ def _search_replace(path: str, edit: FileEdit, content: str | None) -> str:
     if not any(line.strip() for line in edit.search):
         if content is not None and content.strip():
             raise EditError(
-                f"the SEARCH section is empty but {path} already exists {where}; "
-                "quote the lines to replace in SEARCH"
+                f"the SEARCH section is empty but {path} already exists {where}; quote the lines to replace in SEARCH"
             )
         return "\n".join(edit.replace) + "\n" if edit.replace else ""
     if content is None:

@@ -211,9 +211,7 @@ class GitWorkspace:
         self.set_ref("baseline", sha)
         return sha
 
-    def commit(
-        self, worktree: Path, message: str, paths: list[str], experiment_id: int | str | None = None
-    ) -> str:
+    def commit(self, worktree: Path, message: str, paths: list[str], experiment_id: int | str | None = None) -> str:
         """Commit only `paths` (as they are in the worktree; missing ones as deletions) on its HEAD.
 
         Other files the experiment created or changed stay out of the commit. With `experiment_id`, the
@@ -386,9 +384,7 @@ class GitWorkspace:
         if not changes:
             return []
         paths = sorted(changes)
-        status = git(
-            self.root, "status", "--porcelain=v1", "--no-renames", "-z", "--untracked-files=all", "--", *paths
-        )
+        status = git(self.root, "status", "--porcelain=v1", "--no-renames", "-z", "--untracked-files=all", "--", *paths)
         entries = status.decode("utf-8", "surrogateescape").split("\0")
         dirty = sorted({entry[3:] for entry in entries if entry})
         # An ignored file where the candidate creates one would be silently overwritten: refuse too.

@@ -76,9 +76,7 @@ def region_violation(old: Sequence[str], new: Sequence[str]) -> str | None:
         new_regions = []
     if len(new_regions) != len(regions):
         return f"the edit adds, removes or changes an `autoresearch: begin/end` marker; {where}"
-    for (start, before), (_, after) in zip(
-        _fixed_parts(old, regions), _fixed_parts(new, new_regions), strict=True
-    ):
+    for (start, before), (_, after) in zip(_fixed_parts(old, regions), _fixed_parts(new, new_regions), strict=True):
         if before == after:
             continue
         offset = next(

@@ -1,0 +1,170 @@
+"""Code mode: each candidate is its parent's commit plus the proposal's edits, in a reused worktree.
+
+Paths in edits, `editable` and `protected` are relative to the spec's folder (which may be a
+subfolder of the repository). Every evaluated candidate is committed and kept reachable under
+`refs/autoresearch/<study>/<id>`; the branch `autoresearch/<study>` follows the best.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from autoresearch.propose.base import Proposal
+from autoresearch.run.evaluate import CommandEvaluator, Evaluation
+from autoresearch.spec import Spec
+from autoresearch.store import Experiment
+from autoresearch.workspace.edits import EditError, FileEdit, apply_edits, parse_edits, plan_edits
+from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, git, hash_files
+
+
+class CodeModeError(Exception):
+    """Code mode cannot start (not a git repository, ...); the message says what to do."""
+
+
+def repository_root(path: Path) -> Path:
+    try:
+        return Path(git(path, "rev-parse", "--show-toplevel").decode().strip())
+    except (GitError, FileNotFoundError):
+        raise CodeModeError(
+            f"code mode needs a git repository, and {path} is not in one; run `git init` and commit your files"
+        ) from None
+
+
+def code_workspace(spec: Spec) -> tuple[GitWorkspace, str]:
+    """The study's git workspace, and the spec folder's path inside the repository ('' at the root)."""
+    root = repository_root(spec.root)
+    prefix = spec.root.resolve().relative_to(root.resolve()).as_posix()
+    return GitWorkspace(root, spec.name, spec.study_dir / "worktrees"), "" if prefix == "." else prefix
+
+
+def parse_proposal_edits(proposal: Proposal) -> list[FileEdit]:
+    """The proposal's edits, whatever format it used. Raises EditError naming the problem."""
+    if proposal.edits is None:
+        return []
+    if proposal.edit_format == "whole_json":  # {path: content} from a script or an agent
+        return parse_edits(json.loads(proposal.edits))
+    return parse_edits(proposal.edits, proposal.edit_format)
+
+
+class CodeEvaluator(CommandEvaluator):
+    """Materialises a code candidate in a git worktree, runs it, checks integrity, commits it."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        assert spec.code is not None
+        self.code = spec.code
+        self.git, self.prefix = code_workspace(spec)
+        ensure_excluded(self.git.root)
+        self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
+        self.objectives: dict[int, float | None] = {}
+        self.best_commit: str | None = None
+        self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
+
+    def prime(self, history: list[Experiment]) -> None:
+        for experiment in history:
+            if experiment.commit_sha:
+                self.commits[experiment.id] = experiment.commit_sha
+                self.objectives[experiment.id] = experiment.objective
+                if experiment.decision in ("baseline", "kept"):
+                    self.best_commit = experiment.commit_sha
+
+    def _repo_path(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def _parent_commit(self, experiment: Experiment) -> str:
+        if experiment.parent_id is not None and experiment.parent_id in self.commits:
+            return self.commits[experiment.parent_id]
+        if self.best_commit is not None:
+            return self.best_commit
+        return self.git.baseline_commit(self.code.include_uncommitted)
+
+    # -- validation (repair turns) -----------------------------------------------------------------
+
+    def check(self, proposal: Proposal) -> str | None:
+        if proposal.params is not None:
+            return "code mode takes edits, not params"
+        if proposal.edits is None:
+            return "the proposal has no edits"
+        parent = self.best_commit or self.git.baseline_commit(self.code.include_uncommitted)
+        try:
+            edits = parse_proposal_edits(proposal)
+            files = self.git.files_at(parent, [self._repo_path(e.path) for e in edits])
+            planned = plan_edits(
+                edits,
+                lambda path: files.get(self._repo_path(path)),
+                editable=self.code.editable,
+                protected=self.code.protected,
+            )
+        except (EditError, ValueError) as exc:
+            return str(getattr(exc, "reason", exc))
+        return None if planned else "the edits change nothing"
+
+    def files(self) -> dict[str, str]:
+        """The editable files of the current best, for proposers to read."""
+        parent = self.best_commit or self.git.baseline_commit(self.code.include_uncommitted)
+        patterns = [self._repo_path(p) for p in self.code.editable]
+        return {
+            path.removeprefix(f"{self.prefix}/"): text for path, text in self.git.files_at(parent, patterns).items()
+        }
+
+    # -- one candidate -----------------------------------------------------------------------------
+
+    def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
+        with self._lock:
+            parent = self._parent_commit(experiment)
+            worktree = self.git.checkout(slot, parent)
+        root = worktree / self.prefix if self.prefix else worktree
+        try:
+            changed = apply_edits(
+                root, parse_proposal_edits(proposal), editable=self.code.editable, protected=self.code.protected
+            )
+        except (EditError, ValueError) as exc:
+            return Evaluation(rejected=str(getattr(exc, "reason", exc)))
+        if proposal.edits is not None and not changed:
+            return Evaluation(rejected="the edits change nothing")
+        before = hash_files(root, self.code.protected)
+        evaluation = self.run_in(root, experiment, proposal)
+        after = hash_files(root, self.code.protected)
+        touched = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
+        if touched:
+            evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
+        with self._lock:
+            sha = self._commit(experiment, proposal, worktree, parent, changed, evaluation)
+        self.commits[experiment.id] = sha
+        self.objectives[experiment.id] = evaluation.objective
+        evaluation.record.update(commit_sha=sha, diff=self.git.diff(parent, sha) if sha != parent else "")
+        return evaluation
+
+    def _commit(
+        self,
+        experiment: Experiment,
+        proposal: Proposal,
+        worktree: Path,
+        parent: str,
+        changed: list[str],
+        evaluation: Evaluation,
+    ) -> str:
+        if not changed:  # the baseline: its commit is the parent itself
+            self.git.set_ref(experiment.id, parent)
+            return parent
+        parent_objective = self.objectives.get(experiment.parent_id) if experiment.parent_id else None
+        if evaluation.objective is None:
+            result = f"failed: {evaluation.error or evaluation.rejected}"
+        elif parent_objective is not None:
+            result = (
+                f"{self.spec.metric.name} {evaluation.objective:.6g} ({evaluation.objective - parent_objective:+.6g})"
+            )
+        else:
+            result = f"{self.spec.metric.name} {evaluation.objective:.6g}"
+        message = f"autoresearch #{experiment.id}: {result}\n\n{proposal.rationale or '(no rationale)'}\n"
+        if proposal.strategy:
+            message += f"\nstrategy: {proposal.strategy}\n"
+        return self.git.commit(worktree, message, [self._repo_path(p) for p in changed], experiment.id)
+
+    def keep(self, experiment: Experiment) -> None:
+        if experiment.commit_sha:
+            self.best_commit = experiment.commit_sha
+            with self._lock:
+                self.git.move_best(experiment.commit_sha)
