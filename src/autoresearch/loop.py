@@ -13,6 +13,7 @@ experiments that were running, and resume re-runs those, never anything that fin
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, RunLock, Store
 
+# Proposal.extra entries saved as files with the experiment rather than in the store.
+TRANSCRIPT_KEYS = ("prompt", "response", "agent_stderr")
 # A row left `running` by a crash is re-run once; if the run dies again it is marked failed.
 MAX_ATTEMPTS = 2
 
@@ -190,9 +193,23 @@ class Loop:
             tokens_in=proposal.tokens_in,
             tokens_out=proposal.tokens_out,
             cost_usd=proposal.cost_usd,
-            extra={**proposal.extra, **({"baseline": True} if is_baseline else {})},
+            extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
+            | ({"baseline": True} if is_baseline else {}),
         )
+        self._save_transcript(experiment, proposal)
         self._submit(pool, experiment, proposal)
+
+    def _save_transcript(self, experiment: Experiment, proposal: Proposal) -> None:
+        """Prompts and responses that produced a proposal go to files beside the experiment's logs."""
+        folder = self.evaluator.log_dir(experiment)
+        if folder is None:
+            return
+        for key in TRANSCRIPT_KEYS:
+            if key in proposal.extra:
+                folder.mkdir(parents=True, exist_ok=True)
+                value = proposal.extra[key]
+                text = value if isinstance(value, str) else json.dumps(value, indent=2)
+                (folder / f"{key}.{'md' if isinstance(value, str) else 'json'}").write_text(text)
 
     def _submit(self, pool: ThreadPoolExecutor, experiment: Experiment, proposal: Proposal) -> None:
         slot = None

@@ -198,6 +198,27 @@ class CodeSection(_Section):
     edit_format: Literal["search_replace", "diff", "whole"] = "search_replace"
 
 
+class GuardSection(_Section):
+    """A condition a candidate must meet to be kept: a command that must exit 0, or a metric bound."""
+
+    name: str = Field(min_length=1)
+    command: str | None = None
+    timeout: Duration = 600.0
+    metric: str | None = None
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> GuardSection:
+        if (self.command is None) == (self.metric is None):
+            raise ValueError(f'guard {self.name!r} needs either command = "..." or metric = "..." (not both)')
+        if self.metric is not None and self.max is None and self.min is None:
+            raise ValueError(f"guard {self.name!r} on metric {self.metric!r} needs max or min")
+        if self.command is not None and (self.max is not None or self.min is not None):
+            raise ValueError(f"guard {self.name!r}: max/min apply to a metric guard, not a command")
+        return self
+
+
 class ProposerSection(_Section):
     use: str = "tpe"
     options: dict[str, Any] = {}
@@ -232,6 +253,7 @@ class Spec(_Section):
     metric: MetricSection
     params: dict[str, ParamSpec] = {}
     code: CodeSection | None = None
+    guard: list[GuardSection] = []
     proposer: ProposerSection = ProposerSection()
     budget: BudgetSection = BudgetSection()
 

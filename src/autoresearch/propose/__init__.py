@@ -19,6 +19,12 @@ def make_proposer(spec: Spec, history: list[Experiment]) -> Proposer:
         from autoresearch.propose.samplers import SamplerProposer
 
         return SamplerProposer(spec, kind, history)
+    if kind == "agent":
+        if spec.mode != "code":
+            raise ProposalError(f"proposer {use!r} edits code; add a [code] section with the editable files")
+        from autoresearch.propose.agent import AgentProposer
+
+        return AgentProposer(spec, arg)
     if kind == "script":
         from autoresearch.propose.script import ScriptProposer
 

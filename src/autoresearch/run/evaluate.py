@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -147,7 +148,42 @@ class CommandEvaluator(Evaluator):
             on_start=self.running.add,
             on_exit=self.running.discard,
         )
-        return self.read(result, cwd)
+        evaluation = self.read(result, cwd)
+        if evaluation.error is None:
+            evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir)
+        return evaluation
+
+    def check_guards(self, evaluation: Evaluation, cwd: Path, env: dict[str, str], log_dir: Path) -> str | None:
+        """The first guard the candidate fails, with its name and output tail; None if all pass."""
+        for guard in self.spec.guard:
+            if guard.metric is not None:
+                value = evaluation.metrics.get(guard.metric)
+                if value is None:
+                    return f"guard {guard.name}: metric {guard.metric} was not reported"
+                if guard.max is not None and value > guard.max:
+                    return f"guard {guard.name}: {guard.metric} = {value:g} is above max {guard.max:g}"
+                if guard.min is not None and value < guard.min:
+                    return f"guard {guard.name}: {guard.metric} = {value:g} is below min {guard.min:g}"
+                continue
+            assert guard.command is not None
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", guard.name)
+            result = run_command(
+                guard.command,
+                cwd=cwd,
+                env=env,
+                timeout=guard.timeout,
+                stdout_path=log_dir / f"guard-{slug}.stdout.log",
+                stderr_path=log_dir / f"guard-{slug}.stderr.log",
+                kill_grace=self.spec.run.kill_grace,
+                on_start=self.running.add,
+                on_exit=self.running.discard,
+            )
+            if not result.succeeded:
+                why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+                tail = (read_tail(result.stdout_path, 400) + read_tail(result.stderr_path, 400)).strip()
+                last = " | ".join(tail.splitlines()[-3:])
+                return f"guard {guard.name} failed ({why}): {last}"
+        return None
 
     def read(self, result: RunResult, cwd: Path) -> Evaluation:
         evaluation = Evaluation(exit_code=result.exit_code, duration=result.duration)
