@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from autoresearch.llm.base import (
@@ -43,6 +44,8 @@ class AnthropicBackend:
         self._anthropic = anthropic
         self._timeout = timeout
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        # Recent SDKs (and the models they target) dropped `temperature`; send it only where accepted.
+        self._takes_temperature = "temperature" in inspect.signature(self._client.messages.create).parameters
 
     def __repr__(self) -> str:
         return f"AnthropicBackend({self.name!r}, base_url={self.base_url!r})"
@@ -68,8 +71,9 @@ class AnthropicBackend:
             "model": self.model,
             "messages": turns,
             "max_tokens": max_tokens,
-            "temperature": min(temperature, 1.0),  # Anthropic caps temperature at 1
         }
+        if self._takes_temperature:
+            kwargs["temperature"] = min(temperature, 1.0)  # Anthropic caps temperature at 1
         if system:
             kwargs["system"] = system
         try:
