@@ -202,6 +202,10 @@ class LLMProposer:
         for name, p in self.spec.params.items():
             if p.type == "categorical":
                 props[name] = {"enum": p.choices}
+            elif p.type == "int" and p.low is not None and p.high is not None and p.high - p.low < 64:
+                # An enum is the one integer bound that grammar-constrained decoders (llama.cpp) enforce.
+                step = int(p.step or 1)
+                props[name] = {"enum": list(range(int(p.low), int(p.high) + 1, step))}
             else:
                 props[name] = {"type": "integer" if p.type == "int" else "number",
                                "minimum": p.low, "maximum": p.high}
