@@ -140,6 +140,11 @@ def test_repeats_and_context_check_feed_repair_turns(fake_llm: FakeLLMServer, tm
     proposal = LLMProposer(spec).propose(Context(spec=spec, history=history, best=None, check=check))
     assert proposal.params == {"lr": 0.005, "hidden": 32, "layers": 1}
     assert "already tried in experiment #1" in fake_llm.requests[1].last_user
+    # After a repeat the next answer must change one parameter, in the text and in the schema.
+    assert "Change `hidden` this time." in fake_llm.requests[1].last_user
+    schema = fake_llm.requests[1].body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["params"]["properties"]["hidden"] == {"enum": [32, 64]}
+    assert fake_llm.requests[1].body["temperature"] > fake_llm.requests[0].body["temperature"]
     assert "needs layers <= 2 (guard)" in fake_llm.requests[2].last_user
 
 
@@ -278,6 +283,8 @@ def test_stagnation_escalates(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     assert calm.parent_id is None and fake_llm.requests[0].body["temperature"] == 0.5
     assert fake_llm.requests[1].body["temperature"] == pytest.approx(1.0)
     assert stuck.parent_id == 1 and stuck.extra["llm"]["parent_id"] == 1  # the best ancestor but the best
+    assert stuck.extra["llm"]["avoided_family"] == "tune"  # the family that stalled is left
+    assert stuck.strategy not in ("hyperparameter_tweak", "learning_rate_schedule")
     assert "The search has stalled" in fake_llm.requests[1].last_user
     assert "Start from experiment #1" in fake_llm.requests[1].last_user
 

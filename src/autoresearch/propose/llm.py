@@ -7,6 +7,7 @@ Options (spec.proposer.options) are listed in DEFAULTS; backend options are in l
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +123,7 @@ class LLMProposer:
         if level > 0:
             temperature = min(temperature + level * float(self.options["temperature_step"]),
                               float(self.options["temperature_max"]))
-            avoid = self.scheduler.dominant_family(patience)
+            avoid = self._stale_family(context, patience)
             parent = self._other_ancestor(context) if self.mode == "params" else None
         strategy = self.scheduler.choose(avoid_family=avoid)
         escalation = self._escalation_text(level, parent)
@@ -130,6 +131,8 @@ class LLMProposer:
                         "stagnation_level": level, "strategy_family": strategy.family}
         if parent is not None:
             extra["llm"]["parent_id"] = parent.id
+        if avoid is not None:
+            extra["llm"]["avoided_family"] = avoid
 
         messages: list[Message] = [
             {"role": "system", "content": render(load_template("system", self.spec.root))},
@@ -139,14 +142,26 @@ class LLMProposer:
         errors: list[str] = []
         max_attempts = max(1, int(self.options["max_attempts"]))
         proposal: Proposal | None = None
+        exclude: dict[str, Any] = {}  # parameter -> value the next answer must not use (after repeats)
         for attempt in range(max_attempts):
-            reply = self._chat(messages, temperature, usage)
+            reply = self._chat(messages, temperature, usage, exclude=exclude)
             responses.append(reply.text)
             try:
                 proposal = self._parse(reply.text, context, parent)
                 break
             except ValueError as exc:
                 errors.append(str(exc))
+                if isinstance(exc, RepeatError):
+                    # Models (small ones above all) tend to copy the point they are shown. Sample
+                    # harder and make the next answer change one parameter, in the schema where the
+                    # backend enforces it (llama.cpp grammars, structured outputs) and in the text.
+                    temperature = min(temperature + 2 * float(self.options["temperature_step"]),
+                                      float(self.options["temperature_max"]))
+                    focus = self._focus(exc.params, attempt)
+                    if focus is not None:
+                        exclude = {focus: exc.params[focus]}
+                        exc = RepeatError(f"{exc} Change `{focus}` this time.", exc.params)
+                        errors[-1] = str(exc)
                 log.info("LLM answer %d/%d unusable: %s", attempt + 1, max_attempts, exc)
                 if attempt + 1 < max_attempts:
                     messages.append({"role": "assistant", "content": reply.text})
@@ -170,15 +185,15 @@ class LLMProposer:
 
     # -- pieces -----------------------------------------------------------------------------------
 
-    def _chat(self, messages: list[Message], temperature: float, usage: _Usage,
-              *, json_schema: bool = True, max_tokens: int | None = None) -> ChatReply:
+    def _chat(self, messages: list[Message], temperature: float, usage: _Usage, *, json_schema: bool = True,
+              max_tokens: int | None = None, exclude: dict[str, Any] | None = None) -> ChatReply:
         default_tokens = 1024 if self.mode == "params" else 4096
         try:
             reply = self.backend.chat(
                 messages,
                 temperature=temperature,
                 max_tokens=int(max_tokens or self.options["max_tokens"] or default_tokens),
-                json_schema=self._schema() if json_schema else None,
+                json_schema=self._schema(exclude or {}) if json_schema else None,
             )
         except LLMError as exc:
             # An outage is not the candidate's fault: the loop decides whether to wait or stop.
@@ -193,19 +208,31 @@ class LLMProposer:
             cost = cost_usd(self._provider, reply.model, reply.tokens_in, reply.tokens_out, prices)
         return cost
 
-    def _schema(self) -> dict[str, Any]:
-        rationale = {"type": "string", "maxLength": 600}
+    def _focus(self, params: dict[str, Any], attempt: int) -> str | None:
+        """A parameter with a finite set of values to force a change on, rotating over attempts."""
+        finite = [n for n, values in self._enums().items() if len(values) > 1 and n in params]
+        return finite[attempt % len(finite)] if finite else None
+
+    def _enums(self) -> dict[str, list[Any]]:
+        enums: dict[str, list[Any]] = {}
+        for name, p in self.spec.params.items():
+            if p.type == "categorical":
+                enums[name] = list(p.choices or [])
+            elif p.type == "int" and p.low is not None and p.high is not None and p.high - p.low < 64:
+                # An enum is the one integer bound that grammar-constrained decoders (llama.cpp) enforce.
+                enums[name] = list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))
+        return enums
+
+    def _schema(self, exclude: dict[str, Any]) -> dict[str, Any]:
+        rationale = {"type": "string", "maxLength": 300}
         if self.mode == "code":
             return {"type": "object", "properties": {"rationale": rationale, "edits": {"type": "string"}},
                     "required": ["rationale", "edits"]}
         props: dict[str, Any] = {}
+        enums = self._enums()
         for name, p in self.spec.params.items():
-            if p.type == "categorical":
-                props[name] = {"enum": p.choices}
-            elif p.type == "int" and p.low is not None and p.high is not None and p.high - p.low < 64:
-                # An enum is the one integer bound that grammar-constrained decoders (llama.cpp) enforce.
-                step = int(p.step or 1)
-                props[name] = {"enum": list(range(int(p.low), int(p.high) + 1, step))}
+            if name in enums:
+                props[name] = {"enum": [v for v in enums[name] if name not in exclude or v != exclude[name]]}
             else:
                 props[name] = {"type": "integer" if p.type == "int" else "number",
                                "minimum": p.low, "maximum": p.high}
@@ -243,11 +270,20 @@ class LLMProposer:
             if exp.params and params_key(exp.params) == key:
                 result = (f"objective {fmt_number(exp.objective)}" if exp.objective is not None
                           else exp.decision)
-                raise ValueError(f"these exact params were already tried in experiment #{exp.id} "
-                                 f"({result}); propose a point not tried yet")
+                raise RepeatError(f"these exact params were already tried in experiment #{exp.id} "
+                                  f"({result}); propose a point not tried yet.", params)
         for pending in context.pending:
             if pending.params and params_key(pending.params) == key:
-                raise ValueError("these exact params are already proposed and running; propose another point")
+                raise RepeatError("these exact params are already proposed and running; "
+                                  "propose another point.", params)
+
+    def _stale_family(self, context: Context, patience: int) -> str | None:
+        """The strategy family used most over the stagnant stretch (from the store, so resume-proof)."""
+        recent = [e.strategy for e in context.history[-patience:] if e.strategy in self.scheduler.strategies]
+        if not recent:
+            return self.scheduler.dominant_family(patience)
+        families = [self.scheduler.strategies[name].family for name in recent if name]
+        return max(set(families), key=families.count)
 
     def _other_ancestor(self, context: Context) -> Experiment | None:
         """A good experiment other than the best, rotating, to restart the search from when stuck."""
@@ -287,7 +323,7 @@ class LLMProposer:
         values = {
             "goal": clip(spec.goal.strip() or "(no goal given)", 8000),
             "metric": spec.metric.objective or spec.metric.name,
-            "direction": spec.study.direction.removesuffix("e"),
+            "direction": spec.study.direction,
             "history": format_history(context.history, spec.study.direction, self.mode, limits),
             "lessons": self.lessons.read() or "None yet.",
             "pending": format_pending(context.pending, self.mode, limits.item_chars),
@@ -314,10 +350,11 @@ class LLMProposer:
             return ('Answer with one JSON object and nothing else:\n'
                     '{"rationale": "<one or two sentences: the change and why it should help>", '
                     '"edits": "<SEARCH/REPLACE blocks>"}\n\n' + SEARCH_REPLACE_HELP)
-        example = {n: p.baseline_value() for n, p in self.spec.params.items()}
+        kinds = {"float": "<number>", "int": "<integer>", "categorical": "<one of the choices>"}
+        shape = ", ".join(f"{json.dumps(n)}: {kinds[p.type or 'float']}" for n, p in self.spec.params.items())
         return ('Answer with one JSON object and nothing else, giving a value for every parameter:\n'
                 '{"rationale": "<one or two sentences: the change and why it should help>", '
-                f'"params": {fmt_params(example)}}}\n(the values above are only an example of the shape)')
+                f'"params": {{{shape}}}}}')
 
     # -- lessons ----------------------------------------------------------------------------------
 
@@ -330,7 +367,7 @@ class LLMProposer:
             load_template("lessons", self.spec.root),
             goal=clip(self.spec.goal.strip() or "(no goal given)", 4000),
             metric=self.spec.metric.objective or self.spec.metric.name,
-            direction=self.spec.study.direction.removesuffix("e"),
+            direction=self.spec.study.direction,
             lessons=self.lessons.read() or "None yet.",
             history=format_history(context.history, self.spec.study.direction, self.mode, limits),
         )
@@ -345,6 +382,14 @@ class LLMProposer:
             return
         self.lessons.write(reply.text, done)
         extra["lessons"] = {"prompt": messages, "response": reply.text}
+
+
+class RepeatError(ValueError):
+    """The answer repeats a tried or pending point."""
+
+    def __init__(self, message: str, params: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.params = params
 
 
 class _Usage:
