@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fake_llm import FakeLLMServer
 
 PYTHON = sys.executable
 
@@ -69,3 +72,11 @@ def cli(
 @pytest.fixture
 def bowl_study(tmp_path: Path) -> Path:
     return write_study(tmp_path / "bowl", bowl_spec(), {"bowl.py": BOWL})
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLMServer]:
+    """A real HTTP server speaking the OpenAI and Anthropic chat protocols (see tests/fake_llm.py)."""
+    server = FakeLLMServer()
+    yield server
+    server.close()

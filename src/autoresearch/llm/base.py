@@ -1,0 +1,118 @@
+"""The one chat interface every LLM backend implements, plus retries and secret hygiene."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Message(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    text: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model: str = ""
+
+
+class LLMError(Exception):
+    """A chat call failed for good (after retries, or on an error retrying cannot fix)."""
+
+
+class ChatBackend(Protocol):
+    name: str  # "<provider>/<model>", used in messages and records
+
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float,
+        max_tokens: int,
+        json_schema: dict[str, Any] | None = None,
+    ) -> ChatReply: ...
+
+
+class RetryableError(Exception):
+    """Raised by a backend's single attempt for failures worth retrying (429, 5xx, network, timeout)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; `retries` extra attempts after the first."""
+
+    retries: int = 3
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> RetryPolicy:
+        return cls(
+            retries=int(options.get("retries", 3)),
+            backoff=float(options.get("backoff", 1.0)),
+            backoff_max=float(options.get("backoff_max", 30.0)),
+        )
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        # Full jitter spreads clients that failed together; a server's Retry-After wins when given.
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.backoff_max)
+        return random.uniform(0, min(self.backoff_max, self.backoff * 2**attempt))
+
+
+def call_with_retries(
+    name: str,
+    attempt_once: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    redact: Callable[[str], str] = lambda s: s,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `attempt_once` until it succeeds, retrying RetryableError; raise one clear LLMError at the end."""
+    attempts = policy.retries + 1
+    for attempt in range(attempts):
+        try:
+            return attempt_once()
+        except RetryableError as exc:
+            message = redact(str(exc))
+            if attempt + 1 >= attempts:
+                raise LLMError(f"LLM {name} failed after {attempts} attempts: {message}") from None
+            wait = policy.delay(attempt, exc.retry_after)
+            log.warning("LLM %s attempt %d/%d failed (%s); retrying in %.1fs",
+                        name, attempt + 1, attempts, message, wait)
+            sleep(wait)
+        except LLMError as exc:
+            raise LLMError(redact(str(exc))) from None
+    raise AssertionError("unreachable")
+
+
+def make_redactor(*secrets: str | None) -> Callable[[str], str]:
+    """Replace every secret in a text (error bodies can echo headers) with '***'."""
+    values = [s for s in secrets if s and len(s) >= 4]
+
+    def redact(text: str) -> str:
+        for value in values:
+            text = text.replace(value, "***")
+        return text
+
+    return redact
+
+
+def tail(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "..." + text[-limit:]

@@ -1,0 +1,188 @@
+"""Prompt pieces for LLM proposers: templates, the search space, history and files, all size-bounded.
+
+Templates are `autoresearch/propose/prompts/<name>.md` (system, params, code, repair, lessons) with
+`$placeholders` (string.Template). A study overrides any of them by putting a file of the same name in
+`<study root>/prompts/`. Holdout values never appear here: experiments are formatted from their
+objective, metrics (minus holdout-named ones), decision, reason, params, diff and rationale only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autoresearch.propose.base import Proposal
+    from autoresearch.spec import Spec
+    from autoresearch.store import Experiment
+
+
+def load_template(name: str, root: Path | None) -> str:
+    """The study's `prompts/<name>.md` if there is one, else the packaged default."""
+    if root is not None:
+        override = Path(root) / "prompts" / f"{name}.md"
+        if override.is_file():
+            return override.read_text()
+    return resources.files("autoresearch.propose").joinpath("prompts", f"{name}.md").read_text()
+
+
+def render(template: str, **values: str) -> str:
+    # safe_substitute: a user's override with an unknown $word stays as written instead of failing.
+    return Template(template).safe_substitute(values).strip() + "\n"
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, keeping the start and the end (errors put the cause last)."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 20, 10)
+    return text[: keep // 2] + " [...truncated...] " + text[-(keep - keep // 2):]
+
+
+def clip_tail(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def fmt_number(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def fmt_params(params: dict[str, Any] | None) -> str:
+    if not params:
+        return "{}"
+    return "{" + ", ".join(f"{json.dumps(k)}: {_json_value(v)}" for k, v in params.items()) + "}"
+
+
+def _json_value(value: Any) -> str:
+    return fmt_number(value) if isinstance(value, float) else json.dumps(value)
+
+
+def describe_space(spec: Spec) -> str:
+    lines = []
+    for name, p in spec.params.items():
+        if p.type == "categorical":
+            lines.append(f"- `{name}`: one of {json.dumps(p.choices)}")
+        else:
+            kind = "integer" if p.type == "int" else "float"
+            extras = ["log scale"] if p.log else []
+            if p.step:
+                extras.append(f"step {fmt_number(p.step)}")
+            tail = f" ({', '.join(extras)})" if extras else ""
+            lines.append(f"- `{name}`: {kind} in [{fmt_number(p.low)}, {fmt_number(p.high)}]{tail}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class HistoryLimits:
+    best: int = 5
+    recent: int = 10
+    failures: int = 5
+    item_chars: int = 400
+    reason_chars: int = 200
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> HistoryLimits:
+        return cls(
+            best=int(options.get("history_best", 5)),
+            recent=int(options.get("history_recent", 10)),
+            failures=int(options.get("history_failures", 5)),
+            item_chars=int(options.get("item_chars", 400)),
+        )
+
+    def halved(self) -> HistoryLimits:
+        return HistoryLimits(self.best // 2, self.recent // 2, self.failures // 2,
+                             max(self.item_chars // 2, 80), max(self.reason_chars // 2, 60))
+
+
+def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
+    parts = [f"#{exp.id} {exp.decision or exp.status}"]
+    if exp.objective is not None:
+        parts.append(f"objective={fmt_number(exp.objective)}")
+    others = {k: v for k, v in (exp.metrics or {}).items() if "holdout" not in k.lower()}
+    if others:
+        shown = list(others.items())[:4]
+        parts.append("metrics: " + ", ".join(f"{k}={fmt_number(v)}" for k, v in shown))
+    if exp.strategy:
+        parts.append(f"[{exp.strategy}]")
+    if mode == "params":
+        parts.append(f"params={fmt_params(exp.params or exp.proposal.get('params'))}")
+    if exp.rationale:
+        parts.append(f"- {' '.join(exp.rationale.split())}")
+    line = clip(" ".join(parts), limits.item_chars)
+    if mode == "code" and exp.diff:
+        line += "\n" + _indent(clip(exp.diff.strip(), limits.item_chars))
+    if exp.decision in ("failed", "rejected") and exp.reason:
+        line += f"\n  why: {clip_tail(' '.join(exp.reason.split()), limits.reason_chars)}"
+    return line
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def format_history(history: list[Experiment], direction: str, mode: str, limits: HistoryLimits) -> str:
+    """Best k, then most recent n, then recent failures; each experiment (and each params set) once."""
+    done = [e for e in history if e.status == "done" and e.decision]
+    if not done:
+        return "No experiments yet."
+    sign = 1.0 if direction == "minimize" else -1.0
+    ranked = sorted((e for e in done if e.ok and e.objective is not None),
+                    key=lambda e: sign * float(e.objective or 0.0))
+    failures = [e for e in done if e.decision in ("failed", "rejected")]
+    shown: set[int] = set()
+    seen_params: set[str] = set()
+    sections = []
+    for title, items in (
+        (f"Best so far (top {limits.best})", ranked[: limits.best]),
+        (f"Most recent (last {limits.recent})", done[-limits.recent:] if limits.recent else []),
+        (f"Recent failures (last {limits.failures})", failures[-limits.failures:] if limits.failures else []),
+    ):
+        lines = []
+        for exp in items:
+            key = None
+            if mode == "params" and exp.params:
+                key = json.dumps(exp.params, sort_keys=True, default=str)
+            if exp.id in shown or (key is not None and key in seen_params and exp.decision != "failed"):
+                continue
+            shown.add(exp.id)
+            if key is not None:
+                seen_params.add(key)
+            lines.append(format_experiment(exp, mode, limits))
+        if lines:
+            sections.append(f"## {title}\n" + "\n".join(lines))
+    counts: dict[str, int] = {}
+    for exp in done:
+        counts[exp.decision or "?"] = counts.get(exp.decision or "?", 0) + 1
+    summary = f"{len(done)} experiments: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    return summary + "\n\n" + "\n\n".join(sections)
+
+
+def format_pending(pending: list[Proposal], mode: str, item_chars: int, limit: int = 5) -> str:
+    if not pending:
+        return "None."
+    lines = []
+    for proposal in pending[-limit:]:
+        body = fmt_params(proposal.params) if mode == "params" else (proposal.rationale or "(edits)")
+        lines.append("- " + clip(" ".join(body.split()), item_chars))
+    if len(pending) > limit:
+        lines.insert(0, f"({len(pending) - limit} more not shown)")
+    return "\n".join(lines)
+
+
+def format_files(files: dict[str, str], max_file_chars: int) -> str:
+    blocks = []
+    for path, content in files.items():
+        note = ""
+        if len(content) > max_file_chars:
+            content = clip(content, max_file_chars)
+            note = " (middle truncated for length: edit only the parts shown)"
+        blocks.append(f"### {path}{note}\n```\n{content}\n```")
+    return "\n\n".join(blocks) if blocks else "(no files)"
