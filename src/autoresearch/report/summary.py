@@ -65,18 +65,21 @@ class HoldoutPoint:
 class HoldoutSummary:
     metric: str
     points: list[HoldoutPoint]
-    diverged: bool  # search metric improved from first to last while the holdout got worse
+    diverged: bool  # the objective improved since the holdout's best step while the holdout got worse
     diverging_steps: list[int]  # ids of steps where the objective improved and the holdout worsened
+    peak_id: int | None = None  # the kept step with the best holdout
 
     @property
     def message(self) -> str:
         if not self.points:
             return "no holdout results"
         if self.diverged:
+            peak = next(p for p in self.points if p.id == self.peak_id)
+            last = self.points[-1]
             return (
-                f"DIVERGENCE: the search objective improved but holdout {self.metric} got worse "
-                f"({self.points[0].holdout:.6g} -> {self.points[-1].holdout:.6g}); "
-                "the search may be overfitting"
+                f"DIVERGENCE: since #{peak.id} the search objective improved ({peak.objective:.6g} -> "
+                f"{last.objective:.6g}) but holdout {self.metric} got worse ({peak.holdout:.6g} -> "
+                f"{last.holdout:.6g}); the search may be overfitting its metric"
             )
         return f"holdout {self.metric} followed the search objective ({len(self.points)} points)"
 
@@ -288,12 +291,19 @@ def _holdout(chain: Sequence[KeptStep], direction: str, metric: str) -> HoldoutS
         for a, b in itertools.pairwise(points)
         if better(b.objective, a.objective, direction) and better(a.holdout, b.holdout, direction)
     ]
+    # Diverged: since the step where the holdout was best, the objective kept improving while the
+    # holdout got worse -- the search is fitting its own metric, not the task (overall gains may hide it).
+    peak = None
+    for p in points:
+        if peak is None or better(p.holdout, peak.holdout, direction):
+            peak = p
     diverged = (
-        len(points) >= 2
-        and better(points[-1].objective, points[0].objective, direction)
-        and better(points[0].holdout, points[-1].holdout, direction)
+        peak is not None
+        and peak is not points[-1]
+        and better(points[-1].objective, peak.objective, direction)
+        and better(peak.holdout, points[-1].holdout, direction)
     )
-    return HoldoutSummary(metric, points, diverged, diverging)
+    return HoldoutSummary(metric, points, diverged, diverging, peak.id if peak else None)
 
 
 def _slices(experiments: Sequence[Experiment]) -> dict[str, list[tuple[Any, float, int]]]:
