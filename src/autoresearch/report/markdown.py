@@ -1,0 +1,146 @@
+"""report.md: the same sections as report.html, as plain Markdown that reads well on GitHub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autoresearch.report.summary import Summary
+
+MAX_DIFF_CHARS = 20_000  # per kept change: a huge generated diff must not bury the rest of the report
+
+
+def fmt(value: float | None, digits: int = 6) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.1f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f}min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def summary_rows(s: Summary) -> list[tuple[str, str]]:
+    """The headline figures, shared by the Markdown and HTML reports so that they always agree."""
+    improvement = "—"
+    if s.improvement_abs is not None:
+        improvement = f"{fmt(s.improvement_abs)} ({fmt_pct(s.improvement_pct)})"
+    counts = ", ".join(f"{d} {n}" for d, n in s.counts.items() if n)
+    return [
+        ("direction", s.direction),
+        ("mode", s.mode),
+        ("experiments", str(s.total)),
+        ("by decision", counts or "—"),
+        ("baseline", f"{fmt(s.baseline)} (#{s.baseline_id})" if s.baseline_id is not None else "—"),
+        ("best", f"{fmt(s.best)} (#{s.best_id})" if s.best_id is not None else "—"),
+        ("improvement", improvement),
+        ("keep rate", fmt_pct(None if s.keep_rate is None else 100 * s.keep_rate)),
+        ("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)"),
+        ("wall time", fmt_duration(s.wall_s)),
+        ("compute time", fmt_duration(s.compute_s)),
+        ("experiments/hour", fmt(s.experiments_per_hour, 4)),
+    ]
+
+
+def _cell(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def render_markdown(
+    s: Summary, *, progress_png: str | None = "progress.png", lessons: str | None = None
+) -> str:
+    out: list[str] = [f"# autoresearch report: {s.name}", ""]
+    if s.holdout is not None and s.holdout.diverged:
+        out += [f"> **Warning** — {s.holdout.message}", ""]
+    out += ["## Summary", "", "| | |", "| --- | --- |"]
+    out += [f"| {k} | {_cell(v)} |" for k, v in summary_rows(s)]
+    out.append("")
+    if progress_png:
+        out += ["## Progress", "", f"![progress]({progress_png})", ""]
+
+    if s.holdout is not None and s.holdout.points:
+        out += ["## Objective vs holdout", "", s.holdout.message, ""]
+        out += ["| # | objective | holdout " + s.holdout.metric + " |", "| --- | --- | --- |"]
+        out += [f"| {p.id} | {fmt(p.objective)} | {fmt(p.holdout)} |" for p in s.holdout.points]
+        out.append("")
+
+    if s.strategies:
+        out += ["## Strategies", "", "| strategy | tried | kept | success | reverted | failed | rejected |"]
+        out.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for st in s.strategies:
+            out.append(
+                f"| {_cell(st.strategy)} | {st.total} | {st.kept} | {fmt_pct(100 * st.success_rate)} "
+                f"| {st.reverted} | {st.failed} | {st.rejected} |"
+            )
+        out.append("")
+
+    if s.mode == "params":
+        out += ["## Parameter importance", ""]
+        if s.param_importances:
+            out += [
+                f"Method: {s.importance_method} (Optuna).",
+                "",
+                "| parameter | importance |",
+                "| --- | --- |",
+            ]
+            out += [f"| {_cell(k)} | {v:.3f} |" for k, v in s.param_importances.items()]
+        else:
+            out.append(f"Not available: {s.importance_error or 'no search space'}.")
+        out.append("")
+
+    if s.chain:
+        out += ["## Chain of kept changes", ""]
+        for step in s.chain:
+            delta = "" if step.delta is None else f", Δ {step.delta:+.6g}"
+            out.append(f"### #{step.id} — {step.decision}: {fmt(step.objective)}{delta}")
+            out.append("")
+            if step.strategy:
+                out.append(f"*strategy:* {_cell(step.strategy)}  ")
+            if step.rationale:
+                out.append(f"*rationale:* {_cell(step.rationale)}")
+            out.append("")
+            if step.params and s.mode == "params":
+                out.append("`" + ", ".join(f"{k}={v!r}" for k, v in step.params.items()) + "`")
+                out.append("")
+            if step.diff:
+                diff = step.diff
+                if len(diff) > MAX_DIFF_CHARS:
+                    diff = (
+                        diff[:MAX_DIFF_CHARS] + f"\n... ({len(step.diff) - MAX_DIFF_CHARS} more characters)"
+                    )
+                fence = "````" if "```" in diff else "```"
+                out += [f"{fence}diff", diff.rstrip("\n"), fence, ""]
+
+    if lessons:
+        out += ["## Lessons", "", lessons.strip(), ""]
+
+    if s.failure_reasons:
+        out += [
+            "## Top failure reasons",
+            "",
+            "| count | decisions | reason | e.g. |",
+            "| --- | --- | --- | --- |",
+        ]
+        for f in s.failure_reasons:
+            decisions = ", ".join(f"{d} {n}" for d, n in f.decisions.items())
+            examples = ", ".join(f"#{i}" for i in f.example_ids)
+            out.append(f"| {f.count} | {decisions} | {_cell(f.reason)} | {examples} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_markdown(s: Summary, path: Path, *, progress_png: str | None, lessons: str | None) -> Path:
+    path.write_text(render_markdown(s, progress_png=progress_png, lessons=lessons))
+    return path

@@ -1,0 +1,248 @@
+"""progress.png: the study at a glance, in the style of karpathy/autoresearch's progress plot.
+
+Every experiment is a dot by order, kept ones stand out, the running best is a step line, the
+baseline a reference line, and the largest kept improvements carry a short rationale. It has to stay
+readable from 10 to many thousands of experiments, so marker sizes and alpha scale with the count,
+dense layers are rasterized, labels are capped, and far outliers are pinned to the edge.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in tests; must precede pyplot
+
+import matplotlib.pyplot as plt
+from matplotlib.transforms import blended_transform_factory
+
+from autoresearch.store import Experiment
+
+MAX_LABELS = 15
+_COLORS = {
+    "reverted": "#9aa0a6",
+    "kept": "#1e8e3e",
+    "baseline": "#1a73e8",
+    "failed": "#d93025",
+    "rejected": "#f29900",
+}
+
+
+def _better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "minimize" else a > b
+
+
+def _short(text: str | None, width: int = 38) -> str:
+    text = " ".join((text or "").split())
+    return textwrap.shorten(text, width=width, placeholder="…") if text else ""
+
+
+def _y(e: Experiment) -> float:
+    assert e.objective is not None
+    return e.objective
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def plot_progress(
+    experiments: Sequence[Experiment],
+    direction: str,
+    path: Path | str,
+    title: str = "autoresearch progress",
+    *,
+    metric_label: str = "objective",
+    max_labels: int = MAX_LABELS,
+    dpi: int = 150,
+) -> Path:
+    """Draw the progress plot of EXPERIMENTS (any order) to PATH (.png, .svg, .pdf); returns PATH."""
+    path = Path(path)
+    experiments = sorted(experiments, key=lambda e: e.id)
+    n = len(experiments)
+    # Marker size and alpha fall with the count: 10 points can be fat, 5,000 must not merge into a blob.
+    size = max(3.0, min(40.0, 400.0 / math.sqrt(max(n, 1))))
+    alpha = max(0.25, min(0.8, 30.0 / math.sqrt(max(n, 1))))
+    rasterize = n > 500
+
+    fig, ax = plt.subplots(figsize=(12, 6), layout="constrained")
+    ax.set_title(title)
+    ax.set_xlabel("experiment #")
+    ax.set_ylabel(f"{metric_label} ({'lower' if direction == 'minimize' else 'higher'} is better)")
+    ax.grid(True, alpha=0.3)
+
+    ok = [e for e in experiments if e.ok and e.objective is not None and math.isfinite(e.objective)]
+    incumbents = [e for e in ok if e.decision in ("baseline", "kept")]
+    bad = [e for e in experiments if e.decision in ("failed", "rejected")]
+
+    # Robust y-limits: all incumbents plus the central 96% of the rest, so one diverged run at 1e9
+    # does not flatten the whole plot; points beyond are drawn on the edge as triangles.
+    ylim: tuple[float, float] | None = None
+    if ok:
+        values = sorted(_y(e) for e in ok)
+        lo, hi = _quantile(values, 0.02), _quantile(values, 0.98)
+        for e in incumbents:
+            assert e.objective is not None
+            lo, hi = min(lo, e.objective), max(hi, e.objective)
+        pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
+        ylim = (lo - pad, hi + pad)
+
+    def clip(v: float) -> float:
+        return v if ylim is None else min(max(v, ylim[0]), ylim[1])
+
+    reverted = [e for e in ok if e.decision == "reverted"]
+    inside: list[Experiment] = []
+    outside: list[Experiment] = []
+    for e in reverted:
+        assert e.objective is not None
+        (inside if ylim is None or ylim[0] <= e.objective <= ylim[1] else outside).append(e)
+    if inside:
+        ax.scatter(
+            [e.id for e in inside],
+            [_y(e) for e in inside],
+            s=size,
+            c=_COLORS["reverted"],
+            alpha=alpha,
+            linewidths=0,
+            label=f"reverted ({len(reverted)})",
+            rasterized=rasterize,
+            zorder=2,
+        )
+    if outside:
+        ax.scatter(
+            [e.id for e in outside],
+            [clip(_y(e)) for e in outside],
+            s=size * 1.5,
+            marker="^" if direction == "minimize" else "v",
+            c=_COLORS["reverted"],
+            alpha=alpha,
+            linewidths=0,
+            label=f"off-scale ({len(outside)})",
+            rasterized=rasterize,
+            zorder=2,
+        )
+
+    # The running best as a step line through the incumbents, extended to the last experiment.
+    if incumbents:
+        xs, ys = [], []
+        best: float | None = None
+        for e in incumbents:
+            assert e.objective is not None
+            if best is None or _better(e.objective, best, direction):
+                best = e.objective
+            xs.append(e.id)
+            ys.append(best)
+        xs.append(experiments[-1].id)
+        ys.append(ys[-1])
+        ax.step(xs, ys, where="post", color=_COLORS["kept"], linewidth=1.8, label="running best", zorder=3)
+
+    baseline = next((e for e in ok if e.decision == "baseline"), None)
+    if baseline is not None:
+        assert baseline.objective is not None
+        ax.axhline(
+            baseline.objective,
+            color=_COLORS["baseline"],
+            linestyle="--",
+            linewidth=1,
+            alpha=0.8,
+            label=f"baseline {baseline.objective:.4g}",
+            zorder=1,
+        )
+        ax.scatter(
+            [baseline.id],
+            [baseline.objective],
+            s=max(size * 2.5, 30),
+            marker="D",
+            c=_COLORS["baseline"],
+            zorder=5,
+            edgecolors="white",
+            linewidths=0.8,
+        )
+
+    kept = [e for e in incumbents if e.decision == "kept"]
+    if kept:
+        ax.scatter(
+            [e.id for e in kept],
+            [_y(e) for e in kept],
+            s=max(size * 2.5, 30),
+            c=_COLORS["kept"],
+            edgecolors="white",
+            linewidths=0.8,
+            label=f"kept ({len(kept)})",
+            zorder=5,
+        )
+
+    # Failures and rejections have no usable objective: mark them along the top edge.
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    for decision, y in (("failed", 0.985), ("rejected", 0.96)):
+        ids = [e.id for e in bad if e.decision == decision]
+        if ids:
+            ax.scatter(
+                ids,
+                [y] * len(ids),
+                transform=top,
+                marker="x",
+                s=max(size, 12),
+                c=_COLORS[decision],
+                alpha=max(alpha, 0.5),
+                linewidths=1,
+                label=f"{decision} ({len(ids)})",
+                rasterized=rasterize,
+                zorder=4,
+                clip_on=False,
+            )
+
+    _label_improvements(ax, incumbents, direction, max_labels, experiments[-1].id if n else 0)
+
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if n:
+        ax.set_xlim(experiments[0].id - max(1, n * 0.01), experiments[-1].id + max(1, n * 0.01))
+    else:
+        ax.text(0.5, 0.5, "no experiments yet", transform=ax.transAxes, ha="center", va="center")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(
+            loc="upper right" if direction == "minimize" else "lower right", fontsize=8, framealpha=0.85
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def _label_improvements(
+    ax: plt.Axes, incumbents: Sequence[Experiment], direction: str, max_labels: int, last_id: int
+) -> None:
+    """Annotate the largest kept improvements (at most MAX_LABELS) with a short rationale."""
+    steps = []
+    previous: float | None = None
+    for e in incumbents:
+        assert e.objective is not None
+        if previous is not None and e.decision == "kept":
+            steps.append((abs(e.objective - previous), e))
+        previous = e.objective
+    chosen = sorted(sorted(steps, key=lambda s: -s[0])[:max_labels], key=lambda s: s[1].id)
+    # Alternate offsets so that neighbouring labels do not sit on top of each other.
+    sign = 1 if direction == "minimize" else -1
+    for i, (_, e) in enumerate(chosen):
+        label = _short(e.rationale) or f"#{e.id}"
+        dy = sign * (14 + 12 * (i % 3))
+        right = e.id > 0.7 * last_id  # labels near the right edge grow leftwards to stay inside the axes
+        ax.annotate(
+            f"#{e.id} {label}",
+            (e.id, e.objective),
+            xytext=(-6 if right else 6, dy),
+            textcoords="offset points",
+            fontsize=7,
+            rotation=-20 if right else 20,
+            ha="right" if right else "left",
+            va="bottom" if dy > 0 else "top",
+            color="#174ea6",
+            arrowprops={"arrowstyle": "-", "color": "#9aa0a6", "linewidth": 0.6},
+            zorder=6,
+        )

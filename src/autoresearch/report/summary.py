@@ -1,0 +1,402 @@
+"""What a study found, as numbers: the summary every report view (HTML, Markdown, dashboard) shows."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autoresearch.spec import ParamSpec, Spec
+from autoresearch.store import Experiment
+
+# Above this many trials, parameter importance is computed on an even subsample: fANOVA grows
+# superlinearly (Optuna's default forest takes ~18 s on 1,000 trials) and 500 trials with a
+# smaller forest (16 trees, depth 8) already give the same ranking in well under a second.
+_IMPORTANCE_MAX_TRIALS = 500
+
+
+@dataclass
+class StrategyStats:
+    strategy: str
+    total: int
+    kept: int
+    reverted: int
+    failed: int
+    rejected: int
+
+    @property
+    def success_rate(self) -> float:
+        return self.kept / self.total if self.total else 0.0
+
+
+@dataclass
+class FailureReason:
+    reason: str  # normalised: numbers, paths and quoted values folded so that variants group together
+    count: int
+    decisions: dict[str, int]
+    example_ids: list[int]
+
+
+@dataclass
+class KeptStep:
+    id: int
+    decision: str  # baseline or kept
+    objective: float
+    delta: float | None  # objective minus the previous step's objective (None for the first)
+    rationale: str | None
+    strategy: str | None
+    diff: str | None
+    params: dict[str, Any] | None
+    holdout: float | None
+
+
+@dataclass
+class HoldoutPoint:
+    id: int
+    objective: float
+    holdout: float
+
+
+@dataclass
+class HoldoutSummary:
+    metric: str
+    points: list[HoldoutPoint]
+    diverged: bool  # the objective improved since the holdout's best step while the holdout got worse
+    diverging_steps: list[int]  # ids of steps where the objective improved and the holdout worsened
+    peak_id: int | None = None  # the kept step with the best holdout
+
+    @property
+    def message(self) -> str:
+        if not self.points:
+            return "no holdout results"
+        if self.diverged:
+            peak = next(p for p in self.points if p.id == self.peak_id)
+            last = self.points[-1]
+            return (
+                f"DIVERGENCE: since #{peak.id} the search objective improved ({peak.objective:.6g} -> "
+                f"{last.objective:.6g}) but holdout {self.metric} got worse ({peak.holdout:.6g} -> "
+                f"{last.holdout:.6g}); the search may be overfitting its metric"
+            )
+        return f"holdout {self.metric} followed the search objective ({len(self.points)} points)"
+
+
+@dataclass
+class Summary:
+    name: str
+    direction: str
+    mode: str
+    total: int
+    running: int
+    counts: dict[str, int]
+    baseline: float | None
+    baseline_id: int | None
+    best: float | None
+    best_id: int | None
+    improvement_abs: float | None  # positive means better, whatever the direction
+    improvement_pct: float | None
+    keep_rate: float | None  # kept / judged candidates (baseline and running excluded)
+    cost_usd: float
+    tokens_in: int
+    tokens_out: int
+    compute_s: float  # sum of experiment durations
+    wall_s: float  # first start to last finish
+    experiments_per_hour: float | None
+    strategies: list[StrategyStats]
+    failure_reasons: list[FailureReason]
+    chain: list[KeptStep]
+    param_importances: dict[str, float] | None = None
+    importance_method: str | None = None
+    importance_error: str | None = None
+    slices: dict[str, list[tuple[Any, float, int]]] = field(default_factory=dict)  # param -> (value, obj, id)
+    holdout: HoldoutSummary | None = None
+
+
+def better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "minimize" else a > b
+
+
+def normalise_reason(reason: str | None) -> str:
+    """Fold the variable parts of a failure reason so that 'timeout after 301s' and '...299s' group."""
+    if not reason:
+        return "(no reason recorded)"
+    text = reason.strip().splitlines()[0] if reason.strip() else reason
+    text = re.sub(r"(?:/[\w.\-]+)+/?", "<path>", text)
+    text = re.sub(r"0x[0-9a-fA-F]+", "<hex>", text)
+    text = re.sub(r"\b[0-9a-f]{7,40}\b", "<sha>", text)
+    text = re.sub(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", "<n>", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:160]
+
+
+def summarize(
+    experiments: Sequence[Experiment],
+    direction: str,
+    *,
+    name: str = "",
+    mode: str = "params",
+    params: dict[str, ParamSpec] | None = None,
+    holdout_metric: str | None = None,
+) -> Summary:
+    """The study's summary from its experiments (in id order, as `Store.experiments()` returns them)."""
+    experiments = sorted(experiments, key=lambda e: e.id)
+    counts = Counter(e.decision or "running" for e in experiments)
+    running = counts.get("running", 0)
+    baseline = next((e for e in experiments if e.decision == "baseline" and e.objective is not None), None)
+    incumbents = [e for e in experiments if e.decision in ("baseline", "kept") and e.objective is not None]
+    best_exp: Experiment | None = None
+    for e in incumbents:
+        assert e.objective is not None
+        if best_exp is None or better(e.objective, best_exp.objective or 0.0, direction):
+            best_exp = e
+    improvement_abs = improvement_pct = None
+    if baseline is not None and best_exp is not None:
+        assert baseline.objective is not None and best_exp.objective is not None
+        sign = 1.0 if direction == "minimize" else -1.0
+        improvement_abs = sign * (baseline.objective - best_exp.objective)
+        if baseline.objective != 0:
+            improvement_pct = 100.0 * improvement_abs / abs(baseline.objective)
+    judged = sum(counts.get(d, 0) for d in ("kept", "reverted", "failed", "rejected"))
+    starts = [e.started_at for e in experiments if e.started_at is not None]
+    ends = [e.finished_at for e in experiments if e.finished_at is not None]
+    wall = (max(ends) - min(starts)) if starts and ends else 0.0
+    finished = sum(1 for e in experiments if e.status == "done")
+    summary = Summary(
+        name=name,
+        direction=direction,
+        mode=mode,
+        total=len(experiments),
+        running=running,
+        counts={
+            d: counts.get(d, 0) for d in ("baseline", "kept", "reverted", "failed", "rejected", "running")
+        },
+        baseline=baseline.objective if baseline else None,
+        baseline_id=baseline.id if baseline else None,
+        best=best_exp.objective if best_exp else None,
+        best_id=best_exp.id if best_exp else None,
+        improvement_abs=improvement_abs,
+        improvement_pct=improvement_pct,
+        keep_rate=counts.get("kept", 0) / judged if judged else None,
+        cost_usd=sum(e.cost_usd or 0.0 for e in experiments),
+        tokens_in=sum(e.tokens_in or 0 for e in experiments),
+        tokens_out=sum(e.tokens_out or 0 for e in experiments),
+        compute_s=sum(e.duration or 0.0 for e in experiments),
+        wall_s=max(wall, 0.0),
+        experiments_per_hour=finished / (wall / 3600.0) if wall > 0 else None,
+        strategies=_strategies(experiments),
+        failure_reasons=_failure_reasons(experiments),
+        chain=[],
+    )
+    metric = holdout_metric or _holdout_metric(experiments)
+    summary.chain = _chain(incumbents, direction, metric)
+    if metric is not None:
+        summary.holdout = _holdout(summary.chain, direction, metric)
+    if mode == "params":
+        summary.slices = _slices(experiments)
+        if params:
+            _importances(summary, experiments, params, direction)
+    return summary
+
+
+def summarize_spec(spec: Spec, experiments: Sequence[Experiment]) -> Summary:
+    return summarize(
+        experiments,
+        spec.study.direction,
+        name=spec.name,
+        mode=spec.mode,
+        params=spec.params,
+        holdout_metric=None,
+    )
+
+
+def _strategies(experiments: Sequence[Experiment]) -> list[StrategyStats]:
+    by: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in experiments:
+        if e.decision in (None, "baseline"):
+            continue
+        by[e.strategy or "(none)"][e.decision] += 1
+    stats = [
+        StrategyStats(s, sum(c.values()), c["kept"], c["reverted"], c["failed"], c["rejected"])
+        for s, c in by.items()
+    ]
+    return sorted(stats, key=lambda s: (-s.success_rate, -s.total, s.strategy))
+
+
+def _failure_reasons(experiments: Sequence[Experiment], top: int = 10) -> list[FailureReason]:
+    groups: dict[str, FailureReason] = {}
+    for e in experiments:
+        if e.decision not in ("failed", "rejected"):
+            continue
+        key = normalise_reason(e.reason)
+        group = groups.setdefault(key, FailureReason(key, 0, {}, []))
+        group.count += 1
+        group.decisions[e.decision] = group.decisions.get(e.decision, 0) + 1
+        if len(group.example_ids) < 5:
+            group.example_ids.append(e.id)
+    return sorted(groups.values(), key=lambda g: (-g.count, g.reason))[:top]
+
+
+def _holdout_metric(experiments: Sequence[Experiment]) -> str | None:
+    """The holdout metric to compare: the most common numeric key among holdout results."""
+    keys: Counter[str] = Counter()
+    for e in experiments:
+        for k, v in (e.holdout or {}).items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                keys[k] += 1
+    if not keys:
+        return None
+    if "objective" in keys:
+        return "objective"
+    return keys.most_common(1)[0][0]
+
+
+def _holdout_value(e: Experiment, metric: str | None) -> float | None:
+    if metric is None or not e.holdout:
+        return None
+    value = e.holdout.get(metric)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _chain(incumbents: Sequence[Experiment], direction: str, metric: str | None) -> list[KeptStep]:
+    chain: list[KeptStep] = []
+    previous: float | None = None
+    for e in incumbents:
+        assert e.objective is not None
+        chain.append(
+            KeptStep(
+                id=e.id,
+                decision=e.decision or "",
+                objective=e.objective,
+                delta=None if previous is None else e.objective - previous,
+                rationale=e.rationale,
+                strategy=e.strategy,
+                diff=e.diff,
+                params=e.params,
+                holdout=_holdout_value(e, metric),
+            )
+        )
+        previous = e.objective
+    return chain
+
+
+def _holdout(chain: Sequence[KeptStep], direction: str, metric: str) -> HoldoutSummary:
+    points = [HoldoutPoint(s.id, s.objective, s.holdout) for s in chain if s.holdout is not None]
+    diverging = [
+        b.id
+        for a, b in itertools.pairwise(points)
+        if better(b.objective, a.objective, direction) and better(a.holdout, b.holdout, direction)
+    ]
+    # Diverged: since the step where the holdout was best, the objective kept improving while the
+    # holdout got worse -- the search is fitting its own metric, not the task (overall gains may hide it).
+    peak = None
+    for p in points:
+        if peak is None or better(p.holdout, peak.holdout, direction):
+            peak = p
+    diverged = (
+        peak is not None
+        and peak is not points[-1]
+        and better(points[-1].objective, peak.objective, direction)
+        and better(peak.holdout, points[-1].holdout, direction)
+    )
+    return HoldoutSummary(metric, points, diverged, diverging, peak.id if peak else None)
+
+
+def _slices(experiments: Sequence[Experiment]) -> dict[str, list[tuple[Any, float, int]]]:
+    slices: dict[str, list[tuple[Any, float, int]]] = defaultdict(list)
+    for e in experiments:
+        if e.ok and e.objective is not None and e.params:
+            for k, v in e.params.items():
+                slices[k].append((v, e.objective, e.id))
+    return dict(slices)
+
+
+def _distribution(p: ParamSpec) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if p.type == "categorical":
+        assert p.choices is not None
+        return CategoricalDistribution(p.choices)
+    assert p.low is not None and p.high is not None
+    if p.type == "int":
+        return IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
+    return FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+
+
+def _importances(
+    summary: Summary, experiments: Sequence[Experiment], params: dict[str, ParamSpec], direction: str
+) -> None:
+    """Parameter importances via Optuna on an in-memory study rebuilt from the experiments.
+
+    Any failure (too few trials, a single value per parameter, no scikit-learn for fANOVA) leaves
+    `param_importances` None and says why: a report must never fail because of this section.
+    """
+    try:
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
+        distributions = {name: _distribution(p) for name, p in params.items()}
+        eligible: list[tuple[dict[str, Any], float]] = []
+        for e in experiments:
+            if not (e.ok and e.objective is not None and e.params) or not math.isfinite(e.objective):
+                continue
+            values = {k: v for k, v in e.params.items() if k in distributions}
+            if not all(_in_space(distributions[k], v) for k, v in values.items()):
+                continue  # outside the declared space (e.g. the spec changed since): skip, don't fail
+            eligible.append((values, e.objective))
+        if len(eligible) > _IMPORTANCE_MAX_TRIALS:
+            stride = len(eligible) / _IMPORTANCE_MAX_TRIALS
+            eligible = [eligible[int(i * stride)] for i in range(_IMPORTANCE_MAX_TRIALS)]
+        trials = [
+            create_trial(
+                params=values,
+                distributions={k: distributions[k] for k in values},
+                value=objective,
+                state=TrialState.COMPLETE,
+            )
+            for values, objective in eligible
+        ]
+        if len(trials) < 2:
+            summary.importance_error = (
+                f"needs at least 2 finished trials in the search space, got {len(trials)}"
+            )
+            return
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize")
+        study.add_trials(trials)
+        errors = []
+        for method, evaluator in _evaluators():
+            try:
+                result = optuna.importance.get_param_importances(study, evaluator=evaluator)
+            except Exception as exc:  # an optional dependency or a degenerate space; try the next
+                errors.append(f"{method}: {exc}")
+                continue
+            summary.param_importances = {k: float(v) for k, v in result.items()}
+            summary.importance_method = method
+            return
+        summary.importance_error = "; ".join(errors)
+    except Exception as exc:
+        summary.importance_error = f"{type(exc).__name__}: {exc}"
+
+
+def _in_space(distribution: Any, value: Any) -> bool:
+    try:
+        return bool(distribution._contains(distribution.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
+
+
+def _evaluators() -> list[tuple[str, Any]]:
+    from optuna import importance
+
+    found: list[tuple[str, Any]] = [
+        ("fanova", importance.FanovaImportanceEvaluator(n_trees=16, max_depth=8, seed=0))
+    ]
+    ped = getattr(importance, "PedAnovaImportanceEvaluator", None)
+    if ped is not None:
+        found.append(("ped-anova", ped()))
+    return found

@@ -1,0 +1,170 @@
+"""The live dashboard: HTTP API against the store, token rules, and end to end in real Chromium."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import LiveStudy
+
+from autoresearch.report.dashboard import MAX_PAGE, DashboardError, DashboardServer, serve
+from autoresearch.report.synthetic import SyntheticWriter, make_study
+from autoresearch.store import Store
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _get(
+    server: DashboardServer, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict]:
+    base = server.url.split("?")[0].rstrip("/")
+    request = urllib.request.Request(base + path, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Store:
+    return make_study(tmp_path / ".autoresearch" / "demo", 120, mode="code", seed=6)
+
+
+@pytest.fixture
+def server(study: Store) -> Iterator[DashboardServer]:
+    srv = serve([study.study_dir])
+    yield srv
+    srv.stop()
+
+
+def test_api_matches_store_and_follows_writes(study: Store, server: DashboardServer) -> None:
+    status, body, _ = _get(server, "/api/demo/state")
+    state = json.loads(body)
+    assert status == 200
+    assert state["total"] == study.count() and state["counts"] == study.counts_by_decision()
+    assert abs(state["cost_usd"] - study.total_cost()) < 1e-9
+    best = min(e.objective for e in study.experiments() if e.decision in ("baseline", "kept"))
+    assert state["best"] == best
+    # Unchanged store: the poll answer is tiny.
+    _, body, _ = _get(server, f"/api/demo/state?since={state['generation']}")
+    assert json.loads(body) == {"generation": state["generation"], "unchanged": True}
+    # Another connection writes (running, then done): the next poll sees both steps.
+    writer = Store(study.study_dir)
+    running = writer.start_experiment(proposal={"edits": "x"}, strategy="explore")
+    new = json.loads(_get(server, f"/api/demo/state?since={state['generation']}")[1])
+    assert new["total"] == state["total"] + 1 and new["running"] == [running.id]
+    writer.finish_experiment(running.id, decision="failed", reason="timeout after 9s")
+    done = json.loads(_get(server, "/api/demo/state")[1])
+    assert done["running"] == [] and done["counts"]["failed"] == state["counts"].get("failed", 0) + 1
+
+
+def test_table_pages_sorts_and_filters(study: Store, server: DashboardServer) -> None:
+    rows = json.loads(_get(server, "/api/demo/experiments?sort=objective&order=asc&limit=10")[1])
+    expected = sorted(
+        (e for e in study.experiments() if e.objective is not None), key=lambda e: (e.objective, e.id)
+    )
+    assert [r["id"] for r in rows["rows"]] == [e.id for e in expected[:10]]
+    assert rows["total"] == 120 and "diff" not in rows["rows"][0]  # the list never ships diffs
+    kept = json.loads(_get(server, "/api/demo/experiments?decision=kept")[1])
+    assert kept["total"] == study.counts_by_decision()["kept"]
+    capped = json.loads(_get(server, "/api/demo/experiments?limit=100000")[1])
+    assert len(capped["rows"]) == min(120, MAX_PAGE)
+
+
+def test_experiment_page_shows_diff_logs_and_prompt(study: Store, server: DashboardServer) -> None:
+    e = study.experiments()[5]
+    status, body, _ = _get(server, f"/study/demo/experiment/{e.id}")
+    page = body.decode()
+    assert status == 200
+    assert "+lr = " in page and "epoch 4 loss" in page and "prompt.json" in page and "improve it" in page
+    assert _get(server, "/study/demo/experiment/99999")[0] == 404
+    assert _get(server, "/api/nope/state")[0] == 404
+
+
+def test_non_loopback_host_requires_a_token(study: Store) -> None:
+    with pytest.raises(DashboardError, match="without a token"):
+        serve([study.study_dir], host="0.0.0.0")
+
+
+def test_token_is_enforced_and_accepted_three_ways(study: Store) -> None:
+    server = serve([study.study_dir], host="0.0.0.0", token="s3cret")
+    try:
+        assert server.url.endswith("/?token=s3cret")
+        assert _get(server, "/api/demo/state")[0] == 401
+        assert _get(server, "/api/demo/state?token=wrong")[0] == 401
+        status, _, headers = _get(server, "/?token=s3cret")
+        assert status == 200 and "autoresearch_token=s3cret" in headers.get("Set-Cookie", "")
+        assert _get(server, "/api/demo/state", {"X-Autoresearch-Token": "s3cret"})[0] == 200
+        assert _get(server, "/api/demo/state", {"Authorization": "Bearer s3cret"})[0] == 200
+        assert _get(server, "/api/demo/state", {"Cookie": "autoresearch_token=s3cret"})[0] == 200
+    finally:
+        server.stop()
+
+
+def test_several_studies_on_one_page(tmp_path: Path) -> None:
+    a = make_study(tmp_path / "a" / ".autoresearch" / "same", 5, logs=False)
+    b = make_study(tmp_path / "b" / ".autoresearch" / "same", 7, logs=False)
+    server = serve([a.study_dir, b.study_dir])
+    try:
+        studies = json.loads(_get(server, "/api/studies")[1])
+        assert [(s["name"], s["total"]) for s in studies] == [("same", 5), ("same-2", 7)]
+        assert "same-2" in _get(server, "/")[1].decode()
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_dashboard_live_in_chromium(live_study: LiveStudy) -> None:
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    server = serve([live_study.study_dir], token="tok")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(server.url)
+                page.wait_for_function(
+                    "document.getElementById('count') && +document.getElementById('count').textContent > 0"
+                )
+                first = int(page.inner_text("#count"))
+                page.evaluate("window.__notReloaded = true")
+                # The writer keeps adding experiments; the count must grow with no navigation.
+                page.wait_for_function(
+                    f"+document.getElementById('count').textContent > {first}", timeout=15_000
+                )
+                assert page.evaluate("window.__notReloaded") is True
+                assert page.locator("#plot .scatterlayer .point").count() > 0
+                assert page.locator("#table tbody tr").count() > 0
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+                page.locator("#table tbody tr a").first.click()
+                page.wait_for_selector("#title")
+                assert "Experiment #" in page.inner_text("#title")
+                assert page.locator("#stdout").count() == 1 and page.locator("#rationale").count() == 1
+                page.screenshot(path=str(ARTIFACTS / "dashboard-experiment.png"), full_page=True)
+                assert not errors
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
+def test_view_survives_a_study_that_has_not_started(tmp_path: Path) -> None:
+    server = serve([tmp_path / ".autoresearch" / "later"])
+    try:
+        state = json.loads(_get(server, "/api/later/state")[1])
+        assert state["total"] == 0
+        store = Store(tmp_path / ".autoresearch" / "later")
+        SyntheticWriter(store, logs=False, start_time=time.time()).step()
+        assert json.loads(_get(server, "/api/later/state")[1])["total"] == 1
+    finally:
+        server.stop()

@@ -1,0 +1,45 @@
+"""progress.png for tiny and large studies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from autoresearch.report.progress import plot_progress
+from autoresearch.report.synthetic import make_study
+
+
+@pytest.mark.parametrize("n", [10, 5000])
+def test_progress_png_for_small_and_large_studies(tmp_path: Path, n: int) -> None:
+    store = make_study(tmp_path / "study", n, seed=4, logs=False)
+    out = plot_progress(store.experiments(), "minimize", tmp_path / "progress.png", title=f"{n}")
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size == (1800, 900)
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50  # points, lines and labels were drawn
+    assert out.stat().st_size < 2_000_000  # rasterized layers keep 5,000 points small
+
+
+def test_progress_png_without_experiments(tmp_path: Path) -> None:
+    out = plot_progress([], "maximize", tmp_path / "empty.png")
+    assert out.stat().st_size > 1000
+
+
+def test_progress_labels_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+
+    store = make_study(tmp_path / "study", 400, seed=5, logs=False)
+    experiments = store.experiments()
+    kept = sum(e.decision == "kept" for e in experiments)
+    seen: list[int] = []
+    original = plt.Axes.annotate
+
+    def counting(self: plt.Axes, *args: object, **kwargs: object) -> object:
+        seen.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Axes, "annotate", counting)
+    plot_progress(experiments, "minimize", tmp_path / "p.png", max_labels=2)
+    assert kept > 2 and len(seen) == 2
