@@ -46,9 +46,7 @@ def measure(n_files: int = 1000, iterations: int = 50) -> dict[str, float]:
         workspace = GitWorkspace(root, "bench", Path(".autoresearch/bench/worktrees"))
         parent = workspace.baseline_commit()
         workspace.checkout(0, parent)  # creating the worktree is a one-off cost, not per experiment
-        timings: dict[str, list[float]] = {
-            name: [] for name in ("materialise_ms", "edit_ms", "commit_ms", "total_ms")
-        }
+        timings: dict[str, list[float]] = {name: [] for name in ("materialise_ms", "edit_ms", "commit_ms", "total_ms")}
         for iteration in range(iterations):
             start = time.perf_counter()
             tree = workspace.checkout(0, parent)

@@ -63,13 +63,9 @@ def main() -> None:
         rows.append(("dashboard: state API, warm", timed(get("/api/scale/state"), 20), "< 200"))
         gen = urllib.request.urlopen(base + "/api/scale/state", timeout=30).read().split(b'"generation":')[1]
         gen_value = gen.split(b",")[0].decode()
-        rows.append(
-            ("dashboard: poll, unchanged", timed(get(f"/api/scale/state?since={gen_value}"), 20), "< 200")
-        )
+        rows.append(("dashboard: poll, unchanged", timed(get(f"/api/scale/state?since={gen_value}"), 20), "< 200"))
         rows.append(("dashboard: study page (HTML)", timed(get("/"), 20), "< 200"))
-        rows.append(
-            ("dashboard: table page, sort by id", timed(get("/api/scale/experiments?limit=50"), 20), "< 200")
-        )
+        rows.append(("dashboard: table page, sort by id", timed(get("/api/scale/experiments?limit=50"), 20), "< 200"))
         rows.append(
             (
                 "dashboard: table page, sort by objective (cold)",
@@ -84,9 +80,7 @@ def main() -> None:
                 "< 200",
             )
         )
-        rows.append(
-            ("dashboard: experiment page", timed(get(f"/study/scale/experiment/{n // 2}"), 20), "< 200")
-        )
+        rows.append(("dashboard: experiment page", timed(get(f"/study/scale/experiment/{n // 2}"), 20), "< 200"))
         rows.append(("dashboard: plotly.min.js (static)", timed(get("/static/plotly.min.js"), 5), ""))
         writer = SyntheticWriter(Store(spec.study_dir), seed=9, logs=False, start_time=time.time())
         writer.best, writer.best_id = 0.3, 1
@@ -95,9 +89,7 @@ def main() -> None:
             writer.step()
             get("/api/scale/state")()
 
-        rows.append(
-            ("dashboard: new experiment then state (incremental)", timed(write_then_poll, 10), "< 200")
-        )
+        rows.append(("dashboard: new experiment then state (incremental)", timed(write_then_poll, 10), "< 200"))
     finally:
         server.stop()
 

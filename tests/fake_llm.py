@@ -69,9 +69,7 @@ class FakeLLMServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         # A short poll interval keeps shutdown (each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     @property
@@ -143,20 +141,30 @@ class FakeLLMServer:
                     if reply.status != 200:
                         return {"type": "error", "error": {"type": "api_error", "message": reply.error}}
                     return {
-                        "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                        "id": "msg_fake",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
                         "content": [{"type": "text", "text": reply.text}],
-                        "stop_reason": "end_turn", "stop_sequence": None,
+                        "stop_reason": "end_turn",
+                        "stop_sequence": None,
                         "usage": {"input_tokens": reply.tokens_in, "output_tokens": reply.tokens_out},
                     }
                 if reply.status != 200:
                     return {"error": {"message": reply.error, "type": "server_error", "code": None}}
                 return {
-                    "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
                     "model": model,
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply.text}}],
-                    "usage": {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
-                              "total_tokens": reply.tokens_in + reply.tokens_out},
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}
+                    ],
+                    "usage": {
+                        "prompt_tokens": reply.tokens_in,
+                        "completion_tokens": reply.tokens_out,
+                        "total_tokens": reply.tokens_in + reply.tokens_out,
+                    },
                 }
 
         return Handler

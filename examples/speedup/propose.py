@@ -15,5 +15,13 @@ if step >= len(edits):
 else:
     path = edits[step]
     rationale, _, blocks = path.read_text().partition("\n")
-    print(json.dumps({"edits": blocks, "format": "search_replace", "rationale": rationale,
-                      "strategy": path.stem.split("-", 1)[1]}))
+    print(
+        json.dumps(
+            {
+                "edits": blocks,
+                "format": "search_replace",
+                "rationale": rationale,
+                "strategy": path.stem.split("-", 1)[1],
+            }
+        )
+    )

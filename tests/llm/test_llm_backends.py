@@ -115,8 +115,10 @@ def test_response_format_rejected_falls_back_to_prompt_only(fake_llm: FakeLLMSer
 
 def test_key_never_leaks_into_errors_or_repr(fake_llm: FakeLLMServer) -> None:
     # A misbehaving proxy echoing the key in its error body must not put it in our messages.
-    fake_llm.script(*[Reply(status=500, error=f"bad header Authorization: Bearer {SECRET}")] * 2,
-                    Reply(status=403, error=f"key {SECRET} revoked"))
+    fake_llm.script(
+        *[Reply(status=500, error=f"bad header Authorization: Bearer {SECRET}")] * 2,
+        Reply(status=403, error=f"key {SECRET} revoked"),
+    )
     backend = openai(fake_llm, retries=1)
     with pytest.raises(LLMError) as info:
         backend.chat(HELLO, temperature=0, max_tokens=10)
@@ -159,12 +161,10 @@ def test_local_servers_need_no_key(fake_llm: FakeLLMServer, monkeypatch: pytest.
     assert backend.name == "ollama/qwen2.5-coder"
 
 
-def test_custom_provider_with_base_url_and_named_key(fake_llm: FakeLLMServer,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_custom_provider_with_base_url_and_named_key(fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_GATEWAY_KEY", "gw-key-777777")
     fake_llm.script("via gateway")
-    backend = make_backend("llm:gateway/some/model",
-                           {"base_url": fake_llm.openai_url, "api_key_env": "MY_GATEWAY_KEY"})
+    backend = make_backend("llm:gateway/some/model", {"base_url": fake_llm.openai_url, "api_key_env": "MY_GATEWAY_KEY"})
     assert backend.chat(HELLO, temperature=0, max_tokens=10).text == "via gateway"
     assert fake_llm.requests[0].headers["authorization"] == "Bearer gw-key-777777"
     assert fake_llm.requests[0].body["model"] == "some/model"

@@ -28,27 +28,42 @@ def model_path() -> Path:
 
 def test_schema_constrained_chat(model_path: Path) -> None:
     backend = make_backend("llm:local", {"n_ctx": 2048})
-    schema = {"type": "object", "properties": {"answer": {"enum": [3, 5, 7]}},
-              "required": ["answer"]}
-    reply = backend.chat([{"role": "user", "content": "Pick a digit. Answer in JSON."}],
-                         temperature=0.0, max_tokens=30, json_schema=schema)
+    schema = {"type": "object", "properties": {"answer": {"enum": [3, 5, 7]}}, "required": ["answer"]}
+    reply = backend.chat(
+        [{"role": "user", "content": "Pick a digit. Answer in JSON."}],
+        temperature=0.0,
+        max_tokens=30,
+        json_schema=schema,
+    )
     data = json.loads(reply.text)
     assert data["answer"] in (3, 5, 7)
     assert reply.tokens_in > 0 and reply.tokens_out > 0 and backend.name.startswith("local/SmolLM2")
 
 
 def test_local_proposer_produces_valid_params(model_path: Path, tmp_path: Path) -> None:
-    spec = spec_from_dict({
-        "study": {"name": "local", "goal": "Maximise the accuracy of a small classifier.",
-                  "direction": "maximize"},
-        "run": {"command": "python train.py"},
-        "metric": {"name": "accuracy"},
-        "params": {"hidden": {"choices": [16, 32, 64, 128]}, "layers": {"low": 1, "high": 4},
-                   "activation": {"choices": ["relu", "tanh"]}},
-        "proposer": {"use": "llm:local", "options": {"n_ctx": 4096, "max_tokens": 200, "seed": 3}},
-    }, root=tmp_path)
-    baseline = Experiment(id=1, status="done", proposal={}, created_at=time.time(), decision="baseline",
-                          objective=0.8, params={"hidden": 32, "layers": 2, "activation": "relu"})
+    spec = spec_from_dict(
+        {
+            "study": {"name": "local", "goal": "Maximise the accuracy of a small classifier.", "direction": "maximize"},
+            "run": {"command": "python train.py"},
+            "metric": {"name": "accuracy"},
+            "params": {
+                "hidden": {"choices": [16, 32, 64, 128]},
+                "layers": {"low": 1, "high": 4},
+                "activation": {"choices": ["relu", "tanh"]},
+            },
+            "proposer": {"use": "llm:local", "options": {"n_ctx": 4096, "max_tokens": 200, "seed": 3}},
+        },
+        root=tmp_path,
+    )
+    baseline = Experiment(
+        id=1,
+        status="done",
+        proposal={},
+        created_at=time.time(),
+        decision="baseline",
+        objective=0.8,
+        params={"hidden": 32, "layers": 2, "activation": "relu"},
+    )
     proposer = LLMProposer(spec)
     start = time.monotonic()
     proposal = proposer.propose(Context(spec=spec, history=[baseline], best=baseline))

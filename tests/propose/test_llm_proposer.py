@@ -27,15 +27,24 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
 
 
-def make_spec(root: Path, server: FakeLLMServer, *, code: bool = False, use: str = "llm:openai/gpt-4.1-mini",
-              **options: Any) -> Spec:
+def make_spec(
+    root: Path, server: FakeLLMServer, *, code: bool = False, use: str = "llm:openai/gpt-4.1-mini", **options: Any
+) -> Spec:
     data: dict[str, Any] = {
         "study": {"name": "s", "goal": "Lower the validation loss.", "direction": "minimize"},
         "run": {"command": "python train.py"},
         "metric": {"name": "val_loss"},
-        "proposer": {"use": use, "options": {
-            "base_url": server.openai_url if "openai" in use else server.url,
-            "backoff": 0.01, "backoff_max": 0.02, "timeout": 5, "seed": 1, **options}},
+        "proposer": {
+            "use": use,
+            "options": {
+                "base_url": server.openai_url if "openai" in use else server.url,
+                "backoff": 0.01,
+                "backoff_max": 0.02,
+                "timeout": 5,
+                "seed": 1,
+                **options,
+            },
+        },
     }
     if code:
         data["code"] = {"editable": ["train.py"]}
@@ -48,12 +57,27 @@ def make_spec(root: Path, server: FakeLLMServer, *, code: bool = False, use: str
     return spec_from_dict(data, root=root)
 
 
-def exp(i: int, decision: str = "reverted", objective: float | None = 1.0, strategy: str | None = None,
-        params: dict[str, Any] | None = None, **kw: Any) -> Experiment:
+def exp(
+    i: int,
+    decision: str = "reverted",
+    objective: float | None = 1.0,
+    strategy: str | None = None,
+    params: dict[str, Any] | None = None,
+    **kw: Any,
+) -> Experiment:
     params = params if params is not None else {"lr": 0.01 + i * 1e-5, "hidden": 64, "layers": 2}
-    return Experiment(id=i, status="done", proposal={"params": params}, created_at=time.time(),
-                      decision=decision, objective=objective, params=params, strategy=strategy,
-                      holdout={"val_holdout": HOLDOUT}, **kw)
+    return Experiment(
+        id=i,
+        status="done",
+        proposal={"params": params},
+        created_at=time.time(),
+        decision=decision,
+        objective=objective,
+        params=params,
+        strategy=strategy,
+        holdout={"val_holdout": HOLDOUT},
+        **kw,
+    )
 
 
 def answer(rationale: str = "smaller lr", **params: Any) -> str:
@@ -99,16 +123,19 @@ def test_out_of_range_params_rejected_after_max_attempts(fake_llm: FakeLLMServer
     assert proposal.params is None and proposal.rejected_reason is not None
     reason = proposal.rejected_reason
     assert "3 attempt(s)" in reason
-    for part in ('unknown parameter(s) "momentum"', "lr=5.0 is out of range", "hidden=100 is not one of",
-                 "layers=9 is out of range"):
+    for part in (
+        'unknown parameter(s) "momentum"',
+        "lr=5.0 is out of range",
+        "hidden=100 is not one of",
+        "layers=9 is out of range",
+    ):
         assert part in reason
     assert len(fake_llm.requests) == 3
     assert "lr=5.0 is out of range" in fake_llm.requests[1].last_user
 
 
 def test_wrong_types_and_coercions(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
-    fake_llm.script(answer(lr="fast", hidden=64, layers=2.5),
-                    answer(lr="0.02", hidden="128", layers=2.0))
+    fake_llm.script(answer(lr="fast", hidden=64, layers=2.5), answer(lr="0.02", hidden="128", layers=2.0))
     spec = make_spec(tmp_path, fake_llm)
     proposal = LLMProposer(spec).propose(Context(spec=spec, history=[], best=None))
     assert proposal.params == {"lr": 0.02, "hidden": 128, "layers": 2}
@@ -128,8 +155,7 @@ def test_missing_params_come_from_the_best(fake_llm: FakeLLMServer, tmp_path: Pa
 
 def test_repeats_and_context_check_feed_repair_turns(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     tried = {"lr": 0.003, "hidden": 128, "layers": 3}
-    fake_llm.script(answer(**tried), answer(lr=0.004, hidden=128, layers=3),
-                    answer(lr=0.005, hidden=32, layers=1))
+    fake_llm.script(answer(**tried), answer(lr=0.004, hidden=128, layers=3), answer(lr=0.005, hidden=32, layers=1))
     spec = make_spec(tmp_path, fake_llm)
     history = [exp(1, "reverted", 0.7, params=tried)]
 
@@ -184,25 +210,31 @@ def test_code_mode_bare_blocks_and_failing_check(fake_llm: FakeLLMServer, tmp_pa
         calls.append(proposal.edits or "")
         return None if len(calls) > 1 else "SEARCH block 1 not found in train.py: 'lr = 0.1'"
 
-    proposal = LLMProposer(spec).propose(Context(spec=spec, history=[], best=None, check=check,
-                                                 files={"train.py": "lr = 0.1\n"}))
+    proposal = LLMProposer(spec).propose(
+        Context(spec=spec, history=[], best=None, check=check, files={"train.py": "lr = 0.1\n"})
+    )
     assert proposal.edits is not None and proposal.edits.startswith("train.py\n<<<<<<< SEARCH")
     assert proposal.rationale == "I will halve it."
     assert "SEARCH block 1 not found" in fake_llm.requests[1].last_user
 
 
-def test_prompt_bounded_with_1000_history_items_and_no_holdout(
-    fake_llm: FakeLLMServer, tmp_path: Path
-) -> None:
+def test_prompt_bounded_with_1000_history_items_and_no_holdout(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     fake_llm.script(answer())
     spec = make_spec(tmp_path, fake_llm, lessons_every=0)
     history = []
     for i in range(1, 1001):
         decision = ["reverted", "kept", "failed", "rejected"][i % 4]
-        history.append(exp(i, decision, None if decision in ("failed", "rejected") else 1.0 / i,
-                           strategy="hyperparameter_tweak", rationale="why " * 500,
-                           reason="Traceback ...\n" * 200 + f"ValueError: boom {i}",
-                           metrics={"val_loss": 1.0 / i, "holdout_acc": HOLDOUT}))
+        history.append(
+            exp(
+                i,
+                decision,
+                None if decision in ("failed", "rejected") else 1.0 / i,
+                strategy="hyperparameter_tweak",
+                rationale="why " * 500,
+                reason="Traceback ...\n" * 200 + f"ValueError: boom {i}",
+                metrics={"val_loss": 1.0 / i, "holdout_acc": HOLDOUT},
+            )
+        )
     pending = [Proposal(params={"lr": 0.001 * k, "hidden": 32, "layers": 1}) for k in range(50)]
     context = Context(spec=spec, history=history, best=history[-3], pending=pending)
     proposal = LLMProposer(spec).propose(context)
@@ -272,8 +304,7 @@ def test_proposer_learns_strategies_from_observe(fake_llm: FakeLLMServer, tmp_pa
 
 def test_stagnation_escalates(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     fake_llm.script(answer(), answer(lr=0.004))
-    spec = make_spec(tmp_path, fake_llm, stagnation_patience=5, temperature=0.5, temperature_step=0.25,
-                     lessons_every=0)
+    spec = make_spec(tmp_path, fake_llm, stagnation_patience=5, temperature=0.5, temperature_step=0.25, lessons_every=0)
     history = [exp(i, "reverted", 1.0 + i / 100, strategy="hyperparameter_tweak") for i in range(1, 12)]
     best = exp(20, "kept", 0.5, params={"lr": 0.02, "hidden": 32, "layers": 1})
     history.append(best)

@@ -33,9 +33,7 @@ class LiveStudy:
 StudyWriter = Callable[[Path], LiveStudy]
 
 
-def make_spec(
-    root: Path, *, mode: str = "params", direction: str = "minimize", name: str = "synthetic"
-) -> Spec:
+def make_spec(root: Path, *, mode: str = "params", direction: str = "minimize", name: str = "synthetic") -> Spec:
     return spec_from_dict(synthetic_spec_dict(name, mode=mode, direction=direction), root=root)
 
 

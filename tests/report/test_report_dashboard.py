@@ -20,9 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _get(
-    server: DashboardServer, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, bytes, dict]:
+def _get(server: DashboardServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
     base = server.url.split("?")[0].rstrip("/")
     request = urllib.request.Request(base + path, headers=headers or {})
     try:
@@ -67,9 +65,7 @@ def test_api_matches_store_and_follows_writes(study: Store, server: DashboardSer
 
 def test_table_pages_sorts_and_filters(study: Store, server: DashboardServer) -> None:
     rows = json.loads(_get(server, "/api/demo/experiments?sort=objective&order=asc&limit=10")[1])
-    expected = sorted(
-        (e for e in study.experiments() if e.objective is not None), key=lambda e: (e.objective, e.id)
-    )
+    expected = sorted((e for e in study.experiments() if e.objective is not None), key=lambda e: (e.objective, e.id))
     assert [r["id"] for r in rows["rows"]] == [e.id for e in expected[:10]]
     assert rows["total"] == 120 and "diff" not in rows["rows"][0]  # the list never ships diffs
     kept = json.loads(_get(server, "/api/demo/experiments?decision=kept")[1])
@@ -138,9 +134,7 @@ def test_dashboard_live_in_chromium(live_study: LiveStudy) -> None:
                 first = int(page.inner_text("#count"))
                 page.evaluate("window.__notReloaded = true")
                 # The writer keeps adding experiments; the count must grow with no navigation.
-                page.wait_for_function(
-                    f"+document.getElementById('count').textContent > {first}", timeout=15_000
-                )
+                page.wait_for_function(f"+document.getElementById('count').textContent > {first}", timeout=15_000)
                 assert page.evaluate("window.__notReloaded") is True
                 assert page.locator("#plot .scatterlayer .point").count() > 0
                 assert page.locator("#table tbody tr").count() > 0

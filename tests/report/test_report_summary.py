@@ -29,8 +29,7 @@ def test_summary_matches_store(spec_params: Spec, study_300: Store) -> None:
     ((baseline,),) = _sql(study_300, "SELECT objective FROM experiments WHERE decision='baseline'")
     ((best, best_id),) = _sql(
         study_300,
-        "SELECT objective, id FROM experiments WHERE decision IN ('baseline','kept') "
-        "ORDER BY objective LIMIT 1",
+        "SELECT objective, id FROM experiments WHERE decision IN ('baseline','kept') ORDER BY objective LIMIT 1",
     )
     assert (s.baseline, s.best, s.best_id) == (baseline, best, best_id)
     assert s.improvement_abs == baseline - best
@@ -39,17 +38,12 @@ def test_summary_matches_store(spec_params: Spec, study_300: Store) -> None:
     assert s.keep_rate == counts["kept"] / judged
     ((tin, tout),) = _sql(study_300, "SELECT SUM(tokens_in), SUM(tokens_out) FROM experiments")
     assert (s.tokens_in, s.tokens_out) == (tin, tout)
-    ((start, end, dur),) = _sql(
-        study_300, "SELECT MIN(started_at), MAX(finished_at), SUM(duration) FROM experiments"
-    )
+    ((start, end, dur),) = _sql(study_300, "SELECT MIN(started_at), MAX(finished_at), SUM(duration) FROM experiments")
     assert abs(s.wall_s - (end - start)) < 1e-6 and abs(s.compute_s - dur) < 1e-6
     assert abs(s.experiments_per_hour - 300 / ((end - start) / 3600)) < 1e-6  # type: ignore[operator]
 
     kept_ids = [
-        r[0]
-        for r in _sql(
-            study_300, "SELECT id FROM experiments WHERE decision IN ('baseline','kept') ORDER BY id"
-        )
+        r[0] for r in _sql(study_300, "SELECT id FROM experiments WHERE decision IN ('baseline','kept') ORDER BY id")
     ]
     assert [step.id for step in s.chain] == kept_ids
     assert all(b.delta == b.objective - a.objective for a, b in zip(s.chain, s.chain[1:], strict=False))
@@ -57,8 +51,7 @@ def test_summary_matches_store(spec_params: Spec, study_300: Store) -> None:
     by_strategy = dict(
         _sql(
             study_300,
-            "SELECT strategy, SUM(decision='kept') FROM experiments "
-            "WHERE decision != 'baseline' GROUP BY strategy",
+            "SELECT strategy, SUM(decision='kept') FROM experiments WHERE decision != 'baseline' GROUP BY strategy",
         )
     )
     assert {st.strategy: st.kept for st in s.strategies} == by_strategy
@@ -88,9 +81,7 @@ def test_holdout_divergence_only_when_it_happens(tmp_path: Path) -> None:
     assert s.holdout is not None and len(s.holdout.points) == len(s.chain)
     assert not s.holdout.diverged and not s.holdout.diverging_steps
     spec2 = make_spec(tmp_path / "b")
-    s2 = summarize_spec(
-        spec2, make_study(spec2.study_dir, 200, seed=1, logs=False, diverge_after=2).experiments()
-    )
+    s2 = summarize_spec(spec2, make_study(spec2.study_dir, 200, seed=1, logs=False, diverge_after=2).experiments())
     assert s2.holdout is not None and s2.holdout.diverged
     assert s2.holdout.diverging_steps == [p.id for p in s2.holdout.points[3:]]
 

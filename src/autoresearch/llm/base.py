@@ -93,8 +93,9 @@ def call_with_retries(
             if attempt + 1 >= attempts:
                 raise LLMError(f"LLM {name} failed after {attempts} attempts: {message}") from None
             wait = policy.delay(attempt, exc.retry_after)
-            log.warning("LLM %s attempt %d/%d failed (%s); retrying in %.1fs",
-                        name, attempt + 1, attempts, message, wait)
+            log.warning(
+                "LLM %s attempt %d/%d failed (%s); retrying in %.1fs", name, attempt + 1, attempts, message, wait
+            )
             sleep(wait)
         except LLMError as exc:
             raise LLMError(redact(str(exc))) from None

@@ -50,16 +50,18 @@ def make_backend(use: str, options: dict[str, Any] | None = None) -> ChatBackend
     """
     options = dict(options or {})
     if "api_key" in options:
-        raise LLMError("do not put API keys in the spec; set an environment variable "
-                       "and name it with options.api_key_env")
+        raise LLMError(
+            "do not put API keys in the spec; set an environment variable and name it with options.api_key_env"
+        )
     provider, model = parse_use(use)
     timeout = float(options.get("timeout", 120.0))
     retry = RetryPolicy.from_options(options)
     if provider == "local":
         from autoresearch.llm.local import LocalBackend
 
-        return LocalBackend(model or options.get("model_path"), n_ctx=int(options.get("n_ctx", 8192)),
-                            seed=int(options.get("seed", 0)))
+        return LocalBackend(
+            model or options.get("model_path"), n_ctx=int(options.get("n_ctx", 8192)), seed=int(options.get("seed", 0))
+        )
     if provider == "anthropic":
         from autoresearch.llm.anthropic_backend import AnthropicBackend
 
@@ -72,8 +74,10 @@ def make_backend(use: str, options: dict[str, Any] | None = None) -> ChatBackend
         )
     if provider not in OPENAI_COMPATIBLE and "base_url" not in options:
         known = ", ".join(sorted([*OPENAI_COMPATIBLE, "anthropic", "local"]))
-        raise LLMError(f"unknown LLM provider {provider!r} in {use!r}: use one of {known}, "
-                       "or give options.base_url for any OpenAI-compatible server")
+        raise LLMError(
+            f"unknown LLM provider {provider!r} in {use!r}: use one of {known}, "
+            "or give options.base_url for any OpenAI-compatible server"
+        )
     default_url, default_env = OPENAI_COMPATIBLE.get(provider, (None, None))
     from autoresearch.llm.openai_compat import OpenAICompatBackend
 

@@ -34,8 +34,9 @@ def bundled_smollm2() -> Path:
 
 
 class LocalBackend:
-    def __init__(self, model_path: str | None = None, *, n_ctx: int = 8192, seed: int = 0,
-                 n_threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: str | None = None, *, n_ctx: int = 8192, seed: int = 0, n_threads: int | None = None
+    ) -> None:
         try:
             import llama_cpp
         except ImportError:
@@ -69,9 +70,7 @@ class LocalBackend:
         max_tokens: int,
         json_schema: dict[str, Any] | None = None,
     ) -> ChatReply:
-        kwargs: dict[str, Any] = {
-            "messages": list(messages), "temperature": temperature, "max_tokens": max_tokens
-        }
+        kwargs: dict[str, Any] = {"messages": list(messages), "temperature": temperature, "max_tokens": max_tokens}
         if json_schema is not None:
             # llama-cpp-python turns the schema into a GBNF grammar: the output is valid JSON of that shape.
             kwargs["response_format"] = {"type": "json_object", "schema": json_schema}

@@ -59,9 +59,7 @@ class OpenAICompatBackend:
         self._redact = make_redactor(api_key)
         # The SDK insists on a key even for local servers that ignore it. SDK retries are off: our loop
         # retries, so the attempt count and the final message are ours and testable.
-        self._client = openai.OpenAI(
-            api_key=api_key or "not-needed", base_url=base_url, timeout=timeout, max_retries=0
-        )
+        self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout, max_retries=0)
         self._openai = openai
 
     def __repr__(self) -> str:  # never show the client (it holds the key)

@@ -45,7 +45,10 @@ def price_of(
 
 
 def cost_usd(
-    provider: str, model: str, tokens_in: int, tokens_out: int,
+    provider: str,
+    model: str,
+    tokens_in: int,
+    tokens_out: int,
     overrides: Mapping[str, Sequence[float]] | None = None,
 ) -> float | None:
     price = price_of(provider, model, overrides)

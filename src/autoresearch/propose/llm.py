@@ -86,8 +86,11 @@ class LLMProposer:
             explore=float(self.options["explore"]),
             seed=None if seed is None else int(seed),
         )
-        self.lessons = Lessons(spec.study_dir / LESSONS_FILE, every=int(self.options["lessons_every"]),
-                               max_chars=int(self.options["lessons_chars"]))
+        self.lessons = Lessons(
+            spec.study_dir / LESSONS_FILE,
+            every=int(self.options["lessons_every"]),
+            max_chars=int(self.options["lessons_chars"]),
+        )
         self._observed: set[int] = set()
         self._warmed = False
         self._ancestor_turn = 0
@@ -121,14 +124,19 @@ class LLMProposer:
         avoid = None
         parent: Experiment | None = None
         if level > 0:
-            temperature = min(temperature + level * float(self.options["temperature_step"]),
-                              float(self.options["temperature_max"]))
+            temperature = min(
+                temperature + level * float(self.options["temperature_step"]), float(self.options["temperature_max"])
+            )
             avoid = self._stale_family(context, patience)
             parent = self._other_ancestor(context) if self.mode == "params" else None
         strategy = self.scheduler.choose(avoid_family=avoid)
         escalation = self._escalation_text(level, parent)
-        extra["llm"] = {"backend": f"{self._provider}/{self._model}", "temperature": temperature,
-                        "stagnation_level": level, "strategy_family": strategy.family}
+        extra["llm"] = {
+            "backend": f"{self._provider}/{self._model}",
+            "temperature": temperature,
+            "stagnation_level": level,
+            "strategy_family": strategy.family,
+        }
         if parent is not None:
             extra["llm"]["parent_id"] = parent.id
         if avoid is not None:
@@ -155,8 +163,10 @@ class LLMProposer:
                     # Models (small ones above all) tend to copy the point they are shown. Sample
                     # harder and make the next answer change one parameter, in the schema where the
                     # backend enforces it (llama.cpp grammars, structured outputs) and in the text.
-                    temperature = min(temperature + 2 * float(self.options["temperature_step"]),
-                                      float(self.options["temperature_max"]))
+                    temperature = min(
+                        temperature + 2 * float(self.options["temperature_step"]),
+                        float(self.options["temperature_max"]),
+                    )
                     focus = self._focus(exc.params, attempt)
                     if focus is not None:
                         exclude = {focus: exc.params[focus]}
@@ -165,11 +175,15 @@ class LLMProposer:
                 log.info("LLM answer %d/%d unusable: %s", attempt + 1, max_attempts, exc)
                 if attempt + 1 < max_attempts:
                     messages.append({"role": "assistant", "content": reply.text})
-                    messages.append({"role": "user", "content": render(
-                        load_template("repair", self.spec.root), error=str(exc))})
+                    messages.append(
+                        {"role": "user", "content": render(load_template("repair", self.spec.root), error=str(exc))}
+                    )
         if proposal is None:
-            proposal = Proposal(rejected_reason=(
-                f"the LLM gave no usable proposal in {max_attempts} attempt(s); last error: {errors[-1]}"))
+            proposal = Proposal(
+                rejected_reason=(
+                    f"the LLM gave no usable proposal in {max_attempts} attempt(s); last error: {errors[-1]}"
+                )
+            )
         proposal.strategy = strategy.name
         if parent is not None and proposal.parent_id is None:
             proposal.parent_id = parent.id
@@ -185,8 +199,16 @@ class LLMProposer:
 
     # -- pieces -----------------------------------------------------------------------------------
 
-    def _chat(self, messages: list[Message], temperature: float, usage: _Usage, *, json_schema: bool = True,
-              max_tokens: int | None = None, exclude: dict[str, Any] | None = None) -> ChatReply:
+    def _chat(
+        self,
+        messages: list[Message],
+        temperature: float,
+        usage: _Usage,
+        *,
+        json_schema: bool = True,
+        max_tokens: int | None = None,
+        exclude: dict[str, Any] | None = None,
+    ) -> ChatReply:
         default_tokens = 1024 if self.mode == "params" else 4096
         try:
             reply = self.backend.chat(
@@ -226,20 +248,26 @@ class LLMProposer:
     def _schema(self, exclude: dict[str, Any]) -> dict[str, Any]:
         rationale = {"type": "string", "maxLength": 300}
         if self.mode == "code":
-            return {"type": "object", "properties": {"rationale": rationale, "edits": {"type": "string"}},
-                    "required": ["rationale", "edits"]}
+            return {
+                "type": "object",
+                "properties": {"rationale": rationale, "edits": {"type": "string"}},
+                "required": ["rationale", "edits"],
+            }
         props: dict[str, Any] = {}
         enums = self._enums()
         for name, p in self.spec.params.items():
             if name in enums:
                 props[name] = {"enum": [v for v in enums[name] if name not in exclude or v != exclude[name]]}
             else:
-                props[name] = {"type": "integer" if p.type == "int" else "number",
-                               "minimum": p.low, "maximum": p.high}
-        return {"type": "object",
-                "properties": {"rationale": rationale,
-                               "params": {"type": "object", "properties": props, "required": list(props)}},
-                "required": ["rationale", "params"]}
+                props[name] = {"type": "integer" if p.type == "int" else "number", "minimum": p.low, "maximum": p.high}
+        return {
+            "type": "object",
+            "properties": {
+                "rationale": rationale,
+                "params": {"type": "object", "properties": props, "required": list(props)},
+            },
+            "required": ["rationale", "params"],
+        }
 
     def _parse(self, text: str, context: Context, parent: Experiment | None) -> Proposal:
         """A validated Proposal from the answer, or ValueError with the reason for the repair turn."""
@@ -268,14 +296,15 @@ class LLMProposer:
         key = params_key(params)
         for exp in context.history:
             if exp.params and params_key(exp.params) == key:
-                result = (f"objective {fmt_number(exp.objective)}" if exp.objective is not None
-                          else exp.decision)
-                raise RepeatError(f"these exact params were already tried in experiment #{exp.id} "
-                                  f"({result}); propose a point not tried yet.", params)
+                result = f"objective {fmt_number(exp.objective)}" if exp.objective is not None else exp.decision
+                raise RepeatError(
+                    f"these exact params were already tried in experiment #{exp.id} "
+                    f"({result}); propose a point not tried yet.",
+                    params,
+                )
         for pending in context.pending:
             if pending.params and params_key(pending.params) == key:
-                raise RepeatError("these exact params are already proposed and running; "
-                                  "propose another point.", params)
+                raise RepeatError("these exact params are already proposed and running; propose another point.", params)
 
     def _stale_family(self, context: Context, patience: int) -> str | None:
         """The strategy family used most over the stagnant stretch (from the store, so resume-proof)."""
@@ -288,8 +317,10 @@ class LLMProposer:
     def _other_ancestor(self, context: Context) -> Experiment | None:
         """A good experiment other than the best, rotating, to restart the search from when stuck."""
         direction = self.spec.study.direction
-        good = sorted((e for e in context.history if e.ok and e.objective is not None and e.params),
-                      key=lambda e: e.score(direction))
+        good = sorted(
+            (e for e in context.history if e.ok and e.objective is not None and e.params),
+            key=lambda e: e.score(direction),
+        )
         others = [e for e in good if context.best is None or e.id != context.best.id][:5]
         if not others:
             return None
@@ -300,11 +331,15 @@ class LLMProposer:
         if level <= 0:
             return ""
         stalled = level * int(self.options["stagnation_patience"])
-        text = (f"\nThe search has stalled: no improvement in the last {stalled} experiments. "
-                "Be bolder: try an idea unlike the recent ones.\n")
+        text = (
+            f"\nThe search has stalled: no improvement in the last {stalled} experiments. "
+            "Be bolder: try an idea unlike the recent ones.\n"
+        )
         if parent is not None:
-            text += (f"Start from experiment #{parent.id} (objective {fmt_number(parent.objective)}, "
-                     f"params {fmt_params(parent.params)}) instead of the current best.\n")
+            text += (
+                f"Start from experiment #{parent.id} (objective {fmt_number(parent.objective)}, "
+                f"params {fmt_params(parent.params)}) instead of the current best.\n"
+            )
         return text
 
     def _user_prompt(self, context: Context, strategy: Strategy, escalation: str) -> str:
@@ -316,9 +351,7 @@ class LLMProposer:
             limits = limits.halved()
         return clip(text, int(self.options["max_prompt_chars"]))
 
-    def _render_user(
-        self, context: Context, strategy: Strategy, escalation: str, limits: HistoryLimits
-    ) -> str:
+    def _render_user(self, context: Context, strategy: Strategy, escalation: str, limits: HistoryLimits) -> str:
         spec = self.spec
         values = {
             "goal": clip(spec.goal.strip() or "(no goal given)", 8000),
@@ -337,8 +370,7 @@ class LLMProposer:
             return render(load_template("code", spec.root), **values)
         best = context.best
         if best is not None and best.params:
-            values["best"] = (f"#{best.id}: objective {fmt_number(best.objective)} "
-                              f"with params {fmt_params(best.params)}")
+            values["best"] = f"#{best.id}: objective {fmt_number(best.objective)} with params {fmt_params(best.params)}"
         else:
             baseline = {n: p.baseline_value() for n, p in spec.params.items()}
             values["best"] = f"None measured yet. Baseline values: {fmt_params(baseline)}"
@@ -347,14 +379,18 @@ class LLMProposer:
 
     def _format_help(self) -> str:
         if self.mode == "code":
-            return ('Answer with one JSON object and nothing else:\n'
-                    '{"rationale": "<one or two sentences: the change and why it should help>", '
-                    '"edits": "<SEARCH/REPLACE blocks>"}\n\n' + SEARCH_REPLACE_HELP)
+            return (
+                "Answer with one JSON object and nothing else:\n"
+                '{"rationale": "<one or two sentences: the change and why it should help>", '
+                '"edits": "<SEARCH/REPLACE blocks>"}\n\n' + SEARCH_REPLACE_HELP
+            )
         kinds = {"float": "<number>", "int": "<integer>", "categorical": "<one of the choices>"}
         shape = ", ".join(f"{json.dumps(n)}: {kinds[p.type or 'float']}" for n, p in self.spec.params.items())
-        return ('Answer with one JSON object and nothing else, giving a value for every parameter:\n'
-                '{"rationale": "<one or two sentences: the change and why it should help>", '
-                f'"params": {{{shape}}}}}')
+        return (
+            "Answer with one JSON object and nothing else, giving a value for every parameter:\n"
+            '{"rationale": "<one or two sentences: the change and why it should help>", '
+            f'"params": {{{shape}}}}}'
+        )
 
     # -- lessons ----------------------------------------------------------------------------------
 
@@ -407,4 +443,3 @@ class _Usage:
 
 
 __all__ = ["DEFAULTS", "LLMProposer"]
-

@@ -75,17 +75,17 @@ def check_value(name: str, value: Any, spec: ParamSpec) -> Any:
     return float(value) if spec.type == "float" else value
 
 
-def check_params(
-    given: Any, space: dict[str, ParamSpec], fallback: dict[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
+def check_params(given: Any, space: dict[str, ParamSpec], fallback: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Validated params in space order; names missing from `given` come from `fallback` (listed second)."""
     if not isinstance(given, dict):
         raise ValueError('"params" must be a JSON object mapping parameter names to values')
     unknown = [k for k in given if k not in space]
     errors = []
     if unknown:
-        errors.append(f"unknown parameter(s) {', '.join(map(json.dumps, unknown))}; "
-                      f"the parameters are {', '.join(map(json.dumps, space))}")
+        errors.append(
+            f"unknown parameter(s) {', '.join(map(json.dumps, unknown))}; "
+            f"the parameters are {', '.join(map(json.dumps, space))}"
+        )
     result: dict[str, Any] = {}
     filled: list[str] = []
     for name, spec in space.items():
@@ -107,8 +107,10 @@ def check_params(
 
 def params_key(params: dict[str, Any]) -> str:
     """A canonical form to spot repeats (floats to 9 significant digits)."""
+
     def norm(v: Any) -> Any:
         return float(f"{v:.9g}") if isinstance(v, float) else v
+
     return json.dumps({k: norm(v) for k, v in params.items()}, sort_keys=True, default=str)
 
 
@@ -124,7 +126,7 @@ def extract_edits(text: str) -> tuple[str, str]:
         head = text[:marker]
         line_start = head.rstrip("\n").rfind("\n")  # the file path line just above the first block
         prose = head[: max(line_start, 0)]
-        return " ".join(prose.replace("```", " ").split()), text[max(line_start + 1, 0):].strip()
+        return " ".join(prose.replace("```", " ").split()), text[max(line_start + 1, 0) :].strip()
     edits = data.get("edits")
     if not isinstance(edits, str) or not edits.strip():
         raise ValueError('the JSON object needs an "edits" string holding SEARCH/REPLACE blocks')

@@ -41,7 +41,7 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     keep = max(limit - 20, 10)
-    return text[: keep // 2] + " [...truncated...] " + text[-(keep - keep // 2):]
+    return text[: keep // 2] + " [...truncated...] " + text[-(keep - keep // 2) :]
 
 
 def clip_tail(text: str, limit: int) -> str:
@@ -98,8 +98,13 @@ class HistoryLimits:
         )
 
     def halved(self) -> HistoryLimits:
-        return HistoryLimits(self.best // 2, self.recent // 2, self.failures // 2,
-                             max(self.item_chars // 2, 80), max(self.reason_chars // 2, 60))
+        return HistoryLimits(
+            self.best // 2,
+            self.recent // 2,
+            self.failures // 2,
+            max(self.item_chars // 2, 80),
+            max(self.reason_chars // 2, 60),
+        )
 
 
 def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
@@ -134,16 +139,17 @@ def format_history(history: list[Experiment], direction: str, mode: str, limits:
     if not done:
         return "No experiments yet."
     sign = 1.0 if direction == "minimize" else -1.0
-    ranked = sorted((e for e in done if e.ok and e.objective is not None),
-                    key=lambda e: sign * float(e.objective or 0.0))
+    ranked = sorted(
+        (e for e in done if e.ok and e.objective is not None), key=lambda e: sign * float(e.objective or 0.0)
+    )
     failures = [e for e in done if e.decision in ("failed", "rejected")]
     shown: set[int] = set()
     seen_params: set[str] = set()
     sections = []
     for title, items in (
         (f"Best so far (top {limits.best})", ranked[: limits.best]),
-        (f"Most recent (last {limits.recent})", done[-limits.recent:] if limits.recent else []),
-        (f"Recent failures (last {limits.failures})", failures[-limits.failures:] if limits.failures else []),
+        (f"Most recent (last {limits.recent})", done[-limits.recent :] if limits.recent else []),
+        (f"Recent failures (last {limits.failures})", failures[-limits.failures :] if limits.failures else []),
     ):
         lines = []
         for exp in items:

@@ -21,32 +21,53 @@ class Strategy:
 
 
 PARAMS_STRATEGIES = (
-    Strategy("hyperparameter_tweak", "Nudge one or two numeric hyperparameters near the current best "
-             "(a small step, e.g. x0.5-x2 on log-scale values).", "tune"),
-    Strategy("architecture_change", "Change the parameters that shape the model or system (sizes, depth, "
-             "width, counts, structural choices) while keeping the rest.", "structure"),
-    Strategy("regularization_adjustment", "Adjust regularization (dropout, weight decay, penalties, "
-             "early stopping, data augmentation) to fix over- or under-fitting.", "regularize"),
-    Strategy("optimizer_switch", "Switch the optimizer or solver choice and re-balance the settings that "
-             "go with it (learning rate, momentum, batch size).", "optimizer"),
-    Strategy("learning_rate_schedule", "Rework the learning rate and its schedule (warmup, decay, "
-             "step counts, epochs).", "tune"),
-    Strategy("bold_exploration", "Jump to an untried region of the space: change several parameters "
-             "at once far from everything tried so far.", "explore"),
+    Strategy(
+        "hyperparameter_tweak",
+        "Nudge one or two numeric hyperparameters near the current best "
+        "(a small step, e.g. x0.5-x2 on log-scale values).",
+        "tune",
+    ),
+    Strategy(
+        "architecture_change",
+        "Change the parameters that shape the model or system (sizes, depth, "
+        "width, counts, structural choices) while keeping the rest.",
+        "structure",
+    ),
+    Strategy(
+        "regularization_adjustment",
+        "Adjust regularization (dropout, weight decay, penalties, "
+        "early stopping, data augmentation) to fix over- or under-fitting.",
+        "regularize",
+    ),
+    Strategy(
+        "optimizer_switch",
+        "Switch the optimizer or solver choice and re-balance the settings that "
+        "go with it (learning rate, momentum, batch size).",
+        "optimizer",
+    ),
+    Strategy(
+        "learning_rate_schedule",
+        "Rework the learning rate and its schedule (warmup, decay, step counts, epochs).",
+        "tune",
+    ),
+    Strategy(
+        "bold_exploration",
+        "Jump to an untried region of the space: change several parameters at once far from everything tried so far.",
+        "explore",
+    ),
 )
 
 CODE_STRATEGIES = (
-    Strategy("algorithmic_change", "Replace the approach with a better algorithm or better asymptotics.",
-             "algorithm"),
-    Strategy("micro_optimization", "Speed up the hot path: avoid repeated work, hoist invariants, use "
-             "faster primitives, vectorise.", "performance"),
-    Strategy("simplification", "Remove code or complexity while keeping or improving the metric.",
-             "simplify"),
+    Strategy("algorithmic_change", "Replace the approach with a better algorithm or better asymptotics.", "algorithm"),
+    Strategy(
+        "micro_optimization",
+        "Speed up the hot path: avoid repeated work, hoist invariants, use faster primitives, vectorise.",
+        "performance",
+    ),
+    Strategy("simplification", "Remove code or complexity while keeping or improving the metric.", "simplify"),
     Strategy("data_structure_change", "Change the data layout or data structures used.", "algorithm"),
-    Strategy("hyperparameter_tweak", "Tune constants and settings in the code near their current values.",
-             "tune"),
-    Strategy("bold_rewrite", "Try a substantially different idea for the weakest part of the code.",
-             "explore"),
+    Strategy("hyperparameter_tweak", "Tune constants and settings in the code near their current values.", "tune"),
+    Strategy("bold_rewrite", "Try a substantially different idea for the weakest part of the code.", "explore"),
 )
 
 
@@ -62,8 +83,13 @@ def strategies_from_options(mode: str, options: dict[str, Any]) -> list[Strategy
         if isinstance(item, dict):
             name = str(item["name"])
             base = defaults.get(name)
-            result.append(Strategy(name, str(item.get("description", base.description if base else name)),
-                                   str(item.get("family", base.family if base else name))))
+            result.append(
+                Strategy(
+                    name,
+                    str(item.get("description", base.description if base else name)),
+                    str(item.get("family", base.family if base else name)),
+                )
+            )
         elif text is not None:
             result.append(Strategy(str(item), str(text), str(item)))
         else:

@@ -89,9 +89,7 @@ class StudyView:
             if not path.exists():
                 return None  # the study has not started yet; the page shows it empty
             uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-            self._db = sqlite3.connect(
-                uri, uri=True, check_same_thread=False, isolation_level=None, timeout=5
-            )
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=5)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout=5000")
         return self._db
@@ -134,9 +132,7 @@ class StudyView:
             running = [r["id"] for r in cache.rows if r["status"] == "running"]
             from_id = min([*running, cache.ids[-1] - _TAIL_ROWS + 1])
             keep = cache.rows[: bisect.bisect_left(cache.ids, from_id)]
-            tail = db.execute(
-                f"SELECT {_LIGHT_COLUMNS} FROM experiments WHERE id >= ? ORDER BY id", (from_id,)
-            )
+            tail = db.execute(f"SELECT {_LIGHT_COLUMNS} FROM experiments WHERE id >= ? ORDER BY id", (from_id,))
             rows = keep + [_light(r) for r in tail]
             total = int(db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0])
             if total == len(rows):
@@ -421,9 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BrokenPipeError:
             pass  # the browser went away mid-answer
         except Exception as exc:  # one bad request must not take the server down
-            self._send(
-                HTTPStatus.INTERNAL_SERVER_ERROR, f"error: {exc}".encode(), "text/plain; charset=utf-8"
-            )
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, f"error: {exc}".encode(), "text/plain; charset=utf-8")
 
     def _authorize(self, query: dict[str, str]) -> bool | None:
         """None: refused; True: accepted through ?token= (so set the cookie); False: accepted otherwise."""
@@ -452,9 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", f"max-age={cache}" if cache else "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         if cookie and self.server.token:
-            self.send_header(
-                "Set-Cookie", f"{TOKEN_COOKIE}={self.server.token}; Path=/; HttpOnly; SameSite=Strict"
-            )
+            self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={self.server.token}; Path=/; HttpOnly; SameSite=Strict")
         self.end_headers()
         self.wfile.write(body)
 
@@ -752,9 +744,7 @@ def _experiment_page(study: str, e: dict[str, Any]) -> str:
     if e.get("holdout"):
         parts.append(f"<h2>Holdout</h2>{_kv_table(e['holdout'])}")
     for name, text in logs.get("tails", {}).items():
-        parts.append(
-            f"<h2>{esc(name)} (tail)</h2><pre class='log' id='{esc(name.split('.')[0])}'>{esc(text)}</pre>"
-        )
+        parts.append(f"<h2>{esc(name)} (tail)</h2><pre class='log' id='{esc(name.split('.')[0])}'>{esc(text)}</pre>")
     for name, text in logs.get("llm", {}).items():
         parts.append(f"<h2>{esc(name)}</h2><pre class='llm'>{esc(text)}</pre>")
     if logs.get("other"):

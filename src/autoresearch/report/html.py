@@ -55,9 +55,7 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     md_path = write_markdown(summary, out_dir / "report.md", progress_png="progress.png", lessons=lessons)
     html_path = out_dir / "report.html"
     log_params = {name for name, p in spec.params.items() if p.log}
-    page = render_html(
-        summary, experiments, metric_label=spec.metric.name, lessons=lessons, log_params=log_params
-    )
+    page = render_html(summary, experiments, metric_label=spec.metric.name, lessons=lessons, log_params=log_params)
     html_path.write_text(page)
     return html_path, md_path
 
@@ -163,9 +161,7 @@ def _holdout_figure(s: Summary) -> go.Figure | None:
     pts = s.holdout.points
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
-        go.Scatter(
-            x=[p.id for p in pts], y=[p.objective for p in pts], mode="lines+markers", name="search objective"
-        ),
+        go.Scatter(x=[p.id for p in pts], y=[p.objective for p in pts], mode="lines+markers", name="search objective"),
         secondary_y=False,
     )
     fig.add_trace(
@@ -332,9 +328,7 @@ def render_html(
         if fig is not None:
             parts.append(_fig_html(fig))
         else:
-            parts.append(
-                f"<p class='muted'>Not available: {esc(s.importance_error or 'no search space')}.</p>"
-            )
+            parts.append(f"<p class='muted'>Not available: {esc(s.importance_error or 'no search space')}.</p>")
         slices = _slices_figure(s, metric_label, log_params or set())
         if slices is not None:
             parts.append("<h3>Objective vs each parameter</h3>")
@@ -348,9 +342,7 @@ def render_html(
         for step in s.chain:
             change = ""
             if step.params and s.mode == "params":
-                change += (
-                    "<br><code>" + esc(", ".join(f"{k}={v!r}" for k, v in step.params.items())) + "</code>"
-                )
+                change += "<br><code>" + esc(", ".join(f"{k}={v!r}" for k, v in step.params.items())) + "</code>"
             if step.diff:
                 change += f"<details><summary>diff</summary>{_diff_html(step.diff)}</details>"
             delta = "" if step.delta is None else f"{step.delta:+.6g}"

@@ -58,9 +58,7 @@ def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def render_markdown(
-    s: Summary, *, progress_png: str | None = "progress.png", lessons: str | None = None
-) -> str:
+def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", lessons: str | None = None) -> str:
     out: list[str] = [f"# autoresearch report: {s.name}", ""]
     if s.holdout is not None and s.holdout.diverged:
         out += [f"> **Warning** — {s.holdout.message}", ""]
@@ -117,9 +115,7 @@ def render_markdown(
             if step.diff:
                 diff = step.diff
                 if len(diff) > MAX_DIFF_CHARS:
-                    diff = (
-                        diff[:MAX_DIFF_CHARS] + f"\n... ({len(step.diff) - MAX_DIFF_CHARS} more characters)"
-                    )
+                    diff = diff[:MAX_DIFF_CHARS] + f"\n... ({len(step.diff) - MAX_DIFF_CHARS} more characters)"
                 fence = "````" if "```" in diff else "```"
                 out += [f"{fence}diff", diff.rstrip("\n"), fence, ""]
 

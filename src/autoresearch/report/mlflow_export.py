@@ -52,9 +52,7 @@ def _key(name: str) -> str:
     return _KEY.sub("_", str(name))[:250]
 
 
-def export_mlflow(
-    spec: Spec, store: Store, tracking_dir: Path, *, experiment_name: str | None = None
-) -> MlflowExport:
+def export_mlflow(spec: Spec, store: Store, tracking_dir: Path, *, experiment_name: str | None = None) -> MlflowExport:
     """Write every finished experiment of the study as an MLflow run under TRACKING_DIR."""
     try:
         from mlflow.entities import Metric, Param, RunTag

@@ -206,9 +206,7 @@ def plot_progress(
     else:
         ax.text(0.5, 0.5, "no experiments yet", transform=ax.transAxes, ha="center", va="center")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(
-            loc="upper right" if direction == "minimize" else "lower right", fontsize=8, framealpha=0.85
-        )
+        ax.legend(loc="upper right" if direction == "minimize" else "lower right", fontsize=8, framealpha=0.85)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)

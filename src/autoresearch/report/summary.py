@@ -170,9 +170,7 @@ def summarize(
         mode=mode,
         total=len(experiments),
         running=running,
-        counts={
-            d: counts.get(d, 0) for d in ("baseline", "kept", "reverted", "failed", "rejected", "running")
-        },
+        counts={d: counts.get(d, 0) for d in ("baseline", "kept", "reverted", "failed", "rejected", "running")},
         baseline=baseline.objective if baseline else None,
         baseline_id=baseline.id if baseline else None,
         best=best_exp.objective if best_exp else None,
@@ -219,8 +217,7 @@ def _strategies(experiments: Sequence[Experiment]) -> list[StrategyStats]:
             continue
         by[e.strategy or "(none)"][e.decision] += 1
     stats = [
-        StrategyStats(s, sum(c.values()), c["kept"], c["reverted"], c["failed"], c["rejected"])
-        for s, c in by.items()
+        StrategyStats(s, sum(c.values()), c["kept"], c["reverted"], c["failed"], c["rejected"]) for s, c in by.items()
     ]
     return sorted(stats, key=lambda s: (-s.success_rate, -s.total, s.strategy))
 
@@ -361,9 +358,7 @@ def _importances(
             for values, objective in eligible
         ]
         if len(trials) < 2:
-            summary.importance_error = (
-                f"needs at least 2 finished trials in the search space, got {len(trials)}"
-            )
+            summary.importance_error = f"needs at least 2 finished trials in the search space, got {len(trials)}"
             return
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize")
@@ -393,9 +388,7 @@ def _in_space(distribution: Any, value: Any) -> bool:
 def _evaluators() -> list[tuple[str, Any]]:
     from optuna import importance
 
-    found: list[tuple[str, Any]] = [
-        ("fanova", importance.FanovaImportanceEvaluator(n_trees=16, max_depth=8, seed=0))
-    ]
+    found: list[tuple[str, Any]] = [("fanova", importance.FanovaImportanceEvaluator(n_trees=16, max_depth=8, seed=0))]
     ped = getattr(importance, "PedAnovaImportanceEvaluator", None)
     if ped is not None:
         found.append(("ped-anova", ped()))

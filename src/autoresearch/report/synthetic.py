@@ -103,10 +103,7 @@ class SyntheticWriter:
         rationale = (
             "baseline"
             if first
-            else (
-                f"{strategy}: try lr={params['lr']:.2g}, hidden={params['hidden']}, "
-                f"dropout={params['dropout']:.2f}"
-            )
+            else (f"{strategy}: try lr={params['lr']:.2g}, hidden={params['hidden']}, dropout={params['dropout']:.2f}")
         )
         diff = None
         if self.mode == "code":
@@ -142,9 +139,7 @@ class SyntheticWriter:
             )
             (log_dir / "stderr.log").write_text("warning: synthetic run\n")
             if not first:
-                (log_dir / "prompt.json").write_text(
-                    '{"messages": [{"role": "user", "content": "improve it"}]}'
-                )
+                (log_dir / "prompt.json").write_text('{"messages": [{"role": "user", "content": "improve it"}]}')
                 (log_dir / "response.md").write_text(f"I will {rationale}.")
             fields["log_dir"] = str(log_dir)
         roll = r.random()
