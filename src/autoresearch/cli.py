@@ -186,14 +186,75 @@ def apply(experiment_id: int | None, path: Path, params_file: Path | None) -> No
 
 @main.command()
 @path_argument
-@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "json", "jsonl"]), default="tsv", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Default: results.<format> in PATH.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Default: .autoresearch/<study>/report.")
+@user_errors
+def report(path: Path, output: Path | None) -> None:
+    """Write report.html (self-contained, works offline), report.md and progress.png."""
+    from autoresearch.report.html import write_report
+
+    spec, study = _open(path)
+    html, markdown = write_report(spec, study.store, output)
+    console.print(f"wrote {html}\nwrote {markdown}", markup=False)
+
+
+@main.command()
+@click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Any other address needs --token.")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--token", help="Required by every request (needed when --host is not loopback).")
+@user_errors
+def dashboard(paths: tuple[Path, ...], host: str, port: int, token: str | None) -> None:
+    """Serve a live, read-only web view of one or several studies."""
+    from autoresearch.report.dashboard import DashboardError, serve
+
+    specs = [load_spec(p) for p in paths or (Path("."),)]
+    try:
+        server = serve(
+            [s.study_dir for s in specs],
+            host=host,
+            port=port,
+            token=token,
+            directions={s.name: s.study.direction for s in specs},
+        )
+    except (DashboardError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"autoresearch dashboard: {server.url}  (Ctrl-C to stop)", markup=False, soft_wrap=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@main.command()
+@path_argument
+@click.option(
+    "--format", "fmt", type=click.Choice(["tsv", "csv", "json", "jsonl", "mlflow"]), default="tsv", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Default: results.<format> (mlruns/) in PATH.")
 @user_errors
 def export(path: Path, fmt: str, output: Path | None) -> None:
     """Write results.tsv (karpathy/autoresearch columns first), or csv/json/jsonl."""
     from autoresearch.export import write_export
 
     spec, study = _open(path)
+    if fmt == "mlflow":
+        from autoresearch.report.mlflow_export import MlflowExportError, export_mlflow
+
+        tracking = output or spec.root / "mlruns"
+        try:
+            result = export_mlflow(spec, study.store, tracking)
+        except MlflowExportError as exc:
+            raise UserError(str(exc)) from None
+        console.print(
+            f"logged {result.exported} experiments to MLflow at {result.tracking_uri} "
+            f"({result.skipped} already there); browse with: MLFLOW_ALLOW_FILE_STORE=true "
+            f"mlflow ui --backend-store-uri {tracking}",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
     target = output or spec.root / f"results.{fmt}"
     count = write_export(spec, study.experiments(), target, fmt)
     console.print(f"wrote {count} experiments to {target}")

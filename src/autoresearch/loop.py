@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from autoresearch import judge
 from autoresearch.propose import make_proposer
-from autoresearch.propose.base import Context, Proposal, Proposer, SearchExhausted
+from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, RunLock, Store
@@ -105,6 +105,8 @@ class Loop:
         lock.acquire()  # a second `run` on this study fails here, naming the holder
         self.store = Store(self.spec.study_dir)
         try:
+            self.store.set_meta("direction", self.direction)  # readers (dashboard) need it without the spec
+            self.store.set_meta("study", self.spec.name)
             self._load_history()
             self.evaluator.prime(self.history)
             self.proposer = self._proposer or make_proposer(self.spec, self.history)
@@ -132,25 +134,23 @@ class Loop:
                 where = f" (logs: {failed.log_dir})" if failed and failed.log_dir else ""
                 return f"the baseline failed: {failed.reason if failed else 'not run'}{where}; fix it and run again"
             stopped = ""
-            ready: Proposal | None = None
+            ready: Proposal | str | None = None
             while True:
                 while not stopped and len(self._in_flight) < self.workers:
                     stopped = self.budget_exhausted()
                     if stopped:
                         break
-                    try:
-                        proposal, ready = ready or self._propose(), None
-                    except SearchExhausted as exc:
-                        stopped = str(exc)
+                    proposal, ready = ready or self._propose(), None
+                    if isinstance(proposal, str):
+                        stopped = proposal
                         break
                     self._start(pool, proposal)
                 if self._pipelined and not stopped and ready is None and not self.budget_exhausted():
                     # Propose the next candidate while the experiment runs, so a slow proposer (an
                     # LLM) does not leave the machine idle between experiments.
-                    try:
-                        ready = self._propose()
-                    except SearchExhausted as exc:
-                        stopped = str(exc)
+                    ready = self._propose()
+                    if isinstance(ready, str):
+                        stopped, ready = ready, None
                 if not self._in_flight:
                     return stopped
                 self._wait_for_one()
@@ -175,8 +175,14 @@ class Loop:
             self.spec, history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
         )
 
-    def _propose(self) -> Proposal:
-        return self.proposer.propose(self.context())
+    def _propose(self) -> Proposal | str:
+        """The next proposal, or why there is none (the study then stops; running ones finish)."""
+        try:
+            return self.proposer.propose(self.context())
+        except SearchExhausted as exc:
+            return str(exc)
+        except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
+            return f"the proposer failed: {exc}; run again to resume"
 
     # -- run ---------------------------------------------------------------------------------------
 

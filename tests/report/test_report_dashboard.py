@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LiveStudy
 
 from autoresearch.report.dashboard import MAX_PAGE, DashboardError, DashboardServer, serve
 from autoresearch.report.synthetic import SyntheticWriter, make_study
 from autoresearch.store import Store
+from tests.report.conftest import LiveStudy
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

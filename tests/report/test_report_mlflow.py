@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import make_spec
 
 from autoresearch.report.mlflow_export import ID_TAG, export_mlflow
 from autoresearch.report.synthetic import make_study
+from tests.report.conftest import make_spec
 
 mlflow = pytest.importorskip("mlflow")
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from conftest import make_spec
-
 from autoresearch.report.html import write_report
 from autoresearch.report.markdown import fmt
 from autoresearch.report.summary import normalise_reason, summarize_spec
 from autoresearch.report.synthetic import make_study
 from autoresearch.spec import Spec
 from autoresearch.store import DB_NAME, Store
+from tests.report.conftest import make_spec
 
 
 def _sql(store: Store, query: str) -> list[tuple]:

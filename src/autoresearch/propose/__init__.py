@@ -19,6 +19,10 @@ def make_proposer(spec: Spec, history: list[Experiment]) -> Proposer:
         from autoresearch.propose.samplers import SamplerProposer
 
         return SamplerProposer(spec, kind, history)
+    if kind == "llm":
+        from autoresearch.propose.llm import LLMProposer
+
+        return LLMProposer(spec)
     if kind == "agent":
         if spec.mode != "code":
             raise ProposalError(f"proposer {use!r} edits code; add a [code] section with the editable files")

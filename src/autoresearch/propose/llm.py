@@ -65,6 +65,7 @@ for several changes. Inside the JSON string, escape newlines as \\n and quotes a
 
 
 class LLMProposer:
+    slow = True  # an LLM call takes seconds: the loop proposes the next candidate while one runs
     """A Proposer backed by a chat model (see autoresearch.llm.make_backend)."""
 
     def __init__(

@@ -464,10 +464,8 @@ class _Handler(BaseHTTPRequestHandler):
         views = self.server.views
         page: Callable[[], str] | None = None
         if not parts:
-            if len(views) == 1:
-                page = lambda: _study_page(next(iter(views)))  # noqa: E731
-            else:
-                page = lambda: _index_page(list(views))  # noqa: E731
+            names = list(views)
+            page = (lambda: _study_page(names[0])) if len(names) == 1 else (lambda: _index_page(names))
         elif parts == ["favicon.ico"]:
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", cache=86400)
             return

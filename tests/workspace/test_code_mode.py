@@ -1,0 +1,291 @@
+"""Code mode end to end: real git repositories, the real CLI, a script proposer replaying known edits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autoresearch.store import Store
+from tests.conftest import PYTHON, cli, write_study
+
+# Replays edits listed in edits.json: one per call, in order; then says it is done.
+REPLAY = """
+import json, sys
+study = json.load(sys.stdin)
+edits = json.load(open("edits.json"))
+step = len(study["history"]) + len(study["pending"]) - 1
+print(json.dumps(edits[step] if step < len(edits) else {"done": True}))
+"""
+
+
+def target(cost: int = 10, extra: str = "") -> str:
+    """target.py: only the lines between the region markers may change."""
+    return (
+        "def work(n):\n    return sum(range(n))\n\n\n"
+        f"# autoresearch: begin\n{extra}COST = {cost}\n# autoresearch: end\n"
+    )
+
+
+TARGET = target()
+MEASURE = "from target import COST, work\nwork(1000)\nprint('cost:', COST)\n"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def edit(search: str, replace: str, rationale: str, path: str = "target.py") -> dict:
+    return {"edits": f"{path}\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n", "rationale": rationale}
+
+
+def make_repo(tmp_path: Path, edits: list[dict], extra_spec: str = "", budget: int = 20) -> Path:
+    root = write_study(
+        tmp_path / "repo",
+        f"""
+    [study]
+    name = "cm"
+    [run]
+    command = "{PYTHON} measure.py"
+    timeout = "20s"
+    [metric]
+    name = "cost"
+    [code]
+    editable = ["target.py"]
+    protected = ["measure.py", "data/*.txt"]
+    [proposer]
+    use = "script:{PYTHON} replay.py"
+    [budget]
+    experiments = {budget}
+    {extra_spec}
+    """,
+        {
+            "target.py": TARGET,
+            "measure.py": MEASURE,
+            "replay.py": REPLAY,
+            "data/split.txt": "1 2 3\n",
+            "notes.md": "user notes\n",
+        },
+    )
+    (root / "edits.json").write_text(json.dumps(edits))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "initial")
+    return root
+
+
+def cost_edit(cost: int, rationale: str) -> dict:
+    """A SEARCH/REPLACE edit of the measured cost."""
+    return edit("COST = 10", f"COST = {cost}", rationale)
+
+
+def chain(costs: list[int]) -> list[dict]:
+    """Edits that each rewrite COST, whatever its current value (whole-file replacement)."""
+    return [{"edits": {"target.py": target(c)}, "rationale": f"cost {c}"} for c in costs]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Everything of the user's checkout: files (incl. untracked), HEAD, branch, index, stash."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if ".autoresearch" in path.parts or ".git" in path.parts or not path.is_file():
+            continue
+        files[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {
+        **files,
+        "HEAD": git(root, "rev-parse", "HEAD"),
+        "branch": git(root, "symbolic-ref", "HEAD"),
+        "index": hashlib.sha256((root / ".git" / "index").read_bytes()).hexdigest(),
+        "status": git(root, "status", "--porcelain"),
+        "stash": git(root, "stash", "list"),
+    }
+
+
+def rows(root: Path) -> list:
+    store = Store(root / ".autoresearch" / "cm", create=False)
+    try:
+        return store.experiments()
+    finally:
+        store.close()
+
+
+def test_user_checkout_is_byte_identical_and_history_is_the_chain_of_kept(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, chain([8, 9, 5, 7, 3]))
+    (root / "notes.md").write_text("uncommitted change\n")
+    (root / "scratch.txt").write_text("untracked\n")
+    git(root, "add", "notes.md")  # something staged too
+    (root / "notes.md").write_text("uncommitted change, then more\n")
+    before = snapshot(root)
+    result = cli("run", str(root))
+    assert result.returncode == 0, result.stderr
+    assert snapshot(root) == before
+    experiments = rows(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept", "reverted", "kept", "reverted", "kept"]
+    assert [e.objective for e in experiments] == [10, 8, 9, 5, 7, 3]
+    # every experiment's code stays reachable by ref, and its commit holds what it measured
+    for e in experiments:
+        assert git(root, "rev-parse", f"refs/autoresearch/cm/{e.id}").strip() == e.commit_sha
+    assert "COST = 9" in git(root, "show", f"{experiments[2].commit_sha}:target.py")
+    # the study branch is the best, and its history is exactly the kept chain, each better than its parent
+    assert git(root, "rev-parse", "autoresearch/cm").strip() == experiments[-1].commit_sha
+    log = git(root, "log", "--format=%H %s", "autoresearch/cm").splitlines()
+    shas = [line.split()[0] for line in log]
+    assert shas[:3] == [experiments[5].commit_sha, experiments[3].commit_sha, experiments[1].commit_sha]
+    assert experiments[2].commit_sha not in shas and experiments[4].commit_sha not in shas
+    assert "cost 3 (-2)" in log[0] and "cost 5 (-3)" in log[1]
+    assert ".autoresearch/" in (root / ".git" / "info" / "exclude").read_text()
+
+
+def test_best_show_and_apply(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, chain([4, 6]))
+    assert cli("run", str(root)).returncode == 0
+    best = cli("best", str(root))
+    assert (
+        best.returncode == 0
+        and "+COST = 4" in best.stdout
+        and "-COST = 10" in best.stdout
+        and "experiment 2" in best.stdout
+    )
+    show = cli("show", "3", str(root))
+    assert "+COST = 6" in show.stdout and "reverted" in show.stdout
+    # apply refuses to overwrite uncommitted work, and changes nothing then
+    (root / "target.py").write_text(TARGET + "# my own edit\n")
+    refused = cli("apply", "--path", str(root))
+    assert refused.returncode == 1 and "uncommitted" in refused.stderr
+    assert (root / "target.py").read_text() == TARGET + "# my own edit\n"
+    git(root, "checkout", "target.py")
+    applied = cli("apply", "--path", str(root))
+    assert applied.returncode == 0, applied.stderr
+    assert (root / "target.py").read_text() == target(4)
+    assert git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+@pytest.mark.parametrize(
+    ("proposal", "reason"),
+    [
+        (edit("work(1000)", "work(1)", "cheat", path="measure.py"), "protected"),
+        (edit("nope = 1", "nope = 2", "search text missing"), "not found"),
+        (edit("def work(n):", "def work(n, m=0):", "outside the region"), "region"),
+        ({"edits": "notes.md\n<<<<<<< SEARCH\nuser notes\n=======\nx\n>>>>>>> REPLACE\n"}, "not editable"),
+        ({"edits": {"target.py": TARGET}}, "change nothing"),
+        ({"params": {"x": 1}}, "code mode takes edits"),
+        ({"nothing": 1}, '"params" or "edits"'),
+    ],
+)
+def test_each_rejection_reason_is_recorded(tmp_path: Path, proposal: dict, reason: str) -> None:
+    root = make_repo(tmp_path, [proposal, cost_edit(2, "fine")])
+    assert cli("run", str(root)).returncode == 0
+    experiments = rows(root)
+    assert experiments[1].decision == "rejected" and reason in experiments[1].reason
+    assert experiments[2].decision == "kept"  # the loop went on
+
+
+def test_run_that_changes_a_protected_file_is_rejected_whatever_its_metric(tmp_path: Path) -> None:
+    sneaky = target(1, "open(__file__.replace('target.py', 'data/split.txt'), 'w').write('1\\n')\n")
+    root = make_repo(tmp_path, [{"edits": {"target.py": sneaky}, "rationale": "shrink the split"}])
+    assert cli("run", str(root)).returncode == 0
+    experiments = rows(root)
+    assert experiments[1].decision == "rejected" and "data/split.txt" in experiments[1].reason
+    assert experiments[1].objective == 1  # it measured great, and still was not kept
+    assert git(root, "rev-parse", "autoresearch/cm").strip() == experiments[0].commit_sha
+
+
+def test_files_the_experiment_creates_are_not_committed(tmp_path: Path) -> None:
+    writer = target(2, "open('artifact.bin', 'w').write('x')\n")
+    root = make_repo(tmp_path, [{"edits": {"target.py": writer}, "rationale": "writes an artifact"}])
+    assert cli("run", str(root)).returncode == 0
+    sha = rows(root)[1].commit_sha
+    assert "artifact.bin" not in git(root, "ls-tree", "-r", "--name-only", sha)
+
+
+def test_unified_diff_and_whole_file_formats(tmp_path: Path) -> None:
+    diff = (
+        "--- a/target.py\n+++ b/target.py\n@@ -5,3 +5,3 @@\n"
+        " # autoresearch: begin\n-COST = 10\n+COST = 6\n # autoresearch: end\n"
+    )
+    whole = "=== target.py ===\n" + target(2)
+    root = make_repo(
+        tmp_path,
+        [
+            {"edits": diff, "format": "diff", "rationale": "diff"},
+            {"edits": whole, "format": "whole", "rationale": "whole"},
+        ],
+    )
+    assert cli("run", str(root)).returncode == 0
+    assert [(e.decision, e.objective) for e in rows(root)] == [("baseline", 10), ("kept", 6), ("kept", 2)]
+
+
+def test_include_uncommitted_starts_from_the_users_changes(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, chain([1]))
+    (root / "target.py").write_text(target(7))
+    assert cli("run", "--include-uncommitted", str(root)).returncode == 0
+    assert rows(root)[0].objective == 7
+    assert (root / "target.py").read_text() == target(7)  # still the user's, untouched
+
+
+def test_agent_proposer_takes_what_the_agent_changed(tmp_path: Path) -> None:
+    agent = tmp_path / "agent.py"
+    agent.write_text(
+        "import pathlib, sys\n"
+        "prompt = sys.argv[1]\n"
+        "assert 'cost' in prompt and 'target.py' in prompt\n"
+        "p = pathlib.Path('target.py'); p.write_text(p.read_text().replace('COST = 10', 'COST = 3'))\n"
+        "print('RATIONALE: set the cost to three')\n"
+    )
+    root = make_repo(tmp_path, [], budget=2)
+    spec = (root / "autoresearch.toml").read_text().replace(f"script:{PYTHON} replay.py", f"agent:{PYTHON} {agent}")
+    (root / "autoresearch.toml").write_text(spec)
+    result = cli("run", str(root))
+    assert result.returncode == 0, result.stderr
+    experiments = rows(root)
+    assert experiments[1].decision == "kept" and experiments[1].objective == 3
+    assert experiments[1].rationale == "set the cost to three"
+    assert "set the cost" in (Path(experiments[1].log_dir) / "response.md").read_text()
+    assert "Goal" in (Path(experiments[1].log_dir) / "prompt.md").read_text()
+
+
+def test_agent_changing_files_outside_editable_is_rejected(tmp_path: Path) -> None:
+    agent = tmp_path / "agent.py"
+    agent.write_text("import pathlib\npathlib.Path('notes.md').write_text('changed')\n")
+    root = make_repo(tmp_path, [], budget=2)
+    spec = (root / "autoresearch.toml").read_text().replace(f"script:{PYTHON} replay.py", f"agent:{PYTHON} {agent}")
+    (root / "autoresearch.toml").write_text(spec)
+    assert cli("run", str(root)).returncode == 0
+    experiment = rows(root)[1]
+    assert experiment.decision == "rejected" and "not editable: notes.md" in experiment.reason
+
+
+def test_resume_after_sigkill_with_worktrees_in_any_state(tmp_path: Path) -> None:
+    edits = [
+        {"edits": {"target.py": target(9 - i, "import time; time.sleep(0.6)\n")}, "rationale": f"step {i}"}
+        for i in range(8)
+    ]
+    root = make_repo(tmp_path, edits, budget=9)
+    for delay in (1.0, 2.2, 0.4, 3.1):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autoresearch", "run", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # leave a worktree dirty and locked, as a crash mid-checkout could
+    worktree = root / ".autoresearch" / "cm" / "worktrees" / "0"
+    if worktree.exists():
+        (worktree / "target.py").write_text("garbage")
+        (worktree / "stray.txt").write_text("x")
+    final = cli("run", str(root))
+    assert final.returncode == 0, final.stderr
+    experiments = rows(root)
+    assert len(experiments) == 9 and all(e.status == "done" for e in experiments)
+    kept = [e for e in experiments if e.decision == "kept"]
+    assert [e.objective for e in kept] == sorted((e.objective for e in kept), reverse=True)
+    assert git(root, "rev-parse", "autoresearch/cm").strip() == kept[-1].commit_sha
+    assert "COST = 2" in git(root, "show", "autoresearch/cm:target.py")
