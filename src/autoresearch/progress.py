@@ -158,6 +158,7 @@ class LiveView:
             f"autoresearch: study {spec.name} ({spec.mode} mode, proposer {loop.proposer.name}, "
             f"{loop.workers} worker{'s' * (loop.workers > 1)}{resumed})",
             markup=False,
+            soft_wrap=True,
         )
         self.recent = loop.history[-5:]
         if self.console.is_terminal:

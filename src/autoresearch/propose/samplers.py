@@ -134,7 +134,7 @@ class SamplerProposer:
                 self._pending[key] = trial
                 return Proposal(
                     params=dict(trial.params),
-                    rationale=f"{self.kind} sample #{trial.number}",
+                    rationale=describe_change(context.best.params if context.best else None, trial.params),
                     strategy=self.kind,
                     extra={
                         "sampler_attrs": _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)
@@ -163,6 +163,18 @@ class SamplerProposer:
             self.study.tell(trial, state=TrialState.FAIL)
         else:
             self.study.tell(trial, value)
+
+
+def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """A short rationale for a sampled point: what changed from the current best."""
+    if not before:
+        return ", ".join(f"{k}={_short(v)}" for k, v in after.items())
+    changes = [f"{k} {_short(before.get(k))}→{_short(v)}" for k, v in after.items() if before.get(k) != v]
+    return ", ".join(changes) or "same as the best"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _json_safe(attrs: dict[str, Any]) -> dict[str, Any]:

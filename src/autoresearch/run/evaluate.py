@@ -150,10 +150,12 @@ class CommandEvaluator(Evaluator):
         )
         evaluation = self.read(result, cwd)
         if evaluation.error is None:
-            evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir)
+            evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
         return evaluation
 
-    def check_guards(self, evaluation: Evaluation, cwd: Path, env: dict[str, str], log_dir: Path) -> str | None:
+    def check_guards(
+        self, evaluation: Evaluation, cwd: Path, env: dict[str, str], log_dir: Path, values: dict[str, Any]
+    ) -> str | None:
         """The first guard the candidate fails, with its name and output tail; None if all pass."""
         for guard in self.spec.guard:
             if guard.metric is not None:
@@ -168,7 +170,7 @@ class CommandEvaluator(Evaluator):
             assert guard.command is not None
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", guard.name)
             result = run_command(
-                guard.command,
+                render_command(guard.command, values),
                 cwd=cwd,
                 env=env,
                 timeout=guard.timeout,
