@@ -29,10 +29,10 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autoresearch.loop import Loop  # noqa: E402
-from autoresearch.propose.base import Context, Proposal  # noqa: E402
-from autoresearch.spec import spec_from_dict  # noqa: E402
-from autoresearch.store import Experiment  # noqa: E402
+from autoresearch.loop import Loop
+from autoresearch.propose.base import Context, Proposal
+from autoresearch.spec import spec_from_dict
+from autoresearch.store import Experiment
 
 COMMAND = "echo loss=1"
 
@@ -40,7 +40,7 @@ COMMAND = "echo loss=1"
 def bare(n: int) -> float:
     start = time.perf_counter()
     for _ in range(n):
-        subprocess.run(COMMAND, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        subprocess.run(COMMAND, shell=True, capture_output=True, check=True)
     return time.perf_counter() - start
 
 
@@ -49,7 +49,7 @@ def optuna_optimize(n: int) -> float:
 
     def objective(trial: optuna.Trial) -> float:
         trial.suggest_float("x", -5, 5)
-        out = subprocess.run(COMMAND, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        out = subprocess.run(COMMAND, shell=True, capture_output=True, check=True)
         return float(out.stdout.decode().split("=")[1])
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
