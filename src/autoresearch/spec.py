@@ -234,8 +234,11 @@ class ProposerSection(_Section):
                 f"unknown proposer {self.use!r}{hint}; use one of random, tpe, cmaes, gp, "
                 "llm:<provider>/<model>, agent:<command>, script:<command>"
             )
-        if ":" in self.use and not self.use.split(":", 1)[1].strip():
-            raise ValueError(f"proposer {self.use!r} needs something after the colon")
+        needs = {"llm": "llm:<provider>/<model> or llm:local", "agent": "agent:<command>", "script": "script:<command>"}
+        if kind in needs and not self.use.partition(":")[2].strip():
+            raise ValueError(f"proposer {self.use!r} is incomplete; write {needs[kind]}")
+        if kind in ("random", "tpe", "cmaes", "gp") and ":" in self.use:
+            raise ValueError(f"proposer {self.use!r}: the sampler takes no argument; write use = {kind!r}")
         return self
 
 

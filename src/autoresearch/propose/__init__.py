@@ -20,9 +20,13 @@ def make_proposer(spec: Spec, history: list[Experiment]) -> Proposer:
 
         return SamplerProposer(spec, kind, history)
     if kind == "llm":
+        from autoresearch.llm import LLMError
         from autoresearch.propose.llm import LLMProposer
 
-        return LLMProposer(spec)
+        try:
+            return LLMProposer(spec)
+        except LLMError as exc:  # a bad provider, a missing key or package: say so, no traceback
+            raise ProposalError(str(exc)) from None
     if kind == "agent":
         if spec.mode != "code":
             raise ProposalError(f"proposer {use!r} edits code; add a [code] section with the editable files")

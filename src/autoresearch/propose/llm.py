@@ -78,6 +78,8 @@ class LLMProposer:
         self.spec = spec
         self.name = spec.proposer.use if spec.proposer.use.startswith("llm") else "llm"
         self.options = {**DEFAULTS, **(spec.proposer.options if options is None else options)}
+        if self.options["seed"] is None:  # reproducible by default: the study's seed
+            self.options["seed"] = spec.study.seed
         self.backend: ChatBackend = backend or make_backend(spec.proposer.use, self.options)
         self.mode = spec.mode
         self.limits = HistoryLimits.from_options(self.options)

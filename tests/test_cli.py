@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from autoresearch.spec import load_spec
+from tests.conftest import cli
+
+
+def test_init_writes_a_spec_that_loads(tmp_path: Path) -> None:
+    for template in ("params", "code"):
+        folder = tmp_path / template
+        result = cli("init", "--template", template, str(folder))
+        assert result.returncode == 0, result.stderr
+        spec = load_spec(folder)
+        assert spec.mode == template and "Goal" in spec.goal
+    again = cli("init", str(tmp_path / "params"))
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_status_log_show_best_apply_export(bowl_study: Path) -> None:
+    run = cli("run", str(bowl_study))
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == 10 and lines[0].startswith("[1/10] #1 baseline 5 | best 5 (#1)")
+    assert "stopped: experiment budget reached (10)" in run.stdout
+
+    status = cli("status", str(bowl_study))
+    assert "experiments 10 / 10" in status.stdout and "baseline 5" in status.stdout
+
+    log = cli("log", str(bowl_study)).stdout.splitlines()
+    assert len(log) == 10 and log[0].startswith("#1") and "baseline" in log[0]
+
+    show = cli("show", "2", str(bowl_study))
+    assert "experiment 2  parent 1" in show.stdout and "stdout.log (tail)" in show.stdout and "loss:" in show.stdout
+    missing = cli("show", "99", str(bowl_study))
+    assert missing.returncode == 1 and "no experiment 99" in missing.stderr
+
+    best = cli("best", str(bowl_study))
+    params = json.loads(best.stdout.split("\n", 1)[1])
+    assert set(params) == {"x", "y"}
+
+    applied = cli("apply", "--path", str(bowl_study))
+    assert applied.returncode == 0 and json.loads((bowl_study / "best_params.json").read_text()) == params
+
+    assert cli("export", str(bowl_study)).returncode == 0
+    rows = list(csv.reader((bowl_study / "results.tsv").open(), delimiter="\t"))
+    assert rows[0][:5] == ["commit", "loss", "memory_gb", "status", "description"]
+    assert len(rows) == 11 and rows[1][3] == "keep" and {r[3] for r in rows[2:]} <= {"keep", "discard"}
+    assert cli("export", "--format", "jsonl", str(bowl_study)).returncode == 0
+    records = [json.loads(line) for line in (bowl_study / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == list(range(1, 11))
+
+
+def test_queries_on_a_study_that_never_ran(bowl_study: Path) -> None:
+    result = cli("status", str(bowl_study))
+    assert result.returncode == 1 and "no study found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_proposer_and_missing_command(tmp_path: Path, bowl_study: Path) -> None:
+    spec = (bowl_study / "autoresearch.toml").read_text()
+    (bowl_study / "autoresearch.toml").write_text(spec.replace('use = "tpe"', 'use = "llm"'))
+    result = cli("run", str(bowl_study))
+    assert result.returncode == 2 and "proposer" in result.stderr and "Traceback" not in result.stderr
+
+    (bowl_study / "autoresearch.toml").write_text(spec.replace("bowl.py {params_file}", "").replace(
+        'command = "', 'command = "no-such-program-xyz '))
+    result = cli("run", str(bowl_study))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the baseline failed: exit code 127" in result.stdout and "not found" in result.stdout
+
+
+def test_report_and_dashboard_arguments(bowl_study: Path) -> None:
+    assert cli("run", str(bowl_study)).returncode == 0
+    report = cli("report", str(bowl_study))
+    assert report.returncode == 0, report.stderr
+    html = bowl_study / ".autoresearch" / "bowl" / "report" / "report.html"
+    assert html.stat().st_size > 100_000 and (html.parent / "progress.png").exists()
+    refused = cli("dashboard", "--host", "0.0.0.0", str(bowl_study))
+    assert refused.returncode == 1 and "token" in refused.stderr

@@ -1,0 +1,63 @@
+"""The shipped examples run for real, as a user would run them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from autoresearch.store import Store
+from tests.conftest import cli
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def rows(study_dir: Path) -> list:
+    store = Store(study_dir, create=False)
+    try:
+        return store.experiments()
+    finally:
+        store.close()
+
+
+def test_quickstart_runs_and_improves(tmp_path: Path) -> None:
+    root = shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart", ignore=shutil.ignore_patterns(".*"))
+    result = cli("run", "--experiments", "6", str(root), timeout=300)
+    assert result.returncode == 0, result.stderr
+    experiments = rows(root / ".autoresearch" / "digits-mlp")
+    assert len(experiments) == 6 and experiments[0].decision == "baseline"
+    assert all(e.decision in ("baseline", "kept", "reverted") for e in experiments)
+    assert 0 < experiments[0].objective < 2 and "val_accuracy" in experiments[0].metrics
+    assert "test_loss" not in experiments[0].metrics  # the held-back split is never reported
+
+
+def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> None:
+    root = shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart", ignore=shutil.ignore_patterns(".*"))
+    spec = (root / "autoresearch.toml").read_text().replace('use = "tpe"', 'use = "llm:local"')
+    (root / "autoresearch.toml").write_text(spec + "\n[proposer.options]\nlessons_every = 0\n")
+    result = cli("run", "--experiments", "4", str(root), timeout=600)
+    assert result.returncode == 0, result.stderr
+    experiments = rows(root / ".autoresearch" / "digits-mlp")
+    candidates = experiments[1:]
+    assert len(candidates) == 3 and all(e.proposer == "llm:local" for e in candidates)
+    ran = [e for e in candidates if e.decision in ("kept", "reverted")]
+    assert ran, [e.reason for e in candidates]
+    for e in candidates:
+        assert e.tokens_in and e.tokens_out
+        assert (Path(e.log_dir) / "prompt.json").exists() or (Path(e.log_dir) / "prompt.md").exists()
+
+
+def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
+    root = shutil.copytree(EXAMPLES / "speedup", tmp_path / "speedup", ignore=shutil.ignore_patterns(".*"))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "example"], cwd=root, check=True)
+    result = cli("run", str(root), timeout=300)
+    assert result.returncode == 0, result.stderr
+    decisions = [(e.strategy, e.decision) for e in rows(root / ".autoresearch" / "speedup")]
+    assert decisions[:6] == [
+        (None, "baseline"), ("early-exit", "kept"), ("broken-bound", "rejected"), ("sqrt-bound", "kept"),
+        ("cheat-protected", "rejected"), ("sieve", "kept"),
+    ]
+    best = cli("best", str(root))
+    assert "+    sieve = bytearray([1]) * n" in best.stdout
