@@ -64,8 +64,9 @@ def test_unknown_proposer_and_missing_command(tmp_path: Path, bowl_study: Path) 
     result = cli("run", str(bowl_study))
     assert result.returncode == 2 and "proposer" in result.stderr and "Traceback" not in result.stderr
 
-    (bowl_study / "autoresearch.toml").write_text(spec.replace("bowl.py {params_file}", "").replace(
-        'command = "', 'command = "no-such-program-xyz '))
+    (bowl_study / "autoresearch.toml").write_text(
+        spec.replace("bowl.py {params_file}", "").replace('command = "', 'command = "no-such-program-xyz ')
+    )
     result = cli("run", str(bowl_study))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "the baseline failed: exit code 127" in result.stdout and "not found" in result.stdout

@@ -51,13 +51,19 @@ def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
     root = shutil.copytree(EXAMPLES / "speedup", tmp_path / "speedup", ignore=shutil.ignore_patterns(".*"))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "example"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "example"], cwd=root, check=True
+    )
     result = cli("run", str(root), timeout=300)
     assert result.returncode == 0, result.stderr
     decisions = [(e.strategy, e.decision) for e in rows(root / ".autoresearch" / "speedup")]
     assert decisions[:6] == [
-        (None, "baseline"), ("early-exit", "kept"), ("broken-bound", "rejected"), ("sqrt-bound", "kept"),
-        ("cheat-protected", "rejected"), ("sieve", "kept"),
+        (None, "baseline"),
+        ("early-exit", "kept"),
+        ("broken-bound", "rejected"),
+        ("sqrt-bound", "kept"),
+        ("cheat-protected", "rejected"),
+        ("sieve", "kept"),
     ]
     best = cli("best", str(root))
     assert "+    sieve = bytearray([1]) * n" in best.stdout

@@ -126,15 +126,18 @@ class Loop:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="experiment")
         try:
             self._rerun_interrupted(pool)
+            ready: Proposal | str | None = None
             if self.baseline is None and not self._in_flight:
                 self._start(pool, self.baseline_proposal, is_baseline=True)
+                if self._pipelined:  # a slow proposer prepares the first candidate meanwhile
+                    ready = self._propose()
                 self._wait_for_one()  # every candidate is judged against the baseline
             if self.baseline is None:
                 failed = self.history[-1] if self.history else None
                 where = f" (logs: {failed.log_dir})" if failed and failed.log_dir else ""
                 return f"the baseline failed: {failed.reason if failed else 'not run'}{where}; fix it and run again"
-            stopped = ""
-            ready: Proposal | str | None = None
+            stopped = ready if isinstance(ready, str) else ""
+            ready = None if isinstance(ready, str) else ready
             while True:
                 while not stopped and len(self._in_flight) < self.workers:
                     stopped = self.budget_exhausted()
@@ -164,6 +167,10 @@ class Loop:
 
     @property
     def _pipelined(self) -> bool:
+        """Propose ahead while experiments run: by default for slow proposers (LLMs, agents) only,
+        since a sampler proposing ahead would not see the latest result."""
+        if self.spec.proposer.pipeline is not None:
+            return self.spec.proposer.pipeline
         return bool(getattr(self.proposer, "slow", False))
 
     def context(self) -> Context:

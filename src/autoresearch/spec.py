@@ -222,6 +222,7 @@ class GuardSection(_Section):
 class ProposerSection(_Section):
     use: str = "tpe"
     options: dict[str, Any] = {}
+    pipeline: bool | None = None  # propose the next candidate while one runs (default: for LLMs and agents)
 
     @model_validator(mode="after")
     def _known(self) -> ProposerSection:
