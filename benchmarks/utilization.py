@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.fake_llm import FakeLLMServer, Reply, Request
+
 from autoresearch.loop import Loop
 from autoresearch.spec import spec_from_dict
 from autoresearch.store import Store
-from tests.fake_llm import FakeLLMServer, Reply, Request
 
 
 def busy_fraction(study_dir: Path) -> tuple[float, float]:

@@ -38,7 +38,7 @@ def test_optimize_with_storage_resumes_and_study_opens(tmp_path: Path) -> None:
 
     optimize(fitness, 0.0, max_iterations=10, storage=tmp_path)
     assert len(calls) == 10
-    best, score, history = optimize(fitness, 0.0, max_iterations=15, storage=tmp_path)
+    _best, score, history = optimize(fitness, 0.0, max_iterations=15, storage=tmp_path)
     assert len(calls) == 15 and len(history) == 15  # 5 more, nothing re-run
     assert score == min(h["score"] for h in history if h["score"] is not None)
 

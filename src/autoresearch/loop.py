@@ -17,6 +17,7 @@ import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from autoresearch import judge
@@ -209,14 +210,15 @@ class Loop:
             extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
             | ({"baseline": True} if is_baseline else {}),
         )
-        self._save_transcript(experiment, proposal)
+        log_dir = self.evaluator.log_dir(experiment)
+        if log_dir is not None:  # known before it runs, so live views can follow its logs
+            self.store.update(experiment.id, log_dir=str(log_dir))
+            experiment.log_dir = str(log_dir)
+            self._save_transcript(log_dir, proposal)
         self._submit(pool, experiment, proposal)
 
-    def _save_transcript(self, experiment: Experiment, proposal: Proposal) -> None:
+    def _save_transcript(self, folder: Path, proposal: Proposal) -> None:
         """Prompts and responses that produced a proposal go to files beside the experiment's logs."""
-        folder = self.evaluator.log_dir(experiment)
-        if folder is None:
-            return
         for key in TRANSCRIPT_KEYS:
             if key in proposal.extra:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -268,7 +270,6 @@ class Loop:
             objective=evaluation.objective,
             exit_code=evaluation.exit_code,
             duration=evaluation.duration,
-            log_dir=str(log_dir) if (log_dir := self.evaluator.log_dir(experiment)) else None,
             extra={**experiment.extra, **evaluation.extra},
             **evaluation.record,
         )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +17,7 @@ import pytest
 from autoresearch.report.dashboard import MAX_PAGE, DashboardError, DashboardServer, serve
 from autoresearch.report.synthetic import SyntheticWriter, make_study
 from autoresearch.store import Store
+from tests.conftest import BOWL, bowl_spec, write_study
 from tests.report.conftest import LiveStudy
 
 CHROMIUM = "/usr/bin/chromium"
@@ -116,10 +120,33 @@ def test_several_studies_on_one_page(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.fixture
+def running_study(tmp_path: Path) -> Iterator[LiveStudy]:
+    """A study being written by a real `autoresearch run` (0.3 s experiments), stopped with Ctrl-C."""
+    root = write_study(
+        tmp_path / "live",
+        bowl_spec(400, "random").replace("bowl.py {params_file}", "slow_bowl.py {params_file}"),
+        {"slow_bowl.py": "import time\ntime.sleep(0.3)\n" + BOWL},
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    study_dir = root / ".autoresearch" / "bowl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (study_dir / "study.db").exists():
+        time.sleep(0.1)
+    try:
+        yield LiveStudy(study_dir, "minimize", proc.kill)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert proc.returncode == 0  # the run stopped cleanly, and is resumable
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
-def test_dashboard_live_in_chromium(live_study: LiveStudy) -> None:
+def test_dashboard_live_in_chromium(running_study: LiveStudy) -> None:
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    server = serve([live_study.study_dir], token="tok")
+    server = serve([running_study.study_dir], token="tok")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
