@@ -102,26 +102,24 @@ class Loop:
     # -- the study, start to end -------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        lock = RunLock(self.spec.study_dir)
-        lock.acquire()  # a second `run` on this study fails here, naming the holder
-        self.store = Store(self.spec.study_dir)
-        try:
-            self.store.set_meta("direction", self.direction)  # readers (dashboard) need it without the spec
-            self.store.set_meta("study", self.spec.name)
-            self._load_history()
-            self.evaluator.prime(self.history)
-            self.proposer = self._proposer or make_proposer(self.spec, self.history)
-            if self.observer:
-                self.observer.started(self)
-            stopped = self._run_until_budget()
-            outcome = Outcome(self.best, self.baseline, stopped, self.store.count())
-            if self.observer:
-                self.observer.stopped(self, outcome)
-            return outcome
-        finally:
-            self._save_elapsed()
-            self.store.close()
-            lock.release()
+        with RunLock(self.spec.study_dir):  # a second `run` on this study fails here, naming the holder
+            self.store = Store(self.spec.study_dir)
+            try:
+                self.store.set_meta("direction", self.direction)  # for readers without the spec (dashboard)
+                self.store.set_meta("study", self.spec.name)
+                self._load_history()
+                self.evaluator.prime(self.history)
+                self.proposer = self._proposer or make_proposer(self.spec, self.history)
+                if self.observer:
+                    self.observer.started(self)
+                stopped = self._run_until_budget()
+                outcome = Outcome(self.best, self.baseline, stopped, self.store.count())
+                if self.observer:
+                    self.observer.stopped(self, outcome)
+                return outcome
+            finally:
+                self._save_elapsed()
+                self.store.close()
 
     def _run_until_budget(self) -> str:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="experiment")
