@@ -677,19 +677,9 @@ poll();
 
 
 def _diff_html(diff: str) -> str:
-    out = []
-    for line in diff.splitlines():
-        cls = (
-            "add"
-            if line.startswith("+")
-            else "del"
-            if line.startswith("-")
-            else "hunk"
-            if line.startswith("@@")
-            else ""
-        )
-        out.append(f"<span class='{cls}'>{html.escape(line)}</span>" if cls else html.escape(line))
-    return "<pre class='diff' id='diff'>" + "\n".join(out) + "</pre>"
+    from autoresearch.report.html import highlight_diff
+
+    return "<pre class='diff' id='diff'>" + highlight_diff(diff) + "</pre>"
 
 
 def _kv_table(data: dict[str, Any] | None) -> str:

@@ -239,22 +239,19 @@ def _slices_figure(s: Summary, metric_label: str, log_params: set[str]) -> go.Fi
     return fig
 
 
+def highlight_diff(diff: str) -> str:
+    """A unified diff as escaped HTML lines, added/removed/hunk lines wrapped in classed spans."""
+    lines = []
+    for line in diff.splitlines():
+        cls = "hunk" if line.startswith("@@") else {"+": "add", "-": "del"}.get(line[:1], "")
+        lines.append(f'<span class="{cls}">{html.escape(line)}</span>' if cls else html.escape(line))
+    return "\n".join(lines)
+
+
 def _diff_html(diff: str) -> str:
     if len(diff) > MAX_DIFF_CHARS:
         diff = diff[:MAX_DIFF_CHARS] + f"\n... ({len(diff) - MAX_DIFF_CHARS} more characters)"
-    lines = []
-    for line in diff.splitlines():
-        cls = (
-            "add"
-            if line.startswith("+")
-            else "del"
-            if line.startswith("-")
-            else "hunk"
-            if line.startswith("@@")
-            else ""
-        )
-        lines.append(f'<span class="{cls}">{html.escape(line)}</span>' if cls else html.escape(line))
-    return '<pre class="diff">' + "\n".join(lines) + "</pre>"
+    return '<pre class="diff">' + highlight_diff(diff) + "</pre>"
 
 
 CSS = """
