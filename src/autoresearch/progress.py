@@ -199,7 +199,11 @@ class LiveView:
         total = spec.budget.experiments
         header = Text(f"{spec.name}  ", style="bold")
         header.append(f"experiment {s.total}" + (f" of {total}" if total else ""))
-        bar = ProgressBar(total=float(total), completed=float(min(s.done, total)), width=40) if total else Text("")
+        top = Table.grid(padding=(0, 2))
+        top.add_row(
+            header,
+            ProgressBar(total=float(total), completed=float(min(s.done, total)), width=40) if total else Text(""),
+        )
         summary = Text(
             f"{s.best_text()}   keep rate {100 * s.keep_rate:.0f}%   {s.per_hour:.1f}/h   "
             f"elapsed {_duration(s.elapsed)}"
@@ -217,7 +221,7 @@ class LiveView:
                 Text(e.decision or "running", style=_STYLE.get(e.decision or "", "")),
                 one_line(e.rationale or e.reason, 50),
             )
-        parts: list[Any] = [header, bar, summary, table]
+        parts: list[Any] = [top, summary, table]
         patience = spec.budget.patience or 20
         if s.since_improvement >= max(patience // 2, 5):
             parts.append(Text(f"warning: no improvement in {s.since_improvement} experiments", style="yellow"))
