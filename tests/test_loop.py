@@ -214,3 +214,13 @@ def test_params_reach_the_experiment_every_way(tmp_path: Path) -> None:
         seen = json.loads((Path(row.log_dir) / "stdout.log").read_text().splitlines()[0])
         assert seen["file"] == row.params and seen["arg"] == row.params["act"]
         assert seen["env"] == str(row.params["layers"]) and seen["secret"] is None
+
+
+def test_script_proposer_repeating_itself_never_reruns(tmp_path: Path) -> None:
+    proposer = "import json, sys\njson.load(sys.stdin)\nprint(json.dumps({'params': {'x': 1.0, 'y': -2.0}}))\n"
+    root = write_study(tmp_path, bowl_spec(4, f"script:{PYTHON} same.py"), {"bowl.py": BOWL, "same.py": proposer})
+    run_loop(root)
+    rows = experiments(root)
+    assert [r.decision for r in rows] == ["baseline", "kept", "rejected", "rejected"]
+    assert rows[2].reason == "duplicate of experiment #2: these parameters were already tried"
+    assert rows[2].log_dir and not (Path(rows[2].log_dir) / "stdout.log").exists()

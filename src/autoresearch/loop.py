@@ -26,6 +26,7 @@ from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, RunLock, Store
+from autoresearch.workspace.params import params_key
 
 # Proposal.extra entries saved as files with the experiment rather than in the store.
 TRANSCRIPT_KEYS = ("prompt", "response", "agent_stderr")
@@ -98,6 +99,7 @@ class Loop:
         self._elapsed_before = 0.0
         self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal, int | None]] = {}
         self._free_slots = list(range(self.workers))
+        self._tried: dict[str, int] = {}  # params already run (or running) -> the experiment's id
 
     # -- the study, start to end -------------------------------------------------------------------
 
@@ -194,6 +196,10 @@ class Loop:
 
     def _start(self, pool: ThreadPoolExecutor, proposal: Proposal, *, is_baseline: bool = False) -> None:
         """Record the candidate as `running`, then hand it to a worker."""
+        if proposal.params is not None and proposal.rejected_reason is None:
+            earlier = self._tried.get(params_key(proposal.params))
+            if earlier is not None:  # whatever the proposer, the same parameters never run twice
+                proposal.rejected_reason = f"duplicate of experiment #{earlier}: these parameters were already tried"
         parent = proposal.parent_id if proposal.parent_id is not None else (self.best.id if self.best else None)
         experiment = self.store.start_experiment(
             proposal=proposal.to_record(),
@@ -213,6 +219,8 @@ class Loop:
             self.store.update(experiment.id, log_dir=str(log_dir))
             experiment.log_dir = str(log_dir)
             self._save_transcript(log_dir, proposal)
+        if proposal.params is not None and proposal.rejected_reason is None:
+            self._tried[params_key(proposal.params)] = experiment.id
         self._submit(pool, experiment, proposal)
 
     def _save_transcript(self, folder: Path, proposal: Proposal) -> None:
@@ -323,6 +331,9 @@ class Loop:
                     decision="failed",
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
+        for experiment in self.store.experiments():
+            if experiment.params is not None and experiment.decision != "rejected":
+                self._tried.setdefault(params_key(experiment.params), experiment.id)
         for experiment in self.store.experiments(status="done"):
             self.history.append(experiment)
             if experiment.decision == "baseline":

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from autoresearch.llm import ChatBackend, ChatReply, LLMError, Message, cost_usd, make_backend
 from autoresearch.propose.base import Context, Proposal, ProposalError
 from autoresearch.propose.lessons import LESSONS_FILE, Lessons
-from autoresearch.propose.llm_parse import check_params, extract_edits, extract_json, params_key
+from autoresearch.propose.llm_parse import check_params, extract_edits, extract_json
 from autoresearch.propose.prompt import (
     HistoryLimits,
     clip,
@@ -28,6 +28,7 @@ from autoresearch.propose.prompt import (
     render,
 )
 from autoresearch.propose.strategies import Strategy, StrategyScheduler, strategies_from_options
+from autoresearch.workspace.params import params_key
 
 if TYPE_CHECKING:
     from autoresearch.spec import Spec

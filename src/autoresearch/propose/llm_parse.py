@@ -105,15 +105,6 @@ def check_params(given: Any, space: dict[str, ParamSpec], fallback: dict[str, An
     return result, filled
 
 
-def params_key(params: dict[str, Any]) -> str:
-    """A canonical form to spot repeats (floats to 9 significant digits)."""
-
-    def norm(v: Any) -> Any:
-        return float(f"{v:.9g}") if isinstance(v, float) else v
-
-    return json.dumps({k: norm(v) for k, v in params.items()}, sort_keys=True, default=str)
-
-
 def extract_edits(text: str) -> tuple[str, str]:
     """(rationale, edits) from a JSON answer, or from bare SEARCH/REPLACE blocks with prose before them."""
     try:

@@ -8,7 +8,6 @@ so a resumed study samples exactly as if it had never stopped.
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any
 
 import optuna
@@ -23,6 +22,7 @@ from optuna.trial import TrialState
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import Experiment
+from autoresearch.workspace.params import params_key
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -44,17 +44,6 @@ def distribution(param: ParamSpec) -> BaseDistribution:
 
 def search_space(spec: Spec) -> dict[str, BaseDistribution]:
     return {name: distribution(param) for name, param in spec.params.items()}
-
-
-def params_key(params: dict[str, Any]) -> str:
-    """A canonical key for deduplication (floats rounded to 12 significant digits)."""
-
-    def canon(value: Any) -> Any:
-        if isinstance(value, float) and math.isfinite(value):
-            return float(f"{value:.12g}")
-        return value
-
-    return repr(sorted((k, canon(v)) for k, v in params.items()))
 
 
 def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -> optuna.samplers.BaseSampler:
