@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from autoresearch import judge
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
+from autoresearch.run import reaper
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, RunLock, Store
@@ -87,6 +88,7 @@ class Loop:
         self.workers = workers or spec.run.workers
         self._proposer = proposer
         self.evaluator: Evaluator = evaluator or make_evaluator(spec)
+        self.referee = judge.Referee(spec, self.evaluator)  # noise rule, integrity, holdout, rechecks
         self.observer = observer
         self.baseline_proposal = baseline or baseline_proposal(spec)
         self.store: Store
@@ -114,7 +116,8 @@ class Loop:
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
                 if self.observer:
                     self.observer.started(self)
-                stopped = self._run_until_budget()
+                with reaper.subreaper():  # what escapes an experiment's process group comes back to be killed
+                    stopped = self._run_until_budget()
                 outcome = Outcome(self.best, self.baseline, stopped, self.store.count())
                 if self.observer:
                     self.observer.stopped(self, outcome)
@@ -265,9 +268,9 @@ class Loop:
             decision, reason = "failed", evaluation.error or "no objective"
         elif is_baseline:
             decision, reason = "baseline", "the unchanged system"
+            self.referee.baseline(experiment, evaluation)
         else:
-            verdict = judge.judge(evaluation.objective, self.best, self.direction)
-            decision, reason = ("kept" if verdict.keep else "reverted"), verdict.reason
+            decision, reason = self.referee.decide(experiment, evaluation, self.best, self.history)
         self.store.finish_experiment(
             experiment.id,
             decision=decision,

@@ -219,6 +219,86 @@ class GuardSection(_Section):
         return self
 
 
+class NoiseSection(_Section):
+    """How a candidate must beat the incumbent: by anything (strict), by min_delta, or beyond the noise."""
+
+    baseline_repeats: int = Field(default=1, ge=1, le=1000)
+    rule: Literal["strict", "min_delta", "significant"] = "strict"
+    min_delta: float | None = Field(default=None, ge=0)
+    factor: float = Field(default=2.0, gt=0)
+    test: Literal["welch"] | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    recheck_best: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> NoiseSection:
+        if self.rule == "min_delta" and self.min_delta is None:
+            raise ValueError('rule = "min_delta" needs min_delta = <the smallest improvement worth keeping>')
+        if self.rule != "min_delta" and self.min_delta is not None:
+            raise ValueError(f'min_delta only applies to rule = "min_delta" (rule is {self.rule!r})')
+        if self.test is not None and self.rule != "significant":
+            raise ValueError(f'test = {self.test!r} only applies to rule = "significant" (rule is {self.rule!r})')
+        if self.test == "welch":
+            try:
+                import scipy.stats  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    'test = "welch" needs scipy, which is not installed; '
+                    "install it with `pip install 'autoresearch[stats]'` or use factor = <k> instead"
+                ) from None
+        return self
+
+
+class HoldoutSection(_Section):
+    """An evaluation run only on candidates about to be kept; its values never reach a proposer."""
+
+    command: str = Field(min_length=1)
+    metric: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    pattern: str | None = None
+    json_file: str | None = Field(default=None, alias="json")
+    timeout: Duration = 600.0
+    max_worsening: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> HoldoutSection:
+        if self.pattern is not None and self.json_file is not None:
+            raise ValueError("give either pattern or json for the holdout metric, not both")
+        MetricSection.model_validate({"name": self.metric, "pattern": self.pattern, "json": self.json_file})
+        return self
+
+
+class IntegritySection(_Section):
+    """Checks that the proposer cannot change how it is measured."""
+
+    protected: list[str] = []
+    reject_flagged: bool = False
+    suspicious_sigmas: float = Field(default=6.0, gt=0)
+    recheck_suspicious: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> IntegritySection:
+        for path in self.protected:
+            if Path(path).is_absolute() or ".." in Path(path).parts:
+                raise ValueError(f"protected path {path!r} must be relative to the spec's folder, inside it")
+        return self
+
+
+def _sandbox_shorthand(value: Any) -> Any:
+    """`sandbox = "bwrap"` is short for `[sandbox] kind = "bwrap"`."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class SandboxSection(_Section):
+    """Resource limits and isolation for the experiment command (and guards, holdout)."""
+
+    kind: Literal["none", "bwrap"] = "none"
+    network: bool = True
+    memory: Size | None = None  # address space (RLIMIT_AS)
+    cpu_time: Duration | None = None  # CPU seconds (RLIMIT_CPU)
+    processes: int | None = Field(default=None, ge=1)  # RLIMIT_NPROC: per user, not enforced for root
+    file_size: Size | None = None  # largest file the experiment may write (RLIMIT_FSIZE)
+
+
 class ProposerSection(_Section):
     use: str = "tpe"
     options: dict[str, Any] = {}
@@ -260,6 +340,10 @@ class Spec(_Section):
     guard: list[GuardSection] = []
     proposer: ProposerSection = ProposerSection()
     budget: BudgetSection = BudgetSection()
+    noise: NoiseSection = NoiseSection()
+    holdout: HoldoutSection | None = None
+    integrity: IntegritySection = IntegritySection()
+    sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
 
     # Where the spec was read from; set by load_spec, not by the user.
     root: Path = Field(default=Path("."), exclude=True)
@@ -277,6 +361,11 @@ class Spec(_Section):
             raise ValueError(
                 "nothing to search: add a [params] search space (params mode) "
                 "or a [code] section with editable files (code mode)"
+            )
+        if self.noise.rule == "significant" and self.run.repeats < 2 and self.noise.baseline_repeats < 2:
+            raise ValueError(
+                'noise.rule = "significant" needs a noise estimate: set run.repeats >= 2 (each candidate is '
+                "measured several times) or noise.baseline_repeats >= 2 (the baseline's spread is used)"
             )
         return self
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
+import statistics
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -15,8 +17,9 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
+from autoresearch.run import integrity, sandbox
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
-from autoresearch.spec import Spec
+from autoresearch.spec import HoldoutSection, MetricSection, Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.params import params_env, render_command, write_params_file
 
@@ -61,6 +64,14 @@ class Evaluator:
     def cancel_all(self) -> None:
         """Stop every running experiment now (Ctrl-C)."""
 
+    def remeasure(self, target: Experiment, *, for_experiment: Experiment, seed_offset: int) -> Evaluation:
+        """Measure TARGET (the candidate or the incumbent) again with fresh seeds, for the judge."""
+        return Evaluation(error=f"{type(self).__name__} cannot re-measure an experiment")
+
+    def holdout(self, experiment: Experiment) -> Evaluation:
+        """Run the spec's holdout evaluation on EXPERIMENT, which has just been measured."""
+        return Evaluation(error=f"{type(self).__name__} cannot run a holdout evaluation")
+
 
 class RunningProcesses:
     """Process groups of running experiments, so Ctrl-C can stop them all from the main thread."""
@@ -90,8 +101,18 @@ class CommandEvaluator(Evaluator):
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.running = RunningProcesses()
+        self.warnings = sandbox.check(spec)  # a sandbox that cannot work here fails now, not per run
+        # Params mode: protected files as they were when the study started; a run that finds them
+        # changed (by an earlier run or anyone else) is rejected, not just one that changes them.
+        self.reference = integrity.protected_hashes(spec.root, self.protected()) if spec.code is None else {}
 
-    def placeholder_values(self, experiment: Experiment, proposal: Proposal) -> dict[str, Any]:
+    def protected(self) -> list[str]:
+        """Paths (globs) relative to the run's folder that no run may change."""
+        return [*self.spec.integrity.protected, *(self.spec.code.protected if self.spec.code else [])]
+
+    def placeholder_values(
+        self, experiment: Experiment, proposal: Proposal, log_dir: Path | None = None
+    ) -> dict[str, Any]:
         """What `{name}` placeholders in the command become; writes the params file."""
         values: dict[str, Any] = {
             "experiment_id": experiment.id,
@@ -99,9 +120,8 @@ class CommandEvaluator(Evaluator):
             "python": sys.executable,  # the interpreter running autoresearch, with its packages
         }
         if proposal.params is not None:
-            params_file = write_params_file(
-                self.log_dir(experiment) / Path(self.spec.run.params_file).name, proposal.params
-            )
+            folder = log_dir or self.log_dir(experiment)
+            params_file = write_params_file(folder / Path(self.spec.run.params_file).name, proposal.params)
             values.update(proposal.params)
             values["params_file"] = str(params_file)
         return values
@@ -120,12 +140,51 @@ class CommandEvaluator(Evaluator):
             return Evaluation(rejected=reason)
         return self.run_in(self.spec.root, experiment, proposal)
 
-    def run_in(self, root: Path, experiment: Experiment, proposal: Proposal) -> Evaluation:
-        """Run the experiment command for PROPOSAL with ROOT as the spec's folder."""
-        values = self.placeholder_values(experiment, proposal)
-        cwd = root / self.spec.run.cwd
-        log_dir = self.log_dir(experiment)
-        env = experiment_env(
+    def repeats_for(self, experiment: Experiment) -> int:
+        """How many times to measure: the baseline's noise may be measured with more repeats."""
+        if experiment.extra.get("baseline"):
+            return max(self.spec.run.repeats, self.spec.noise.baseline_repeats)
+        return self.spec.run.repeats
+
+    def run_in(
+        self,
+        root: Path,
+        experiment: Experiment,
+        proposal: Proposal,
+        *,
+        log_dir: Path | None = None,
+        seed_offset: int = 0,
+        repeats: int | None = None,
+    ) -> Evaluation:
+        """Run the experiment command for PROPOSAL with ROOT as the spec's folder, once per repeat.
+
+        Repeat i gets seed `study.seed + seed_offset + i` ({seed}, AUTORESEARCH_SEED); the objective is
+        the mean, the values per repeat go to extra. Protected files are hashed around all repeats.
+        """
+        log_dir = log_dir or self.log_dir(experiment)
+        count = repeats or self.repeats_for(experiment)
+        protected = self.protected()
+        before = integrity.protected_hashes(root, protected)
+        runs: list[tuple[Evaluation, int]] = []
+        for index in range(count):
+            seed = self.spec.study.seed + seed_offset + index
+            # Repeat 0 logs to the experiment's folder itself (what `show` reads), later ones beside it.
+            folder = log_dir if index == 0 else log_dir / f"repeat-{index}"
+            evaluation, cwd, env, values = self._run_once(root, experiment, proposal, folder, seed)
+            runs.append((evaluation, seed))
+            if evaluation.error is not None:
+                break
+        evaluation = runs[0][0] if count == 1 else aggregate(runs, count)
+        after = integrity.protected_hashes(root, protected)
+        touched = integrity.changed(self.reference or before, before, after)
+        if touched:
+            evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
+        elif evaluation.error is None:
+            evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
+        return evaluation
+
+    def _env(self, experiment: Experiment, proposal: Proposal, values: dict[str, Any]) -> dict[str, str]:
+        return experiment_env(
             os.environ,
             extra={
                 **self.spec.run.env,
@@ -136,6 +195,17 @@ class CommandEvaluator(Evaluator):
             },
             allow=self.spec.run.pass_env,
         )
+
+    def _run_once(
+        self, root: Path, experiment: Experiment, proposal: Proposal, log_dir: Path, seed: int
+    ) -> tuple[Evaluation, Path, dict[str, str], dict[str, Any]]:
+        values = self.placeholder_values(experiment, proposal, log_dir) | {"seed": seed}
+        cwd = root / self.spec.run.cwd
+        env = self._env(experiment, proposal, values)
+        # A metrics file left by an earlier run (or written late by a stray process) must never be
+        # read as this run's result: it is removed first, and read right after the run ends.
+        if self.spec.metric.json_file is not None:
+            integrity.remove_stale(cwd, self.spec.metric.json_file)
         result = run_command(
             render_command(self.spec.run.command, values),
             cwd=cwd,
@@ -145,13 +215,54 @@ class CommandEvaluator(Evaluator):
             stderr_path=log_dir / "stderr.log",
             max_log_bytes=self.spec.run.max_log_size,
             kill_grace=self.spec.run.kill_grace,
+            preexec=sandbox.prefix(self.spec, root, [log_dir]),
             on_start=self.running.add,
             on_exit=self.running.discard,
         )
-        evaluation = self.read(result, cwd)
-        if evaluation.error is None:
-            evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
-        return evaluation
+        return self.read(result, cwd), cwd, env, values
+
+    # -- re-measuring and the holdout (asked by the judge, never seen by a proposer) ----------------
+
+    def remeasure(self, target: Experiment, *, for_experiment: Experiment, seed_offset: int) -> Evaluation:
+        """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder."""
+        folder = self.log_dir(for_experiment) / "recheck" / f"{target.id:05d}-{seed_offset}"
+        return self.run_in(
+            self.root_for(target, for_experiment),
+            target,
+            proposal_of(target),
+            log_dir=folder,
+            seed_offset=seed_offset,
+            repeats=self.spec.run.repeats,
+        )
+
+    def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
+        """The folder in which TARGET can run now (code mode checks it out)."""
+        return self.spec.root
+
+    def holdout(self, experiment: Experiment) -> Evaluation:
+        """Run the holdout evaluation on EXPERIMENT (just measured): metrics and objective, or error."""
+        holdout = self.spec.holdout
+        assert holdout is not None
+        root = self.root_for(experiment, experiment)
+        log_dir = self.log_dir(experiment) / "holdout"
+        values = self.placeholder_values(experiment, proposal_of(experiment), log_dir)
+        cwd = root / self.spec.run.cwd
+        if holdout.json_file is not None:
+            integrity.remove_stale(cwd, holdout.json_file)
+        result = run_command(
+            render_command(holdout.command, values),
+            cwd=cwd,
+            env=self._env(experiment, proposal_of(experiment), values),
+            timeout=holdout.timeout,
+            stdout_path=log_dir / "stdout.log",
+            stderr_path=log_dir / "stderr.log",
+            max_log_bytes=self.spec.run.max_log_size,
+            kill_grace=self.spec.run.kill_grace,
+            preexec=sandbox.prefix(self.spec, root, [log_dir]),
+            on_start=self.running.add,
+            on_exit=self.running.discard,
+        )
+        return self.read(result, cwd, metric=holdout)
 
     def check_guards(
         self, evaluation: Evaluation, cwd: Path, env: dict[str, str], log_dir: Path, values: dict[str, Any]
@@ -187,13 +298,13 @@ class CommandEvaluator(Evaluator):
                 return f"guard {guard.name} failed ({why}): {last}"
         return None
 
-    def read(self, result: RunResult, cwd: Path) -> Evaluation:
+    def read(self, result: RunResult, cwd: Path, metric: MetricSection | HoldoutSection | None = None) -> Evaluation:
         evaluation = Evaluation(exit_code=result.exit_code, duration=result.duration)
         output = result.stdout_path.read_text(errors="replace")
-        m = self.spec.metric
-        measured = measure(
-            output, metric=m.name, pattern=m.pattern, json_file=m.json_file, objective=m.objective, cwd=cwd
-        )
+        m = metric or self.spec.metric
+        name = m.name if isinstance(m, MetricSection) else m.metric
+        objective = m.objective if isinstance(m, MetricSection) else None
+        measured = measure(output, metric=name, pattern=m.pattern, json_file=m.json_file, objective=objective, cwd=cwd)
         evaluation.metrics = measured.metrics
         if result.error is not None:
             evaluation.error = result.error
@@ -210,3 +321,40 @@ class CommandEvaluator(Evaluator):
 
     def cancel_all(self) -> None:
         self.running.kill_all()
+
+
+def proposal_of(experiment: Experiment) -> Proposal:
+    """The proposal a stored experiment ran (enough to run it again)."""
+    record: dict[str, Any] = experiment.proposal or {}
+    return Proposal(
+        params=record.get("params", experiment.params),
+        edits=record.get("edits"),
+        edit_format=record.get("edit_format"),
+        rationale=experiment.rationale or "",
+    )
+
+
+def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
+    """One evaluation from several repeats: the mean of each metric, the values and spread in extra."""
+    failed = next(((e, seed) for e, seed in runs if e.error is not None), None)
+    if failed is not None:
+        evaluation, seed = failed
+        evaluation.error = f"repeat {len(runs)}/{count} (seed {seed}) failed: {evaluation.error}"
+        return evaluation
+    evaluations = [e for e, _ in runs]
+    objectives = [e.objective for e in evaluations if e.objective is not None]
+    shared = set.intersection(*(set(e.metrics) for e in evaluations))
+    mean = statistics.fmean(objectives)
+    std = statistics.stdev(objectives)
+    return Evaluation(
+        metrics={k: statistics.fmean(e.metrics[k] for e in evaluations) for k in sorted(shared)},
+        objective=mean,
+        exit_code=evaluations[-1].exit_code,
+        duration=sum(e.duration for e in evaluations),
+        extra={
+            "repeats": objectives,
+            "seeds": [seed for _, seed in runs],
+            "std": std,
+            "stderr": std / math.sqrt(len(objectives)),
+        },
+    )

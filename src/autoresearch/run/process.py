@@ -2,7 +2,8 @@
 
 The command runs in its own process group (its own session), so that on a timeout SIGTERM and then
 SIGKILL reach every process it started; when the command exits, whatever it left behind in its group
-is killed too, so no orphan outlives the experiment. Output is streamed to log files capped in size:
+is killed too, and (while the loop is a subreaper, see `reaper`) so is anything that left the group
+with setsid, so no orphan outlives the experiment. Output is streamed to log files capped in size:
 the head is written as it comes, and the last `tail_bytes` are kept and appended at the end.
 """
 
@@ -20,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from autoresearch.run import reaper
 
 # Environment variables that look like credentials are not passed to experiments unless listed.
 _SECRET_NAME = re.compile(
@@ -132,15 +135,18 @@ def run_command(
         argv = [*preexec, *argv]
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        with reaper.LOCK:  # see reaper: a leader is registered before anyone looks for strays
+            before = reaper.children()
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            reaper.register(proc.pid)
     except OSError as exc:
         for path in (stdout_path, stderr_path):
             path.write_text("")
@@ -174,6 +180,9 @@ def run_command(
         # Whatever the command left behind in its group (background jobs, daemons it forked)
         # dies with it; this also closes the pipes they held so the log threads finish.
         _kill_group(proc.pid, signal.SIGKILL)
+        reaper.unregister(proc.pid)
+        # Processes that left the group (setsid) were re-parented to us if the loop is a subreaper.
+        reaper.reap_escaped(before)
         if on_exit is not None:
             on_exit(proc.pid)
         for log in logs:

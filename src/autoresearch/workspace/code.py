@@ -12,11 +12,12 @@ import threading
 from pathlib import Path
 
 from autoresearch.propose.base import Proposal
+from autoresearch.run import integrity
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.edits import EditError, FileEdit, apply_edits, parse_edits, plan_edits
-from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, git, hash_files
+from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, git
 
 
 class CodeModeError(Exception):
@@ -60,6 +61,7 @@ class CodeEvaluator(CommandEvaluator):
         self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
         self.objectives: dict[int, float | None] = {}
         self.best_commit: str | None = None
+        self.slots: dict[int, int] = {}  # experiment id -> the worktree slot it ran in
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
     def prime(self, history: list[Experiment]) -> None:
@@ -124,18 +126,35 @@ class CodeEvaluator(CommandEvaluator):
             return Evaluation(rejected=str(getattr(exc, "reason", exc)))
         if proposal.edits is not None and not changed:
             return Evaluation(rejected="the edits change nothing")
-        before = hash_files(root, self.code.protected)
-        evaluation = self.run_in(root, experiment, proposal)
-        after = hash_files(root, self.code.protected)
-        touched = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
-        if touched:
-            evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
+        self.slots[experiment.id] = slot  # the judge may run it again (recheck, holdout) in this slot
+        evaluation = self.run_in(root, experiment, proposal)  # protected files are hashed around it
         with self._lock:
             sha = self._commit(experiment, proposal, worktree, parent, changed, evaluation)
         self.commits[experiment.id] = sha
         self.objectives[experiment.id] = evaluation.objective
-        evaluation.record.update(commit_sha=sha, diff=self.git.diff(parent, sha) if sha != parent else "")
+        diff = self.git.diff(parent, sha) if sha != parent else ""
+        evaluation.record.update(commit_sha=sha, diff=diff)
+        flags = integrity.diff_flags(diff, self.spec.metric.name, self.spec.metric.json_file)
+        if flags:
+            evaluation.extra["flags"] = [*evaluation.extra.get("flags", []), *flags]
         return evaluation
+
+    def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
+        """FOR_EXPERIMENT's worktree, checked out at TARGET's commit unless it is there already."""
+        slot = self.slots[for_experiment.id]
+        sha = self.commits.get(target.id) or target.commit_sha
+        assert sha is not None, f"experiment #{target.id} has no commit"
+        with self._lock:
+            worktree = self.git.worktrees_dir / str(slot)
+            if self._head(worktree) != sha:  # keep a just-run candidate's outputs (holdout may read them)
+                worktree = self.git.checkout(slot, sha)
+        return worktree / self.prefix if self.prefix else worktree
+
+    def _head(self, worktree: Path) -> str | None:
+        try:
+            return git(worktree, "rev-parse", "HEAD").decode().strip()
+        except (GitError, FileNotFoundError, NotADirectoryError):
+            return None
 
     def _commit(
         self,
