@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,12 @@ def judge(candidate: float, best: Experiment | None, direction: str) -> Verdict:
     if delta == 0:
         return Verdict(False, f"equal to #{best.id}")
     return Verdict(False, f"worse than #{best.id} by {-delta:.6g}")
+
+
+def strict_kept(experiments: Iterable[Experiment]) -> int | None:
+    """Candidates the strict rule (any improvement) would have kept, from extra["strict_keep"]."""
+    recorded = [e.extra["strict_keep"] for e in experiments if "strict_keep" in (e.extra or {})]
+    return sum(1 for keep in recorded if keep) if recorded else None
 
 
 def reached_target(objective: float | None, target: float, direction: str) -> bool:
@@ -202,6 +209,10 @@ class Referee:
         verdict = rule_verdict(candidate, best, noise, self.spec.noise, self.direction)
         if not verdict.keep:
             return "reverted", verdict.reason
+        if self.spec.noise.rule == "significant" and candidate.constant and noise is not None and noise.std:
+            # Runs that no longer vary with the seed are not independent measurements: there is no
+            # evidence of significance, only one draw (the classic seed hack).
+            return "reverted", f"{candidate.n} identical repeats while the baseline's vary: not evidence of a gain"
         reason = verdict.reason
         sigmas = self._sigmas(candidate.mean, best.objective, history)
         if sigmas is not None and sigmas > self.spec.integrity.suspicious_sigmas:

@@ -12,7 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from autoresearch.judge import improvement
+from autoresearch.judge import improvement, strict_kept
 from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
@@ -110,6 +110,13 @@ def status_text(spec: Spec, store: Store) -> str:
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
         f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
     ]
+    experiments = store.experiments()
+    strict = strict_kept(experiments)
+    if strict is not None:
+        lines.append(f"kept {s.counts.get('kept', 0)}; the strict rule would have kept {strict}")
+    flagged = sum(1 for e in experiments if (e.extra or {}).get("flags"))
+    if flagged:
+        lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
     return "\n".join(lines)
 
 
@@ -125,6 +132,17 @@ def show_text(e: Experiment) -> str:
     ]
     if e.metrics:
         lines.append("metrics    " + json.dumps(e.metrics, sort_keys=True))
+    extra = e.extra or {}
+    if "repeats" in extra:
+        lines.append(
+            f"repeats    {json.dumps(extra['repeats'])} (seeds {extra.get('seeds')}, std {_fmt(extra.get('std'))})"
+        )
+    for flag in extra.get("flags", []):
+        lines.append(f"FLAG       {flag}")
+    if "recheck" in extra:
+        lines.append("recheck    " + json.dumps(extra["recheck"]))
+    if e.holdout:
+        lines.append("holdout    " + json.dumps(e.holdout, sort_keys=True))
     if e.params is not None:
         lines.append("params     " + json.dumps(e.params, sort_keys=True))
     if e.commit_sha:

@@ -47,6 +47,7 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("best", f"{fmt(s.best)} (#{s.best_id})" if s.best_id is not None else "—"),
         ("improvement", improvement),
         ("keep rate", fmt_pct(None if s.keep_rate is None else 100 * s.keep_rate)),
+        *([("noise", s.strict_line)] if s.strict_line else []),
         ("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)"),
         ("wall time", fmt_duration(s.wall_s)),
         ("compute time", fmt_duration(s.compute_s)),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autoresearch.judge import strict_kept
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import Experiment
 
@@ -113,6 +114,14 @@ class Summary:
     importance_error: str | None = None
     slices: dict[str, list[tuple[Any, float, int]]] = field(default_factory=dict)  # param -> (value, obj, id)
     holdout: HoldoutSummary | None = None
+    strict_kept: int | None = None  # how many the strict rule would have kept (None: not recorded)
+
+    @property
+    def strict_line(self) -> str | None:
+        """'kept K; the strict rule would have kept S' when the study recorded the comparison."""
+        if self.strict_kept is None:
+            return None
+        return f"kept {self.counts.get('kept', 0)}; the strict rule would have kept {self.strict_kept}"
 
 
 def better(a: float, b: float, direction: str) -> bool:
@@ -187,6 +196,7 @@ def summarize(
         strategies=_strategies(experiments),
         failure_reasons=_failure_reasons(experiments),
         chain=[],
+        strict_kept=strict_kept(experiments),
     )
     metric = holdout_metric or _holdout_metric(experiments)
     summary.chain = _chain(incumbents, direction, metric)
@@ -206,7 +216,7 @@ def summarize_spec(spec: Spec, experiments: Sequence[Experiment]) -> Summary:
         name=spec.name,
         mode=spec.mode,
         params=spec.params,
-        holdout_metric=None,
+        holdout_metric=spec.holdout.metric if spec.holdout else None,
     )
 
 

@@ -1,0 +1,103 @@
+"""Helpers for the red-team suite: each test plays a proposer trying one hack and asserts it is not kept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from autoresearch.store import Experiment, Store
+from tests.conftest import PYTHON, cli, write_study
+
+# A script proposer that replays the proposals in proposals.json, one per call, then stops.
+REPLAY = """
+import json, sys
+study = json.load(sys.stdin)
+with open("payloads.jsonl", "a") as log:  # what the proposer was shown, for the tests to inspect
+    log.write(json.dumps(study) + "\\n")
+proposals = json.load(open("proposals.json"))
+step = len(study["history"]) + len(study["pending"]) - 1
+print(json.dumps(proposals[step] if step < len(proposals) else {"done": True}))
+"""
+
+
+def params_study(root: Path, command: str, proposals: list[dict], extra: str = "", files: dict | None = None) -> Path:
+    """A params-mode study over `cheat` (0 = honest baseline) driven by a replaying script proposer."""
+    write_study(
+        root,
+        f"""
+        [study]
+        name = "rt"
+        [run]
+        command = "{command}"
+        timeout = "20s"
+        [metric]
+        name = "loss"
+        [params]
+        cheat = {{ choices = [0, 1, 2, 3] }}
+        [proposer]
+        use = "script:{PYTHON} replay.py"
+        [budget]
+        experiments = {len(proposals) + 1}
+        {extra}
+        """,
+        {"replay.py": REPLAY, **(files or {})},
+    )
+    (root / "proposals.json").write_text(json.dumps(proposals))
+    return root
+
+
+def code_study(
+    root: Path,
+    files: dict[str, str],
+    proposals: list[dict],
+    extra: str = "",
+    run: str = "",
+    metric: str = 'name = "loss"',
+) -> Path:
+    """A code-mode study (train.py editable; evaluate.py and data/ protected) in a fresh git repository."""
+    write_study(
+        root,
+        f"""
+        [study]
+        name = "rt"
+        [run]
+        command = "{PYTHON} evaluate.py"
+        timeout = "20s"
+        {run}
+        [metric]
+        {metric}
+        [code]
+        editable = ["train.py"]
+        protected = ["evaluate.py", "data/*"]
+        [proposer]
+        use = "script:{PYTHON} replay.py"
+        [budget]
+        experiments = {len(proposals) + 1}
+        {extra}
+        """,
+        {"replay.py": REPLAY, **files},
+    )
+    (root / "proposals.json").write_text(json.dumps(proposals))
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "init"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def run(root: Path) -> list[Experiment]:
+    """Run the study with the real CLI and return its experiments."""
+    result = cli("run", str(root), timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    store = Store(root / ".autoresearch" / "rt", create=False)
+    try:
+        return store.experiments()
+    finally:
+        store.close()
+
+
+def whole(content: str, rationale: str) -> dict:
+    return {"edits": {"train.py": content}, "rationale": rationale}
