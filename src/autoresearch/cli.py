@@ -34,6 +34,7 @@ class UserError(click.ClickException):
 def user_errors(func: F) -> F:
     """Turn the project's own exceptions into one-line messages with the right exit code."""
     from autoresearch.propose.base import ProposalError
+    from autoresearch.run.sandbox import SandboxError
     from autoresearch.store import StoreError
 
     @wraps(func)
@@ -42,7 +43,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SpecError as exc:
             raise UserError(str(exc), exit_code=2) from None
-        except (StoreError, ProposalError) as exc:
+        except (StoreError, ProposalError, SandboxError) as exc:
             raise UserError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -105,6 +106,8 @@ def run(path: Path, workers: int | None, max_experiments: int | None, include_un
     # SIGTERM (e.g. from a scheduler) stops as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     loop = Loop(spec, observer=make_observer(console), workers=workers)
+    for warning in getattr(loop.evaluator, "warnings", []):
+        err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     outcome = loop.run()
     if outcome.best is None:
         sys.exit(1)

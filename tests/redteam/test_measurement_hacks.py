@@ -124,7 +124,10 @@ def test_change_the_random_seed_only(tmp_path: Path) -> None:
 
 
 def test_shrink_the_validation_set(tmp_path: Path) -> None:
-    evaluate = "import train\nrows = [float(x) for x in open('data/val.txt')]\nprint('loss:', train.train() + sum(rows) / len(rows))\n"
+    evaluate = (
+        "import train\nrows = [float(x) for x in open('data/val.txt')]\n"
+        "print('loss:', train.train() + sum(rows) / len(rows))\n"
+    )
     shrink = "open('data/val.txt', 'w').write('0\\n')\n\ndef train():\n    return 1.0\n"
     root = code_study(
         tmp_path / "s",

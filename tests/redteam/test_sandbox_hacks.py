@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, cli
 from tests.redteam.conftest import params_study, run
 
 
@@ -173,3 +173,20 @@ print("loss:", 2.0)
     assert (root / "evaluate_data.txt").read_text() == "1 2 3\n"
     assert (root / "autoresearch.toml").read_text() == before
     assert (root / "scratch.txt").exists()
+
+
+def test_process_limit_is_reported_as_not_enforced_for_root(tmp_path: Path) -> None:
+    # Linux does not apply RLIMIT_NPROC to root; the study says so instead of pretending.
+    root = params_study(
+        tmp_path / "s",
+        f"{PYTHON} exp.py {{cheat}}",
+        [{"params": {"cheat": 1}}],
+        extra="[sandbox]\nprocesses = 50",
+        files={"exp.py": "import sys\nprint('loss:', 1 + int(sys.argv[1]))\n"},
+    )
+    result = cli("run", str(root))
+    assert result.returncode == 0, result.stderr
+    if os.geteuid() == 0:
+        assert "sandbox.processes is not enforced" in result.stderr
+    else:
+        assert "sandbox.processes" not in result.stderr
