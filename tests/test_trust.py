@@ -130,7 +130,7 @@ def test_suspicious_gain_is_flagged_and_rechecked(tmp_path: Path) -> None:
         "open(f'seen-{cheat}', 'a').close()\n"
         "print('loss:', 4.0 if first else 5.0 + cheat / 100)\n"
     )
-    proposals = [{"params": {"cheat": c}} for c in (1, 2, 1, 2, 3)]
+    proposals = [{"params": {"cheat": c}} for c in (1, 2, 4, 5, 3)]
     root = params_study(tmp_path / "s", f"{PYTHON} exp.py {{cheat}}", proposals, files={"exp.py": experiment})
     toml = root / "autoresearch.toml"
     toml.write_text(toml.read_text() + "\n[integrity]\nrecheck_suspicious = true\nsuspicious_sigmas = 4\n")
@@ -146,7 +146,7 @@ def test_status_and_report_say_what_strict_would_have_kept(tmp_path: Path) -> No
     root = params_study(
         tmp_path / "s",
         f"{PYTHON} exp.py {{cheat}}",
-        [{"params": {"cheat": c}} for c in (1, 2, 3, 1, 2, 3)],
+        [{"params": {"cheat": c}} for c in (1, 2, 3, 4, 5, 6)],
         extra='[noise]\nrule = "min_delta"\nmin_delta = 100',
         files={"exp.py": noisy},
     )

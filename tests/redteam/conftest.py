@@ -34,7 +34,7 @@ def params_study(root: Path, command: str, proposals: list[dict], extra: str = "
         [metric]
         name = "loss"
         [params]
-        cheat = {{ choices = [0, 1, 2, 3] }}
+        cheat = {{ low = 0, high = 100, default = 0 }}
         [proposer]
         use = "script:{PYTHON} replay.py"
         [budget]
