@@ -212,3 +212,37 @@ def test_report_flags_holdout_divergence(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     markdown = next((root / ".autoresearch" / "rt").rglob("report.md")).read_text()
     assert "DIVERGENCE" in markdown
+
+
+def test_guards_reject_in_params_mode(tmp_path: Path) -> None:
+    experiment = "import sys\nc = int(sys.argv[1])\nprint('loss:', 5 - c)\nprint('mem:', 100 * c)\n"
+    root = params_study(
+        tmp_path / "s",
+        f"{PYTHON} exp.py {{cheat}}",
+        [{"params": {"cheat": 1}}, {"params": {"cheat": 3}}, {"params": {"cheat": 2}}],
+        extra=(
+            '[[guard]]\nname = "memory"\nmetric = "mem"\nmax = 250\n'
+            f'[[guard]]\nname = "tests"\ncommand = "{PYTHON} -c \\"import sys; sys.exit({{cheat}} == 2)\\""\n'
+        ),
+        files={"exp.py": experiment},
+    )
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept", "rejected", "rejected"]
+    assert "guard memory: mem = 300 is above max 250" in (experiments[2].reason or "")
+    assert (experiments[3].reason or "").startswith("guard tests failed (exit code 1)")
+
+
+def test_guards_reject_in_code_mode(tmp_path: Path) -> None:
+    from tests.redteam.conftest import code_study, whole
+
+    evaluate = "import train\nprint('loss:', train.train())\n"
+    guard = "import train, sys\nsys.exit(0 if train.train() > 0 else 1)\n"
+    root = code_study(
+        tmp_path / "s",
+        {"evaluate.py": evaluate, "train.py": "def train():\n    return 1.0\n", "guard.py": guard},
+        [whole("def train():\n    return 0.5\n", "ok"), whole("def train():\n    return -1.0\n", "breaks the test")],
+        extra=f'[[guard]]\nname = "positive"\ncommand = "{PYTHON} guard.py"',
+    )
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept", "rejected"]
+    assert "guard positive failed" in (experiments[2].reason or "")
