@@ -34,6 +34,8 @@ class UserError(click.ClickException):
 def user_errors(func: F) -> F:
     """Turn the project's own exceptions into one-line messages with the right exit code."""
     from autoresearch.propose.base import ProposalError
+    from autoresearch.run.ray_executor import RayExecutorError
+    from autoresearch.run.resources import ResourceError
     from autoresearch.store import StoreError
 
     @wraps(func)
@@ -42,7 +44,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SpecError as exc:
             raise UserError(str(exc), exit_code=2) from None
-        except (StoreError, ProposalError) as exc:
+        except (StoreError, ProposalError, ResourceError, RayExecutorError) as exc:
             raise UserError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]

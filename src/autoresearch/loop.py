@@ -24,6 +24,8 @@ from autoresearch import judge
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
+from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
+from autoresearch.run.resources import plan_slots
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
@@ -64,6 +66,10 @@ def baseline_proposal(spec: Spec) -> Proposal:
 
 
 def make_evaluator(spec: Spec) -> Evaluator:
+    if spec.run.executor == "ray":  # experiments run as Ray tasks; everything else stays here
+        from autoresearch.run.ray_executor import ray_evaluator
+
+        return ray_evaluator(spec)
     if spec.mode == "code":
         from autoresearch.workspace.code import CodeEvaluator
 
@@ -84,9 +90,13 @@ class Loop:
     ) -> None:
         self.spec = spec
         self.direction = spec.study.direction
-        self.workers = workers or spec.run.workers
         self._proposer = proposer
         self.evaluator: Evaluator = evaluator or make_evaluator(spec)
+        # Each slot owns disjoint GPUs/CPUs; fewer workers than asked when the devices do not fit.
+        plan = plan_slots(spec.run, workers or spec.run.workers)
+        self.workers, self.notes = plan.workers, [plan.note] if plan.note else []
+        self.evaluator.use_slots(plan.slots)
+        self.parallel = Parallel(self.evaluator, spec.mode)  # no duplicates; re-based follow-ups
         self.observer = observer
         self.baseline_proposal = baseline or baseline_proposal(spec)
         self.store: Store
@@ -110,6 +120,7 @@ class Loop:
                 self.store.set_meta("direction", self.direction)  # for readers without the spec (dashboard)
                 self.store.set_meta("study", self.spec.name)
                 self._load_history()
+                self.parallel.note(self.store.experiments())
                 self.evaluator.prime(self.history)
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
                 if self.observer:
@@ -145,6 +156,8 @@ class Loop:
                     if stopped:
                         break
                     proposal, ready = ready or self._propose(), None
+                    if proposal is None:  # the proposer only repeats running candidates: wait for one
+                        break
                     if isinstance(proposal, str):
                         stopped = proposal
                         break
@@ -183,14 +196,30 @@ class Loop:
             self.spec, history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
         )
 
-    def _propose(self) -> Proposal | str:
-        """The next proposal, or why there is none (the study then stops; running ones finish)."""
-        try:
-            return self.proposer.propose(self.context())
-        except SearchExhausted as exc:
-            return str(exc)
-        except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
-            return f"the proposer failed: {exc}; run again to resume"
+    def _propose(self) -> Proposal | str | None:
+        """The next proposal, or why there is none (the study then stops; running ones finish).
+
+        None: the proposer only repeated candidates already tried or running; wait for one to end.
+        """
+        followup = self.parallel.next_followup()  # a kept candidate re-based onto the best it passed
+        if followup is not None:
+            return followup
+        for _ in range(DUPLICATE_RETRIES):
+            try:
+                proposal = self.proposer.propose(self.context())
+            except SearchExhausted as exc:
+                return str(exc)
+            except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
+                return f"the proposer failed: {exc}; run again to resume"
+            duplicate = self.parallel.duplicate_of(proposal, self.best.id if self.best else None)
+            if duplicate is None:
+                return proposal
+            if proposal.tokens_in or proposal.cost_usd:  # it cost something: record it, do not run it
+                proposal.rejected_reason = f"duplicate of #{duplicate}, already tried or running"
+                return proposal
+        if self._in_flight:
+            return None
+        return f"the proposer keeps proposing candidates already tried (#{duplicate}); the search looks exhausted"
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -221,6 +250,7 @@ class Loop:
             self._save_transcript(log_dir, proposal)
         if proposal.params is not None and proposal.rejected_reason is None:
             self._tried[params_key(proposal.params)] = experiment.id
+        self.parallel.note([experiment])
         self._submit(pool, experiment, proposal)
 
     def _save_transcript(self, folder: Path, proposal: Proposal) -> None:
@@ -268,6 +298,8 @@ class Loop:
         else:
             verdict = judge.judge(evaluation.objective, self.best, self.direction)
             decision, reason = ("kept" if verdict.keep else "reverted"), verdict.reason
+            if verdict.keep:  # built on an older best (parallel runs)? queue it re-based onto this one
+                reason += self.parallel.after_kept(experiment, self.best)
         self.store.finish_experiment(
             experiment.id,
             decision=decision,

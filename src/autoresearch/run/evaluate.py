@@ -16,6 +16,7 @@ from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
+from autoresearch.run.resources import Slot
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.params import params_env, render_command, write_params_file
@@ -50,6 +51,13 @@ class Evaluator:
 
     def prime(self, history: list[Experiment]) -> None:
         """Learn what the store already holds (on resume)."""
+
+    def use_slots(self, slots: dict[int, Slot]) -> None:
+        """The devices (GPUs, CPUs) each slot owns; an experiment run in slot i uses only slots[i]'s."""
+
+    def rebase(self, experiment: Experiment, onto: Experiment) -> Proposal | str:
+        """Code mode: EXPERIMENT's edits re-applied onto ONTO as a new proposal, or why they cannot be."""
+        return "only code mode re-bases candidates"
 
     def files(self) -> dict[str, str]:
         """Code mode: the editable files of the current best, for proposers to read."""
@@ -90,6 +98,10 @@ class CommandEvaluator(Evaluator):
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.running = RunningProcesses()
+        self.slots: dict[int, Slot] = {}
+
+    def use_slots(self, slots: dict[int, Slot]) -> None:
+        self.slots = slots
 
     def placeholder_values(self, experiment: Experiment, proposal: Proposal) -> dict[str, Any]:
         """What `{name}` placeholders in the command become; writes the params file."""
@@ -118,10 +130,11 @@ class CommandEvaluator(Evaluator):
         reason = self.check(proposal)
         if reason is not None:
             return Evaluation(rejected=reason)
-        return self.run_in(self.spec.root, experiment, proposal)
+        return self.run_in(self.spec.root, experiment, proposal, slot)
 
-    def run_in(self, root: Path, experiment: Experiment, proposal: Proposal) -> Evaluation:
-        """Run the experiment command for PROPOSAL with ROOT as the spec's folder."""
+    def run_in(self, root: Path, experiment: Experiment, proposal: Proposal, slot: int | None = None) -> Evaluation:
+        """Run the experiment command for PROPOSAL with ROOT as the spec's folder, on SLOT's devices."""
+        devices = self.slots.get(slot, Slot()) if slot is not None else Slot()
         values = self.placeholder_values(experiment, proposal)
         cwd = root / self.spec.run.cwd
         log_dir = self.log_dir(experiment)
@@ -133,6 +146,7 @@ class CommandEvaluator(Evaluator):
                 "AUTORESEARCH_EXPERIMENT_ID": str(experiment.id),
                 "AUTORESEARCH_SEED": str(values["seed"]),
                 **({"AUTORESEARCH_PARAMS_FILE": values["params_file"]} if "params_file" in values else {}),
+                **devices.env(),
             },
             allow=self.spec.run.pass_env,
         )
@@ -145,6 +159,7 @@ class CommandEvaluator(Evaluator):
             stderr_path=log_dir / "stderr.log",
             max_log_bytes=self.spec.run.max_log_size,
             kill_grace=self.spec.run.kill_grace,
+            preexec=devices.preexec(),
             on_start=self.running.add,
             on_exit=self.running.discard,
         )

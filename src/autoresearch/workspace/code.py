@@ -87,7 +87,10 @@ class CodeEvaluator(CommandEvaluator):
             return "code mode takes edits, not params"
         if proposal.edits is None:
             return "the proposal has no edits"
-        parent = self.best_commit or self.git.baseline_commit(self.code.include_uncommitted)
+        return self._check_on(proposal, self.best_commit or self.git.baseline_commit(self.code.include_uncommitted))
+
+    def _check_on(self, proposal: Proposal, parent: str) -> str | None:
+        """Why PROPOSAL's edits do not apply to the commit PARENT, or None."""
         try:
             edits = parse_proposal_edits(proposal)
             files = self.git.files_at(parent, [self._repo_path(e.path) for e in edits])
@@ -125,7 +128,7 @@ class CodeEvaluator(CommandEvaluator):
         if proposal.edits is not None and not changed:
             return Evaluation(rejected="the edits change nothing")
         before = hash_files(root, self.code.protected)
-        evaluation = self.run_in(root, experiment, proposal)
+        evaluation = self.run_in(root, experiment, proposal, slot)
         after = hash_files(root, self.code.protected)
         touched = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
         if touched:
@@ -162,6 +165,28 @@ class CodeEvaluator(CommandEvaluator):
         if proposal.strategy:
             message += f"\nstrategy: {proposal.strategy}\n"
         return self.git.commit(worktree, message, [self._repo_path(p) for p in changed], experiment.id)
+
+    def rebase(self, experiment: Experiment, onto: Experiment) -> Proposal | str:
+        """EXPERIMENT's edits (its parent -> its commit), as a diff to re-apply onto ONTO's commit."""
+        sha, base = self.commits.get(experiment.id), self.commits.get(experiment.parent_id or -1)
+        target = onto.commit_sha or self.commits.get(onto.id)
+        if sha is None or base is None or target is None:
+            return "its commits are not known"
+        relative = [f"--relative={self.prefix}"] if self.prefix else []
+        # Paths relative to the spec's folder, like every proposal's edits.
+        diff = git(
+            self.git.root, "diff", "--no-color", "--no-ext-diff", "--no-renames", *relative, base, sha, "--"
+        ).decode("utf-8", "replace")
+        if not diff.strip():
+            return "it changes nothing"
+        proposal = Proposal(
+            edits=diff,
+            edit_format="diff",
+            rationale=f"the edits of #{experiment.id} re-applied onto #{onto.id}: {experiment.rationale or ''}".strip(),
+            strategy="rebase",
+            parent_id=onto.id,
+        )
+        return self._check_on(proposal, target) or proposal
 
     def keep(self, experiment: Experiment) -> None:
         if experiment.commit_sha:
