@@ -52,7 +52,7 @@ class Parallel:
         """Remember these experiments (the store's rows on resume, each new one as it starts)."""
         for experiment in experiments:
             key = candidate_key(experiment.proposal, experiment.parent_id)
-            if key is not None and not experiment.extra.get("baseline"):
+            if key is not None:
                 self.seen.setdefault(key, experiment.id)
 
     def duplicate_of(self, proposal: Proposal, parent_id: int | None) -> int | None:
