@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from autoresearch.spec import SpecError, load_spec
 
@@ -28,7 +29,8 @@ class UserError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.format_message()}", soft_wrap=True)
+        # The message is plain text: brackets in it (`autoresearch[ray]`) are not rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(self.format_message())}", soft_wrap=True)
 
 
 def user_errors(func: F) -> F:

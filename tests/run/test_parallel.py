@@ -166,7 +166,7 @@ else:
 """
 
 
-def code_study(tmp_path: Path, edits: list[dict], budget: int) -> Path:
+def code_study(tmp_path: Path, edits: list[dict], budget: int, extra: str = "") -> Path:
     root = write_study(
         tmp_path / "repo",
         f"""
@@ -175,6 +175,7 @@ def code_study(tmp_path: Path, edits: list[dict], budget: int) -> Path:
     [run]
     command = "{PYTHON} measure.py"
     workers = 2
+    {extra}
     [metric]
     name = "cost"
     [code]
