@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from autoresearch.loop import Loop
+from autoresearch.propose.base import Proposal
 from autoresearch.spec import load_spec
 from autoresearch.store import Experiment, Store
 from tests.conftest import PYTHON, cli, write_study
@@ -233,3 +234,25 @@ def test_a_kept_candidate_whose_edits_conflict_with_the_new_best_is_kept_as_meas
     assert "do not re-apply onto #2" in (by_id[3].reason or "") and "not tried" in (by_id[3].reason or "")
     assert not any(e.strategy == "rebase" for e in by_id.values())
     assert "A = 5" in branch_file(root)
+
+
+class Repeater:
+    """A proposer (in Python, like a paid LLM's) that always proposes c = 1 and reports tokens."""
+
+    name = "repeater"
+
+    def propose(self, context: object) -> Proposal:
+        return Proposal(params={"c": 1}, rationale="c = 1 again", tokens_in=10, tokens_out=5)
+
+    def observe(self, experiment: Experiment) -> None:
+        pass
+
+
+def test_a_duplicate_that_cost_tokens_is_recorded_as_rejected_not_run(tmp_path: Path) -> None:
+    root = study(tmp_path, choices=3, workers=2, budget=4, hold=0.1)
+    Loop(load_spec(root), proposer=Repeater()).run()
+    experiments = rows(root, "par")
+    assert [e.decision for e in experiments] == ["baseline", "reverted", "rejected", "rejected"]
+    assert all(e.reason == "duplicate of #2, already tried or running" for e in experiments[2:])
+    assert all(e.tokens_in == 10 for e in experiments[1:])  # what they cost is counted
+    assert [r["c"] for r in runs(tmp_path)] == [0, 1]  # only the first c = 1 ran
