@@ -120,7 +120,6 @@ class Loop:
                 self.store.set_meta("direction", self.direction)  # for readers without the spec (dashboard)
                 self.store.set_meta("study", self.spec.name)
                 self._load_history()
-                self.parallel.note(self.store.experiments())
                 self.evaluator.prime(self.history)
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
                 if self.observer:
@@ -199,7 +198,7 @@ class Loop:
     def _propose(self) -> Proposal | str | None:
         """The next proposal, or why there is none (the study then stops; running ones finish).
 
-        None: the proposer only repeated candidates already tried or running; wait for one to end.
+        None: the proposer only repeated running candidates; wait for one to end, then ask again.
         """
         followup = self.parallel.next_followup()  # a kept candidate re-based onto the best it passed
         if followup is not None:
@@ -211,15 +210,14 @@ class Loop:
                 return str(exc)
             except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
                 return f"the proposer failed: {exc}; run again to resume"
-            duplicate = self.parallel.duplicate_of(proposal, self.best.id if self.best else None)
+            running = [(e, p) for e, p, _ in self._in_flight.values()]
+            duplicate = self.parallel.running_duplicate(proposal, self.best.id if self.best else None, running)
             if duplicate is None:
                 return proposal
             if proposal.tokens_in or proposal.cost_usd:  # it cost something: record it, do not run it
-                proposal.rejected_reason = f"duplicate of #{duplicate}, already tried or running"
+                proposal.rejected_reason = f"duplicate of experiment #{duplicate}, which is running"
                 return proposal
-        if self._in_flight:
-            return None
-        return f"the proposer keeps proposing candidates already tried (#{duplicate}); the search looks exhausted"
+        return None  # only repeats of running candidates so far: ask again when one has finished
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -250,7 +248,6 @@ class Loop:
             self._save_transcript(log_dir, proposal)
         if proposal.params is not None and proposal.rejected_reason is None:
             self._tried[params_key(proposal.params)] = experiment.id
-        self.parallel.note([experiment])
         self._submit(pool, experiment, proposal)
 
     def _save_transcript(self, folder: Path, proposal: Proposal) -> None:

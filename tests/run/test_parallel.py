@@ -249,10 +249,10 @@ class Repeater:
 
 
 def test_a_duplicate_that_cost_tokens_is_recorded_as_rejected_not_run(tmp_path: Path) -> None:
-    root = study(tmp_path, choices=3, workers=2, budget=4, hold=0.1)
+    root = study(tmp_path, choices=3, workers=2, budget=4, hold=1.0)
     Loop(load_spec(root), proposer=Repeater()).run()
     experiments = rows(root, "par")
     assert [e.decision for e in experiments] == ["baseline", "reverted", "rejected", "rejected"]
-    assert all(e.reason == "duplicate of #2, already tried or running" for e in experiments[2:])
+    assert all(e.reason == "duplicate of experiment #2, which is running" for e in experiments[2:])
     assert all(e.tokens_in == 10 for e in experiments[1:])  # what they cost is counted
     assert [r["c"] for r in runs(tmp_path)] == [0, 1]  # only the first c = 1 ran

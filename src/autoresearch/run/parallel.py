@@ -1,9 +1,10 @@
 """What running several experiments at once adds to the loop (the rules are in docs/parallel.md).
 
-- No duplicates: a proposal equal to one already tried or still running is not run again. The
-  proposer is asked again (it now sees the running ones as `pending`); a proposer that keeps repeating
-  itself makes the loop wait for a running experiment to finish, and stops the study when nothing runs.
-  A duplicate that cost tokens (an LLM's) is recorded as `rejected` instead, so its cost is counted.
+- No duplicates of running candidates: a proposal equal to one still running is not started. The
+  proposer is asked again (it sees the running ones as `pending`); a proposer that keeps repeating
+  them makes the loop wait for a running experiment to finish before asking again. A duplicate that
+  cost tokens (an LLM's) is recorded as `rejected` instead, so its cost is counted. (Repeats of
+  finished experiments are recorded as `rejected` by the loop itself.)
 - Re-basing: in code mode a candidate kept while it was built on an older best is kept as measured,
   and its edits re-applied onto the best it displaced are queued as a new experiment (a follow-up),
   run before the next proposal, and kept only if it is better again.
@@ -40,27 +41,30 @@ def candidate_key(record: dict[str, Any], parent_id: int | None) -> str | None:
 
 
 class Parallel:
-    """Duplicate detection and the follow-up queue, for one run of the loop."""
+    """Duplicate detection among running candidates, and the follow-up queue, for one run of the loop."""
 
     def __init__(self, evaluator: Evaluator, mode: str) -> None:
         self.evaluator = evaluator
         self.mode = mode
-        self.seen: dict[str, int] = {}  # candidate key -> id of the experiment that ran (or runs) it
         self.followups: deque[Proposal] = deque()
 
-    def note(self, experiments: Iterable[Experiment]) -> None:
-        """Remember these experiments (the store's rows on resume, each new one as it starts)."""
-        for experiment in experiments:
-            key = candidate_key(experiment.proposal, experiment.parent_id)
-            if key is not None:
-                self.seen.setdefault(key, experiment.id)
+    def running_duplicate(
+        self, proposal: Proposal, parent_id: int | None, running: Iterable[tuple[Experiment, Proposal]]
+    ) -> int | None:
+        """The running experiment PROPOSAL repeats, or None.
 
-    def duplicate_of(self, proposal: Proposal, parent_id: int | None) -> int | None:
-        """The experiment PROPOSAL repeats, or None when it is new (or invalid anyway)."""
+        Repeats of finished experiments are the loop's business (recorded as `rejected`); a repeat of
+        a running one is only the proposer not knowing yet how it ends, so it is asked again.
+        """
         if proposal.rejected_reason is not None:
             return None
         key = candidate_key(proposal.to_record(), proposal.parent_id if proposal.parent_id is not None else parent_id)
-        return self.seen.get(key) if key is not None else None
+        if key is None:
+            return None
+        for experiment, pending in running:
+            if candidate_key(pending.to_record(), experiment.parent_id) == key:
+                return experiment.id
+        return None
 
     def next_followup(self) -> Proposal | None:
         return self.followups.popleft() if self.followups else None
