@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from autoresearch.spec import SpecError, load_spec
 
@@ -28,12 +29,15 @@ class UserError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.format_message()}", soft_wrap=True)
+        # The message is plain text: brackets in it (`autoresearch[ray]`) are not rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(self.format_message())}", soft_wrap=True)
 
 
 def user_errors(func: F) -> F:
     """Turn the project's own exceptions into one-line messages with the right exit code."""
     from autoresearch.propose.base import ProposalError
+    from autoresearch.run.ray_executor import RayExecutorError
+    from autoresearch.run.resources import ResourceError
     from autoresearch.run.sandbox import SandboxError
     from autoresearch.store import StoreError
 
@@ -43,7 +47,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SpecError as exc:
             raise UserError(str(exc), exit_code=2) from None
-        except (StoreError, ProposalError, SandboxError) as exc:
+        except (StoreError, ProposalError, SandboxError, ResourceError, RayExecutorError) as exc:
             raise UserError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]

@@ -25,6 +25,8 @@ from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
 from autoresearch.run import reaper
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
+from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
+from autoresearch.run.resources import plan_slots
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
@@ -65,6 +67,10 @@ def baseline_proposal(spec: Spec) -> Proposal:
 
 
 def make_evaluator(spec: Spec) -> Evaluator:
+    if spec.run.executor == "ray":  # experiments run as Ray tasks; everything else stays here
+        from autoresearch.run.ray_executor import ray_evaluator
+
+        return ray_evaluator(spec)
     if spec.mode == "code":
         from autoresearch.workspace.code import CodeEvaluator
 
@@ -85,10 +91,14 @@ class Loop:
     ) -> None:
         self.spec = spec
         self.direction = spec.study.direction
-        self.workers = workers or spec.run.workers
         self._proposer = proposer
         self.evaluator: Evaluator = evaluator or make_evaluator(spec)
         self.referee = judge.Referee(spec, self.evaluator)  # noise rule, integrity, holdout, rechecks
+        # Each slot owns disjoint GPUs/CPUs; fewer workers than asked when the devices do not fit.
+        plan = plan_slots(spec.run, workers or spec.run.workers)
+        self.workers, self.notes = plan.workers, [plan.note] if plan.note else []
+        self.evaluator.use_slots(plan.slots)
+        self.parallel = Parallel(self.evaluator, spec.mode)  # no duplicates; re-based follow-ups
         self.observer = observer
         self.baseline_proposal = baseline or baseline_proposal(spec)
         self.store: Store
@@ -148,6 +158,8 @@ class Loop:
                     if stopped:
                         break
                     proposal, ready = ready or self._propose(), None
+                    if proposal is None:  # the proposer only repeats running candidates: wait for one
+                        break
                     if isinstance(proposal, str):
                         stopped = proposal
                         break
@@ -186,14 +198,29 @@ class Loop:
             self.spec, history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
         )
 
-    def _propose(self) -> Proposal | str:
-        """The next proposal, or why there is none (the study then stops; running ones finish)."""
-        try:
-            return self.proposer.propose(self.context())
-        except SearchExhausted as exc:
-            return str(exc)
-        except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
-            return f"the proposer failed: {exc}; run again to resume"
+    def _propose(self) -> Proposal | str | None:
+        """The next proposal, or why there is none (the study then stops; running ones finish).
+
+        None: the proposer only repeated running candidates; wait for one to end, then ask again.
+        """
+        followup = self.parallel.next_followup()  # a kept candidate re-based onto the best it passed
+        if followup is not None:
+            return followup
+        for _ in range(DUPLICATE_RETRIES):
+            try:
+                proposal = self.proposer.propose(self.context())
+            except SearchExhausted as exc:
+                return str(exc)
+            except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
+                return f"the proposer failed: {exc}; run again to resume"
+            running = [(e, p) for e, p, _ in self._in_flight.values()]
+            duplicate = self.parallel.running_duplicate(proposal, self.best.id if self.best else None, running)
+            if duplicate is None:
+                return proposal
+            if proposal.tokens_in or proposal.cost_usd:  # it cost something: record it, do not run it
+                proposal.rejected_reason = f"duplicate of experiment #{duplicate}, which is running"
+                return proposal
+        return None  # only repeats of running candidates so far: ask again when one has finished
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -271,6 +298,8 @@ class Loop:
             self.referee.baseline(experiment, evaluation)
         else:
             decision, reason = self.referee.decide(experiment, evaluation, self.best, self.history)
+            if decision == "kept":  # built on an older best (parallel runs)? queue it re-based onto this one
+                reason += self.parallel.after_kept(experiment, self.best)
         self.store.finish_experiment(
             experiment.id,
             decision=decision,

@@ -178,6 +178,8 @@ class LiveView:
             markup=False,
             soft_wrap=True,
         )
+        for note in loop.notes:  # e.g. fewer workers than asked because the GPUs do not fit
+            self.console.print(f"autoresearch: {note}", markup=False, soft_wrap=True)
         self.recent = loop.history[-5:]
         if self.console.is_terminal:
             self.live = Live(self._render(loop), console=self.console, refresh_per_second=2, transient=False)

@@ -75,6 +75,15 @@ class StudySection(_Section):
     seed: int = 0
 
 
+class ResourcesSection(_Section):
+    """What one experiment asks a Ray cluster for (`run.executor = "ray"`), like a Ray Tune trial."""
+
+    cpus: float = Field(default=1.0, ge=0)
+    gpus: float = Field(default=0.0, ge=0)
+    memory: Size | None = None
+    custom: dict[str, float] = {}
+
+
 class RunSection(_Section):
     command: str = Field(min_length=1)
     cwd: str = "."
@@ -87,6 +96,24 @@ class RunSection(_Section):
     repeats: int = Field(default=1, ge=1, le=1000)
     workers: int = Field(default=1, ge=1, le=1024)
     max_log_size: Size = 10 * 1024**2
+    # Scale-out (docs/parallel.md): per-experiment devices locally, or a Ray cluster.
+    gpus: int = Field(default=0, ge=0, le=1024)
+    gpu_ids: list[int | str] | None = None
+    cpus_per_experiment: int | None = Field(default=None, ge=1, le=4096)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str = ""
+    resources: ResourcesSection | None = None
+
+    @model_validator(mode="after")
+    def _scale_out(self) -> RunSection:
+        if self.executor == "local" and (self.resources is not None or self.ray_address):
+            key = "resources" if self.resources is not None else "ray_address"
+            raise ValueError(
+                f'{key} applies to executor = "ray"; set it, or locally use gpus / cpus_per_experiment instead'
+            )
+        if self.gpu_ids is not None and len(set(map(str, self.gpu_ids))) != len(self.gpu_ids):
+            raise ValueError(f"gpu_ids {self.gpu_ids} lists a GPU twice")
+        return self
 
     @model_validator(mode="after")
     def _params_file_format(self) -> RunSection:

@@ -19,6 +19,7 @@ from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
 from autoresearch.run import integrity, sandbox
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
+from autoresearch.run.resources import Slot
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.params import params_env, render_command, write_params_file
@@ -53,6 +54,13 @@ class Evaluator:
 
     def prime(self, history: list[Experiment]) -> None:
         """Learn what the store already holds (on resume)."""
+
+    def use_slots(self, slots: dict[int, Slot]) -> None:
+        """The devices (GPUs, CPUs) each slot owns; an experiment run in slot i uses only slots[i]'s."""
+
+    def rebase(self, experiment: Experiment, onto: Experiment) -> Proposal | str:
+        """Code mode: EXPERIMENT's edits re-applied onto ONTO as a new proposal, or why they cannot be."""
+        return "only code mode re-bases candidates"
 
     def files(self) -> dict[str, str]:
         """Code mode: the editable files of the current best, for proposers to read."""
@@ -105,6 +113,10 @@ class CommandEvaluator(Evaluator):
         # Params mode: protected files as they were when the study started; a run that finds them
         # changed (by an earlier run or anyone else) is rejected, not just one that changes them.
         self.reference = integrity.protected_hashes(spec.root, self.protected()) if spec.code is None else {}
+        self.devices: dict[int, Slot] = {}  # slot -> its GPUs and CPUs
+
+    def use_slots(self, slots: dict[int, Slot]) -> None:
+        self.devices = slots
 
     def protected(self) -> list[str]:
         """Paths (globs) relative to the run's folder that no run may change."""
@@ -138,7 +150,7 @@ class CommandEvaluator(Evaluator):
         reason = self.check(proposal)
         if reason is not None:
             return Evaluation(rejected=reason)
-        return self.run_in(self.spec.root, experiment, proposal)
+        return self.run_in(self.spec.root, experiment, proposal, slot=slot)
 
     def repeats_for(self, experiment: Experiment) -> int:
         """How many times to measure: the baseline's noise may be measured with more repeats."""
@@ -155,6 +167,7 @@ class CommandEvaluator(Evaluator):
         log_dir: Path | None = None,
         seed_offset: int = 0,
         repeats: int | None = None,
+        slot: int | None = None,
     ) -> Evaluation:
         """Run the experiment command for PROPOSAL with ROOT as the spec's folder, once per repeat.
 
@@ -170,7 +183,7 @@ class CommandEvaluator(Evaluator):
             seed = self.spec.study.seed + seed_offset + index
             # Repeat 0 logs to the experiment's folder itself (what `show` reads), later ones beside it.
             folder = log_dir if index == 0 else log_dir / f"repeat-{index}"
-            evaluation, cwd, env, values = self._run_once(root, experiment, proposal, folder, seed)
+            evaluation, cwd, env, values = self._run_once(root, experiment, proposal, folder, seed, slot)
             runs.append((evaluation, seed))
             if evaluation.error is not None:
                 break
@@ -183,7 +196,7 @@ class CommandEvaluator(Evaluator):
             evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
         return evaluation
 
-    def _env(self, experiment: Experiment, proposal: Proposal, values: dict[str, Any]) -> dict[str, str]:
+    def _env(self, experiment: Experiment, proposal: Proposal, values: dict[str, Any], devices: Slot) -> dict[str, str]:
         return experiment_env(
             os.environ,
             extra={
@@ -192,16 +205,18 @@ class CommandEvaluator(Evaluator):
                 "AUTORESEARCH_EXPERIMENT_ID": str(experiment.id),
                 "AUTORESEARCH_SEED": str(values["seed"]),
                 **({"AUTORESEARCH_PARAMS_FILE": values["params_file"]} if "params_file" in values else {}),
+                **(devices.env() if devices else {}),
             },
             allow=self.spec.run.pass_env,
         )
 
     def _run_once(
-        self, root: Path, experiment: Experiment, proposal: Proposal, log_dir: Path, seed: int
+        self, root: Path, experiment: Experiment, proposal: Proposal, log_dir: Path, seed: int, slot: int | None
     ) -> tuple[Evaluation, Path, dict[str, str], dict[str, Any]]:
         values = self.placeholder_values(experiment, proposal, log_dir) | {"seed": seed}
         cwd = root / self.spec.run.cwd
-        env = self._env(experiment, proposal, values)
+        devices = self.devices.get(slot, Slot()) if slot is not None else Slot()
+        env = self._env(experiment, proposal, values, devices)
         # A metrics file left by an earlier run (or written late by a stray process) must never be
         # read as this run's result: it is removed first, and read right after the run ends.
         if self.spec.metric.json_file is not None:
@@ -215,7 +230,7 @@ class CommandEvaluator(Evaluator):
             stderr_path=log_dir / "stderr.log",
             max_log_bytes=self.spec.run.max_log_size,
             kill_grace=self.spec.run.kill_grace,
-            preexec=sandbox.prefix(self.spec, root, [log_dir]),
+            preexec=[*sandbox.prefix(self.spec, root, [log_dir]), *devices.preexec()],
             on_start=self.running.add,
             on_exit=self.running.discard,
         )

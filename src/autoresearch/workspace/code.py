@@ -61,7 +61,7 @@ class CodeEvaluator(CommandEvaluator):
         self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
         self.objectives: dict[int, float | None] = {}
         self.best_commit: str | None = None
-        self.slots: dict[int, int] = {}  # experiment id -> the worktree slot it ran in
+        self.ran_in: dict[int, int] = {}  # experiment id -> the worktree slot it ran in
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
     def prime(self, history: list[Experiment]) -> None:
@@ -89,7 +89,10 @@ class CodeEvaluator(CommandEvaluator):
             return "code mode takes edits, not params"
         if proposal.edits is None:
             return "the proposal has no edits"
-        parent = self.best_commit or self.git.baseline_commit(self.code.include_uncommitted)
+        return self._check_on(proposal, self.best_commit or self.git.baseline_commit(self.code.include_uncommitted))
+
+    def _check_on(self, proposal: Proposal, parent: str) -> str | None:
+        """Why PROPOSAL's edits do not apply to the commit PARENT, or None."""
         try:
             edits = parse_proposal_edits(proposal)
             files = self.git.files_at(parent, [self._repo_path(e.path) for e in edits])
@@ -126,8 +129,8 @@ class CodeEvaluator(CommandEvaluator):
             return Evaluation(rejected=str(getattr(exc, "reason", exc)))
         if proposal.edits is not None and not changed:
             return Evaluation(rejected="the edits change nothing")
-        self.slots[experiment.id] = slot  # the judge may run it again (recheck, holdout) in this slot
-        evaluation = self.run_in(root, experiment, proposal)  # protected files are hashed around it
+        self.ran_in[experiment.id] = slot  # the judge may run it again (recheck, holdout) in this slot
+        evaluation = self.run_in(root, experiment, proposal, slot=slot)  # protected files hashed around it
         with self._lock:
             sha = self._commit(experiment, proposal, worktree, parent, changed, evaluation)
         self.commits[experiment.id] = sha
@@ -141,7 +144,7 @@ class CodeEvaluator(CommandEvaluator):
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
         """FOR_EXPERIMENT's worktree, checked out at TARGET's commit unless it is there already."""
-        slot = self.slots[for_experiment.id]
+        slot = self.ran_in[for_experiment.id]
         sha = self.commits.get(target.id) or target.commit_sha
         assert sha is not None, f"experiment #{target.id} has no commit"
         with self._lock:
@@ -181,6 +184,28 @@ class CodeEvaluator(CommandEvaluator):
         if proposal.strategy:
             message += f"\nstrategy: {proposal.strategy}\n"
         return self.git.commit(worktree, message, [self._repo_path(p) for p in changed], experiment.id)
+
+    def rebase(self, experiment: Experiment, onto: Experiment) -> Proposal | str:
+        """EXPERIMENT's edits (its parent -> its commit), as a diff to re-apply onto ONTO's commit."""
+        sha, base = self.commits.get(experiment.id), self.commits.get(experiment.parent_id or -1)
+        target = onto.commit_sha or self.commits.get(onto.id)
+        if sha is None or base is None or target is None:
+            return "its commits are not known"
+        relative = [f"--relative={self.prefix}"] if self.prefix else []
+        # Paths relative to the spec's folder, like every proposal's edits.
+        diff = git(
+            self.git.root, "diff", "--no-color", "--no-ext-diff", "--no-renames", *relative, base, sha, "--"
+        ).decode("utf-8", "replace")
+        if not diff.strip():
+            return "it changes nothing"
+        proposal = Proposal(
+            edits=diff,
+            edit_format="diff",
+            rationale=f"the edits of #{experiment.id} re-applied onto #{onto.id}: {experiment.rationale or ''}".strip(),
+            strategy="rebase",
+            parent_id=onto.id,
+        )
+        return self._check_on(proposal, target) or proposal
 
     def keep(self, experiment: Experiment) -> None:
         if experiment.commit_sha:
