@@ -196,7 +196,9 @@ class CommandEvaluator(Evaluator):
             evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
         return evaluation
 
-    def _env(self, experiment: Experiment, proposal: Proposal, values: dict[str, Any], devices: Slot) -> dict[str, str]:
+    def _env(
+        self, experiment: Experiment, proposal: Proposal, values: dict[str, Any], devices: Slot | None = None
+    ) -> dict[str, str]:
         return experiment_env(
             os.environ,
             extra={
