@@ -36,12 +36,18 @@ def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> No
     spec = (root / "autoresearch.toml").read_text().replace('use = "tpe"', 'use = "llm:local"')
     # A 135M model cannot be held to numeric ranges by a grammar, but it can to choices: the same
     # quickstart space, as grids (what a user would give so small a model).
-    spec = spec.replace("alpha = { low = 1e-6, high = 1e-1, log = true, default = 1e-4 }",
-                        "alpha = { choices = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], default = 1e-4 }")
-    spec = spec.replace("lr = { low = 1e-4, high = 3e-2, log = true, default = 1e-3 }",
-                        "lr = { choices = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], default = 1e-3 }")
-    spec = spec.replace("epochs = { low = 10, high = 120, step = 10, default = 30 }",
-                        "epochs = { choices = [10, 20, 30, 60, 90, 120], default = 30 }")
+    spec = spec.replace(
+        "alpha = { low = 1e-6, high = 1e-1, log = true, default = 1e-4 }",
+        "alpha = { choices = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], default = 1e-4 }",
+    )
+    spec = spec.replace(
+        "lr = { low = 1e-4, high = 3e-2, log = true, default = 1e-3 }",
+        "lr = { choices = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], default = 1e-3 }",
+    )
+    spec = spec.replace(
+        "epochs = { low = 10, high = 120, step = 10, default = 30 }",
+        "epochs = { choices = [10, 20, 30, 60, 90, 120], default = 30 }",
+    )
     assert spec.count("choices") == 5
     (root / "autoresearch.toml").write_text(spec + "\n[proposer.options]\nlessons_every = 0\n")
     result = cli("run", "--experiments", "4", str(root), timeout=600)
