@@ -19,6 +19,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from autoresearch.spec import SandboxSection, Spec
@@ -136,6 +137,10 @@ def _bwrap_argv(spec: Spec, root: Path, writable: list[Path]) -> list[str]:
     root = root.resolve()
     argv = [_bwrap(), "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/"]
     argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # The private /tmp must not hide the Python running autoresearch ({python}) when it lives there.
+    for prefix in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
+        if Path("/tmp") in prefix.parents:
+            argv += ["--ro-bind", str(prefix), str(prefix)]
     if not spec.sandbox.network:
         argv.append("--unshare-net")
     argv += ["--bind", str(root), str(root)]
