@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from autoresearch.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
 from autoresearch.report.progress import plot_progress
-from autoresearch.report.summary import Summary, better, summarize_spec
+from autoresearch.report.summary import Summary, running_best, summarize_spec
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
 
@@ -99,15 +99,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
             )
     incumbents = [e for e in ok if e.decision in ("baseline", "kept")]
     if incumbents and experiments:
-        xs, ys, best = [], [], None
-        for e in incumbents:
-            assert e.objective is not None
-            if best is None or better(e.objective, best, direction):
-                best = e.objective
-            xs.append(e.id)
-            ys.append(best)
-        xs.append(experiments[-1].id)
-        ys.append(ys[-1])
+        xs, ys = running_best(incumbents, experiments[-1].id, direction)
         fig.add_trace(
             go.Scatter(
                 x=xs,

@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # no display on servers and in tests; must precede pyplot
 import matplotlib.pyplot as plt
 from matplotlib.transforms import blended_transform_factory
 
+from autoresearch.report.summary import running_best
 from autoresearch.store import Experiment
 
 MAX_LABELS = 15
@@ -30,10 +31,6 @@ _COLORS = {
     "failed": "#d93025",
     "rejected": "#f29900",
 }
-
-
-def _better(a: float, b: float, direction: str) -> bool:
-    return a < b if direction == "minimize" else a > b
 
 
 def _short(text: str | None, width: int = 38) -> str:
@@ -129,16 +126,7 @@ def plot_progress(
 
     # The running best as a step line through the incumbents, extended to the last experiment.
     if incumbents:
-        xs, ys = [], []
-        best: float | None = None
-        for e in incumbents:
-            assert e.objective is not None
-            if best is None or _better(e.objective, best, direction):
-                best = e.objective
-            xs.append(e.id)
-            ys.append(best)
-        xs.append(experiments[-1].id)
-        ys.append(ys[-1])
+        xs, ys = running_best(incumbents, experiments[-1].id, direction)
         ax.step(xs, ys, where="post", color=_COLORS["kept"], linewidth=1.8, label="running best", zorder=3)
 
     baseline = next((e for e in ok if e.decision == "baseline"), None)

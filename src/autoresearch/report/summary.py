@@ -128,6 +128,23 @@ def better(a: float, b: float, direction: str) -> bool:
     return a < b if direction == "minimize" else a > b
 
 
+def running_best(incumbents: Sequence[Experiment], last_id: int, direction: str) -> tuple[list[int], list[float]]:
+    """The running best as step points through the incumbents, extended to experiment LAST_ID."""
+    xs: list[int] = []
+    ys: list[float] = []
+    best: float | None = None
+    for e in incumbents:
+        assert e.objective is not None
+        if best is None or better(e.objective, best, direction):
+            best = e.objective
+        xs.append(e.id)
+        ys.append(best)
+    if ys:
+        xs.append(last_id)
+        ys.append(ys[-1])
+    return xs, ys
+
+
 def normalise_reason(reason: str | None) -> str:
     """Fold the variable parts of a failure reason so that 'timeout after 301s' and '...299s' group."""
     if not reason:
