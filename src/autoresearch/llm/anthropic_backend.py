@@ -13,6 +13,7 @@ from autoresearch.llm.base import (
     RetryPolicy,
     call_with_retries,
     make_redactor,
+    retryable_status,
     tail,
 )
 from autoresearch.llm.openai_compat import _error_text, _retry_after
@@ -81,7 +82,7 @@ class AnthropicBackend:
         except anthropic.APIStatusError as exc:
             status = exc.status_code
             detail = f"HTTP {status}: {tail(_error_text(exc))}"
-            if status in (408, 409, 429) or status >= 500:
+            if retryable_status(status):
                 raise RetryableError(detail, _retry_after(exc)) from None
             raise LLMError(f"LLM {self.name} failed: {detail}") from None
         except anthropic.APITimeoutError:

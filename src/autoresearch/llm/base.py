@@ -44,6 +44,11 @@ class ChatBackend(Protocol):
     ) -> ChatReply: ...
 
 
+def retryable_status(status: int) -> bool:
+    """HTTP statuses worth another attempt: timeouts, conflicts, rate limits and server errors."""
+    return status in (408, 409, 429) or status >= 500
+
+
 class RetryableError(Exception):
     """Raised by a backend's single attempt for failures worth retrying (429, 5xx, network, timeout)."""
 

@@ -12,6 +12,7 @@ from autoresearch.llm.base import (
     RetryPolicy,
     call_with_retries,
     make_redactor,
+    retryable_status,
     tail,
 )
 
@@ -108,7 +109,7 @@ class OpenAICompatBackend:
                 # The server does not do structured output: fall back to prompt-only JSON, once.
                 self.response_format = "none"
                 raise RetryableError(detail + " (retrying without response_format)", retry_after=0) from None
-            if status in (408, 409, 429) or status >= 500:
+            if retryable_status(status):
                 raise RetryableError(detail, _retry_after(exc)) from None
             raise LLMError(f"LLM {self.name} failed: {detail}") from None
         except openai.APITimeoutError:

@@ -459,6 +459,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, f"no study {name!r}".encode(), "text/plain; charset=utf-8")
         return view
 
+    def _experiment(self, study: str, experiment_id: str) -> dict[str, Any] | None:
+        """One experiment of STUDY, or None after answering 404 (no such study or experiment)."""
+        view = self._view(study)
+        if view is None:
+            return None
+        found = view.experiment(_int(experiment_id, -1))
+        if found is None:
+            self._send(HTTPStatus.NOT_FOUND, b"no such experiment", "text/plain; charset=utf-8")
+        return found
+
     def _route(self, path: str, query: dict[str, str], cookie: bool) -> None:
         parts = [p for p in path.split("/") if p]
         views = self.server.views
@@ -498,28 +508,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(data, cookie)
             return
         elif len(parts) == 4 and parts[0] == "api" and parts[2] == "experiment":
-            view = self._view(parts[1])
-            if view is None:
-                return
-            found = view.experiment(_int(parts[3], -1))
-            if found is None:
-                self._send(HTTPStatus.NOT_FOUND, b"no such experiment", "text/plain; charset=utf-8")
-                return
-            self._json(found, cookie)
+            found = self._experiment(parts[1], parts[3])
+            if found is not None:
+                self._json(found, cookie)
             return
         elif len(parts) == 2 and parts[0] == "study":
             if self._view(parts[1]) is None:
                 return
             page = lambda: _study_page(parts[1], multi=len(views) > 1)  # noqa: E731
         elif len(parts) == 4 and parts[0] == "study" and parts[2] == "experiment":
-            view = self._view(parts[1])
-            if view is None:
+            experiment = self._experiment(parts[1], parts[3])
+            if experiment is None:
                 return
-            found = view.experiment(_int(parts[3], -1))
-            if found is None:
-                self._send(HTTPStatus.NOT_FOUND, b"no such experiment", "text/plain; charset=utf-8")
-                return
-            page = lambda: _experiment_page(parts[1], found)  # noqa: E731
+            page = lambda: _experiment_page(parts[1], experiment)  # noqa: E731
         if page is None:
             self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain; charset=utf-8")
             return

@@ -19,7 +19,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from autoresearch.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
-from autoresearch.report.progress import plot_progress
+from autoresearch.report.progress import DECISION_COLORS, plot_progress
 from autoresearch.report.summary import Summary, running_best, summarize_spec
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
@@ -27,13 +27,6 @@ from autoresearch.store import Experiment, Store
 # SVG scatter is fine up to a few thousand points; beyond that WebGL keeps the page responsive.
 _WEBGL_ABOVE = 5000
 _SLICE_MAX_POINTS = 2000  # per parameter: the shape shows long before every point is drawn
-_COLORS = {
-    "reverted": "#9aa0a6",
-    "kept": "#1e8e3e",
-    "baseline": "#1a73e8",
-    "failed": "#d93025",
-    "rejected": "#f29900",
-}
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -89,7 +82,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
                     mode="markers",
                     name=f"{decision} ({len(group)})",
                     marker={
-                        "color": _COLORS[decision],
+                        "color": DECISION_COLORS[decision],
                         "size": size,
                         "opacity": 0.55 if decision == "reverted" else 1,
                     },
@@ -105,7 +98,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
                 x=xs,
                 y=ys,
                 mode="lines",
-                line={"shape": "hv", "color": _COLORS["kept"]},
+                line={"shape": "hv", "color": DECISION_COLORS["kept"]},
                 name="running best",
                 hoverinfo="skip",
             )
@@ -121,7 +114,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
                     yaxis="y2",
                     mode="markers",
                     name=f"{decision} ({len(group)})",
-                    marker={"symbol": "x", "color": _COLORS[decision], "size": 6},
+                    marker={"symbol": "x", "color": DECISION_COLORS[decision], "size": 6},
                     hovertext=[_hover(e) for e in group],
                     hoverinfo="text",
                 )
@@ -131,7 +124,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
         fig.add_hline(
             y=baseline.objective,
             line_dash="dash",
-            line_color=_COLORS["baseline"],
+            line_color=DECISION_COLORS["baseline"],
             annotation_text="baseline",
             annotation_position="top left",
         )

@@ -24,7 +24,7 @@ from autoresearch.report.summary import running_best
 from autoresearch.store import Experiment
 
 MAX_LABELS = 15
-_COLORS = {
+DECISION_COLORS = {  # shared by progress.png and the HTML report
     "reverted": "#9aa0a6",
     "kept": "#1e8e3e",
     "baseline": "#1a73e8",
@@ -103,7 +103,7 @@ def plot_progress(
             [e.id for e in inside],
             [_y(e) for e in inside],
             s=size,
-            c=_COLORS["reverted"],
+            c=DECISION_COLORS["reverted"],
             alpha=alpha,
             linewidths=0,
             label=f"reverted ({len(reverted)})",
@@ -116,7 +116,7 @@ def plot_progress(
             [clip(_y(e)) for e in outside],
             s=size * 1.5,
             marker="^" if direction == "minimize" else "v",
-            c=_COLORS["reverted"],
+            c=DECISION_COLORS["reverted"],
             alpha=alpha,
             linewidths=0,
             label=f"off-scale ({len(outside)})",
@@ -127,14 +127,14 @@ def plot_progress(
     # The running best as a step line through the incumbents, extended to the last experiment.
     if incumbents:
         xs, ys = running_best(incumbents, experiments[-1].id, direction)
-        ax.step(xs, ys, where="post", color=_COLORS["kept"], linewidth=1.8, label="running best", zorder=3)
+        ax.step(xs, ys, where="post", color=DECISION_COLORS["kept"], linewidth=1.8, label="running best", zorder=3)
 
     baseline = next((e for e in ok if e.decision == "baseline"), None)
     if baseline is not None:
         assert baseline.objective is not None
         ax.axhline(
             baseline.objective,
-            color=_COLORS["baseline"],
+            color=DECISION_COLORS["baseline"],
             linestyle="--",
             linewidth=1,
             alpha=0.8,
@@ -146,7 +146,7 @@ def plot_progress(
             [baseline.objective],
             s=max(size * 2.5, 30),
             marker="D",
-            c=_COLORS["baseline"],
+            c=DECISION_COLORS["baseline"],
             zorder=5,
             edgecolors="white",
             linewidths=0.8,
@@ -158,7 +158,7 @@ def plot_progress(
             [e.id for e in kept],
             [_y(e) for e in kept],
             s=max(size * 2.5, 30),
-            c=_COLORS["kept"],
+            c=DECISION_COLORS["kept"],
             edgecolors="white",
             linewidths=0.8,
             label=f"kept ({len(kept)})",
@@ -176,7 +176,7 @@ def plot_progress(
                 transform=top,
                 marker="x",
                 s=max(size, 12),
-                c=_COLORS[decision],
+                c=DECISION_COLORS[decision],
                 alpha=max(alpha, 0.5),
                 linewidths=1,
                 label=f"{decision} ({len(ids)})",

@@ -339,18 +339,6 @@ def _slices(experiments: Sequence[Experiment]) -> dict[str, list[tuple[Any, floa
     return dict(slices)
 
 
-def _distribution(p: ParamSpec) -> Any:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if p.type == "categorical":
-        assert p.choices is not None
-        return CategoricalDistribution(p.choices)
-    assert p.low is not None and p.high is not None
-    if p.type == "int":
-        return IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
-    return FloatDistribution(p.low, p.high, log=p.log, step=p.step)
-
-
 def _importances(
     summary: Summary, experiments: Sequence[Experiment], params: dict[str, ParamSpec], direction: str
 ) -> None:
@@ -363,7 +351,9 @@ def _importances(
         import optuna
         from optuna.trial import TrialState, create_trial
 
-        distributions = {name: _distribution(p) for name, p in params.items()}
+        from autoresearch.propose.samplers import distribution  # the samplers' own search space
+
+        distributions = {name: distribution(p) for name, p in params.items()}
         eligible: list[tuple[dict[str, Any], float]] = []
         for e in experiments:
             if not (e.ok and e.objective is not None and e.params) or not math.isfinite(e.objective):
