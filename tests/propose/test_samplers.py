@@ -67,3 +67,51 @@ def test_tiny_space_is_exhausted_without_duplicates(tmp_path: Path) -> None:
     params = params_sequence(root)
     assert "exhausted" in outcome.stopped
     assert sorted((p["x"], p["y"]) for p in params) == [(0.0, -2.0), (0.0, 0.0), (1.0, -2.0), (1.0, 0.0)]
+
+
+# Four categorical choices of three values each (81 points), like a tiny NAS-Bench-201 cell: TPE
+# repeats tried points often here, which is where a resumed study used to diverge.
+CELL = """
+import json, sys
+p = json.load(open(sys.argv[1]))
+cost = {"none": 3.0, "skip": 1.0, "conv": 0.0}
+print("loss:", sum(cost[p[k]] * w for k, w in zip("abcd", (1.0, 0.5, 0.25, 0.125))))
+"""
+
+
+def cell_spec(budget: int) -> str:
+    return (
+        bowl_spec(budget, "tpe")
+        .replace(
+            "x = { low = -5.0, high = 5.0 }\n    y = { low = -5.0, high = 5.0 }",
+            "\n    ".join(f'{k} = {{ choices = ["none", "skip", "conv"] }}' for k in "abcd"),
+        )
+        .replace("bowl.py", "cell.py")
+    )
+
+
+def test_resume_is_exact_in_a_discrete_space_where_the_sampler_repeats_points(tmp_path: Path) -> None:
+    straight = write_study(tmp_path / "a", cell_spec(60), {"cell.py": CELL})
+    run_budget(straight, 60)
+    resumed = write_study(tmp_path / "b", cell_spec(60), {"cell.py": CELL})
+    run_budget(resumed, 40)  # stopped at 40, then resumed
+    run_budget(resumed, 60)
+    store = Store(straight / ".autoresearch" / "bowl", create=False)
+    try:
+        repeats = sum(len(e.extra.get("sampler_repeats", [])) for e in store.experiments())
+    finally:
+        store.close()
+    assert repeats >= 10  # the sampler did repeat itself: the case this test is about
+    assert params_sequence(resumed) == params_sequence(straight)
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_studies_with_seeds_0_and_1_share_no_sampled_point(tmp_path: Path, sampler: str) -> None:
+    points = []
+    for seed in (0, 1):
+        root = write_study(tmp_path / str(seed), bowl_spec(16, sampler).replace("[study]", f"[study]\nseed = {seed}"))
+        (root / "bowl.py").write_text(BOWL)
+        Loop(load_spec(root)).run()
+        points.append({tuple(sorted(p.items())) for p in params_sequence(root)[1:]})  # [0] is the baseline
+    assert len(points[0]) == len(points[1]) == 15
+    assert not points[0] & points[1]

@@ -1,8 +1,12 @@
 """Parameter proposers built on Optuna's samplers (`random`, `tpe`, `cmaes`, `gp`), via ask/tell.
 
 The study store is the source of truth: the Optuna study lives in memory and is rebuilt from the
-stored history on start. Each ask uses a sampler seeded from (study seed, number of trials so far),
-so a resumed study samples exactly as if it had never stopped.
+stored history on start. Each ask uses a sampler seeded with a hash of (study seed, number of trials
+so far), so a resumed study samples exactly as if it had never stopped, and two studies with
+different seeds draw unrelated streams (seed + count would make seed 1 replay seed 0 one trial later).
+When the sampler repeats a point already tried, that repeat is told to it and also recorded with the
+next proposal (`extra["sampler_repeats"]`), so that the rebuilt study holds the same trials in the same
+order: resume stays exact in small discrete spaces, where repeats are common.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -44,6 +49,11 @@ def distribution(param: ParamSpec) -> BaseDistribution:
 
 def search_space(spec: Spec) -> dict[str, BaseDistribution]:
     return {name: distribution(param) for name, param in spec.params.items()}
+
+
+def ask_seed(seed: int, trials: int) -> int:
+    """The sampler's seed for the ask after TRIALS trials: a hash of both, so streams never overlap."""
+    return int(np.random.SeedSequence([seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF, trials]).generate_state(1)[0])
 
 
 def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -> optuna.samplers.BaseSampler:
@@ -93,8 +103,15 @@ class SamplerProposer:
         params = experiment.params
         if params is None or experiment.status != "done" or set(params) != set(self.space):
             return
+        # The repeats the sampler drew (and was told about) before proposing this point come first,
+        # as they did when the study ran.
+        for repeat in experiment.extra.get("sampler_repeats", []):
+            self._add_trial(repeat["params"], repeat.get("value"), repeat.get("attrs", {}))
         value = self._value(experiment)
         self.tried[params_key(params)] = value
+        self._add_trial(params, value, experiment.extra.get("sampler_attrs", {}))
+
+    def _add_trial(self, params: dict[str, Any], value: float | None, attrs: dict[str, Any]) -> None:
         # Params outside a space the user has since narrowed are kept out of the model.
         with contextlib.suppress(ValueError):
             self.study.add_trial(
@@ -103,38 +120,42 @@ class SamplerProposer:
                     distributions=self.space,
                     value=value,
                     state=TrialState.COMPLETE if value is not None else TrialState.FAIL,
-                    system_attrs=experiment.extra.get("sampler_attrs", {}),
+                    system_attrs=attrs,
                 )
             )
 
     # -- the Proposer interface ---------------------------------------------------------------------
 
     def propose(self, context: Context) -> Proposal:
+        repeats: list[dict[str, Any]] = []
         for _ in range(_MAX_DUPLICATE_DRAWS):
-            self.study.sampler = make_sampler(
-                self.kind, self.seed + len(self.study.trials), self.options, len(self.space)
-            )
+            seed = ask_seed(self.seed, len(self.study.get_trials(deepcopy=False)))
+            self.study.sampler = make_sampler(self.kind, seed, self.options, len(self.space))
             trial = self.study.ask(self.space)
             key = params_key(trial.params)
+            attrs = _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)
             pending = key in self._pending or any(
                 p.params is not None and params_key(p.params) == key for p in context.pending
             )
             if key not in self.tried and not pending:
                 self._pending[key] = trial
+                extra: dict[str, Any] = {"sampler_attrs": attrs}
+                if repeats:
+                    extra["sampler_repeats"] = repeats
                 return Proposal(
                     params=dict(trial.params),
                     rationale=describe_change(context.best.params if context.best else None, trial.params),
                     strategy=self.kind,
-                    extra={
-                        "sampler_attrs": _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)
-                    },
+                    extra=extra,
                 )
-            # Already tried: tell the sampler what that point scored, so it moves on.
+            # Already tried (or running): tell the sampler what that point scored, so it moves on, and
+            # record what it was told, so that a resumed study is told the same.
             value = self.tried.get(key)
             if value is None:
                 self.study.tell(trial, state=TrialState.FAIL)
             else:
                 self.study.tell(trial, value)
+            repeats.append({"params": dict(trial.params), "value": value, "attrs": attrs})
         raise SearchExhausted(
             f"the {self.kind} sampler kept proposing parameters already tried; the space looks exhausted"
         )
