@@ -1,9 +1,11 @@
 """How much git costs per code-mode experiment.
 
-Builds a repository of `n_files` files (a few KB each), then for each iteration: materialise the
-parent commit in a reused worktree (checkout + clean), apply one SEARCH/REPLACE edit, commit only the
-edited file and record the experiment's ref. The experiment itself is simulated by one output file, so
-the clean step has something to remove. Prints milliseconds per experiment; the target is < 100 ms.
+Builds a repository of `n_files` files (a few KB each), then for each iteration does what code mode does
+for one candidate: read the edited file from the parent commit's blobs, apply one SEARCH/REPLACE edit,
+build the candidate's commit from blobs in a temporary index (commit + ref), then materialise exactly
+that commit in the reused worktree (reset + clean). The experiment itself is simulated by one output
+file, so the clean step has something to remove. Prints milliseconds per experiment; the target is
+< 100 ms.
 
     PYTHONPATH=src python benchmarks/git_overhead.py [n_files] [iterations]
 """
@@ -18,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autoresearch.workspace.edits import apply_edits, parse_edits
+from autoresearch.workspace.edits import parse_edits, plan_edits
 from autoresearch.workspace.git import GitWorkspace
 
 
@@ -39,28 +41,29 @@ def _make_repo(root: Path, n_files: int) -> None:
 
 
 def measure(n_files: int = 1000, iterations: int = 50) -> dict[str, float]:
-    """Median milliseconds per experiment: materialise, edit, commit (commit + ref), total."""
+    """Median milliseconds per experiment: edit, commit (commit + ref), materialise, total."""
     with tempfile.TemporaryDirectory(prefix="autoresearch-bench-") as temp:
         root = Path(temp) / "repo"
         _make_repo(root, n_files)
         workspace = GitWorkspace(root, "bench", Path(".autoresearch/bench/worktrees"))
         parent = workspace.baseline_commit()
         workspace.checkout(0, parent)  # creating the worktree is a one-off cost, not per experiment
-        timings: dict[str, list[float]] = {name: [] for name in ("materialise_ms", "edit_ms", "commit_ms", "total_ms")}
+        timings: dict[str, list[float]] = {name: [] for name in ("edit_ms", "commit_ms", "materialise_ms", "total_ms")}
         for iteration in range(iterations):
             start = time.perf_counter()
-            tree = workspace.checkout(0, parent)
-            materialised = time.perf_counter()
             edit = f"train.py\n<<<<<<< SEARCH\nLR = 0.1\n=======\nLR = 0.{iteration + 2}\n>>>>>>> REPLACE\n"
-            changed = apply_edits(tree, parse_edits(edit), editable=["train.py"], protected=["pkg*/**"])
+            files = workspace.files_at(parent, ["train.py"])
+            planned = plan_edits(parse_edits(edit), files.get, editable=["train.py"], protected=["pkg*/**"])
             edited = time.perf_counter()
-            (tree / "run.log").write_text("experiment output\n")  # what a real run leaves behind
-            workspace.commit(tree, f"experiment {iteration}", changed, experiment_id=iteration)
+            sha = workspace.commit_files(parent, planned, f"candidate {iteration}", experiment_id=iteration)
             committed = time.perf_counter()
-            timings["materialise_ms"].append((materialised - start) * 1000)
-            timings["edit_ms"].append((edited - materialised) * 1000)
+            tree = workspace.checkout(0, sha)
+            materialised = time.perf_counter()
+            (tree / "run.log").write_text("experiment output\n")  # what a real run leaves behind
+            timings["edit_ms"].append((edited - start) * 1000)
             timings["commit_ms"].append((committed - edited) * 1000)
-            timings["total_ms"].append((committed - start) * 1000)
+            timings["materialise_ms"].append((materialised - committed) * 1000)
+            timings["total_ms"].append((materialised - start) * 1000)
         if len(workspace.refs()) != iterations:
             raise RuntimeError("not every experiment got its ref")
         return {name: statistics.median(values) for name, values in timings.items()}

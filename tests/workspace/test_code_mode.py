@@ -138,7 +138,9 @@ def test_user_checkout_is_byte_identical_and_history_is_the_chain_of_kept(tmp_pa
     shas = [line.split()[0] for line in log]
     assert shas[:3] == [experiments[5].commit_sha, experiments[3].commit_sha, experiments[1].commit_sha]
     assert experiments[2].commit_sha not in shas and experiments[4].commit_sha not in shas
-    assert "cost 3 (-2)" in log[0] and "cost 5 (-3)" in log[1]
+    # Written before the run: a candidate's commit names it and its rationale, never a result.
+    assert log[0].endswith("autoresearch candidate #6") and log[1].endswith("autoresearch candidate #4")
+    assert "cost 3" in git(root, "log", "-1", "--format=%b", shas[0])
     assert ".autoresearch/" in (root / ".git" / "info" / "exclude").read_text()
 
 

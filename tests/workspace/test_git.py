@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.workspace.edits import apply_edits, parse_edits
+from autoresearch.workspace.edits import apply_edits, parse_edits, plan_edits
 from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, hash_files
 
 STUDY = "digits"
@@ -91,10 +91,13 @@ SR_EDIT = "train.py\n<<<<<<< SEARCH\nLR = 0.1\n=======\nLR = 0.05\n>>>>>>> REPLA
 
 
 def run_experiment(ws: GitWorkspace, parent: str, experiment_id: int, edit: str = SR_EDIT) -> str:
-    tree = ws.checkout(0, parent)
-    changed = apply_edits(tree, parse_edits(edit), editable=["train.py"], protected=["evaluate.py"])
+    """Commit the edit on PARENT (before the run, as code mode does), then run in a checkout of it."""
+    files = ws.files_at(parent, ["train.py"])
+    planned = plan_edits(parse_edits(edit), files.get, editable=["train.py"], protected=["evaluate.py"])
+    sha = ws.commit_files(parent, planned, f"experiment {experiment_id}", experiment_id=experiment_id)
+    tree = ws.checkout(0, sha)
     (tree / "output.txt").write_text("created by the experiment, not editable\n")
-    return ws.commit(tree, f"experiment {experiment_id}", changed, experiment_id=experiment_id)
+    return sha
 
 
 # ---------------------------------------------------------------------------------------- baseline
@@ -173,10 +176,7 @@ def test_experiment_cycle_never_touches_the_user_checkout(repo: Path) -> None:
 
 def test_commit_records_deletions_of_listed_paths(repo: Path) -> None:
     ws = workspace(repo)
-    tree = ws.checkout(0, ws.baseline_commit())
-    (tree / "removed.py").unlink()
-    (tree / "train.py").write_text("changed but not listed\n")
-    sha = ws.commit(tree, "delete", ["removed.py"])
+    sha = ws.commit_files(ws.baseline_commit(), {"removed.py": None}, "delete")
     assert "removed.py" not in ws.list_files(sha)
     assert ws.files_at(sha, ["train.py"])["train.py"].startswith("LR = 0.1")
 
@@ -274,12 +274,8 @@ def test_no_identity_and_hooks_are_not_run(repo: Path, tmp_path: Path, monkeypat
 def test_diff_reads_back_as_edits(repo: Path, tmp_path: Path) -> None:
     ws = workspace(repo)
     base = ws.baseline_commit()
-    tree = ws.checkout(0, base)
-    (tree / "train.py").write_text("LR = 0.3\n")
-    (tree / "models").mkdir()
-    (tree / "models/net.py").write_text("class Net: ...\n")
-    (tree / "removed.py").unlink()
-    sha = ws.commit(tree, "edit", ["train.py", "models/net.py", "removed.py"])
+    files = {"train.py": "LR = 0.3\n", "models/net.py": "class Net: ...\n", "removed.py": None}
+    sha = ws.commit_files(base, files, "edit")
     text = ws.diff(base, sha)
     assert text.startswith("diff --git a/models/net.py b/models/net.py")
     copy = ws.checkout(1, base)
@@ -339,10 +335,7 @@ def test_apply_refuses_over_files_changed_since_the_baseline(repo: Path) -> None
 def test_apply_refuses_to_overwrite_an_ignored_file(repo: Path) -> None:
     ws = workspace(repo)
     base = ws.baseline_commit()
-    tree = ws.checkout(0, base)
-    (tree / "cache").mkdir()
-    (tree / "cache/table.txt").write_text("from the candidate\n")
-    sha = ws.commit(tree, "add ignored path", ["cache/table.txt"])
+    sha = ws.commit_files(base, {"cache/table.txt": "from the candidate\n"}, "add ignored path")
     (repo / "cache").mkdir()
     (repo / "cache/table.txt").write_text("user's ignored file\n")
     with pytest.raises(GitError, match=r"in the way: cache/table\.txt"):
@@ -409,10 +402,7 @@ def test_repository_that_is_itself_a_linked_worktree(repo: Path, tmp_path: Path)
 def test_paths_with_spaces_and_unicode(repo: Path) -> None:
     ws = workspace(repo)
     base = ws.baseline_commit()
-    tree = ws.checkout(0, base)
-    (tree / "my dir").mkdir()
-    (tree / "my dir/modèle ü.py").write_text("X = 1\n")
-    sha = ws.commit(tree, "unicode", ["my dir/modèle ü.py"])
+    sha = ws.commit_files(base, {"my dir/modèle ü.py": "X = 1\n"}, "unicode")
     assert ws.files_at(sha, ["my dir/*"]) == {"my dir/modèle ü.py": "X = 1\n"}
     copy = ws.checkout(1, base)
     changed = apply_edits(copy, parse_edits(ws.diff(base, sha)), editable=["my dir/**"], protected=[])
@@ -424,10 +414,7 @@ def test_paths_with_spaces_and_unicode(repo: Path) -> None:
 def test_apply_keeps_the_executable_bit(repo: Path) -> None:
     ws = workspace(repo)
     base = ws.baseline_commit()
-    tree = ws.checkout(0, base)
-    (tree / "run.sh").write_text("#!/bin/sh\necho hi\n")
-    (tree / "run.sh").chmod(0o755)
-    sha = ws.commit(tree, "script", ["run.sh"])
+    sha = ws.commit_files(base, {"run.sh": "#!/bin/sh\necho hi\n"}, "script", modes={"run.sh": "100755"})
     assert ws.apply_to_user_checkout(sha, base) == ["run.sh"]
     assert os.access(repo / "run.sh", os.X_OK)
     assert sh(repo, "status", "--porcelain") == "?? run.sh"

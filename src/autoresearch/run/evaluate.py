@@ -172,27 +172,32 @@ class CommandEvaluator(Evaluator):
         """Run the experiment command for PROPOSAL with ROOT as the spec's folder, once per repeat.
 
         Repeat i gets seed `study.seed + seed_offset + i` ({seed}, AUTORESEARCH_SEED); the objective is
-        the mean, the values per repeat go to extra. Protected files are hashed around all repeats.
+        the mean, the values per repeat go to extra. Protected files are hashed before and after each repeat.
         """
         log_dir = log_dir or self.log_dir(experiment)
         count = repeats or self.repeats_for(experiment)
         protected = self.protected()
         before = integrity.protected_hashes(root, protected)
         runs: list[tuple[Evaluation, int]] = []
+        touched: list[str] = []
         for index in range(count):
+            if index:
+                root = self.fresh_root(experiment, root)  # nothing repeat i-1 left behind reaches repeat i
             seed = self.spec.study.seed + seed_offset + index
             # Repeat 0 logs to the experiment's folder itself (what `show` reads), later ones beside it.
             folder = log_dir if index == 0 else log_dir / f"repeat-{index}"
             evaluation, cwd, env, values = self._run_once(root, experiment, proposal, folder, seed, slot)
             runs.append((evaluation, seed))
+            # Checked after every repeat: the next one may start from a fresh checkout.
+            after = integrity.protected_hashes(root, protected)
+            touched = touched or integrity.changed(self.reference or before, before, after)
             if evaluation.error is not None:
                 break
         evaluation = runs[0][0] if count == 1 else aggregate(runs, count)
-        after = integrity.protected_hashes(root, protected)
-        touched = integrity.changed(self.reference or before, before, after)
         if touched:
             evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
         elif evaluation.error is None:
+            cwd = self.fresh_root(experiment, root) / self.spec.run.cwd
             evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
         return evaluation
 
@@ -244,7 +249,7 @@ class CommandEvaluator(Evaluator):
         """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder."""
         folder = self.log_dir(for_experiment) / "recheck" / f"{target.id:05d}-{seed_offset}"
         return self.run_in(
-            self.root_for(target, for_experiment),
+            self.fresh_root(target, self.root_for(target, for_experiment)),
             target,
             proposal_of(target),
             log_dir=folder,
@@ -253,14 +258,23 @@ class CommandEvaluator(Evaluator):
         )
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
-        """The folder in which TARGET can run now (code mode checks it out)."""
+        """The folder in which TARGET can run now, on FOR_EXPERIMENT's behalf (code mode: its worktree)."""
         return self.spec.root
+
+    def fresh_root(self, experiment: Experiment, root: Path) -> Path:
+        """ROOT made ready for a repeat, guard, recheck, holdout or scorer of EXPERIMENT; returns it.
+
+        Code mode resets and cleans ROOT (a worktree) to a checkout of exactly EXPERIMENT's commit, so
+        nothing an earlier run left there (a conftest.py, a module shadowing the standard library, a
+        cached result) changes their outcome. Params mode runs in the user's folder, left as it is.
+        """
+        return root
 
     def holdout(self, experiment: Experiment) -> Evaluation:
         """Run the holdout evaluation on EXPERIMENT (just measured): metrics and objective, or error."""
         holdout = self.spec.holdout
         assert holdout is not None
-        root = self.root_for(experiment, experiment)
+        root = self.fresh_root(experiment, self.root_for(experiment, experiment))
         log_dir = self.log_dir(experiment) / "holdout"
         values = self.placeholder_values(experiment, proposal_of(experiment), log_dir)
         cwd = root / self.spec.run.cwd

@@ -1,4 +1,4 @@
-"""Code mode: each candidate is its parent's commit plus the proposal's edits, in a reused worktree.
+"""Code mode: each candidate is its parent's commit plus the proposal's edits, run in a reused worktree.
 
 Paths in edits, `editable` and `protected` are relative to the spec's folder (which may be a
 subfolder of the repository). Every evaluated candidate is committed and kept reachable under
@@ -16,8 +16,9 @@ from autoresearch.run import integrity
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
-from autoresearch.workspace.edits import EditError, FileEdit, apply_edits, parse_edits, plan_edits
+from autoresearch.workspace.edits import EditError, FileEdit, parse_edits, plan_edits
 from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, git
+from autoresearch.workspace.globs import matches_any, normalize_path
 
 
 class CodeModeError(Exception):
@@ -50,7 +51,12 @@ def parse_proposal_edits(proposal: Proposal) -> list[FileEdit]:
 
 
 class CodeEvaluator(CommandEvaluator):
-    """Materialises a code candidate in a git worktree, runs it, checks integrity, commits it."""
+    """Builds a code candidate's commit from its edits, runs it on a clean checkout of that commit.
+
+    The commit is made before the run, from the parent commit's blobs and the proposal's edits alone:
+    whatever the run does to its worktree afterwards (`git add`, rewriting its own source, symlinks)
+    never reaches the commit, the study branch, `best` or `apply`.
+    """
 
     def __init__(self, spec: Spec) -> None:
         super().__init__(spec)
@@ -59,8 +65,8 @@ class CodeEvaluator(CommandEvaluator):
         self.git, self.prefix = code_workspace(spec)
         ensure_excluded(self.git.root)
         self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
-        self.objectives: dict[int, float | None] = {}
         self.best_commit: str | None = None
+        self.reference_commit: str | None = None  # the baseline's: protected files are compared with it
         self.ran_in: dict[int, int] = {}  # experiment id -> the worktree slot it ran in
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
@@ -68,9 +74,10 @@ class CodeEvaluator(CommandEvaluator):
         for experiment in history:
             if experiment.commit_sha:
                 self.commits[experiment.id] = experiment.commit_sha
-                self.objectives[experiment.id] = experiment.objective
                 if experiment.decision in ("baseline", "kept"):
                     self.best_commit = experiment.commit_sha
+                if experiment.decision == "baseline":
+                    self.reference_commit = experiment.commit_sha
 
     def _repo_path(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
@@ -94,17 +101,36 @@ class CodeEvaluator(CommandEvaluator):
     def _check_on(self, proposal: Proposal, parent: str) -> str | None:
         """Why PROPOSAL's edits do not apply to the commit PARENT, or None."""
         try:
-            edits = parse_proposal_edits(proposal)
-            files = self.git.files_at(parent, [self._repo_path(e.path) for e in edits])
-            planned = plan_edits(
-                edits,
-                lambda path: files.get(self._repo_path(path)),
-                editable=self.code.editable,
-                protected=self.code.protected,
-            )
+            planned = self._plan(proposal, parent)
         except (EditError, ValueError) as exc:
             return str(getattr(exc, "reason", exc))
         return None if planned else "the edits change nothing"
+
+    def _plan(self, proposal: Proposal, parent: str) -> dict[str, bytes | None]:
+        """{repository path: new bytes (None: deleted)} of PROPOSAL's edits on PARENT, read from its blobs.
+
+        Raises EditError when an edit touches a path that is not editable, is protected or `.git*`, is or
+        lies under a symbolic link or submodule, or does not apply.
+        """
+        edits = parse_proposal_edits(proposal)
+        names = {normalize_path(edit.path) for edit in edits}
+        blobs = self.git.blobs(parent, sorted(self._repo_path(name) for name in names if name))
+
+        def read(path: str) -> str | None:
+            data = blobs.get(self._repo_path(path))
+            if data is None:
+                return None
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise EditError(f"{path} is not UTF-8 text; it cannot be edited") from None
+
+        planned = plan_edits(edits, read, editable=self.code.editable, protected=self.protected())
+        changed = {self._repo_path(path): content for path, content in planned.items()}
+        problem = self.git.path_problem(parent, sorted(changed))
+        if problem:
+            raise EditError(problem)
+        return {path: None if content is None else content.encode("utf-8") for path, content in changed.items()}
 
     def files(self) -> dict[str, str]:
         """The editable files of the current best, for proposers to read."""
@@ -119,71 +145,68 @@ class CodeEvaluator(CommandEvaluator):
     def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
         with self._lock:
             parent = self._parent_commit(experiment)
-            worktree = self.git.checkout(slot, parent)
-        root = worktree / self.prefix if self.prefix else worktree
         try:
-            changed = apply_edits(
-                root, parse_proposal_edits(proposal), editable=self.code.editable, protected=self.code.protected
-            )
+            planned = self._plan(proposal, parent) if proposal.edits is not None else {}
         except (EditError, ValueError) as exc:
             return Evaluation(rejected=str(getattr(exc, "reason", exc)))
-        if proposal.edits is not None and not changed:
+        if proposal.edits is not None and not planned:
             return Evaluation(rejected="the edits change nothing")
-        self.ran_in[experiment.id] = slot  # the judge may run it again (recheck, holdout) in this slot
-        evaluation = self.run_in(root, experiment, proposal, slot=slot)  # protected files hashed around it
         with self._lock:
-            sha = self._commit(experiment, proposal, worktree, parent, changed, evaluation)
-        self.commits[experiment.id] = sha
-        self.objectives[experiment.id] = evaluation.objective
+            # The commit exists before anything runs; the run gets a clean checkout of exactly it.
+            sha = self._commit(experiment, proposal, parent, planned)
+            self.commits[experiment.id] = sha
+            if experiment.extra.get("baseline"):
+                self.reference_commit = sha
+            worktree = self.git.checkout(slot, sha)
+        self.ran_in[experiment.id] = slot  # the judge may run it again (recheck, holdout) in this slot
         diff = self.git.diff(parent, sha) if sha != parent else ""
-        evaluation.record.update(commit_sha=sha, diff=diff)
+        record = {"commit_sha": sha, "diff": diff}
+        touched = self._protected_changes(sha)
+        if touched:
+            reason = f"protected file(s) differ from the study's reference commit: {', '.join(touched)}"
+            return Evaluation(rejected=reason, record=record)
+        root = worktree / self.prefix if self.prefix else worktree
+        evaluation = self.run_in(root, experiment, proposal, slot=slot)  # protected files hashed around it
+        evaluation.record.update(record)
         flags = integrity.diff_flags(diff, self.spec.metric.name, self.spec.metric.json_file)
         if flags:
             evaluation.extra["flags"] = [*evaluation.extra.get("flags", []), *flags]
         return evaluation
 
+    def _protected_changes(self, sha: str) -> list[str]:
+        """Protected paths (spec-relative) whose blobs in SHA differ from the study's reference commit."""
+        reference = self.reference_commit or self.git.baseline_commit(self.code.include_uncommitted)
+        if sha == reference:
+            return []
+        patterns = self.protected()
+        changed = self.git.changed_paths(reference, sha)
+        start = f"{self.prefix}/" if self.prefix else ""
+        inside = [path.removeprefix(start) for path in changed if path.startswith(start)]
+        return sorted(path for path in inside if matches_any(path, patterns))
+
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
-        """FOR_EXPERIMENT's worktree, checked out at TARGET's commit unless it is there already."""
-        slot = self.ran_in[for_experiment.id]
-        sha = self.commits.get(target.id) or target.commit_sha
-        assert sha is not None, f"experiment #{target.id} has no commit"
-        with self._lock:
-            worktree = self.git.worktrees_dir / str(slot)
-            if self._head(worktree) != sha:  # keep a just-run candidate's outputs (holdout may read them)
-                worktree = self.git.checkout(slot, sha)
+        """FOR_EXPERIMENT's worktree (`fresh_root` checks TARGET out there)."""
+        worktree = self.git.worktrees_dir / str(self.ran_in[for_experiment.id])
         return worktree / self.prefix if self.prefix else worktree
 
-    def _head(self, worktree: Path) -> str | None:
-        try:
-            return git(worktree, "rev-parse", "HEAD").decode().strip()
-        except (GitError, FileNotFoundError, NotADirectoryError):
-            return None
+    def fresh_root(self, experiment: Experiment, root: Path) -> Path:
+        """ROOT's worktree reset and cleaned to exactly EXPERIMENT's commit (see CommandEvaluator)."""
+        slot = int(root.relative_to(self.git.worktrees_dir).parts[0])
+        sha = self.commits.get(experiment.id) or experiment.commit_sha
+        assert sha is not None, f"experiment #{experiment.id} has no commit"
+        with self._lock:
+            self.git.checkout(slot, sha)
+        return root
 
-    def _commit(
-        self,
-        experiment: Experiment,
-        proposal: Proposal,
-        worktree: Path,
-        parent: str,
-        changed: list[str],
-        evaluation: Evaluation,
-    ) -> str:
-        if not changed:  # the baseline: its commit is the parent itself
+    def _commit(self, experiment: Experiment, proposal: Proposal, parent: str, planned: dict[str, bytes | None]) -> str:
+        if not planned:  # the baseline: its commit is the parent itself
             self.git.set_ref(experiment.id, parent)
             return parent
-        parent_objective = self.objectives.get(experiment.parent_id) if experiment.parent_id else None
-        if evaluation.objective is None:
-            result = f"failed: {evaluation.error or evaluation.rejected}"
-        elif parent_objective is not None:
-            result = (
-                f"{self.spec.metric.name} {evaluation.objective:.6g} ({evaluation.objective - parent_objective:+.6g})"
-            )
-        else:
-            result = f"{self.spec.metric.name} {evaluation.objective:.6g}"
-        message = f"autoresearch #{experiment.id}: {result}\n\n{proposal.rationale or '(no rationale)'}\n"
+        # Written before the run, so it claims nothing about the result (that lives in the store).
+        message = f"autoresearch candidate #{experiment.id}\n\n{proposal.rationale or '(no rationale)'}\n"
         if proposal.strategy:
             message += f"\nstrategy: {proposal.strategy}\n"
-        return self.git.commit(worktree, message, [self._repo_path(p) for p in changed], experiment.id)
+        return self.git.commit_files(parent, planned, message, experiment.id)
 
     def rebase(self, experiment: Experiment, onto: Experiment) -> Proposal | str:
         """EXPERIMENT's edits (its parent -> its commit), as a diff to re-apply onto ONTO's commit."""
@@ -191,11 +214,7 @@ class CodeEvaluator(CommandEvaluator):
         target = onto.commit_sha or self.commits.get(onto.id)
         if sha is None or base is None or target is None:
             return "its commits are not known"
-        relative = [f"--relative={self.prefix}"] if self.prefix else []
-        # Paths relative to the spec's folder, like every proposal's edits.
-        diff = git(
-            self.git.root, "diff", "--no-color", "--no-ext-diff", "--no-renames", *relative, base, sha, "--"
-        ).decode("utf-8", "replace")
+        diff = self.git.diff(base, sha, relative=self.prefix)  # paths relative to the spec's folder, like edits
         if not diff.strip():
             return "it changes nothing"
         proposal = Proposal(

@@ -378,6 +378,11 @@ def plan_edits(
         path = normalize_path(edit.path)
         if path is None:
             raise EditError(f"{edit.path!r} is not a relative path inside the repository")
+        if is_git_path(path):
+            raise EditError(
+                f"{path} is a git file (.git*: attributes, submodules, ignore rules, the repository itself); "
+                "git reads it to decide what a checkout contains, so no candidate may change it"
+            )
         if matches_any(path, protected):
             raise EditError(f"{path} is protected (protected: {', '.join(protected)}); it must not be edited")
         if not matches_any(path, editable):
@@ -401,6 +406,11 @@ def plan_edits(
         if reason:
             raise EditError(f"{path}: {reason}")
     return changed
+
+
+def is_git_path(path: str) -> bool:
+    """Whether any part of PATH is `.git*` (.git, .gitattributes, .gitmodules, ...), in any letter case."""
+    return any(part.lower().startswith(".git") for part in path.split("/"))
 
 
 def _apply_one(path: str, edit: FileEdit, content: str | None) -> str | None:

@@ -25,25 +25,41 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "autoresearch",
     "GIT_COMMITTER_EMAIL": "autoresearch@localhost",
 }
-# Variables that would point git at another repository, index or work tree than the one we name.
-_LOCATING = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_NAMESPACE",
-    "GIT_PREFIX",
-    "GIT_CEILING_DIRECTORIES",
-)
+# What git may see of our environment: enough to run, nothing that points it at another repository,
+# index, work tree, config, pager, editor, ssh command or replacement objects.
+_PASSED_ENV = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT", "LANG")
+# Every git call autoresearch makes reads no system or global config and no system attributes; the
+# repository's own config cannot run anything: these overrides beat it, and the rest of what could
+# execute or transform (filters, textconv, checkout) is never asked of git (see `commit_files`,
+# `checkout`). Anyone who can write .git/config (a candidate with sandbox kind "none", an agent)
+# therefore changes nothing autoresearch commits, checks out or compares.
+_SAFE_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_ATTR_NOSYSTEM": "1",
+    "GIT_NO_REPLACE_OBJECTS": "1",  # refs/replace/ must not swap the blobs we read
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_LITERAL_PATHSPECS": "1",  # paths we pass are file names, never patterns
+    "GIT_OPTIONAL_LOCKS": "0",  # reading must not rewrite the user's index to refresh it
+    "GIT_PAGER": "cat",
+    "LC_ALL": "C",  # stable, parseable messages
+}
 _CONFIG = (
-    "core.hooksPath=/dev/null",  # never run the user's hooks
+    "core.hooksPath=/dev/null",  # never run hooks (reference-transaction, post-checkout, ...)
+    "core.fsmonitor=false",  # a command git would run on index operations
+    "core.attributesFile=/dev/null",
+    "core.pager=cat",
+    "core.sshCommand=false",
+    "core.untrackedCache=false",
+    "protocol.allow=never",  # no fetch of any kind (a partial clone's lazy fetch runs remote helpers)
+    "gc.auto=0",
+    "maintenance.auto=false",
     "commit.gpgsign=false",  # signing could prompt or fail without a key
     "core.quotePath=false",  # keep non-ASCII paths readable in diffs
     "advice.detachedHead=false",
     "diff.noprefix=false",
     "diff.external=",
+    "diff.relative=false",
 )
 _SKIP_DIRS = frozenset({".git", ".autoresearch"})
 
@@ -53,12 +69,9 @@ class GitError(Exception):
 
 
 def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in _LOCATING}
+    env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
     env.update(IDENTITY)
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env["GIT_LITERAL_PATHSPECS"] = "1"  # paths we pass are file names, never patterns
-    env["GIT_OPTIONAL_LOCKS"] = "0"  # `git status` must not rewrite the user's index to refresh it
-    env["LC_ALL"] = "C"  # stable, parseable messages
+    env.update(_SAFE_ENV)
     if extra:
         env.update(extra)
     return env
@@ -66,7 +79,7 @@ def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def git(cwd: Path, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
     """Run `git args` in cwd; stdout as bytes, GitError with git's message on failure."""
-    command = ["git"]
+    command = ["git", "--no-pager"]
     for option in _CONFIG:
         command += ["-c", option]
     command += args
@@ -77,8 +90,8 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: Mapping[str, str
     return result.stdout
 
 
-def _text(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
-    return git(cwd, *args, env=env).decode("utf-8", "replace").strip()
+def _text(cwd: Path, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> str:
+    return git(cwd, *args, env=env, input=input).decode("utf-8", "replace").strip()
 
 
 def _rev(value: str) -> str:
@@ -211,24 +224,45 @@ class GitWorkspace:
         self.set_ref("baseline", sha)
         return sha
 
-    def commit(self, worktree: Path, message: str, paths: list[str], experiment_id: int | str | None = None) -> str:
-        """Commit only `paths` (as they are in the worktree; missing ones as deletions) on its HEAD.
+    def commit_files(
+        self,
+        parent: str,
+        files: Mapping[str, bytes | str | None],
+        message: str,
+        experiment_id: int | str | None = None,
+        modes: Mapping[str, str] | None = None,
+    ) -> str:
+        """A commit of PARENT's tree with FILES (repository paths) replaced by these contents (None: deleted).
 
-        Other files the experiment created or changed stay out of the commit. With `experiment_id`, the
-        commit is also stored under `refs/autoresearch/<study>/<experiment_id>`.
+        Built from blobs in a temporary index: no work tree, no filter, no hook is involved, so the commit
+        holds exactly these bytes. A file keeps PARENT's mode (new files: MODES or 100644). With
+        `experiment_id`, the commit is also stored under `refs/autoresearch/<study>/<experiment_id>`.
         """
-        clean = [normalize_path(path) for path in paths]
-        if any(path is None for path in clean):
-            raise GitError(f"cannot commit paths outside the worktree: {paths}")
-        if clean:
-            git(worktree, "update-index", "--add", "--remove", "--", *[p for p in clean if p])
-        tree = _text(worktree, "write-tree")
-        sha = _text(worktree, "commit-tree", tree, "-p", "HEAD", "-m", message)
-        # One transaction moves the worktree's (detached) HEAD and records the experiment's ref.
-        updates = f"option no-deref\nupdate HEAD {sha}\n"
+        parent = _text(self.root, "rev-parse", "--verify", f"{_rev(parent)}^{{commit}}")
+        clean = {normalize_path(path): content for path, content in files.items()}
+        if None in clean:
+            raise GitError(f"cannot commit paths outside the repository: {sorted(files)}")
+        old_modes = self._modes(parent, [p for p in clean if p])
+        entries: list[str] = []
+        for path, content in clean.items():
+            assert path is not None
+            if content is None:
+                entries.append(f"0 {'0' * len(parent)}\t{path}")  # mode 0: remove the path
+                continue
+            data = content.encode() if isinstance(content, str) else content
+            blob = _text(self.root, "hash-object", "-w", "-t", "blob", "--no-filters", "--stdin", input=data)
+            mode = old_modes.get(path) or (modes or {}).get(path) or "100644"
+            entries.append(f"{mode} {blob}\t{path}")
+        with tempfile.TemporaryDirectory(prefix="autoresearch-index-") as temp:
+            env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
+            git(self.root, "read-tree", parent, env=env)
+            if entries:
+                info = "".join(f"{entry}\0" for entry in entries).encode("utf-8", "surrogateescape")
+                git(self.root, "update-index", "-z", "--index-info", input=info, env=env)
+            tree = _text(self.root, "write-tree", env=env)
+        sha = _text(self.root, "commit-tree", tree, "-p", parent, "-m", message)
         if experiment_id is not None:
-            updates += f"update {self.ref(experiment_id)} {sha}\n"
-        git(worktree, "update-ref", "-m", f"autoresearch: {self.study}", "--stdin", input=updates.encode())
+            self.set_ref(experiment_id, sha)
         return sha
 
     def ref(self, experiment_id: int | str) -> str:
@@ -325,21 +359,33 @@ class GitWorkspace:
 
     # ------------------------------------------------------------------------------------ reading
 
-    def diff(self, a: str, b: str) -> str:
-        """Unified diff from commit a to commit b (no renames, so `edits.parse_edits` reads it back)."""
+    def diff(self, a: str, b: str, relative: str = "") -> str:
+        """Unified diff from commit a to commit b (no renames, so `edits.parse_edits` reads it back).
+
+        Blob to blob, as text: no attribute (`-diff`, `binary`), textconv or external driver that a
+        repository could set changes what it shows. RELATIVE: only paths under that folder, relative to it.
+        """
         return git(
             self.root,
             "diff",
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",
+            "--text",
             "--no-renames",
+            "-U3",
             "--src-prefix=a/",
             "--dst-prefix=b/",
+            *([f"--relative={relative}"] if relative else []),
             _rev(a),
             _rev(b),
             "--",
         ).decode("utf-8", "replace")
+
+    def changed_paths(self, a: str, b: str) -> list[str]:
+        """Repository paths whose entry (content, mode or type) differs between commits a and b."""
+        out = git(self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", _rev(a), _rev(b), "--")
+        return [name for name in out.decode("utf-8", "surrogateescape").split("\0") if name]
 
     def list_files(self, commit: str) -> list[str]:
         out = git(self.root, "ls-tree", "-r", "-z", "--full-tree", "--name-only", _rev(commit))
@@ -349,6 +395,32 @@ class GitWorkspace:
         """{path: text} of the files of `commit` matching paths or globs (binary bytes are replaced)."""
         names = [name for name in self.list_files(commit) if matches_any(name, patterns)]
         return {name: data.decode("utf-8", "replace") for name, data in self._blobs(commit, names).items()}
+
+    def blobs(self, commit: str, names: list[str]) -> dict[str, bytes]:
+        """{path: raw bytes} of the regular files among NAMES in COMMIT (no filter applied)."""
+        modes = self._modes(commit, names)
+        return self._blobs(commit, [name for name in names if modes.get(name) in ("100644", "100755")])
+
+    def path_problem(self, commit: str, paths: list[str]) -> str | None:
+        """Why writing PATHS (repository paths) on top of COMMIT would follow or replace a link, or None.
+
+        A path may be a regular file or absent; none of its parent folders may be a symbolic link, a
+        submodule or a file in COMMIT.
+        """
+        wanted: dict[str, list[str]] = {}  # path -> its parent folders
+        for path in paths:
+            parts = path.split("/")
+            wanted[path] = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        modes = self._modes(commit, sorted({p for path, parents in wanted.items() for p in (path, *parents)}))
+        kinds = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a folder"}
+        for path, parents in wanted.items():
+            for parent in parents:
+                if modes.get(parent, "040000") != "040000":
+                    kind = kinds.get(modes[parent], "a file")
+                    return f"{path} lies under {parent}, which is {kind} in the parent commit; it cannot be edited"
+            if modes.get(path, "100644") not in ("100644", "100755"):
+                return f"{path} is {kinds[modes[path]]} in the parent commit; only regular files can be edited"
+        return None
 
     def _blobs(self, commit: str, names: list[str]) -> dict[str, bytes]:
         if not names:
