@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from autoresearch.store import Experiment, Store
 from tests.fake_llm import FakeLLMServer
 
 PYTHON = sys.executable
@@ -56,8 +58,9 @@ def bowl_spec(budget: int = 10, proposer: str = "tpe", extra: str = "") -> str:
 def cli(
     *args: str, cwd: Path | None = None, timeout: float = 120, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `autoresearch` command line in a subprocess."""
-    env = {**os.environ, "COLUMNS": "200"}
+    """Run the real `autoresearch` command line in a subprocess, as a pipe sees it (no terminal width:
+    output meant for files must not depend on one)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     return subprocess.run(
         [PYTHON, "-m", "autoresearch", *args],
         cwd=cwd,
@@ -67,6 +70,32 @@ def cli(
         env=env,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 120.0) -> object:
+    """Poll CONDITION until it returns something truthy (an event: a store row, a line of output).
+
+    The deadline is generous on purpose: it only bounds a test that is already failing, so a slow or
+    loaded machine never turns a correct run into a failure.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def study_rows(study_dir: Path) -> list[Experiment]:
+    """The study's experiments, or [] while its store does not exist yet (safe while `run` writes)."""
+    if not (study_dir / "study.db").exists():
+        return []
+    store = Store(study_dir, create=False)
+    try:
+        return store.experiments()
+    finally:
+        store.close()
 
 
 @pytest.fixture

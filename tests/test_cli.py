@@ -38,7 +38,8 @@ def test_status_log_show_best_apply_export(bowl_study: Path) -> None:
     assert missing.returncode == 1 and "no experiment 99" in missing.stderr
 
     best = cli("best", str(bowl_study))
-    params = json.loads(best.stdout.split("\n", 1)[1])
+    params = json.loads(best.stdout)  # only the data on stdout; the header goes to stderr
+    assert best.stderr.startswith("# best: experiment")
     assert set(params) == {"x", "y"}
 
     applied = cli("apply", "--path", str(bowl_study))

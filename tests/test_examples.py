@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,8 +19,22 @@ def rows(study_dir: Path) -> list:
         store.close()
 
 
+def tracked_copy(example: str, target: Path) -> Path:
+    """The example as git knows it (its tracked files, as staged), not the live folder: a local run,
+    `apply` or stray output there must not leak into the test."""
+    folder = EXAMPLES / example
+    listed = subprocess.run(["git", "ls-files", "-z", "--", "."], cwd=folder, capture_output=True, check=True)
+    names = [n for n in listed.stdout.decode().split("\0") if n]
+    assert names, f"examples/{example} has no tracked files"
+    for name in names:
+        blob = subprocess.run(["git", "show", f":./{name}"], cwd=folder, capture_output=True, check=True).stdout
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(blob)
+    return target
+
+
 def test_quickstart_runs_and_improves(tmp_path: Path) -> None:
-    root = shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart", ignore=shutil.ignore_patterns(".*"))
+    root = tracked_copy("quickstart", tmp_path / "quickstart")
     result = cli("run", "--experiments", "6", str(root), timeout=300)
     assert result.returncode == 0, result.stderr
     experiments = rows(root / ".autoresearch" / "digits-mlp")
@@ -32,7 +45,7 @@ def test_quickstart_runs_and_improves(tmp_path: Path) -> None:
 
 
 def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> None:
-    root = shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart", ignore=shutil.ignore_patterns(".*"))
+    root = tracked_copy("quickstart", tmp_path / "quickstart")
     spec = (root / "autoresearch.toml").read_text().replace('use = "tpe"', 'use = "llm:local"')
     # A 135M model cannot be held to numeric ranges by a grammar, but it can to choices: the same
     # quickstart space, as grids (what a user would give so small a model).
@@ -63,7 +76,7 @@ def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> No
 
 
 def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
-    root = shutil.copytree(EXAMPLES / "speedup", tmp_path / "speedup", ignore=shutil.ignore_patterns(".*"))
+    root = tracked_copy("speedup", tmp_path / "speedup")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(

@@ -4,14 +4,37 @@
 >>> best, score, history = optimize(lambda x: (x - 3) ** 2, 0.0, max_iterations=50)
 """
 
-from autoresearch.api import optimize
-from autoresearch.loop import Loop, Outcome
-from autoresearch.propose.base import Context, Proposal, Proposer
-from autoresearch.spec import Spec, SpecError, load_spec
-from autoresearch.store import Experiment, Store
-from autoresearch.study import Study
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autoresearch.api import optimize
+    from autoresearch.loop import Loop, Outcome
+    from autoresearch.propose.base import Context, Proposal, Proposer
+    from autoresearch.spec import Spec, SpecError, load_spec
+    from autoresearch.store import Experiment, Store
+    from autoresearch.study import Study
 
 __version__ = "0.1.0"
+
+# The public names, imported on first use: the command line (`autoresearch --help`) starts without
+# loading Optuna, pydantic or the loop.
+_WHERE = {
+    "optimize": "autoresearch.api",
+    "Loop": "autoresearch.loop",
+    "Outcome": "autoresearch.loop",
+    "Context": "autoresearch.propose.base",
+    "Proposal": "autoresearch.propose.base",
+    "Proposer": "autoresearch.propose.base",
+    "Spec": "autoresearch.spec",
+    "SpecError": "autoresearch.spec",
+    "load_spec": "autoresearch.spec",
+    "Experiment": "autoresearch.store",
+    "Store": "autoresearch.store",
+    "Study": "autoresearch.study",
+}
 
 __all__ = [
     "Context",
@@ -27,3 +50,15 @@ __all__ = [
     "load_spec",
     "optimize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'autoresearch' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -1,24 +1,70 @@
-"""The command line: the user's contract (see DESIGN.md)."""
+"""The command line: the user's contract (see DESIGN.md).
+
+Start-up is kept short (`autoresearch --help` well under half a second): only click is imported at
+module level; everything else, pydantic and rich included, is imported by the command that needs it.
+Data meant for files (patches, JSON, TSV) goes to stdout byte for byte, never wrapped or restyled;
+messages about it go to stderr.
+"""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from autoresearch.spec import SpecError, load_spec
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+# Optional imports -> the extra that provides them, for a one-line hint instead of a traceback.
+EXTRAS = {
+    "plotly": "dashboard",
+    "matplotlib": "dashboard",
+    "ray": "ray",
+    "mlflow": "mlflow",
+    "openai": "llm",
+    "anthropic": "llm",
+    "llama_cpp": "local",
+    "scipy": "stats",
+    "sklearn": "examples",
+}
+INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
+
+
+def console() -> Console:
+    """Styled messages for people (stdout); soft-wrapped, so a pipe gets whole lines."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit(text: str) -> None:
+    """Write TEXT to stdout exactly (a patch must stay a patch), with one final newline."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def note(text: str) -> None:
+    """A message about the output rather than the output itself: stderr, unstyled."""
+    sys.stderr.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    from rich.markup import escape
+
+    err_console().print(f"[yellow]warning:[/] {escape(text)}")
 
 
 class UserError(click.ClickException):
@@ -29,26 +75,48 @@ class UserError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
+        from rich.markup import escape
+
         # The message is plain text: brackets in it (`autoresearch[ray]`) are not rich markup.
-        err_console.print(f"[bold red]error:[/] {escape(self.format_message())}", soft_wrap=True)
+        err_console().print(f"[bold red]error:[/] {escape(self.format_message())}")
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """A one-line install hint when EXC is an optional dependency that is not installed."""
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    return f"this needs {top}, which is not installed; install it with: pip install 'autoresearch[{EXTRAS[top]}]'"
 
 
 def user_errors(func: F) -> F:
     """Turn the project's own exceptions into one-line messages with the right exit code."""
-    from autoresearch.propose.base import ProposalError
-    from autoresearch.run.ray_executor import RayExecutorError
-    from autoresearch.run.resources import ResourceError
-    from autoresearch.run.sandbox import SandboxError
-    from autoresearch.store import StoreError
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from autoresearch.propose.base import ProposalError
+        from autoresearch.run.ray_executor import RayExecutorError
+        from autoresearch.run.resources import ResourceError
+        from autoresearch.run.sandbox import SandboxError
+        from autoresearch.spec import SpecError
+        from autoresearch.store import StoreError
+        from autoresearch.study import ApplyError
+        from autoresearch.workspace.code import CodeModeError
+        from autoresearch.workspace.git import GitError
+
         try:
             return func(*args, **kwargs)
         except SpecError as exc:
             raise UserError(str(exc), exit_code=2) from None
         except (StoreError, ProposalError, SandboxError, ResourceError, RayExecutorError) as exc:
             raise UserError(str(exc)) from None
+        except (ApplyError, CodeModeError, GitError) as exc:
+            raise UserError(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            hint = missing_extra(exc)
+            if hint is None:
+                raise
+            raise UserError(hint) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -85,7 +153,7 @@ def init(template: str, force: bool, path: Path) -> None:
     goal = path / "program.md"
     if not goal.exists():
         goal.write_text((files("autoresearch") / "templates" / "program.md").read_text())
-    console.print(f"wrote {target} and {goal}; edit them, then run `autoresearch run {path}`")
+    console().print(f"wrote {target} and {goal}; edit them, then run `{_prog()} run{_path_arg(path)}`", markup=False)
 
 
 @main.command()
@@ -93,11 +161,15 @@ def init(template: str, force: bool, path: Path) -> None:
 @click.option("--workers", type=int, help="Run up to N experiments at once (overrides run.workers).")
 @click.option("--experiments", "max_experiments", type=int, help="Override budget.experiments.")
 @click.option("--include-uncommitted", is_flag=True, help="Code mode: start from your uncommitted changes.")
+@click.option("--accept-spec-change", is_flag=True, help="Resume although the spec changed since the study last ran.")
 @user_errors
-def run(path: Path, workers: int | None, max_experiments: int | None, include_uncommitted: bool) -> None:
+def run(
+    path: Path, workers: int | None, max_experiments: int | None, include_uncommitted: bool, accept_spec_change: bool
+) -> None:
     """Run the study in PATH, or resume it if it exists."""
     from autoresearch.loop import Loop
     from autoresearch.progress import make_observer
+    from autoresearch.spec import load_spec
 
     spec = load_spec(path)
     overrides: dict[str, Any] = {}
@@ -109,12 +181,37 @@ def run(path: Path, workers: int | None, max_experiments: int | None, include_un
         spec = spec.model_copy(update=overrides)
     # SIGTERM (e.g. from a scheduler) stops as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    loop = Loop(spec, observer=make_observer(console), workers=workers)
+    out = console()
+    observer = make_observer(out, next_steps=f"{_prog()} {{command}}{_path_arg(path)}")
+    loop = Loop(spec, observer=observer, workers=workers, accept_spec_change=accept_spec_change)
     for warning in getattr(loop.evaluator, "warnings", []):
-        err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        warn(warning)
     outcome = loop.run()
+    if outcome.interrupted or outcome.stopped.startswith("interrupted"):
+        sys.exit(INTERRUPTED)
     if outcome.best is None:
         sys.exit(1)
+
+
+def _prog() -> str:
+    """How the user ran this command, for hints they can paste: `.venv/bin/autoresearch` stays so."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "autoresearch" and argv0.parent != Path() and not _on_path(argv0):
+        return str(argv0)
+    return "autoresearch"
+
+
+def _on_path(program: Path) -> bool:
+    import shutil
+
+    found = shutil.which(program.name)
+    return found is not None and Path(found).resolve() == program.resolve()
+
+
+def _path_arg(path: Path) -> str:
+    import shlex
+
+    return "" if path == Path() else f" {shlex.quote(str(path))}"
 
 
 @main.command()
@@ -125,7 +222,7 @@ def status(path: Path) -> None:
     from autoresearch.progress import status_text
 
     spec, study = _open(path)
-    console.print(status_text(spec, study.store))
+    console().print(status_text(spec, study.store), markup=False)
 
 
 @main.command()
@@ -138,8 +235,16 @@ def log(path: Path, limit: int | None) -> None:
 
     _spec, study = _open(path)
     experiments = study.experiments()
-    for experiment in experiments[-limit:] if limit else experiments:
-        console.print(log_line(experiment), soft_wrap=True)
+    shown = experiments[-limit:] if limit else experiments
+    if sys.stdout.isatty():
+        out = console()
+        for experiment in shown:
+            out.print(log_line(experiment))
+    else:  # plain lines for grep, awk and files
+        from rich.text import Text
+
+        for experiment in shown:
+            emit(Text.from_markup(log_line(experiment)).plain)
 
 
 @main.command()
@@ -155,40 +260,94 @@ def show(experiment_id: int, path: Path) -> None:
         experiment = study.store.get(experiment_id)
     except KeyError:
         raise UserError(f"no experiment {experiment_id} in study {spec.name}") from None
-    console.print(show_text(experiment), soft_wrap=True, markup=False)
+    emit(show_text(experiment))
 
 
 @main.command()
 @path_argument
 @user_errors
 def best(path: Path) -> None:
-    """The best candidate: its parameters, or its diff against the baseline."""
+    """The best candidate: its parameters (JSON), or its diff against the baseline (a patch).
+
+    Only the data goes to stdout, so `autoresearch best > best.patch` is a patch `git apply` takes.
+    """
+    import json
+
     spec, study = _open(path)
     experiment = study.best
     if experiment is None:
         raise UserError("no experiment has succeeded yet")
-    console.print(
-        f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}", markup=False
-    )
+    note(f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}")
     if experiment.params is not None:
-        console.print(json.dumps(experiment.params, indent=2, sort_keys=True), markup=False)
+        emit(json.dumps(experiment.params, indent=2, sort_keys=True))
+        return
+    diff = study.diff_from_baseline(experiment)
+    if diff:
+        emit(diff)
     else:
-        console.print(study.diff_from_baseline(experiment) or "(identical to the baseline)", markup=False)
+        note("(identical to the baseline)")
 
 
 @main.command()
-@click.argument("experiment_id", type=int, required=False)
-@click.option("--path", "path", type=click.Path(path_type=Path), default=".")
+@click.argument("args", nargs=-1, metavar="[ID] [PATH]")
+@click.option("--path", "path_option", type=click.Path(path_type=Path), help="The study's folder (or give PATH).")
 @click.option("--params-file", type=click.Path(path_type=Path), help="Params mode: where to write the params.")
+@click.option("--force", is_flag=True, help="Params mode: overwrite a params file changed since it was written.")
 @user_errors
-def apply(experiment_id: int | None, path: Path, params_file: Path | None) -> None:
+def apply(args: tuple[str, ...], path_option: Path | None, params_file: Path | None, force: bool) -> None:
     """Write the best (or experiment ID) into your working tree, on request only."""
+    experiment_id, path = _id_and_path(args, path_option)
     _spec, study = _open(path)
-    experiment = study.best if experiment_id is None else study.store.get(experiment_id)
-    if experiment is None:
-        raise UserError("no experiment has succeeded yet")
-    written = study.apply(experiment, params_file=params_file)
-    console.print(f"applied experiment {experiment.id}: {written}")
+    if experiment_id is None:
+        experiment = study.best
+        if experiment is None:
+            raise UserError("no experiment has succeeded yet")
+    else:
+        try:
+            experiment = study.store.get(experiment_id)
+        except KeyError:
+            raise UserError(f"no experiment {experiment_id} in study {study.name}") from None
+    if experiment.decision in ("rejected", "failed"):
+        failed_guard = (experiment.reason or "").startswith("guard ")
+        what = "failed its guard" if failed_guard else f"was {experiment.decision}"
+        warn(f"experiment {experiment.id} {what}: {experiment.reason}; applying it anyway, as asked")
+    written = study.apply(experiment, params_file=params_file, force=force)
+    console().print(f"applied experiment {experiment.id}: {written}", markup=False)
+
+
+def _id_and_path(args: tuple[str, ...], path_option: Path | None) -> tuple[int | None, Path]:
+    """`apply [ID] [PATH]` like the other commands; `--path` still works."""
+    rest = list(args)
+    experiment_id: int | None = None
+    if len(rest) > 2 or (len(rest) == 2 and not rest[0].isdigit()):
+        raise click.UsageError("usage: autoresearch apply [ID] [PATH]")
+    if rest and rest[0].isdigit() and (len(rest) == 2 or not Path(rest[0]).is_dir()):
+        experiment_id = int(rest.pop(0))
+    if rest and path_option is not None:
+        raise click.UsageError(f"give the study's folder once, as PATH or --path (got {rest[0]} and {path_option})")
+    return experiment_id, Path(rest[0]) if rest else (path_option or Path())
+
+
+@main.command()
+@path_argument
+@user_errors
+def clean(path: Path) -> None:
+    """Remove the study's git worktrees (code mode); `run` recreates them when it resumes."""
+    from autoresearch.store import RunLock
+    from autoresearch.workspace.code import code_workspace
+
+    spec, _study = _open(path)
+    if spec.mode != "code":
+        console().print(f"study {spec.name} has no worktrees (params mode); nothing to clean", markup=False)
+        return
+    with RunLock(spec.study_dir):  # never under a running study
+        workspace = code_workspace(spec)[0]
+        existed = workspace.worktrees_dir.exists()
+        workspace.remove_worktrees()
+    console().print(
+        f"removed {workspace.worktrees_dir}" if existed else f"no worktrees under {workspace.worktrees_dir}",
+        markup=False,
+    )
 
 
 @main.command()
@@ -201,7 +360,7 @@ def report(path: Path, output: Path | None) -> None:
 
     spec, study = _open(path)
     html, markdown = write_report(spec, study.store, output)
-    console.print(f"wrote {html}\nwrote {markdown}", markup=False)
+    console().print(f"wrote {html}\nwrote {markdown}", markup=False)
 
 
 @main.command()
@@ -213,6 +372,7 @@ def report(path: Path, output: Path | None) -> None:
 def dashboard(paths: tuple[Path, ...], host: str, port: int, token: str | None) -> None:
     """Serve a live, read-only web view of one or several studies."""
     from autoresearch.report.dashboard import DashboardError, serve
+    from autoresearch.spec import load_spec
 
     specs = [load_spec(p) for p in paths or (Path("."),)]
     try:
@@ -225,7 +385,7 @@ def dashboard(paths: tuple[Path, ...], host: str, port: int, token: str | None) 
         )
     except (DashboardError, OSError) as exc:
         raise UserError(str(exc)) from None
-    console.print(f"autoresearch dashboard: {server.url}  (Ctrl-C to stop)", markup=False, soft_wrap=True)
+    console().print(f"autoresearch dashboard: {server.url}  (Ctrl-C to stop)", markup=False)
     try:
         server.wait()
     except KeyboardInterrupt:
@@ -254,17 +414,16 @@ def export(path: Path, fmt: str, output: Path | None) -> None:
             result = export_mlflow(spec, study.store, tracking)
         except MlflowExportError as exc:
             raise UserError(str(exc)) from None
-        console.print(
+        console().print(
             f"logged {result.exported} experiments to MLflow at {result.tracking_uri} "
             f"({result.skipped} already there); browse with: MLFLOW_ALLOW_FILE_STORE=true "
             f"mlflow ui --backend-store-uri {tracking}",
             markup=False,
-            soft_wrap=True,
         )
         return
     target = output or spec.root / f"results.{fmt}"
     count = write_export(spec, study.experiments(), target, fmt)
-    console.print(f"wrote {count} experiments to {target}")
+    console().print(f"wrote {count} experiments to {target}", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

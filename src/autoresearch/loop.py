@@ -27,7 +27,7 @@ from autoresearch.run import reaper
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.run.resources import plan_slots
-from autoresearch.spec import Spec
+from autoresearch.spec import Spec, SpecChanged, is_measurement_key
 from autoresearch.store import Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
 
@@ -43,6 +43,8 @@ class Outcome:
     baseline: Experiment | None
     stopped: str  # why the loop ended, in words
     experiments: int  # rows in the store, all decisions
+    interrupted: int = 0  # experiments stopped by Ctrl-C, left `running` to be re-run on resume
+    notes: list[str] = dataclasses.field(default_factory=list)  # e.g. the spec changed after a failed baseline
 
 
 class Observer(Protocol):
@@ -88,6 +90,7 @@ class Loop:
         observer: Observer | None = None,
         baseline: Proposal | None = None,
         workers: int | None = None,
+        accept_spec_change: bool = False,
     ) -> None:
         self.spec = spec
         self.direction = spec.study.direction
@@ -112,6 +115,10 @@ class Loop:
         self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal, int | None]] = {}
         self._free_slots = list(range(self.workers))
         self._tried: dict[str, int] = {}  # params already run (or running) -> the experiment's id
+        self._failed_baselines = 0  # failed baselines are retried and use no budget
+        self._accept_spec_change = accept_spec_change
+        self._interrupted = 0
+        self.notes_for_outcome: list[str] = []
 
     # -- the study, start to end -------------------------------------------------------------------
 
@@ -122,13 +129,17 @@ class Loop:
                 self.store.set_meta("direction", self.direction)  # for readers without the spec (dashboard)
                 self.store.set_meta("study", self.spec.name)
                 self._load_history()
+                self._check_spec()  # before anything runs: a changed spec stops here unless accepted
                 self.evaluator.prime(self.history)
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
                 if self.observer:
                     self.observer.started(self)
                 with reaper.subreaper():  # what escapes an experiment's process group comes back to be killed
                     stopped = self._run_until_budget()
-                outcome = Outcome(self.best, self.baseline, stopped, self.store.count())
+                self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
+                outcome = Outcome(
+                    self.best, self.baseline, stopped, self.store.count(), self._interrupted, self.notes_for_outcome
+                )
                 if self.observer:
                     self.observer.stopped(self, outcome)
                 return outcome
@@ -149,7 +160,12 @@ class Loop:
             if self.baseline is None:
                 failed = self.history[-1] if self.history else None
                 where = f" (logs: {failed.log_dir})" if failed and failed.log_dir else ""
-                return f"the baseline failed: {failed.reason if failed else 'not run'}{where}; fix it and run again"
+                hint = self.evaluator.baseline_hint()
+                return (
+                    f"the baseline failed: {failed.reason if failed else 'not run'}{where}"
+                    + (f". {hint}" if hint else "")
+                    + "; fix it and run again (the next run retries the baseline)"
+                )
             stopped = ready if isinstance(ready, str) else ""
             ready = None if isinstance(ready, str) else ready
             while True:
@@ -319,6 +335,8 @@ class Loop:
             self.since_improvement = 0
             if decision == "baseline":
                 self.baseline = finished
+        elif is_baseline:
+            self._failed_baselines += 1
         else:
             self.since_improvement += 1
         self._save_elapsed()
@@ -335,7 +353,8 @@ class Loop:
     def budget_exhausted(self) -> str:
         """Why the study must stop starting experiments, or "" while budget remains."""
         budget = self.spec.budget
-        if budget.experiments is not None and self.store.count() >= budget.experiments:
+        # A failed baseline is retried on the next run and costs no budget: fixing it must not use it up.
+        if budget.experiments is not None and self.store.count() - self._failed_baselines >= budget.experiments:
             return f"experiment budget reached ({budget.experiments})"
         if budget.hours is not None and self.elapsed >= budget.hours * 3600:
             return f"time budget reached ({budget.hours:g} h)"
@@ -364,11 +383,13 @@ class Loop:
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
         for experiment in self.store.experiments():
-            if experiment.params is not None and experiment.decision != "rejected":
+            if experiment.params is not None and experiment.decision != "rejected" and not _failed_baseline(experiment):
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
         for experiment in self.store.experiments(status="done"):
             self.history.append(experiment)
-            if experiment.decision == "baseline":
+            if _failed_baseline(experiment):
+                self._failed_baselines += 1
+            elif experiment.decision == "baseline":
                 self.baseline = self.best = experiment
                 self.since_improvement = 0
             elif experiment.decision == "kept":
@@ -376,6 +397,30 @@ class Loop:
                 self.since_improvement = 0
             else:
                 self.since_improvement += 1
+
+    def _check_spec(self) -> None:
+        """Compare the spec with the one this study last ran with (recorded in the store).
+
+        The spec is the study's contract, and with no sandbox an experiment can write to it: a changed
+        spec never takes effect silently. After a failed baseline it is what the user did to fix it, so
+        the baseline is retried with it; after a good one the run stops unless the change is accepted.
+        """
+        snapshot = self.spec.source
+        if snapshot is None:  # built in code (autoresearch.optimize): nothing on disk to compare
+            return
+        recorded = self.store.get_meta("spec_snapshot")
+        if recorded is not None and self.store.get_meta("spec_hash") != snapshot.hash:
+            changes = snapshot.changes(type(snapshot).model_validate_json(recorded))
+            if changes and self.baseline is not None and not self._accept_spec_change:
+                raise SpecChanged(_spec_change_message(changes, self.spec.name))
+            if changes and self.baseline is None:
+                self.notes_for_outcome.append(
+                    f"the spec changed since the failed baseline ({_listed(changes)}); retrying the baseline with it"
+                )
+            elif changes:
+                self.notes_for_outcome.append(f"accepted the spec change: {_listed(changes)}")
+        self.store.set_meta("spec_snapshot", snapshot.model_dump_json())
+        self.store.set_meta("spec_hash", snapshot.hash)
 
     def _rerun_interrupted(self, pool: ThreadPoolExecutor) -> None:
         """Re-run, once, the experiments a crash left `running`; they keep their ids."""
@@ -406,7 +451,31 @@ class Loop:
         for experiment, _, _ in self._in_flight.values():
             self.store.update(experiment.id, attempts=max(experiment.attempts - 1, 0))
         self._in_flight.clear()
+        # Rows left `running` (also one recorded but not yet handed to a worker when Ctrl-C came).
+        self._interrupted = len(self.store.experiments(status="running"))
 
     def _save_elapsed(self) -> None:
         self.store.set_meta("elapsed_seconds", f"{self.elapsed:.3f}")
         self._elapsed_before, self.started_at = self.elapsed, time.time()
+
+
+def _failed_baseline(experiment: Experiment) -> bool:
+    return bool(experiment.extra.get("baseline")) and experiment.decision == "failed"
+
+
+def _listed(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
+    shown = "; ".join(f"{key}: {old} -> {new}" for key, old, new in changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
+
+
+def _spec_change_message(changes: list[tuple[str, str, str]], study: str) -> str:
+    """One line: what changed, and how to go on."""
+    measured = [key for key, _, _ in changes if is_measurement_key(key)]
+    accept = "`autoresearch run --accept-spec-change`"
+    if measured:
+        return (
+            f"the spec changed since study {study!r} last ran: {_listed(changes)}. That changes how candidates "
+            f"are measured, so earlier results may not compare: start a new study (set [study] name = "
+            f'"{study}-2"), or continue this one with {accept}'
+        )
+    return f"the spec changed since study {study!r} last ran: {_listed(changes)}; to continue with it, run {accept}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -35,8 +37,13 @@ def _duration(seconds: float) -> str:
 
 
 def one_line(text: str | None, width: int = 60) -> str:
+    """TEXT on one line of at most WIDTH characters, cut between words where one is near."""
     line = " ".join((text or "").split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:|") + "…"
 
 
 def log_line(e: Experiment) -> str:
@@ -125,7 +132,7 @@ def show_text(e: Experiment) -> str:
         f"experiment {e.id}  parent {e.parent_id if e.parent_id is not None else '—'}  proposer {e.proposer}"
         f"  strategy {e.strategy or '—'}",
         f"decision   {e.decision or 'running'}: {e.reason or ''}",
-        f"objective  {_fmt(e.objective)}   exit code {e.exit_code}   duration {e.duration:.2f}s"
+        f"objective  {_fmt(e.objective)}   {_ended(e)}   duration {e.duration:.2f}s"
         if e.duration is not None
         else f"objective  {_fmt(e.objective)}",
         f"rationale  {e.rationale or ''}",
@@ -152,22 +159,38 @@ def show_text(e: Experiment) -> str:
     if e.diff:
         lines += ["", e.diff.rstrip()]
     if e.log_dir:
-        from pathlib import Path
-
-        for name in ("stdout.log", "stderr.log"):
-            tail = read_tail(Path(e.log_dir) / name, 1500).rstrip()
+        folder = Path(e.log_dir)
+        lines.append(f"logs       {folder}")
+        # The run's own logs, then each guard's (guard-<name>.stdout.log ...), which say why it failed.
+        guards = sorted(p.name for p in folder.glob("guard-*.log")) if folder.is_dir() else []
+        for name in ("stdout.log", "stderr.log", *guards):
+            tail = read_tail(folder / name, 1500, whole_lines=True).rstrip()
             if tail:
                 lines += ["", f"--- {name} (tail) ---", tail]
     return "\n".join(lines)
 
 
-class LiveView:
-    """A live panel on a terminal; one plain line per experiment otherwise (CI, nohup)."""
+def _ended(e: Experiment) -> str:
+    """How the run ended: 'timed out' rather than a missing exit code."""
+    if e.exit_code is not None:
+        return f"exit code {e.exit_code}"
+    if "timed out" in (e.reason or ""):
+        return "timed out"
+    return "no exit code"
 
-    def __init__(self, console: Console) -> None:
+
+class LiveView:
+    """A live panel on a terminal; one plain line per experiment otherwise (CI, nohup).
+
+    The panel redraws on its own twice a second, so the clock, the ETA and the running experiments'
+    elapsed times move while an experiment runs, not only when one ends.
+    """
+
+    def __init__(self, console: Console, next_steps: str | None = None) -> None:
         self.console = console
         self.live: Live | None = None
         self.recent: list[Experiment] = []
+        self.next_steps = next_steps  # e.g. "autoresearch {command} examples/quickstart"
 
     def started(self, loop: Loop) -> None:
         spec = loop.spec
@@ -178,17 +201,22 @@ class LiveView:
             markup=False,
             soft_wrap=True,
         )
-        for note in loop.notes:  # e.g. fewer workers than asked because the GPUs do not fit
+        for note in [*loop.notes, *loop.notes_for_outcome]:  # fewer workers than asked, a retried baseline...
             self.console.print(f"autoresearch: {note}", markup=False, soft_wrap=True)
         self.recent = loop.history[-5:]
         if self.console.is_terminal:
-            self.live = Live(self._render(loop), console=self.console, refresh_per_second=2, transient=False)
+            self.live = Live(
+                console=self.console,
+                get_renderable=lambda: self._render(loop),
+                refresh_per_second=2,
+                transient=False,
+            )
             self.live.start()
 
     def finished(self, loop: Loop, experiment: Experiment) -> None:
         self.recent = [*self.recent, experiment][-5:]
         if self.live is not None:
-            self.live.update(self._render(loop))
+            self.live.refresh()
             return
         s = _Stats(loop.spec, loop.history, loop.elapsed)
         budget = f"/{loop.spec.budget.experiments}" if loop.spec.budget.experiments else ""
@@ -203,15 +231,30 @@ class LiveView:
 
     def stopped(self, loop: Loop, outcome: Outcome) -> None:
         if self.live is not None:
-            self.live.update(self._render(loop))
+            self.live.refresh()
             self.live.stop()
         s = _Stats(loop.spec, loop.history, loop.elapsed)
+        count = f"{outcome.experiments} experiments"
+        if outcome.interrupted:  # they did not finish: resume re-runs them
+            count = f"{outcome.experiments - outcome.interrupted} finished, {outcome.interrupted} interrupted"
         self.console.print(
-            f"stopped: {outcome.stopped}. {s.best_text()}; {outcome.experiments} experiments in "
-            f"{_duration(loop.elapsed)}",
+            f"stopped: {outcome.stopped}. {s.best_text()}; {count} in {_duration(loop.elapsed)}",
             markup=False,
             soft_wrap=True,
         )
+        if self.next_steps and outcome.best is not None and not outcome.interrupted:
+            steps = ", ".join(f"`{self.next_steps.format(command=c)}`" for c in ("report", "best", "apply"))
+            self.console.print(f"next: {steps}", markup=False, soft_wrap=True)
+
+    def _running(self, loop: Loop) -> str:
+        """'running #7 (0m12s), #8 (0m03s)' for the experiments in flight, or ''."""
+        try:
+            running = [experiment for experiment, _, _ in list(loop._in_flight.values())]
+        except RuntimeError:  # changed while we read it from the refresh thread: next time
+            return ""
+        now = time.time()
+        shown = [f"#{e.id} ({_duration(now - (e.started_at or now))})" for e in sorted(running, key=lambda e: e.id)]
+        return "running " + ", ".join(shown) if shown else ""
 
     def _render(self, loop: Loop) -> Any:
         spec = loop.spec
@@ -242,6 +285,9 @@ class LiveView:
                 one_line(e.rationale or e.reason, 50),
             )
         parts: list[Any] = [top, summary, table]
+        running = self._running(loop)
+        if running:
+            parts.append(Text(running, style="bold"))
         patience = spec.budget.patience or 20
         if s.since_improvement >= max(patience // 2, 5):
             parts.append(Text(f"warning: no improvement in {s.since_improvement} experiments", style="yellow"))
@@ -256,5 +302,5 @@ class LiveView:
         return Panel(Group(*parts), title="autoresearch", border_style="blue")
 
 
-def make_observer(console: Console) -> LiveView:
-    return LiveView(console)
+def make_observer(console: Console, next_steps: str | None = None) -> LiveView:
+    return LiveView(console, next_steps)

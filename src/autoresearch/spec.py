@@ -7,6 +7,8 @@ the CLI prints it and exits with code 2.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import math
 import re
 import tomllib
@@ -14,13 +16,17 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 SPEC_FILENAME = "autoresearch.toml"
 
 
 class SpecError(Exception):
     """A spec that cannot be used, with a message meant for the user."""
+
+
+class SpecChanged(SpecError):
+    """The spec differs from the one the study last ran with, and the change was not accepted."""
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -374,6 +380,9 @@ class Spec(_Section):
 
     # Where the spec was read from; set by load_spec, not by the user.
     root: Path = Field(default=Path("."), exclude=True)
+    # The spec as written (before command-line overrides such as --experiments), for change detection
+    # on resume; None for a spec built in code (autoresearch.optimize).
+    _source: SpecSnapshot | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -397,6 +406,10 @@ class Spec(_Section):
         return self
 
     @property
+    def source(self) -> SpecSnapshot | None:
+        return self._source
+
+    @property
     def mode(self) -> Literal["params", "code"]:
         return "code" if self.code is not None else "params"
 
@@ -413,6 +426,88 @@ class Spec(_Section):
     @property
     def study_dir(self) -> Path:
         return self.root / ".autoresearch" / self.name
+
+
+# -- change detection ------------------------------------------------------------------------------
+
+# Keys whose change alters what a number means: results before and after it may not compare.
+MEASUREMENT_KEYS = (
+    "run.command",
+    "run.cwd",
+    "run.params_file",
+    "run.repeats",
+    "run.env",
+    "metric",
+    "params",
+    "code",
+    "guard",
+    "holdout",
+    "noise",
+    "integrity",
+    "sandbox",
+    "study.direction",
+)
+
+
+class SpecSnapshot(BaseModel):
+    """A spec as written (`raw`, for messages) and as validated (`normalised`, for comparing):
+    reformatting, comments or `"300s"` for `"5m"` are not changes."""
+
+    raw: dict[str, Any]
+    normalised: dict[str, Any]
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.normalised, sort_keys=True).encode()).hexdigest()
+
+    def changes(self, before: SpecSnapshot) -> list[tuple[str, str, str]]:
+        """(key, old value, new value) for every key that differs, old and new as the user wrote them."""
+        old, new = _flatten(before.normalised), _flatten(self.normalised)
+        raw_old, raw_new = _flatten(before.raw), _flatten(self.raw)
+        changed = []
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, _ABSENT) != new.get(key, _ABSENT):
+                changed.append(
+                    (
+                        key,
+                        _shown(raw_old.get(key, old.get(key, _ABSENT))),
+                        _shown(raw_new.get(key, new.get(key, _ABSENT))),
+                    )
+                )
+        return changed
+
+
+_ABSENT = object()
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):  # [[guard]] tables
+        flat = {}
+        for i, item in enumerate(value):
+            flat.update(_flatten(item, f"{prefix}.{i}"))
+        return flat
+    return {prefix: value}
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(unset)"
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def is_measurement_key(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in MEASUREMENT_KEYS)
+
+
+def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
+    normalised = json.loads(json.dumps(spec.model_dump(mode="json", by_alias=True, exclude={"root"}), default=str))
+    return SpecSnapshot(raw=json.loads(json.dumps(raw, default=str)), normalised=normalised)
 
 
 def _slug(text: str) -> str:
@@ -462,6 +557,7 @@ def spec_from_dict(data: dict[str, Any], *, root: Path = Path("."), source: str 
         raise SpecError(format_validation_error(exc, source)) from None
     if spec.study.goal_file and not (spec.root / spec.study.goal_file).is_file():
         raise SpecError(f"{source}: study.goal_file: {spec.study.goal_file!r} does not exist")
+    spec._source = snapshot_of(spec, data)
     return spec
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 from autoresearch.judge import score
 from autoresearch.spec import Spec, load_spec
 from autoresearch.store import Experiment, Store
-from autoresearch.workspace.params import write_params_file
+from autoresearch.workspace.params import params_text, write_params_file
+
+
+class ApplyError(Exception):
+    """`apply` refused, having changed nothing; the message says why and what to do."""
 
 
 class Study:
@@ -51,16 +55,36 @@ class Study:
             return experiment.diff or ""
         return code_workspace(self.spec)[0].diff(baseline.commit_sha, experiment.commit_sha)
 
-    def apply(self, experiment: Experiment, *, params_file: Path | None = None) -> str:
-        """Bring EXPERIMENT into the user's working tree (only ever on request)."""
+    def apply(self, experiment: Experiment, *, params_file: Path | None = None, force: bool = False) -> str:
+        """Bring EXPERIMENT into the user's working tree (only ever on request).
+
+        Never overwrites work of the user's own: a params file is replaced only when it holds what an
+        earlier `apply` wrote (some experiment's parameters, byte for byte), and code only when the files
+        it touches are committed (see GitWorkspace.apply_to_user_checkout).
+        """
+        if experiment.status != "done":
+            raise ApplyError(f"experiment {experiment.id} has not finished; nothing to apply")
         if experiment.params is not None:
             target = params_file or self.spec.root / f"best_{Path(self.spec.run.params_file).name}"
+            if target.is_file() and not force and not self._written_by_apply(target):
+                raise ApplyError(
+                    f"not applying: {target} was changed since autoresearch wrote it (it holds no experiment's "
+                    "parameters); move it away, pass --params-file OTHER, or --force to overwrite it"
+                )
             write_params_file(target, experiment.params)
             return f"wrote parameters to {target}"
         from autoresearch.workspace.code import code_workspace
+        from autoresearch.workspace.git import GitError
 
         baseline = self.baseline
         if experiment.commit_sha is None or baseline is None or baseline.commit_sha is None:
-            raise ValueError(f"experiment {experiment.id} has no code to apply")
-        changed = code_workspace(self.spec)[0].apply_to_user_checkout(experiment.commit_sha, baseline.commit_sha)
+            raise ApplyError(f"experiment {experiment.id} has no code to apply ({experiment.reason or 'it never ran'})")
+        try:
+            changed = code_workspace(self.spec)[0].apply_to_user_checkout(experiment.commit_sha, baseline.commit_sha)
+        except GitError as exc:
+            raise ApplyError(str(exc)) from None
         return f"changed {', '.join(changed) or 'nothing'}"
+
+    def _written_by_apply(self, target: Path) -> bool:
+        text = target.read_text(errors="replace")
+        return any(e.params is not None and params_text(target, e.params) == text for e in self.experiments())

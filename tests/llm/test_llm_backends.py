@@ -77,7 +77,7 @@ def test_slow_answer_hits_timeout(fake_llm: FakeLLMServer) -> None:
     start = time.monotonic()
     with pytest.raises(LLMError, match=r"failed after 2 attempts: timed out after 0.3"):
         openai(fake_llm, timeout=0.3, retries=1).chat(HELLO, temperature=0, max_tokens=10)
-    assert time.monotonic() - start < 1.4
+    assert time.monotonic() - start < 2.9  # waiting both replies out would take 3 s
 
 
 def test_timeout_then_success(fake_llm: FakeLLMServer) -> None:

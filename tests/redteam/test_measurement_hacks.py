@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, wait_for
 from tests.redteam.conftest import code_study, params_study, run, whole
+from tests.redteam.test_sandbox_hacks import dead
 
 EVALUATE = """
 import json, train
@@ -83,7 +83,7 @@ if cheat == 0:
     json.dump({"loss": 1.0}, open("metrics.json", "w"))
 elif cheat == 1:
     late = "import json, time; time.sleep(0.5); json.dump({'loss': 0.0}, open('metrics.json', 'w'))"
-    subprocess.Popen([sys.executable, "-c", late])
+    print("late writer pid:", subprocess.Popen([sys.executable, "-c", late]).pid, flush=True)
 """
     root = params_study(
         tmp_path / "s",
@@ -96,8 +96,10 @@ elif cheat == 1:
     experiments = run(root)
     assert [e.decision for e in experiments] == ["baseline", "failed", "failed"]
     assert all("was not written" in (e.reason or "") for e in experiments[1:])
-    time.sleep(1.0)
-    assert not (root / "metrics.json").exists()  # the background writer never got to write
+    # The writer ended with its run (an event we wait for), so it can never write the file later.
+    pid = int((Path(experiments[1].log_dir or "") / "stdout.log").read_text().split("late writer pid:")[1].split()[0])
+    wait_for(lambda: dead(pid), f"the late writer {pid} to be gone")
+    assert not (root / "metrics.json").exists()
 
 
 def test_change_the_random_seed_only(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def running_study(tmp_path: Path) -> Iterator[LiveStudy]:
         [sys.executable, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     study_dir = root / ".autoresearch" / "bowl"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (study_dir / "study.db").exists():
         time.sleep(0.1)
     try:
@@ -140,7 +140,7 @@ def running_study(tmp_path: Path) -> Iterator[LiveStudy]:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
-    assert proc.returncode == 0  # the run stopped cleanly, and is resumable
+    assert proc.returncode == 130  # interrupted like any command, cleanly: it is resumable
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from autoresearch.run.process import experiment_env, looks_secret, run_command
+from tests.conftest import wait_for
 
 
 def run(tmp_path: Path, command: str, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -40,22 +41,22 @@ def test_timeout_kills_the_whole_group_including_grandchildren(tmp_path: Path) -
     start = time.monotonic()
     result = run(tmp_path, f"sh -c 'sleep 300 & echo $! > {pidfile}; wait' ; sleep 300", timeout=1.0, kill_grace=1.0)
     assert result.timed_out and result.exit_code is None
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # far below the 300 s sleep; generous under load
     assert not alive(int(pidfile.read_text()))
 
 
 def test_term_ignoring_process_is_killed_after_grace(tmp_path: Path) -> None:
     start = time.monotonic()
     result = run(tmp_path, "trap '' TERM; sleep 300", timeout=0.5, kill_grace=0.5)
-    assert result.timed_out and time.monotonic() - start < 10
+    assert result.timed_out and time.monotonic() - start < 60  # far below the 300 s sleep; generous under load
 
 
 def test_background_job_left_behind_is_killed(tmp_path: Path) -> None:
     pidfile = tmp_path / "bg.pid"
     result = run(tmp_path, f"sleep 300 > /dev/null 2>&1 & echo $! > {pidfile}")
     assert result.exit_code == 0
-    time.sleep(0.2)
-    assert not alive(int(pidfile.read_text()))
+    pid = int(pidfile.read_text())
+    wait_for(lambda: not alive(pid), f"the background job {pid} to be killed", timeout=60)
 
 
 def test_flooding_output_is_capped_and_tail_kept(tmp_path: Path) -> None:

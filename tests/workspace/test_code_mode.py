@@ -145,27 +145,69 @@ def test_user_checkout_is_byte_identical_and_history_is_the_chain_of_kept(tmp_pa
 
 
 def test_best_show_and_apply(tmp_path: Path) -> None:
-    root = make_repo(tmp_path, chain([4, 6]))
-    assert cli("run", str(root)).returncode == 0
+    long_line = "# " + "a long comment, wider than any terminal " * 5 + "\tand a tab\n"
+    root = make_repo(tmp_path, [{"edits": {"target.py": target(4, long_line)}, "rationale": "cost 4"}, *chain([6])])
+    run = cli("run", str(root))
+    assert run.returncode == 0
+    assert not (root / ".autoresearch" / "cm" / "worktrees").exists()  # cleaned when the study stopped
+    # `best > best.patch` is a patch git applies: data on stdout byte for byte, the header on stderr.
     best = cli("best", str(root))
-    assert (
-        best.returncode == 0
-        and "+COST = 4" in best.stdout
-        and "-COST = 10" in best.stdout
-        and "experiment 2" in best.stdout
-    )
+    assert best.returncode == 0 and best.stderr.startswith("# best: experiment 2")
+    assert best.stdout.startswith("diff --git a/target.py") and "+COST = 4" in best.stdout
+    assert f"+{long_line}" in best.stdout  # one line, its tab kept
+    patch = tmp_path / "best.patch"
+    patch.write_text(best.stdout)
+    checked = subprocess.run(["git", "apply", "--check", str(patch)], cwd=root, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
     show = cli("show", "3", str(root))
     assert "+COST = 6" in show.stdout and "reverted" in show.stdout
     # apply refuses to overwrite uncommitted work, and changes nothing then
     (root / "target.py").write_text(TARGET + "# my own edit\n")
-    refused = cli("apply", "--path", str(root))
-    assert refused.returncode == 1 and "uncommitted" in refused.stderr
+    refused = cli("apply", str(root))
+    assert refused.returncode == 1 and "uncommitted" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert (root / "target.py").read_text() == TARGET + "# my own edit\n"
     git(root, "checkout", "target.py")
-    applied = cli("apply", "--path", str(root))
+    never_ran = cli("apply", "99", str(root))
+    assert never_ran.returncode == 1 and "no experiment 99" in never_ran.stderr
+    applied = cli("apply", "--path", str(root))  # --path still works beside the positional PATH
     assert applied.returncode == 0, applied.stderr
-    assert (root / "target.py").read_text() == target(4)
+    assert (root / "target.py").read_text() == target(4, long_line)
     assert git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_apply_of_a_rejected_candidate_warns(tmp_path: Path) -> None:
+    guard = '[[guard]]\nname = "small"\nmetric = "cost"\nmin = 5'
+    root = make_repo(tmp_path, chain([4]), extra_spec=guard)
+    assert cli("run", str(root)).returncode == 0
+    assert rows(root)[1].decision == "rejected"
+    applied = cli("apply", "2", str(root))
+    assert applied.returncode == 0, applied.stderr
+    assert "warning: experiment 2 failed its guard: guard small" in applied.stderr
+    assert (root / "target.py").read_text() == target(4)
+
+
+def test_clean_removes_worktrees_and_run_recreates_them(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, chain([4, 3]), budget=2)
+    assert cli("run", str(root)).returncode == 0
+    worktrees = root / ".autoresearch" / "cm" / "worktrees"
+    git(root, "worktree", "add", "-q", "--detach", str(worktrees / "0"), "HEAD")  # as a crash would leave it
+    cleaned = cli("clean", str(root))
+    assert cleaned.returncode == 0 and "removed" in cleaned.stdout, cleaned.stderr
+    assert not worktrees.exists() and str(worktrees) not in git(root, "worktree", "list")
+    assert cli("run", "--experiments", "3", str(root)).returncode == 0  # resumes, recreating a worktree
+    assert [e.decision for e in rows(root)] == ["baseline", "kept", "kept"]
+
+
+def test_an_uncommitted_file_the_baseline_needs_is_named(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, [])
+    (root / "helper.py").write_text("X = 1\n")
+    (root / "measure.py").write_text("import helper\n" + MEASURE)
+    git(root, "add", "measure.py")
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "needs helper.py")
+    failed = cli("run", str(root))
+    assert failed.returncode == 1 and "the baseline failed" in failed.stdout
+    assert "not committed: helper.py" in failed.stdout and "include_uncommitted" in failed.stdout
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,13 @@ class Evaluator:
     def cancel_all(self) -> None:
         """Stop every running experiment now (Ctrl-C)."""
 
+    def close(self) -> None:
+        """The study has stopped: release what only running needs (code mode's worktrees)."""
+
+    def baseline_hint(self) -> str:
+        """After a failed baseline: a likely cause the user can fix (code mode: uncommitted files), or ''."""
+        return ""
+
     def remeasure(self, target: Experiment, *, for_experiment: Experiment, seed_offset: int) -> Evaluation:
         """Measure TARGET (the candidate or the incumbent) again with fresh seeds, for the judge."""
         return Evaluation(error=f"{type(self).__name__} cannot re-measure an experiment")
@@ -324,9 +331,13 @@ class CommandEvaluator(Evaluator):
             )
             if not result.succeeded:
                 why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
-                tail = (read_tail(result.stdout_path, 400) + read_tail(result.stderr_path, 400)).strip()
-                last = " | ".join(tail.splitlines()[-3:])
-                return f"guard {guard.name} failed ({why}): {last}"
+                lines = [
+                    line
+                    for path in (result.stdout_path, result.stderr_path)
+                    for line in read_tail(path, 400, whole_lines=True).splitlines()
+                    if line.strip()
+                ]
+                return f"guard {guard.name} failed ({why}): {' | '.join(lines[-3:])} (log: {result.stdout_path.parent})"
         return None
 
     def read(self, result: RunResult, cwd: Path, metric: MetricSection | HoldoutSection | None = None) -> Evaluation:

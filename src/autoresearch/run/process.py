@@ -198,13 +198,22 @@ def run_command(
     )
 
 
-def read_tail(path: Path, max_bytes: int = 4000) -> str:
-    """The last MAX_BYTES of a log file, decoded leniently."""
+def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -> str:
+    """The last MAX_BYTES of a log file, decoded leniently.
+
+    WHOLE_LINES: start at a line, dropping the first one when the cut fell inside it, so a summary never
+    begins mid-word.
+    """
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(size - max_bytes, 0))
-            return handle.read().decode(errors="replace")
+            tail = handle.read().decode(errors="replace")
     except OSError:
         return ""
+    if whole_lines and size > max_bytes:
+        _, newline, rest = tail.partition("\n")
+        if newline and rest.strip():
+            return rest
+    return tail

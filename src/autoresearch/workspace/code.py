@@ -226,6 +226,37 @@ class CodeEvaluator(CommandEvaluator):
         )
         return self._check_on(proposal, target) or proposal
 
+    def baseline_hint(self) -> str:
+        if self.code.include_uncommitted:
+            return ""
+        try:
+            status = git(
+                self.git.root,
+                "status",
+                "--porcelain=v1",
+                "--no-renames",
+                "-z",
+                "--untracked-files=all",
+                "--",
+                self.prefix or ".",
+            )
+        except GitError:
+            return ""
+        spec_files = {self._repo_path(name) for name in ("autoresearch.toml", self.spec.study.goal_file or "")}
+        paths = [p for p in (e[3:] for e in status.decode("utf-8", "replace").split("\0") if e) if p not in spec_files]
+        if not paths:
+            return ""
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        return (
+            f"not committed: {shown}. Candidates run on your last commit, without them: commit them, or set "
+            "include_uncommitted = true under [code] (or run with --include-uncommitted)"
+        )
+
+    def close(self) -> None:
+        """Worktrees are a cache of checkouts: removed when the study stops, recreated when it resumes."""
+        with self._lock:
+            self.git.remove_worktrees()
+
     def keep(self, experiment: Experiment) -> None:
         if experiment.commit_sha:
             self.best_commit = experiment.commit_sha

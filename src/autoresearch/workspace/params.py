@@ -26,19 +26,23 @@ def params_key(params: dict[str, Any]) -> str:
     return repr(sorted((k, canon(v)) for k, v in params.items()))
 
 
+def params_text(path: Path, params: dict[str, Any]) -> str:
+    """PARAMS as the file PATH holds them, in the format its suffix names (json, yaml/yml or toml)."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return json.dumps(params, indent=2, sort_keys=True) + "\n"
+    if suffix in (".yaml", ".yml"):
+        return yaml.safe_dump(params, sort_keys=True)
+    if suffix == ".toml":
+        return tomli_w.dumps(params)
+    # the spec validator rejects other suffixes; this guards direct API use
+    raise ValueError(f"unsupported params file format {suffix!r}")
+
+
 def write_params_file(path: Path, params: dict[str, Any]) -> Path:
     """Write PARAMS in the format the file's suffix names (json, yaml/yml or toml)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        text = json.dumps(params, indent=2, sort_keys=True) + "\n"
-    elif suffix in (".yaml", ".yml"):
-        text = yaml.safe_dump(params, sort_keys=True)
-    elif suffix == ".toml":
-        text = tomli_w.dumps(params)
-    else:  # the spec validator rejects other suffixes; this guards direct API use
-        raise ValueError(f"unsupported params file format {suffix!r}")
-    path.write_text(text)
+    path.write_text(params_text(path, params))
     return path
 
 
