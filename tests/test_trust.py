@@ -192,7 +192,7 @@ def test_holdout_runs_on_kept_and_baseline_only_and_no_proposer_sees_it(tmp_path
         assert all(e.holdout is None for e in context.history) and context.best and context.best.holdout is None
         assert "0.98" not in json.dumps(context_payload(context))
         limits = HistoryLimits.from_options({})
-        assert "0.98" not in format_history(context.history, "minimize", "params", limits)
+        assert "0.98" not in format_history(context.history, "params", limits)
     finally:
         loop.store.close()
 

@@ -10,7 +10,7 @@ import json
 import math
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ class _CallableEvaluator(Evaluator):
         return Evaluation(metrics={"score": value}, objective=value)
 
 
-def _history(experiments: list[Experiment], states: _States) -> History:
+def _history(experiments: Sequence[Experiment], states: _States) -> History:
     return [
         {"id": e.id, "state": states.by_id.get(e.id), "score": e.objective, "decision": e.decision} for e in experiments
     ]

@@ -18,6 +18,7 @@ from autoresearch.spec import NoiseSection, Spec
 from autoresearch.store import Experiment
 
 if TYPE_CHECKING:
+    from autoresearch.history import History
     from autoresearch.run.evaluate import Evaluation, Evaluator
 
 
@@ -189,7 +190,7 @@ class Referee:
             self._holdout(experiment, evaluation)
 
     def decide(
-        self, experiment: Experiment, evaluation: Evaluation, best: Experiment | None, history: list[Experiment]
+        self, experiment: Experiment, evaluation: Evaluation, best: Experiment | None, history: History
     ) -> tuple[str, str]:
         assert evaluation.objective is not None
         extra = evaluation.extra
@@ -238,19 +239,18 @@ class Referee:
 
     # -- pieces ------------------------------------------------------------------------------------
 
-    def _noise(self, history: list[Experiment]) -> Sample | None:
+    def _noise(self, history: History) -> Sample | None:
         """The baseline's repeated measurement: the per-run noise when a candidate has one value."""
-        baseline = next((e for e in history if e.decision == "baseline" and e.objective is not None), None)
+        baseline = history.baseline
         if baseline is None or baseline.objective is None:
             return None
         sample = Sample.of(baseline.objective, baseline.extra)
         return sample if sample.n >= 2 else None
 
-    def _sigmas(self, candidate: float, incumbent: float, history: list[Experiment]) -> float | None:
-        values = [e.objective for e in history if e.ok and e.objective is not None and math.isfinite(e.objective)]
-        if len(values) < 5:
+    def _sigmas(self, candidate: float, incumbent: float, history: History) -> float | None:
+        n, std = history.objective_spread()  # kept up to date as experiments finish: no rescan
+        if n < 5:
             return None  # too little history to call anything unusual
-        std = statistics.stdev(values)
         delta = improvement(candidate, incumbent, self.direction)
         return delta / std if std > 0 else None
 

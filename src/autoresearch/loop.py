@@ -12,15 +12,15 @@ experiments that were running, and resume re-runs those, never anything that fin
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from autoresearch import judge
+from autoresearch.history import History
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
 from autoresearch.run import reaper
@@ -44,7 +44,7 @@ class Outcome:
     stopped: str  # why the loop ended, in words
     experiments: int  # rows in the store, all decisions
     interrupted: int = 0  # experiments stopped by Ctrl-C, left `running` to be re-run on resume
-    notes: list[str] = dataclasses.field(default_factory=list)  # e.g. the spec changed after a failed baseline
+    notes: list[str] = field(default_factory=list)  # e.g. the spec changed after a failed baseline
 
 
 class Observer(Protocol):
@@ -106,7 +106,8 @@ class Loop:
         self.baseline_proposal = baseline or baseline_proposal(spec)
         self.store: Store
         self.proposer: Proposer
-        self.history: list[Experiment] = []  # finished experiments, in the order they finished
+        # Finished experiments in the order they finished, holdout values stripped: what proposers see.
+        self.history = History(self.direction)
         self.best: Experiment | None = None
         self.baseline: Experiment | None = None
         self.since_improvement = 0
@@ -119,6 +120,9 @@ class Loop:
         self._accept_spec_change = accept_spec_change
         self._interrupted = 0
         self.notes_for_outcome: list[str] = []
+        # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
+        self._rows = 0  # experiments in the store, all decisions and running ones
+        self._spent = 0.0  # their cost in USD
 
     # -- the study, start to end -------------------------------------------------------------------
 
@@ -138,7 +142,7 @@ class Loop:
                     stopped = self._run_until_budget()
                 self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
                 outcome = Outcome(
-                    self.best, self.baseline, stopped, self.store.count(), self._interrupted, self.notes_for_outcome
+                    self.best, self.baseline, stopped, self._rows, self._interrupted, self.notes_for_outcome
                 )
                 if self.observer:
                     self.observer.stopped(self, outcome)
@@ -206,12 +210,11 @@ class Loop:
         return bool(getattr(self.proposer, "slow", False))
 
     def context(self) -> Context:
-        """What the proposer may see: never holdout values."""
-        history = [dataclasses.replace(e, holdout=None) for e in self.history]
-        best = dataclasses.replace(self.best, holdout=None) if self.best else None
+        """What the proposer may see: never holdout values. The history is shared, not copied."""
+        best = self.history.get(self.best.id) if self.best else None  # its holdout-free copy
         pending = [proposal for _, proposal, _ in self._in_flight.values()]
         return Context(
-            self.spec, history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
+            self.spec, self.history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
         )
 
     def _propose(self) -> Proposal | str | None:
@@ -260,6 +263,8 @@ class Loop:
             extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
             | ({"baseline": True} if is_baseline else {}),
         )
+        self._rows += 1
+        self._spent += proposal.cost_usd or 0.0
         log_dir = self.evaluator.log_dir(experiment)
         if log_dir is not None:  # known before it runs, so live views can follow its logs
             self.store.update(experiment.id, log_dir=str(log_dir))
@@ -328,7 +333,7 @@ class Loop:
             **evaluation.record,
         )
         finished = self.store.get(experiment.id)
-        self.history.append(finished)
+        self.history.add(finished)
         if decision in ("baseline", "kept"):
             self.evaluator.keep(finished)
             self.best = finished
@@ -354,7 +359,7 @@ class Loop:
         """Why the study must stop starting experiments, or "" while budget remains."""
         budget = self.spec.budget
         # A failed baseline is retried on the next run and costs no budget: fixing it must not use it up.
-        if budget.experiments is not None and self.store.count() - self._failed_baselines >= budget.experiments:
+        if budget.experiments is not None and self._rows - self._failed_baselines >= budget.experiments:
             return f"experiment budget reached ({budget.experiments})"
         if budget.hours is not None and self.elapsed >= budget.hours * 3600:
             return f"time budget reached ({budget.hours:g} h)"
@@ -366,7 +371,7 @@ class Loop:
             return f"target {budget.target:g} reached"
         if budget.patience is not None and self.since_improvement >= budget.patience:
             return f"no improvement in {budget.patience} experiments (patience)"
-        if budget.usd is not None and self.store.total_cost() >= budget.usd:
+        if budget.usd is not None and self._spent >= budget.usd:
             return f"spending budget reached (${budget.usd:g})"
         return ""
 
@@ -383,10 +388,12 @@ class Loop:
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
         for experiment in self.store.experiments():
+            self._rows += 1
+            self._spent += experiment.cost_usd or 0.0
             if experiment.params is not None and experiment.decision != "rejected" and not _failed_baseline(experiment):
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
         for experiment in self.store.experiments(status="done"):
-            self.history.append(experiment)
+            self.history.add(experiment)
             if _failed_baseline(experiment):
                 self._failed_baselines += 1
             elif experiment.decision == "baseline":

@@ -14,6 +14,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from autoresearch.history import Tally
 from autoresearch.judge import improvement, strict_kept
 from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
@@ -56,23 +57,19 @@ def log_line(e: Experiment) -> str:
 
 
 class _Stats:
-    """Figures shared by the live view and `status`."""
+    """Figures shared by the live view and `status`, from a running tally: O(1) in the study's size."""
 
-    def __init__(self, spec: Spec, experiments: list[Experiment], elapsed: float) -> None:
+    def __init__(self, spec: Spec, tally: Tally, elapsed: float) -> None:
         direction = spec.study.direction
-        done = [e for e in experiments if e.status == "done"]
-        incumbents = [e for e in done if e.decision in ("baseline", "kept")]
-        self.baseline = next((e for e in done if e.decision == "baseline"), None)
-        self.best = incumbents[-1] if incumbents else None
-        self.total = len(experiments)
-        self.done = len(done)
-        self.counts: dict[str, int] = {}
-        for e in experiments:
-            self.counts[e.decision or "running"] = self.counts.get(e.decision or "running", 0) + 1
-        candidates = [e for e in done if e.decision != "baseline"]
-        self.keep_rate = self.counts.get("kept", 0) / len(candidates) if candidates else 0.0
+        self.baseline = tally.baseline
+        self.best = tally.best
+        self.total = tally.total
+        self.done = tally.done
+        self.counts = dict(tally.counts)
+        candidates = self.done - self.counts.get("baseline", 0)
+        self.keep_rate = self.counts.get("kept", 0) / candidates if candidates else 0.0
         self.per_hour = self.done / elapsed * 3600 if elapsed > 0 else 0.0
-        self.cost = sum(e.cost_usd or 0.0 for e in experiments)
+        self.cost = tally.cost
         self.elapsed = elapsed
         self.delta = (
             improvement(self.best.objective, self.baseline.objective, direction)
@@ -87,12 +84,7 @@ class _Stats:
             left.append(max(budget.hours * 3600 - elapsed, 0.0))
         known = [x for x in left if x is not None]
         self.remaining = min(known) if known else None
-        trailing = 0
-        for e in reversed(done):
-            if e.decision in ("baseline", "kept"):
-                break
-            trailing += 1
-        self.since_improvement = trailing
+        self.since_improvement = tally.since_improvement
 
     def best_text(self) -> str:
         if self.best is None:
@@ -105,7 +97,11 @@ class _Stats:
 
 def status_text(spec: Spec, store: Store) -> str:
     elapsed = float(store.get_meta("elapsed_seconds", "0") or 0)
-    s = _Stats(spec, store.experiments(), elapsed)
+    experiments = store.experiments()  # read once: every figure below comes from this one pass
+    tally = Tally()
+    for experiment in experiments:
+        tally.add(experiment)
+    s = _Stats(spec, tally, elapsed)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
     budget = f" / {spec.budget.experiments}" if spec.budget.experiments else ""
     lines = [
@@ -117,7 +113,6 @@ def status_text(spec: Spec, store: Store) -> str:
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
         f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
     ]
-    experiments = store.experiments()
     strict = strict_kept(experiments)
     if strict is not None:
         lines.append(f"kept {s.counts.get('kept', 0)}; the strict rule would have kept {strict}")
@@ -218,7 +213,7 @@ class LiveView:
         if self.live is not None:
             self.live.refresh()
             return
-        s = _Stats(loop.spec, loop.history, loop.elapsed)
+        s = _Stats(loop.spec, loop.history.tally, loop.elapsed)
         budget = f"/{loop.spec.budget.experiments}" if loop.spec.budget.experiments else ""
         self.console.print(
             f"[{s.total}{budget}] #{experiment.id} {experiment.decision} {_fmt(experiment.objective)}"
@@ -233,7 +228,7 @@ class LiveView:
         if self.live is not None:
             self.live.refresh()
             self.live.stop()
-        s = _Stats(loop.spec, loop.history, loop.elapsed)
+        s = _Stats(loop.spec, loop.history.tally, loop.elapsed)
         count = f"{outcome.experiments} experiments"
         if outcome.interrupted:  # they did not finish: resume re-runs them
             count = f"{outcome.experiments - outcome.interrupted} finished, {outcome.interrupted} interrupted"
@@ -258,7 +253,7 @@ class LiveView:
 
     def _render(self, loop: Loop) -> Any:
         spec = loop.spec
-        s = _Stats(spec, loop.history, loop.elapsed)
+        s = _Stats(spec, loop.history.tally, loop.elapsed)
         total = spec.budget.experiments
         header = Text(f"{spec.name}  ", style="bold")
         header.append(f"experiment {s.total}" + (f" of {total}" if total else ""))

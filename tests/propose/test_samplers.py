@@ -115,3 +115,37 @@ def test_studies_with_seeds_0_and_1_share_no_sampled_point(tmp_path: Path, sampl
         points.append({tuple(sorted(p.items())) for p in params_sequence(root)[1:]})  # [0] is the baseline
     assert len(points[0]) == len(points[1]) == 15
     assert not points[0] & points[1]
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes"])
+def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
+    tmp_path: Path, sampler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flat-cost path keeps one sampler and reseeds its random states per ask; this pins that it
+    # draws exactly what the plain path (a new sampler per ask) draws, through several CMA-ES generations.
+    from autoresearch.history import History
+    from autoresearch.propose import samplers
+    from autoresearch.propose.base import Context
+    from autoresearch.store import Experiment
+
+    spec = load_spec(write_study(tmp_path, bowl_spec(40, sampler), {"bowl.py": BOWL}))
+
+    def draws() -> list[dict]:
+        proposer = samplers.SamplerProposer(spec, sampler, [])
+        history = History("minimize")
+        out = []
+        for i in range(1, 41):
+            proposal = proposer.propose(Context(spec, history, None))
+            assert proposal.params is not None
+            x, y = proposal.params["x"], proposal.params["y"]
+            finished = Experiment(
+                id=i, status="done", proposal={}, created_at=0.0, decision="reverted", params=proposal.params,
+                objective=(x - 1) ** 2 + (y + 2) ** 2, extra=proposal.extra,
+            )  # fmt: skip
+            proposer.observe(history.add(finished))
+            out.append(proposal.params)
+        return out
+
+    reused = draws()
+    monkeypatch.setattr(samplers, "_RESEEDABLE", ())
+    assert reused == draws()

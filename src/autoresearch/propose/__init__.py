@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
@@ -9,7 +11,7 @@ from autoresearch.store import Experiment
 __all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "make_proposer"]
 
 
-def make_proposer(spec: Spec, history: list[Experiment]) -> Proposer:
+def make_proposer(spec: Spec, history: Sequence[Experiment]) -> Proposer:
     """The proposer named by `spec.proposer.use`, primed with the study's HISTORY."""
     use = spec.proposer.use
     kind, _, arg = use.partition(":")

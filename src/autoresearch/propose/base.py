@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from autoresearch.history import History
 
 if TYPE_CHECKING:
     from autoresearch.spec import Spec
@@ -53,11 +56,13 @@ class Proposal:
 class Context:
     """What a proposer may know when it proposes: the spec, the history and what is pending.
 
-    Holdout values are stripped from history before a proposer sees it.
+    `history` is the loop's own `History`, shared, not copied, on every proposal: a read-only view
+    whose experiments had their holdout values stripped once, when they were recorded. A plain list
+    (tests, custom integrations) is turned into one here, holdout values stripped the same way.
     """
 
     spec: Spec
-    history: list[Experiment]
+    history: History
     best: Experiment | None
     pending: list[Proposal] = field(default_factory=list)
     stagnation: int = 0  # experiments since the last improvement
@@ -66,6 +71,12 @@ class Context:
     check: Callable[[Proposal], str | None] = lambda proposal: None
     # Files the proposer may read and change in code mode, with their current (parent's) content.
     files: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.history, History):
+            self.history = History(self.spec.study.direction, self.history)
+        if self.best is not None and self.best.holdout is not None:
+            self.best = self.history.get(self.best.id) or dataclasses.replace(self.best, holdout=None)
 
 
 class Proposer(Protocol):

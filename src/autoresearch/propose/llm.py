@@ -7,6 +7,7 @@ Options (spec.proposer.options) are listed in DEFAULTS; backend options are in l
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -298,14 +299,14 @@ class LLMProposer:
 
     def _check_repeat(self, params: dict[str, Any], context: Context) -> None:
         key = params_key(params)
-        for exp in context.history:
-            if exp.params and params_key(exp.params) == key:
-                result = f"objective {fmt_number(exp.objective)}" if exp.objective is not None else exp.decision
-                raise RepeatError(
-                    f"these exact params were already tried in experiment #{exp.id} "
-                    f"({result}); propose a point not tried yet.",
-                    params,
-                )
+        exp = context.history.with_params(params)  # an index lookup, not a scan of the history
+        if exp is not None:
+            result = f"objective {fmt_number(exp.objective)}" if exp.objective is not None else exp.decision
+            raise RepeatError(
+                f"these exact params were already tried in experiment #{exp.id} "
+                f"({result}); propose a point not tried yet.",
+                params,
+            )
         for pending in context.pending:
             if pending.params and params_key(pending.params) == key:
                 raise RepeatError("these exact params are already proposed and running; propose another point.", params)
@@ -320,12 +321,10 @@ class LLMProposer:
 
     def _other_ancestor(self, context: Context) -> Experiment | None:
         """A good experiment other than the best, rotating, to restart the search from when stuck."""
-        direction = self.spec.study.direction
-        good = sorted(
-            (e for e in context.history if e.ok and e.objective is not None and e.params),
-            key=lambda e: e.score(direction),
-        )
-        others = [e for e in good if context.best is None or e.id != context.best.id][:5]
+        best_id = context.best.id if context.best else None
+        # The ranking is kept by the history; this walks it only until five are found.
+        good = (e for e in context.history.ranked() if e.params and e.id != best_id)
+        others = list(itertools.islice(good, 5))
         if not others:
             return None
         self._ancestor_turn += 1
@@ -361,7 +360,7 @@ class LLMProposer:
             "goal": clip(spec.goal.strip() or "(no goal given)", 8000),
             "metric": spec.metric.objective or spec.metric.name,
             "direction": spec.study.direction,
-            "history": format_history(context.history, spec.study.direction, self.mode, limits),
+            "history": format_history(context.history, self.mode, limits),
             "lessons": self.lessons.read() or "None yet.",
             "pending": format_pending(context.pending, self.mode, limits.item_chars),
             "strategy_name": strategy.name,
@@ -399,7 +398,7 @@ class LLMProposer:
     # -- lessons ----------------------------------------------------------------------------------
 
     def _maybe_update_lessons(self, context: Context, usage: _Usage, extra: dict[str, Any]) -> None:
-        done = sum(1 for e in context.history if e.status == "done" and e.decision)
+        done = len(context.history)
         if not self.lessons.due(done):
             return
         limits = HistoryLimits(best=10, recent=30, failures=10, item_chars=self.limits.item_chars)
@@ -409,7 +408,7 @@ class LLMProposer:
             metric=self.spec.metric.objective or self.spec.metric.name,
             direction=self.spec.study.direction,
             lessons=self.lessons.read() or "None yet.",
-            history=format_history(context.history, self.spec.study.direction, self.mode, limits),
+            history=format_history(context.history, self.mode, limits),
         )
         messages: list[Message] = [
             {"role": "system", "content": render(load_template("system", self.spec.root))},

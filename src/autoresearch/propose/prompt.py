@@ -17,6 +17,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from autoresearch.history import History
     from autoresearch.propose.base import Proposal
     from autoresearch.spec import Spec
     from autoresearch.store import Experiment
@@ -133,22 +134,20 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def format_history(history: list[Experiment], direction: str, mode: str, limits: HistoryLimits) -> str:
-    """Best k, then most recent n, then recent failures; each experiment (and each params set) once."""
-    done = [e for e in history if e.status == "done" and e.decision]
-    if not done:
+def format_history(history: History, mode: str, limits: HistoryLimits) -> str:
+    """Best k, then most recent n, then recent failures; each experiment (and each params set) once.
+
+    Reads only the items it shows, from the history's ranking and failure lists, never all of it.
+    """
+    if not history:
         return "No experiments yet."
-    sign = 1.0 if direction == "minimize" else -1.0
-    ranked = sorted(
-        (e for e in done if e.ok and e.objective is not None), key=lambda e: sign * float(e.objective or 0.0)
-    )
-    failures = [e for e in done if e.decision in ("failed", "rejected")]
+    ranked, failures = history.ranked(), history.failures()
     shown: set[int] = set()
     seen_params: set[str] = set()
     sections = []
     for title, items in (
         (f"Best so far (top {limits.best})", ranked[: limits.best]),
-        (f"Most recent (last {limits.recent})", done[-limits.recent :] if limits.recent else []),
+        (f"Most recent (last {limits.recent})", history[-limits.recent :] if limits.recent else []),
         (f"Recent failures (last {limits.failures})", failures[-limits.failures :] if limits.failures else []),
     ):
         lines = []
@@ -164,10 +163,8 @@ def format_history(history: list[Experiment], direction: str, mode: str, limits:
             lines.append(format_experiment(exp, mode, limits))
         if lines:
             sections.append(f"## {title}\n" + "\n".join(lines))
-    counts: dict[str, int] = {}
-    for exp in done:
-        counts[exp.decision or "?"] = counts.get(exp.decision or "?", 0) + 1
-    summary = f"{len(done)} experiments: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    counts = history.counts
+    summary = f"{len(history)} experiments: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     return summary + "\n\n" + "\n\n".join(sections)
 
 

@@ -7,11 +7,19 @@ different seeds draw unrelated streams (seed + count would make seed 1 replay se
 When the sampler repeats a point already tried, that repeat is told to it and also recorded with the
 next proposal (`extra["sampler_repeats"]`), so that the rebuilt study holds the same trials in the same
 order: resume stays exact in small discrete spaces, where repeats are common.
+
+Flat cost: the trial count is kept here, never read through `study.trials` (which deep-copies every
+trial), and `random`, `tpe` and `cmaes` keep one sampler whose random states are reseeded per ask
+(`_reseed`), which draws exactly what a fresh sampler with that seed would, while keeping the caches
+(the search space's intersection) that a fresh sampler would rebuild by scanning every trial. What
+is left growing with the study is inside the algorithms: TPE and GP fit on all trials, CMA-ES filters
+the trials of its generation.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +30,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
@@ -34,6 +43,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 SAMPLERS = ("random", "tpe", "cmaes", "gp")
 # How many times a sampler may repeat already-tried parameters before the space counts as exhausted.
 _MAX_DUPLICATE_DRAWS = 50
+# Samplers whose only state besides caches is their random state, so one instance reseeded per ask
+# draws what a fresh one would. GP is not among them: it warm-starts its kernel fit from the last ask.
+_RESEEDABLE = ("random", "tpe", "cmaes")
 
 
 def distribution(param: ParamSpec) -> BaseDistribution:
@@ -76,10 +88,29 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -
     raise ProposalError(f"unknown sampler {kind!r}; use one of {', '.join(SAMPLERS)}")
 
 
+def _random_states(sampler: optuna.samplers.BaseSampler) -> list[LazyRandomState]:
+    """Every random state a sampler draws from, its fallback samplers' included."""
+    states: list[LazyRandomState] = []
+    for value in vars(sampler).values():
+        if isinstance(value, LazyRandomState):
+            states.append(value)
+        elif isinstance(value, optuna.samplers.BaseSampler):
+            states += _random_states(value)
+    return states
+
+
+def _reseed(sampler: optuna.samplers.BaseSampler, seed: int) -> bool:
+    """Put SAMPLER in the random state a fresh one seeded with SEED starts in; False if it has none."""
+    states = _random_states(sampler)
+    for state in states:
+        state.rng.seed(seed)  # what LazyRandomState(seed) does
+    return bool(states)
+
+
 class SamplerProposer:
     """Proposes parameter sets with one of Optuna's samplers."""
 
-    def __init__(self, spec: Spec, kind: str, history: list[Experiment]) -> None:
+    def __init__(self, spec: Spec, kind: str, history: Sequence[Experiment]) -> None:
         self.name = kind
         self.kind = kind
         self.spec = spec
@@ -87,8 +118,10 @@ class SamplerProposer:
         self.seed = int(spec.proposer.options.get("seed", spec.study.seed))
         self.options = {k: v for k, v in spec.proposer.options.items() if k != "seed"}
         self.direction = spec.study.direction
-        make_sampler(kind, self.seed, self.options, len(self.space))  # fail early on a bad option
-        self.study = optuna.create_study(direction=self.direction)
+        self.sampler = make_sampler(kind, self.seed, self.options, len(self.space))  # fails early on a bad option
+        self.storage = optuna.storages.InMemoryStorage()
+        self.study = optuna.create_study(storage=self.storage, direction=self.direction, sampler=self.sampler)
+        self.trials = 0  # trials in self.study, counted here: `study.trials` would deep-copy them all
         self.tried: dict[str, float | None] = {}
         self._pending: dict[str, optuna.trial.Trial] = {}
         for experiment in history:
@@ -123,17 +156,26 @@ class SamplerProposer:
                     system_attrs=attrs,
                 )
             )
+            self.trials += 1
+
+    def _seeded_sampler(self) -> optuna.samplers.BaseSampler:
+        """The sampler for the next ask, seeded from the study's seed and the number of trials so far."""
+        seed = ask_seed(self.seed, self.trials)
+        if self.kind in _RESEEDABLE and _reseed(self.sampler, seed):
+            return self.sampler
+        return make_sampler(self.kind, seed, self.options, len(self.space))
 
     # -- the Proposer interface ---------------------------------------------------------------------
 
     def propose(self, context: Context) -> Proposal:
         repeats: list[dict[str, Any]] = []
         for _ in range(_MAX_DUPLICATE_DRAWS):
-            seed = ask_seed(self.seed, len(self.study.get_trials(deepcopy=False)))
-            self.study.sampler = make_sampler(self.kind, seed, self.options, len(self.space))
+            self.study.sampler = self._seeded_sampler()
             trial = self.study.ask(self.space)
+            self.trials += 1
             key = params_key(trial.params)
-            attrs = _json_safe(self.study.get_trials(deepcopy=False)[trial.number].system_attrs)
+            # One trial's attributes, read by id: O(1), where get_trials() copies the list.
+            attrs = _json_safe(self.storage.get_trial_system_attrs(trial._trial_id))
             pending = key in self._pending or any(
                 p.params is not None and params_key(p.params) == key for p in context.pending
             )

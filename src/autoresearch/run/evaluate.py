@@ -10,6 +10,7 @@ import signal
 import statistics
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ class Evaluator:
     def keep(self, experiment: Experiment) -> None:
         """EXPERIMENT is the new best (code mode moves the study branch)."""
 
-    def prime(self, history: list[Experiment]) -> None:
+    def prime(self, history: Sequence[Experiment]) -> None:
         """Learn what the store already holds (on resume)."""
 
     def use_slots(self, slots: dict[int, Slot]) -> None:

@@ -27,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +239,7 @@ class RayMixin(CommandEvaluator):
     def use_slots(self, slots: dict[int, Slot]) -> None:
         self.workers = max(len(slots), 1)  # Ray places experiments itself; only the count matters here
 
-    def prime(self, history: list[Experiment]) -> None:
+    def prime(self, history: Sequence[Experiment]) -> None:
         super().prime(history)
         # Connect from the main thread, before any experiment; a local cluster fits `workers` at once.
         connect(

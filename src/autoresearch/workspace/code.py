@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from autoresearch.propose.base import Proposal
@@ -70,7 +71,7 @@ class CodeEvaluator(CommandEvaluator):
         self.ran_in: dict[int, int] = {}  # experiment id -> the worktree slot it ran in
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
-    def prime(self, history: list[Experiment]) -> None:
+    def prime(self, history: Sequence[Experiment]) -> None:
         for experiment in history:
             if experiment.commit_sha:
                 self.commits[experiment.id] = experiment.commit_sha

@@ -1,0 +1,156 @@
+"""Flat cost per experiment, asserted by counting work, never by timing it.
+
+A real study (`echo`, the `random` sampler, SQLite) runs 110 experiments; the work done for
+experiments 20-30 and for experiments 100-110 is counted and must be the same: deep copies, experiment
+objects built, and store statements. A step that rescans the history would count ten times more in
+the second window.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoresearch.history import History
+from autoresearch.loop import Loop, Outcome
+from autoresearch.propose.base import Context
+from autoresearch.spec import spec_from_dict
+from autoresearch.store import Experiment
+
+# Store statements whose cost does not grow with the study: by primary key, inserts, meta, transactions.
+# (The trace shows statements with their values bound.)
+FLAT_SQL = re.compile(
+    r"^(BEGIN IMMEDIATE|COMMIT|ROLLBACK|INSERT INTO experiments .*|UPDATE experiments SET .* WHERE id=\d+"
+    r"|SELECT \* FROM experiments WHERE id=\d+|INSERT OR REPLACE INTO meta .*|SELECT value FROM meta WHERE key='\w+')$",
+    re.DOTALL,
+)
+
+
+class _Counting:
+    """An observer that counts deep copies, Experiment objects and SQL statements between two marks."""
+
+    def __init__(self, marks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.marks = marks
+        self.windows: list[Counter[str]] = []
+        self.sql: list[str] = []
+        self.live: Counter[str] = Counter()
+        deepcopy, init = copy.deepcopy, Experiment.__init__
+
+        def counted_deepcopy(x: Any, *args: Any, **kwargs: Any) -> Any:
+            # Deep copies recurse inside the copy module, unseen here: count a list's items instead.
+            self.live["deep-copied objects"] += len(x) if isinstance(x, list | tuple | dict) else 1
+            return deepcopy(x, *args, **kwargs)
+
+        def counted_init(experiment: Experiment, *args: Any, **kwargs: Any) -> None:
+            self.live["experiments built"] += 1
+            init(experiment, *args, **kwargs)
+
+        monkeypatch.setattr(copy, "deepcopy", counted_deepcopy)
+        monkeypatch.setattr(Experiment, "__init__", counted_init)
+
+    def _statement(self, sql: str) -> None:
+        self.live["statements"] += 1
+        self.sql.append(" ".join(sql.split()))
+
+    def started(self, loop: Loop) -> None:
+        loop.store._db.set_trace_callback(self._statement)
+
+    def finished(self, loop: Loop, experiment: Experiment) -> None:
+        done = len(loop.history)
+        if done in self.marks[1::2]:  # a window ends
+            self.windows.append(self.live)
+        if done in self.marks:
+            self.live = Counter()
+        if done == self.marks[0]:  # statements from here on are the steady state's
+            self.sql = []
+
+    def stopped(self, loop: Loop, outcome: Outcome) -> None:
+        loop.store._db.set_trace_callback(None)
+
+
+def test_work_per_experiment_does_not_grow_with_the_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = spec_from_dict(
+        {
+            "study": {"name": "flat"},
+            "run": {"command": "echo loss={x}"},
+            "metric": {"name": "loss"},
+            "params": {"x": {"low": -5.0, "high": 5.0}},
+            "proposer": {"use": "random"},
+            "budget": {"experiments": 112},
+        },
+        root=tmp_path,
+    )
+    counting = _Counting([20, 30, 100, 110], monkeypatch)
+    Loop(spec, observer=counting).run()
+    early, late = counting.windows
+    assert early["statements"] > 0 and early == late, (early, late)
+    # A few small deep copies per experiment (Optuna copies a new trial's template), never of the
+    # trial list, as `study.trials` would: 100 trials per ask in the second window.
+    assert late["deep-copied objects"] <= 10 * 10
+    # Each statement the loop makes per experiment is by id, an insert or a meta row: none scans.
+    scans = [sql for sql in counting.sql if not FLAT_SQL.match(sql)]
+    assert counting.sql and not scans, scans
+
+
+def _experiment(i: int, holdout: dict[str, Any] | None = None) -> Experiment:
+    decision = ("reverted", "failed", "kept")[i % 3]
+    return Experiment(
+        id=i,
+        status="done",
+        proposal={},
+        created_at=0.0,
+        decision=decision,
+        objective=None if decision == "failed" else float(i % 7),
+        params={"x": float(i)},
+        holdout=holdout,
+    )
+
+
+def test_context_shares_the_history_and_copies_no_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = spec_from_dict(
+        {
+            "study": {"name": "view"},
+            "run": {"command": "true"},
+            "metric": {"name": "loss"},
+            "params": {"x": {"low": 0.0, "high": 1.0}},
+            "holdout": {"command": "true", "metric": "acc"},
+        },
+        root=tmp_path,
+    )
+    history = History("minimize", [_experiment(i, holdout={"acc": 0.9}) for i in range(1, 500)])
+    assert all(e.holdout is None for e in history)  # stripped once, on the way in
+    built = Counter[str]()
+    init = Experiment.__init__
+
+    def counted_init(experiment: Experiment, *args: Any, **kwargs: Any) -> None:
+        built["experiments"] += 1
+        init(experiment, *args, **kwargs)
+
+    monkeypatch.setattr(Experiment, "__init__", counted_init)
+    contexts = [Context(spec, history, history[-1]) for _ in range(5)]
+    assert built["experiments"] == 0
+    assert all(c.history is history for c in contexts)
+    # A read-only view: proposers get no way to add, remove or reorder what the loop recorded.
+    assert not hasattr(history, "append") and not hasattr(history.ranked(), "append")
+    with pytest.raises(TypeError):
+        history[0] = history[1]  # type: ignore[index]
+
+
+def test_history_indexes_agree_with_a_full_scan() -> None:
+    experiments = [_experiment(i) for i in range(1, 301)]
+    history = History("minimize", experiments)
+    measured = [e for e in experiments if e.ok and e.objective is not None]
+    assert [e.id for e in history.ranked()] == [e.id for e in sorted(measured, key=lambda e: e.objective or 0.0)]
+    assert [e.id for e in history.failures()] == [e.id for e in experiments if e.decision == "failed"]
+    assert dict(history.counts) == dict(Counter(e.decision for e in experiments))
+    import statistics
+
+    n, std = history.objective_spread()
+    assert n == len(measured) and std == pytest.approx(statistics.stdev(e.objective or 0.0 for e in measured))
+    assert history.with_params({"x": 7.0}) is history.get(7)
+    assert history.tally.since_improvement == 1 and history.tally.best is history.get(299)
