@@ -79,8 +79,17 @@ class Study:
         baseline = self.baseline
         if experiment.commit_sha is None or baseline is None or baseline.commit_sha is None:
             raise ApplyError(f"experiment {experiment.id} has no code to apply ({experiment.reason or 'it never ran'})")
+        assert self.spec.code is not None
+        workspace, prefix = code_workspace(self.spec)
+        start = f"{prefix}/" if prefix else ""
         try:
-            changed = code_workspace(self.spec)[0].apply_to_user_checkout(experiment.commit_sha, baseline.commit_sha)
+            # Only what the study allowed candidates to change is written, whatever the commit holds.
+            changed = workspace.apply_to_user_checkout(
+                experiment.commit_sha,
+                baseline.commit_sha,
+                editable=[start + pattern for pattern in self.spec.code.editable],
+                protected=[start + pattern for pattern in [*self.spec.code.protected, *self.spec.integrity.protected]],
+            )
         except GitError as exc:
             raise ApplyError(str(exc)) from None
         return f"changed {', '.join(changed) or 'nothing'}"

@@ -302,7 +302,7 @@ def test_apply_to_user_checkout(repo: Path) -> None:
     base = ws.baseline_commit()
     sha = run_experiment(ws, base, 1)
     index = (repo / ".git/index").read_bytes()
-    assert ws.apply_to_user_checkout(sha, base) == ["train.py"]
+    assert ws.apply_to_user_checkout(sha, base, editable=["**"]) == ["train.py"]
     assert (repo / "train.py").read_text().startswith("LR = 0.05")
     assert (repo / "evaluate.py").read_text() == "dirty but not touched by the candidate\n"
     assert (repo / ".git/index").read_bytes() == index
@@ -316,7 +316,7 @@ def test_apply_refuses_over_uncommitted_changes(repo: Path) -> None:
     (repo / "train.py").write_text((repo / "train.py").read_text() + "# my own work\n")
     before = snapshot(repo)
     with pytest.raises(GitError, match=r"uncommitted changes or are in the way: train.py\. .*nothing was changed"):
-        ws.apply_to_user_checkout(sha, base)
+        ws.apply_to_user_checkout(sha, base, editable=["**"])
     assert snapshot(repo) == before
 
 
@@ -328,7 +328,7 @@ def test_apply_refuses_over_files_changed_since_the_baseline(repo: Path) -> None
     sh(repo, "commit", "-q", "-am", "user moved on")
     before = snapshot(repo)
     with pytest.raises(GitError, match=r"train\.py changed in your HEAD since the study.s baseline"):
-        ws.apply_to_user_checkout(sha, base)
+        ws.apply_to_user_checkout(sha, base, editable=["**"])
     assert snapshot(repo) == before
 
 
@@ -339,7 +339,7 @@ def test_apply_refuses_to_overwrite_an_ignored_file(repo: Path) -> None:
     (repo / "cache").mkdir()
     (repo / "cache/table.txt").write_text("user's ignored file\n")
     with pytest.raises(GitError, match=r"in the way: cache/table\.txt"):
-        ws.apply_to_user_checkout(sha, base)
+        ws.apply_to_user_checkout(sha, base, editable=["**"])
     assert (repo / "cache/table.txt").read_text() == "user's ignored file\n"
 
 
@@ -407,7 +407,7 @@ def test_paths_with_spaces_and_unicode(repo: Path) -> None:
     copy = ws.checkout(1, base)
     changed = apply_edits(copy, parse_edits(ws.diff(base, sha)), editable=["my dir/**"], protected=[])
     assert changed == ["my dir/modèle ü.py"]
-    assert ws.apply_to_user_checkout(sha, base) == ["my dir/modèle ü.py"]
+    assert ws.apply_to_user_checkout(sha, base, editable=["**"]) == ["my dir/modèle ü.py"]
     assert (repo / "my dir/modèle ü.py").read_text() == "X = 1\n"
 
 
@@ -415,6 +415,6 @@ def test_apply_keeps_the_executable_bit(repo: Path) -> None:
     ws = workspace(repo)
     base = ws.baseline_commit()
     sha = ws.commit_files(base, {"run.sh": "#!/bin/sh\necho hi\n"}, "script", modes={"run.sh": "100755"})
-    assert ws.apply_to_user_checkout(sha, base) == ["run.sh"]
+    assert ws.apply_to_user_checkout(sha, base, editable=["**"]) == ["run.sh"]
     assert os.access(repo / "run.sh", os.X_OK)
     assert sh(repo, "status", "--porcelain") == "?? run.sh"

@@ -1,8 +1,9 @@
 """`agent:<command>`: an external coding agent (claude -p, codex exec, aider --message, ...) proposes.
 
 The agent runs in a worktree of its own at the current best, with a prompt built from the goal and the
-history; whatever it changed becomes the proposal (as whole files). Changes outside the editable
-files make the proposal `rejected`. The prompt is appended to the command as its last argument, or
+history; what it changed in editable files becomes the proposal (as whole files, read without git or
+links). New files outside them (caches, build outputs) are left out; changes to tracked files that are
+not editable make the proposal `rejected`. The prompt is appended to the command as its last argument, or
 replaces `{prompt}` / `{prompt_file}` when the command has them.
 """
 
@@ -12,11 +13,15 @@ import json
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.propose.script import experiment_summary
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
+from autoresearch.workspace.checkout import read_file
+from autoresearch.workspace.edits import is_git_path
+from autoresearch.workspace.git import GitError, git
 from autoresearch.workspace.globs import matches_any
 from autoresearch.workspace.params import render_command
 
@@ -70,8 +75,6 @@ class AgentProposer:
         self.folder = spec.study_dir / "agent"
 
     def propose(self, context: Context) -> Proposal:
-        from autoresearch.workspace.git import git
-
         parent = context.best.commit_sha if context.best and context.best.commit_sha else self.git.head()
         worktree = self.git.checkout(AGENT_SLOT, parent)
         root = worktree / self.prefix if self.prefix else worktree
@@ -102,27 +105,9 @@ class AgentProposer:
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
             return Proposal(rejected_reason=f"the agent exited with {done.returncode}: {tail}", extra=extra)
-        status = git(worktree, "status", "--porcelain", "-z", "--untracked-files=all").decode()
-        changed = [entry[3:] for entry in status.split("\0") if len(entry) > 3]
-        if self.prefix:
-            outside = [p for p in changed if not p.startswith(self.prefix + "/")]
-            changed = [p.removeprefix(self.prefix + "/") for p in changed if p.startswith(self.prefix + "/")]
-        else:
-            outside = []
-        outside += [p for p in changed if not matches_any(p, self.spec.code.editable if self.spec.code else [])]
-        if outside:
-            return Proposal(
-                rejected_reason=f"the agent changed files that are not editable: {', '.join(sorted(outside))}",
-                extra=extra,
-            )
-        if not changed:
-            return Proposal(rejected_reason="the agent changed nothing", extra=extra)
-        deleted = [p for p in changed if not (root / p).is_file()]
-        if deleted:
-            return Proposal(
-                rejected_reason=f"the agent deleted {', '.join(deleted)}; only edits are supported", extra=extra
-            )
-        files = {p: (root / p).read_text() for p in changed}
+        files, reason = self._edits(worktree, parent)
+        if reason is not None:
+            return Proposal(rejected_reason=reason, extra=extra)
         return Proposal(
             edits=json.dumps(files),
             edit_format="whole_json",
@@ -131,11 +116,81 @@ class AgentProposer:
             extra=extra,
         )
 
+    def _edits(self, worktree: Path, parent: str) -> tuple[dict[str, str], str | None]:
+        """The agent's changes to editable files as {spec-relative path: content}, or why there are none.
+
+        Read from the worktree as content, never through a link and without git (whose config and
+        attributes the agent could have planted). New files that are not editable, caches and ignored
+        files are build artefacts and left out; a change to a tracked file that is not editable, a
+        deletion, a link or a special file rejects the proposal.
+        """
+        assert self.spec.code is not None
+        editable = self.spec.code.editable
+        protected = [*self.spec.code.protected, *self.spec.integrity.protected]
+        start = f"{self.prefix}/" if self.prefix else ""
+        changed = self.git.worktree_changes(AGENT_SLOT, parent)
+        wanted: dict[str, str] = {}
+        refused: list[str] = []
+        for path, kind in sorted(changed.items()):
+            rel = path.removeprefix(start) if path.startswith(start) else None
+            ok = rel is not None and not is_git_path(rel) and matches_any(rel, editable)
+            ok = ok and not matches_any(rel or "", protected)
+            if kind == "added" and (not ok or _is_cache(path)):
+                continue
+            if not ok:
+                refused.append(path)
+            else:
+                assert rel is not None
+                wanted[rel] = kind
+        if refused:
+            return {}, f"the agent changed files that are not editable: {', '.join(refused)}"
+        added = [start + rel for rel, kind in wanted.items() if kind == "added"]
+        for path in self._ignored(worktree, added):
+            del wanted[path.removeprefix(start)]
+        if not wanted:
+            return {}, "the agent changed nothing"
+        odd = {"deleted": "deleted", "link": "made a symbolic link of", "other": "made a special file of"}
+        for rel, kind in wanted.items():
+            if kind in odd:
+                return {}, f"the agent {odd[kind]} {rel}; only changes to file contents can be proposed"
+        files: dict[str, str] = {}
+        for rel in wanted:
+            data = read_file(worktree, start + rel)
+            try:
+                files[rel] = (data or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                return {}, f"the agent wrote {rel}, which is not UTF-8 text; only text files can be edited"
+        return files, None
+
+    def _ignored(self, worktree: Path, paths: list[str]) -> list[str]:
+        """Those of PATHS (new files) that the repository's ignore rules ignore: build outputs."""
+        if not paths:
+            return []
+        request = "".join(f"{path}\0" for path in paths).encode()
+        try:
+            out = git(
+                self.git.root,
+                f"--git-dir={self.git.common_dir}",
+                f"--work-tree={worktree}",
+                "check-ignore",
+                "--no-index",
+                "-z",
+                "--stdin",
+                input=request,
+            )
+        except GitError:  # exit status 1: none is ignored
+            return []
+        return [name for name in out.decode("utf-8", "surrogateescape").split("\0") if name]
+
     def _io(self, prompt: str, stdout: str = "", stderr: str = "") -> dict[str, object]:
         return {"prompt": prompt, "response": stdout[-20000:], "agent_stderr": stderr[-4000:]}
 
     def observe(self, experiment: Experiment) -> None:
         """The prompt is rebuilt from the full history each time."""
+
+
+def _is_cache(path: str) -> bool:
+    return "__pycache__" in path.split("/") or path.endswith((".pyc", ".pyo"))
 
 
 def _rationale(output: str) -> str:

@@ -8,15 +8,21 @@ kept alive by `refs/autoresearch/<study>/<experiment_id>`, and the best so far i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
-from autoresearch.workspace.edits import write_files
+from autoresearch.workspace.checkout import Entry, Manifest, changes, materialise, read_file, write_file
+from autoresearch.workspace.checkout import state as path_state
+from autoresearch.workspace.edits import is_git_path
 from autoresearch.workspace.globs import has_glob, literal_prefix, matches, matches_any, normalize_path
 
 IDENTITY = {
@@ -88,6 +94,12 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: Mapping[str, str
         message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
         raise GitError(f"git {' '.join(args[:3])} failed in {cwd}: {message}")
     return result.stdout
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        pipe.write(data)
+        pipe.close()
 
 
 def _text(cwd: Path, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> str:
@@ -178,7 +190,7 @@ class GitWorkspace:
         self.branch = f"autoresearch/{study}"
         self.ref_prefix = f"refs/autoresearch/{study}/"
         self.worktrees_dir = (self.root / worktrees_dir).resolve()
-        self._ready: set[int] = set()  # slots validated by this process
+        self._manifests: dict[int, Manifest] = {}  # slot -> what this process last wrote there
         ensure_excluded(self.root)
         if self.worktrees_dir.is_relative_to(self.root):
             # Worktrees inside the repository must be invisible to `git add -A` and `git status`.
@@ -300,62 +312,119 @@ class GitWorkspace:
     # ------------------------------------------------------------------------------------ worktrees
 
     def checkout(self, slot: int, commit: str) -> Path:
-        """A clean detached worktree at `commit` in worktrees_dir/<slot>, reused from call to call.
+        """A clean detached worktree holding exactly `commit` in worktrees_dir/<slot>, reused from call to call.
 
-        Leftovers of a crashed process (stale lock files, a directory git no longer knows, a registered
-        worktree whose directory is gone) are cleared, recreating the worktree if needed.
+        The files are written by autoresearch from raw blobs (see `checkout.py`): no filter, attribute or
+        hook of the repository applies, and nothing a run left behind (untracked, ignored or changed
+        files, symbolic links) survives. The worktree's HEAD and index follow, for git commands the
+        experiment runs itself. Leftovers of a crash (stale locks, a directory git no longer knows, a
+        registered worktree whose directory is gone, a replaced `.git` file) make it start afresh.
         """
         path = self.worktrees_dir / str(slot)
-        commit = _rev(commit)
-        if slot in self._ready or self._is_our_worktree(path):
-            if slot not in self._ready:
-                self._clear_locks(path)
-            try:
-                self._reset(path, commit)
-                self._ready.add(slot)
-                return path
-            except GitError:
-                self._ready.discard(slot)
-        self._recreate(path, commit)
-        self._ready.add(slot)
+        commit = _text(self.root, "rev-parse", "--verify", f"{_rev(commit)}^{{commit}}")
+        entries = self.tree(commit)
+        admin = self._admin(path)
+        if admin is None:
+            admin = self._recreate(path, commit)
+            self._manifests.pop(slot, None)
+        manifest = self._manifests.setdefault(slot, Manifest())
+        try:
+            materialise(path, entries, manifest, self._stream_blobs, keep=(".git",))
+        except OSError:
+            # Something the run left cannot be cleared in place (permissions, a busy mount): start over.
+            admin = self._recreate(path, commit)
+            manifest = self._manifests[slot] = Manifest()
+            materialise(path, entries, manifest, self._stream_blobs, keep=(".git",))
+        for name in ("index.lock", "HEAD.lock"):  # only this slot's owner uses them: left by a crash
+            (admin / name).unlink(missing_ok=True)
+        git(self.root, f"--git-dir={admin}", "update-ref", "--no-deref", "HEAD", commit)
+        git(self.root, f"--git-dir={admin}", "read-tree", commit)
         return path
 
-    def _reset(self, path: Path, commit: str) -> None:
-        git(path, "checkout", "-q", "-f", "--detach", commit)
-        git(path, "clean", "-q", "-ffdx")
+    def worktree_changes(self, slot: int, commit: str) -> dict[str, str]:
+        """How slot's worktree differs from COMMIT, read without git (see `checkout.changes`)."""
+        path = self.worktrees_dir / str(slot)
+        return changes(path, self.tree(commit), self._manifests.get(slot, Manifest()), keep=(".git",))
 
-    def _is_our_worktree(self, path: Path) -> bool:
-        if not (path / ".git").is_file():
-            return False
+    def tree(self, commit: str) -> dict[str, Entry]:
+        """{path: (mode, object id)} of every file, symbolic link and submodule in COMMIT."""
+        out = git(self.root, "ls-tree", "-r", "-z", "--full-tree", _rev(commit))
+        entries: dict[str, Entry] = {}
+        for line in out.decode("utf-8", "surrogateescape").split("\0"):
+            if line:
+                meta, name = line.split("\t", 1)
+                mode, _, oid = meta.split(" ")
+                entries[name] = (mode, oid)
+        return entries
+
+    def _stream_blobs(self, oids: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(id, raw content) of each blob, streamed from one `git cat-file --batch`: no filter applies."""
+        if not oids:
+            return
+        command = ["git", "--no-pager", *(arg for option in _CONFIG for arg in ("-c", option)), "cat-file", "--batch"]
+        process = subprocess.Popen(
+            command, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_environment()
+        )
+        assert process.stdin is not None and process.stdout is not None
+        request = "".join(f"{oid}\n" for oid in oids).encode()
+        writer = threading.Thread(target=_feed, args=(process.stdin, request), daemon=True)
+        writer.start()
         try:
-            top, common = _text(
-                path, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"
-            ).splitlines()
-        except (GitError, ValueError):
-            return False
-        return Path(top).resolve() == path.resolve() and Path(common).resolve() == self.common_dir
+            for oid in oids:
+                header = process.stdout.readline().split()
+                if len(header) != 3 or header[1] != b"blob":
+                    raise GitError(f"git cat-file: object {oid} is missing or not a blob")
+                data = process.stdout.read(int(header[2]))
+                process.stdout.read(1)  # the newline after the content
+                yield oid, data
+        finally:
+            process.stdout.close()
+            process.kill()
+            process.wait()
+            writer.join()
 
-    def _clear_locks(self, path: Path) -> None:
-        # Only this study's process uses the slot, so a lock here was left by a crash.
-        admin = Path(_text(path, "rev-parse", "--path-format=absolute", "--git-dir"))
-        for name in ("index.lock", "HEAD.lock"):
-            (admin / name).unlink(missing_ok=True)
+    def _admin(self, path: Path) -> Path | None:
+        """The git admin folder of our worktree at PATH, or None if PATH is not one (any more).
 
-    def _recreate(self, path: Path, commit: str) -> None:
+        Read without running git in PATH: a run may have replaced its `.git` file to point git at a
+        repository (and config) of its own.
+        """
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return None
+        except OSError:
+            return None
+        data = read_file(path, ".git")
+        if data is None or not data.startswith(b"gitdir: "):
+            return None
+        admin = Path(os.fsdecode(data[8:].strip()))
+        if admin.parent != self.common_dir / "worktrees" or not admin.is_dir() or admin.is_symlink():
+            return None
+        back = read_file(admin, "gitdir")
+        if back is None or Path(os.fsdecode(back.strip())) != path / ".git":
+            return None
+        return admin
+
+    def _recreate(self, path: Path, commit: str) -> Path:
         if path.is_symlink() or path.is_file():
             path.unlink()
         elif path.exists():
             shutil.rmtree(path)
         git(self.root, "worktree", "prune")
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(self.root, "worktree", "add", "-q", "-f", "--detach", str(path), commit)
+        # --no-checkout: git writes no file; `materialise` does, from raw blobs.
+        git(self.root, "worktree", "add", "-q", "-f", "--no-checkout", "--detach", str(path), commit)
+        admin = self._admin(path)
+        if admin is None:
+            raise GitError(f"git did not register the worktree {path} as expected")
+        return admin
 
     def remove_worktrees(self) -> None:
         """Delete every slot's worktree (e.g. when a study is finished)."""
         if self.worktrees_dir.exists():
             shutil.rmtree(self.worktrees_dir)
         git(self.root, "worktree", "prune")
-        self._ready.clear()
+        self._manifests.clear()
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -443,47 +512,68 @@ class GitWorkspace:
 
     # ------------------------------------------------------------------------------------ applying
 
-    def apply_to_user_checkout(self, sha: str, base_sha: str) -> list[str]:
+    def apply_to_user_checkout(
+        self, sha: str, base_sha: str, editable: list[str], protected: list[str] | None = None
+    ) -> list[str]:
         """Write the changes base_sha..sha into the user's working tree (not the index); returns paths.
 
-        Refuses, changing nothing, when a file it would touch has uncommitted changes, is untracked
-        where the candidate creates it, or changed in the user's HEAD since base_sha.
+        The content comes from the stored commit's blobs. Refuses, changing nothing, when the candidate
+        changes a path that is not EDITABLE (repository globs), is PROTECTED or `.git*`, or is not a
+        regular file on either side; when a file it would touch differs from the baseline (uncommitted
+        changes), is in the way where the candidate creates it, is or lies under a symbolic link in the
+        user's checkout, or changed in the user's HEAD since base_sha. Links are never followed.
         """
-        raw = git(self.root, "diff", "--name-status", "--no-renames", "-z", _rev(base_sha), _rev(sha), "--")
-        fields = raw.decode("utf-8", "surrogateescape").split("\0")
-        changes = dict(zip(fields[1::2], fields[0::2], strict=False))  # path -> A/M/D/T
-        changes.pop("", None)
-        if not changes:
+        paths = self.changed_paths(base_sha, sha)
+        if not paths:
             return []
-        paths = sorted(changes)
-        status = git(self.root, "status", "--porcelain=v1", "--no-renames", "-z", "--untracked-files=all", "--", *paths)
-        entries = status.decode("utf-8", "surrogateescape").split("\0")
-        dirty = sorted({entry[3:] for entry in entries if entry})
-        # An ignored file where the candidate creates one would be silently overwritten: refuse too.
-        in_the_way = [p for p in paths if changes[p] == "A" and (self.root / p).exists() and p not in dirty]
-        blocked = dirty + in_the_way
+        old, new = self._modes(base_sha, paths), self._modes(sha, paths)
+        regular = ("100644", "100755")
+        refused = [
+            p
+            for p in paths
+            if is_git_path(p)
+            or not matches_any(p, editable)
+            or matches_any(p, protected or [])
+            or any(side.get(p, "100644") not in regular for side in (old, new))
+        ]
+        if refused:
+            raise GitError(
+                f"not applying: the candidate changes files that are not editable regular files: "
+                f"{', '.join(refused)} (editable: {', '.join(editable) or '(none)'}). Nothing was changed"
+            )
+        moved = self.changed_paths(base_sha, self.head())
+        moved = [p for p in paths if p in set(moved)]
+        if moved:
+            raise GitError(
+                f"not applying: {', '.join(moved)} changed in your HEAD since the study's baseline "
+                f"{base_sha[:12]}; merge the branch {self.branch} instead (`git merge {self.branch}`). "
+                "Nothing was changed"
+            )
+        before = self.blobs(base_sha, paths)
+        linked = [p for p in paths if path_state(self.root, p) in ("link", "blocked")]
+        if linked:
+            raise GitError(
+                f"not applying: {', '.join(linked)} is or lies under a symbolic link in your checkout; "
+                "autoresearch does not write through links. Nothing was changed"
+            )
+        # Compared byte for byte with the baseline, not through `git status` (which would run the
+        # repository's filters): anything else is uncommitted work or in the way.
+        blocked = [p for p in paths if read_file(self.root, p) != before.get(p) or path_state(self.root, p) == "other"]
         if blocked:
             raise GitError(
                 "not applying: these files have uncommitted changes or are in the way: "
                 f"{', '.join(blocked)}. Commit or stash them and run again; nothing was changed"
             )
-        moved = git(self.root, "diff", "--name-only", "-z", base_sha, "HEAD", "--", *paths).decode()
-        if moved.strip("\0"):
-            raise GitError(
-                f"not applying: {', '.join(filter(None, moved.split(chr(0))))} changed in your HEAD since "
-                f"the study's baseline {base_sha[:12]}; merge the branch {self.branch} instead "
-                f"(`git merge {self.branch}`). Nothing was changed"
-            )
-        blobs = self._blobs(sha, [p for p in paths if changes[p] != "D"])
-        modes = self._modes(sha, list(blobs))
-        if any(mode == "120000" for mode in modes.values()):
-            raise GitError("not applying: the candidate changes symbolic links; use `git merge` instead")
-        write_files(self.root, {path: blobs.get(path) for path in paths})
-        for path, mode in modes.items():
-            current = (self.root / path).stat().st_mode & 0o7777
-            # Executable: add x wherever r is set (like git's checkout); otherwise drop every x.
-            wanted = current | (current & 0o444) >> 2 if mode == "100755" else current & ~0o111
-            os.chmod(self.root / path, wanted)
+        after = self.blobs(sha, paths)
+        done: list[str] = []
+        try:
+            for path in paths:
+                write_file(self.root, path, after.get(path), executable=new.get(path) == "100755")
+                done.append(path)
+        except BaseException:
+            for path in reversed(done):  # put back what was there: the baseline's bytes
+                write_file(self.root, path, before.get(path), executable=old.get(path) == "100755")
+            raise
         return paths
 
     def _modes(self, commit: str, paths: list[str]) -> dict[str, str]:
