@@ -56,11 +56,15 @@ def bowl_spec(budget: int = 10, proposer: str = "tpe", extra: str = "") -> str:
 
 
 def cli(
-    *args: str, cwd: Path | None = None, timeout: float = 120, **kwargs: object
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    env_extra: dict[str, str] | None = None,
+    **kwargs: object,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `autoresearch` command line in a subprocess, as a pipe sees it (no terminal width:
     output meant for files must not depend on one)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")} | (env_extra or {})
     return subprocess.run(
         [PYTHON, "-m", "autoresearch", *args],
         cwd=cwd,

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 from autoresearch.spec import load_spec
-from tests.conftest import cli
+from tests.conftest import BOWL, bowl_spec, cli, write_study
 
 
 def test_init_writes_a_spec_that_loads(tmp_path: Path) -> None:
@@ -81,3 +82,50 @@ def test_report_and_dashboard_arguments(bowl_study: Path) -> None:
     assert html.stat().st_size > 100_000 and (html.parent / "progress.png").exists()
     refused = cli("dashboard", "--host", "0.0.0.0", str(bowl_study))
     assert refused.returncode == 1 and "token" in refused.stderr
+
+
+def test_a_missing_extra_is_one_line_naming_the_install(bowl_study: Path, tmp_path: Path) -> None:
+    assert cli("run", str(bowl_study)).returncode == 0
+    # A real subprocess where plotly cannot be imported, as after an install without the extra.
+    hidden = tmp_path / "no-plotly"
+    (hidden / "plotly").mkdir(parents=True)
+    (hidden / "plotly" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'plotly'\", name='plotly')\n"
+    )
+    path = os.pathsep.join([str(hidden), os.environ.get("PYTHONPATH", "")])
+    report = cli("report", str(bowl_study), env_extra={"PYTHONPATH": path})
+    assert report.returncode == 1 and "Traceback" not in report.stderr
+    assert report.stderr.strip() == (
+        "error: this needs plotly, which is not installed; install it with: pip install 'autoresearch[dashboard]'"
+    )
+
+
+def test_init_writes_a_command_that_runs_without_an_activated_venv(tmp_path: Path) -> None:
+    assert cli("init", str(tmp_path)).returncode == 0
+    assert 'command = "{python} train.py --config {params_file}"' in (tmp_path / "autoresearch.toml").read_text()
+
+
+def test_apply_never_overwrites_a_hand_edited_params_file(bowl_study: Path) -> None:
+    assert cli("run", str(bowl_study)).returncode == 0
+    assert cli("apply", str(bowl_study)).returncode == 0
+    target = bowl_study / "best_params.json"
+    assert cli("apply", "3", str(bowl_study)).returncode == 0  # what apply wrote may be replaced
+    target.write_text('{"x": 0.5, "y": -2.0, "note": "mine"}\n')
+    refused = cli("apply", str(bowl_study))
+    assert refused.returncode == 1 and "was changed since autoresearch wrote it" in refused.stderr
+    assert target.read_text() == '{"x": 0.5, "y": -2.0, "note": "mine"}\n'
+    assert cli("apply", "--force", str(bowl_study)).returncode == 0
+    assert "note" not in target.read_text()
+
+
+def test_show_says_timed_out(tmp_path: Path) -> None:
+    root = write_study(
+        tmp_path,
+        bowl_spec(2, "random").replace("bowl.py {params_file}", "hang.py {params_file}"),
+        {"hang.py": "import json, sys, time\nif json.load(open(sys.argv[1]))['x'] != 0: time.sleep(60)\n" + BOWL},
+    )
+    toml = root / "autoresearch.toml"
+    toml.write_text(toml.read_text().replace('timeout = "30s"', 'timeout = "3s"\nkill_grace = "1s"'))
+    assert cli("run", str(root)).returncode == 0
+    show = cli("show", "2", str(root))
+    assert "timed out" in show.stdout and "exit code None" not in show.stdout

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import re
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -8,6 +10,7 @@ from rich.console import Console
 from autoresearch.loop import Loop
 from autoresearch.progress import LiveView
 from autoresearch.spec import load_spec
+from tests.conftest import BOWL, bowl_spec, wait_for, write_study
 
 
 def run_with(console: Console, root: Path) -> str:
@@ -28,3 +31,29 @@ def test_plain_output_is_one_line_per_experiment(bowl_study: Path) -> None:
     lines = [line for line in text.splitlines() if line.startswith("[")]
     assert len(lines) == 10 and lines[-1].startswith("[10/10] #10 ")
     assert "╭" not in text and "\x1b[" not in text
+
+
+def test_the_panel_ticks_while_an_experiment_runs(tmp_path: Path) -> None:
+    # The candidate runs until the test lets it finish, which it does only after seeing the panel redraw
+    # with the candidate running and its elapsed time moving: events, whatever the machine's speed.
+    go = tmp_path / "go"
+    wait = (
+        "import json, os, sys, time\n"
+        f"while json.load(open(sys.argv[1]))['x'] != 0 and not os.path.exists({str(go)!r}):\n"
+        "    time.sleep(0.05)\n"
+    )
+    root = write_study(tmp_path / "s", bowl_spec(2).replace("bowl.py", "wait.py"), {"wait.py": wait + BOWL})
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=140, highlight=False)
+    view = LiveView(console, next_steps="autoresearch {command} s")
+    thread = threading.Thread(target=lambda: Loop(load_spec(root), observer=view).run())
+    thread.start()
+    try:
+        elapsed = re.compile(r"running #2 \((\d+m\d+s)\)")
+        wait_for(lambda: len(set(elapsed.findall(buffer.getvalue()))) >= 2, "the running experiment's clock to move")
+    finally:
+        go.write_text("")
+        thread.join(120)
+    text = buffer.getvalue()
+    assert "stopped: experiment budget reached (2)" in text
+    assert "next: `autoresearch report s`, `autoresearch best s`, `autoresearch apply s`" in text

@@ -136,3 +136,21 @@ def test_cli_reports_invalid_toml(tmp_path: Path) -> None:
 def test_cli_without_spec(tmp_path: Path) -> None:
     result = cli("run", str(tmp_path))
     assert result.returncode == 2 and "autoresearch init" in result.stderr
+
+
+def test_a_misspelled_required_key_is_one_error_line(tmp_path: Path) -> None:
+    data = {**BASE, "run": {"comand": "true"}}
+    assert error_for(data).count("\n") == 0  # not also "missing required key 'run.command'"
+    write_study(tmp_path, '[run]\ncomand = "true"\n[metric]\nname = "loss"\n[params]\nx = { low = 0, high = 1 }\n')
+    result = cli("run", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "unknown key 'run.comand'; did you mean 'command'?" in result.stderr
+
+
+def test_a_spec_snapshot_ignores_formatting_and_names_real_changes() -> None:
+    before = spec_from_dict(with_("run", timeout="5m")).source
+    same = spec_from_dict(with_("run", timeout="300s")).source
+    after = spec_from_dict(with_("run", timeout="1h")).source
+    assert before is not None and same is not None and after is not None
+    assert before.hash == same.hash and before.hash != after.hash
+    assert after.changes(before) == [("run.timeout", '"5m"', '"1h"')]

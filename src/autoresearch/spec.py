@@ -563,11 +563,23 @@ def spec_from_dict(data: dict[str, Any], *, root: Path = Path("."), source: str 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
     lines = []
-    for error in exc.errors():
+    errors = exc.errors()
+    # A misspelled required key is one mistake, not two: its "unknown key ...; did you mean" line says it
+    # all, so the "missing" error for the key it was meant to be is dropped.
+    typos = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = [str(part) for part in error["loc"]]
+            close = difflib.get_close_matches(loc[-1], _valid_keys(loc), n=1)
+            if close:
+                typos.add(".".join([*loc[:-1], close[0]]))
+    for error in errors:
         loc = [str(part) for part in error["loc"]]
         key = ".".join(loc) or "(top level)"
         if error["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key '{key}'{_valid_keys_hint(loc)}")
+        elif error["type"] == "missing" and key in typos:
+            continue
         elif error["type"] == "missing":
             lines.append(f"{source}: missing required key '{key}'")
         else:
@@ -579,22 +591,29 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def _valid_keys_hint(loc: list[str]) -> str:
-    """'; did you mean X? Valid keys here: ...' for an unknown key at LOC."""
+def _valid_keys(loc: list[str]) -> list[str]:
+    """The keys valid beside the last part of LOC, or [] where any key is (a parameter's name)."""
     model: Any = Spec
     parts = iter(loc[:-1])
     for part in parts:
         field = model.model_fields.get(part)
         if field is None:
-            return ""
+            return []
         args = typing.get_args(field.annotation) or (field.annotation,)
         if typing.get_origin(field.annotation) is dict:
             next(parts, None)  # skip the user's own key, e.g. the parameter's name
             args = typing.get_args(field.annotation)[1:]
         model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if model is None:
-            return ""
-    valid = sorted((f.alias or name) for name, f in model.model_fields.items() if name != "root")
+            return []
+    return sorted((f.alias or name) for name, f in model.model_fields.items() if name != "root")
+
+
+def _valid_keys_hint(loc: list[str]) -> str:
+    """'; did you mean X? Valid keys here: ...' for an unknown key at LOC."""
+    valid = _valid_keys(loc)
+    if not valid:
+        return ""
     close = difflib.get_close_matches(loc[-1], valid, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ";"
     return f"{hint} valid keys here: {', '.join(valid)}"
