@@ -12,13 +12,18 @@ import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and in tests; must precede pyplot
 
 import matplotlib.pyplot as plt
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 
 from autoresearch.report.summary import running_best
 from autoresearch.store import Experiment
@@ -60,6 +65,22 @@ def plot_progress(
 ) -> Path:
     """Draw the progress plot of EXPERIMENTS (any order) to PATH (.png, .svg, .pdf); returns PATH."""
     path = Path(path)
+    fig = draw_progress(experiments, direction, title, metric_label=metric_label, max_labels=max_labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def draw_progress(
+    experiments: Sequence[Experiment],
+    direction: str,
+    title: str = "autoresearch progress",
+    *,
+    metric_label: str = "objective",
+    max_labels: int = MAX_LABELS,
+) -> Figure:
+    """The progress plot as a matplotlib Figure (the caller saves and closes it)."""
     experiments = sorted(experiments, key=lambda e: e.id)
     n = len(experiments)
     # Marker size and alpha fall with the count: 10 points can be fat, 5,000 must not merge into a blob.
@@ -67,15 +88,24 @@ def plot_progress(
     alpha = max(0.25, min(0.8, 30.0 / math.sqrt(max(n, 1))))
     rasterize = n > 500
 
-    fig, ax = plt.subplots(figsize=(12, 6), layout="constrained")
+    bad = [e for e in experiments if e.decision in ("failed", "rejected")]
+    # Failures and rejections have no usable objective: they get a strip of their own under the plot,
+    # rather than sitting on its top edge where they read as the worst values.
+    if bad:
+        fig, (ax, strip) = plt.subplots(
+            2, 1, figsize=(12, 6), layout="constrained", sharex=True, height_ratios=[10, 1.4]
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(12, 6), layout="constrained")
+        strip = None
     ax.set_title(title)
-    ax.set_xlabel("experiment #")
+    (strip or ax).set_xlabel("experiment #")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # experiments are counted, never fractional
     ax.set_ylabel(f"{metric_label} ({'lower' if direction == 'minimize' else 'higher'} is better)")
     ax.grid(True, alpha=0.3)
 
     ok = [e for e in experiments if e.ok and e.objective is not None and math.isfinite(e.objective)]
     incumbents = [e for e in ok if e.decision in ("baseline", "kept")]
-    bad = [e for e in experiments if e.decision in ("failed", "rejected")]
 
     # Robust y-limits: all incumbents plus the central 96% of the rest, so one diverged run at 1e9
     # does not flatten the whole plot; points beyond are drawn on the edge as triangles.
@@ -165,25 +195,26 @@ def plot_progress(
             zorder=5,
         )
 
-    # Failures and rejections have no usable objective: mark them along the top edge.
-    top = blended_transform_factory(ax.transData, ax.transAxes)
-    for decision, y in (("failed", 0.985), ("rejected", 0.96)):
-        ids = [e.id for e in bad if e.decision == decision]
-        if ids:
-            ax.scatter(
-                ids,
-                [y] * len(ids),
-                transform=top,
-                marker="x",
-                s=max(size, 12),
-                c=DECISION_COLORS[decision],
-                alpha=max(alpha, 0.5),
-                linewidths=1,
-                label=f"{decision} ({len(ids)})",
-                rasterized=rasterize,
-                zorder=4,
-                clip_on=False,
-            )
+    if strip is not None:
+        rows = ("failed", "rejected")
+        for row, decision in enumerate(rows):
+            ids = [e.id for e in bad if e.decision == decision]
+            if ids:
+                strip.scatter(
+                    ids,
+                    [row] * len(ids),
+                    marker="x",
+                    s=max(size, 12),
+                    c=DECISION_COLORS[decision],
+                    alpha=max(alpha, 0.5),
+                    linewidths=1,
+                    label=f"{decision} ({len(ids)})",
+                    rasterized=rasterize,
+                )
+        strip.set_yticks(range(len(rows)), rows, fontsize=8)
+        strip.set_ylim(-0.7, len(rows) - 0.3)
+        strip.grid(True, axis="x", alpha=0.3)
+        strip.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
 
     _label_improvements(ax, incumbents, direction, max_labels, experiments[-1].id if n else 0)
 
@@ -195,10 +226,8 @@ def plot_progress(
         ax.text(0.5, 0.5, "no experiments yet", transform=ax.transAxes, ha="center", va="center")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right" if direction == "minimize" else "lower right", fontsize=8, framealpha=0.85)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    _place_labels(fig, ax)
+    return fig
 
 
 def _label_improvements(
@@ -213,22 +242,51 @@ def _label_improvements(
             steps.append((abs(e.objective - previous), e))
         previous = e.objective
     chosen = sorted(sorted(steps, key=lambda s: -s[0])[:max_labels], key=lambda s: s[1].id)
-    # Alternate offsets so that neighbouring labels do not sit on top of each other.
-    sign = 1 if direction == "minimize" else -1
-    for i, (_, e) in enumerate(chosen):
+    sign = 1 if direction == "minimize" else -1  # labels go where the running best came from
+    for _, e in chosen:
         label = _short(e.rationale) or f"#{e.id}"
-        dy = sign * (14 + 12 * (i % 3))
         right = e.id > 0.7 * last_id  # labels near the right edge grow leftwards to stay inside the axes
         ax.annotate(
             f"#{e.id} {label}",
             (e.id, e.objective),
-            xytext=(-6 if right else 6, dy),
+            xytext=(-6 if right else 6, sign * 14),
             textcoords="offset points",
             fontsize=7,
-            rotation=-20 if right else 20,
             ha="right" if right else "left",
-            va="bottom" if dy > 0 else "top",
+            va="bottom" if sign > 0 else "top",
             color="#174ea6",
             arrowprops={"arrowstyle": "-", "color": "#9aa0a6", "linewidth": 0.6},
             zorder=6,
         )
+
+
+def text_extent(label: Annotation, renderer: Any) -> Bbox:
+    """Where a label's text is drawn (without its arrow, which may cross other labels harmlessly)."""
+    label.update_positions(renderer)
+    return Text.get_window_extent(label, renderer)
+
+
+def _place_labels(fig: Figure, ax: Axes, tries: int = 24) -> None:
+    """Move each label away from the ones already placed (in steps of 11 points) until none overlap,
+    and drop a label that finds no free place inside the axes: an unreadable pile helps nobody."""
+    labels = [child for child in ax.texts if isinstance(child, Annotation)]
+    if not labels:
+        return
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = ax.get_window_extent(renderer)
+    placed: list[Bbox] = []
+    for label in labels:
+        x, y = label.xyann
+        step = 11 if y >= 0 else -11
+        for attempt in range(tries):
+            # Alternate above and below the point, further out each time.
+            offset = y + step * ((attempt + 1) // 2) * (1 if attempt % 2 == 0 else -1)
+            label.xyann = (x, offset)
+            label.set_verticalalignment("bottom" if offset >= 0 else "top")
+            box = text_extent(label, renderer).expanded(1.05, 1.15)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+        else:
+            label.remove()
