@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from autoresearch.store import Store
@@ -42,6 +43,30 @@ def test_quickstart_runs_and_improves(tmp_path: Path) -> None:
     assert all(e.decision in ("baseline", "kept", "reverted") for e in experiments)
     assert 0 < experiments[0].objective < 2 and "val_accuracy" in experiments[0].metrics
     assert "test_loss" not in experiments[0].metrics  # the held-back split is never reported
+    assert "next: `" in result.stdout and "report" in result.stdout.splitlines()[-1]
+    # Every follow-up the README lists works as written (with this copy's folder for examples/quickstart).
+    readme = (EXAMPLES / "quickstart" / "README.md").read_text()
+    follow_ups = [
+        line.split("#")[0].split()[1:]
+        for line in readme.splitlines()
+        if line.startswith(".venv/bin/autoresearch ") and " run " not in line
+    ]
+    assert {args[0] for args in follow_ups} >= {"status", "log", "show", "best", "report", "export", "apply"}
+    for args in follow_ups:
+        args = [str(root) if a == "examples/quickstart" else a for a in args]
+        if args[0] == "show":
+            args[1] = "2"
+        done = cli(*args, timeout=300)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+    assert (root / ".autoresearch" / "digits-mlp" / "report" / "report.html").is_file()
+    test = subprocess.run(
+        [sys.executable, "train.py", "--config", "best_params.json", "--report-test"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert test.returncode == 0 and "test_loss:" in test.stdout, test.stderr
 
 
 def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> None:
