@@ -100,13 +100,18 @@ def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> No
         assert (Path(e.log_dir) / "prompt.json").exists() or (Path(e.log_dir) / "prompt.md").exists()
 
 
-def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
+def speedup_repository(tmp_path: Path) -> Path:
     root = tracked_copy("speedup", tmp_path / "speedup")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(
         ["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "example"], cwd=root, check=True
     )
+    return root
+
+
+def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
+    root = speedup_repository(tmp_path)
     result = cli("run", str(root), timeout=300)
     assert result.returncode == 0, result.stderr
     decisions = [(e.strategy, e.decision) for e in rows(root / ".autoresearch" / "speedup")]
@@ -120,3 +125,22 @@ def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
     ]
     best = cli("best", str(root))
     assert "+    sieve = bytearray([1]) * n" in best.stdout
+
+
+def test_speedup_example_with_two_workers_tries_every_edit(tmp_path: Path) -> None:
+    """The script sees running candidates (id, strategy, rationale) and waits for the one it builds on."""
+    root = speedup_repository(tmp_path)
+    result = cli("run", "--workers", "2", str(root), timeout=300)
+    assert result.returncode == 0, result.stderr
+    experiments = rows(root / ".autoresearch" / "speedup")
+    decisions = {e.strategy: e.decision for e in experiments if e.strategy}
+    assert decisions == {
+        "early-exit": "kept",
+        "broken-bound": "rejected",
+        "sqrt-bound": "kept",
+        "cheat-protected": "rejected",
+        "sieve": "kept",
+        "pure-python-loop": decisions["pure-python-loop"],  # a micro-change: kept or not, by its timing
+    }
+    assert len(experiments) == 7  # each edit once, nothing repeated
+    assert "+    sieve = bytearray([1]) * n" in cli("best", str(root)).stdout

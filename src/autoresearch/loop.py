@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from autoresearch import judge
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
-from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
+from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, WaitForResults
 from autoresearch.run import reaper
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
@@ -230,6 +230,8 @@ class Loop:
                 proposal = self.proposer.propose(self.context())
             except SearchExhausted as exc:
                 return str(exc)
+            except WaitForResults:  # its next idea builds on a running candidate
+                return None if self._in_flight else "the proposer waits for results, but nothing is running"
             except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
                 return f"the proposer failed: {exc}; run again to resume"
             running = [(e, p) for e, p, _ in self._in_flight.values()]
@@ -265,6 +267,7 @@ class Loop:
         )
         self._rows += 1
         self._spent += proposal.cost_usd or 0.0
+        proposal.experiment_id = experiment.id
         log_dir = self.evaluator.log_dir(experiment)
         if log_dir is not None:  # known before it runs, so live views can follow its logs
             self.store.update(experiment.id, log_dir=str(log_dir))
@@ -284,13 +287,11 @@ class Loop:
                 (folder / f"{key}.{'md' if isinstance(value, str) else 'json'}").write_text(text)
 
     def _submit(self, pool: ThreadPoolExecutor, experiment: Experiment, proposal: Proposal) -> None:
-        slot = None
-        if proposal.rejected_reason is not None:  # invalid from the start: recorded, never run
-            future: Future[Evaluation] = Future()
-            future.set_result(Evaluation(rejected=proposal.rejected_reason))
-        else:
-            slot = self._free_slots.pop()  # each running experiment has its own worktree / slot
-            future = pool.submit(self.evaluator.evaluate, experiment, proposal, slot)
+        if proposal.rejected_reason is not None:  # invalid from the start: recorded, never run, never pending
+            self._conclude(experiment, proposal, Evaluation(rejected=proposal.rejected_reason))
+            return
+        slot = self._free_slots.pop()  # each running experiment has its own worktree / slot
+        future = pool.submit(self.evaluator.evaluate, experiment, proposal, slot)
         self._in_flight[future] = (experiment, proposal, slot)
 
     def _wait_for_one(self) -> None:

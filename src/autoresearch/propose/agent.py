@@ -56,7 +56,10 @@ def agent_prompt(context: Context) -> str:
             + (f" [{(summary['reason'] or '')[:120]}]" if e.decision in ("failed", "rejected") else "")
         )
     if context.pending:
-        lines.append(f"({len(context.pending)} other candidate(s) are being evaluated right now.)")
+        lines.append("")
+        lines.append("## Being evaluated right now (do not repeat them)")
+        for p in context.pending:
+            lines.append(f"- #{p.experiment_id} [{p.strategy or '-'}] {(p.rationale or '(no rationale)')[:160]}")
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,11 @@ class SearchExhausted(Exception):
     """The proposer has nothing new to try (every point of a finite space was tried)."""
 
 
+class WaitForResults(Exception):
+    """The proposer has nothing to propose until a running experiment finishes (e.g. its next idea
+    builds on one still running); the loop waits for one to end and asks again."""
+
+
 @dataclass
 class Proposal:
     """A candidate: a parameter set (params mode) or edits to files (code mode)."""
@@ -32,6 +37,7 @@ class Proposal:
     rationale: str = ""
     strategy: str | None = None
     parent_id: int | None = None  # the experiment this one builds on; None means the current best
+    experiment_id: int | None = None  # set by the loop once the proposal is recorded (Context.pending)
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
@@ -64,6 +70,8 @@ class Context:
     spec: Spec
     history: History
     best: Experiment | None
+    # Candidates running now (workers > 1, or proposing ahead), each with its experiment_id, strategy,
+    # rationale and params or edits. A candidate rejected before it runs is never among them.
     pending: list[Proposal] = field(default_factory=list)
     stagnation: int = 0  # experiments since the last improvement
     # Validates a proposal without running it (params in the space, edits apply to the parent):

@@ -174,7 +174,11 @@ def format_pending(pending: list[Proposal], mode: str, item_chars: int, limit: i
     lines = []
     for proposal in pending[-limit:]:
         body = fmt_params(proposal.params) if mode == "params" else (proposal.rationale or "(edits)")
-        lines.append("- " + clip(" ".join(body.split()), item_chars))
+        if mode == "params" and proposal.rationale:
+            body += f" ({proposal.rationale})"
+        head = f"#{proposal.experiment_id} " if proposal.experiment_id is not None else ""
+        head += f"[{proposal.strategy}] " if proposal.strategy else ""
+        lines.append("- " + clip(head + " ".join(body.split()), item_chars))
     if len(pending) > limit:
         lines.insert(0, f"({len(pending) - limit} more not shown)")
     return "\n".join(lines)

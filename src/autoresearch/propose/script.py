@@ -1,10 +1,12 @@
-"""`script:<command>`: the plug-in point for users' own proposers.
+"""`script:<command>`: the plug-in point for users' own proposers (the contract: docs/script.md).
 
-The command receives the study as JSON on stdin (goal, direction, mode, search space, best, history,
-pending) and prints one proposal as JSON on stdout:
+The command receives the study as JSON on stdin (goal, direction, mode, search space, files, best,
+history, pending: the candidates running now, with their ids) and prints one proposal as JSON on stdout:
 
     {"params": {"lr": 0.01}, "rationale": "...", "strategy": "..."}                # params mode
     {"edits": "<SEARCH/REPLACE blocks or a diff>", "format": "search_replace", "rationale": "..."}
+    {"done": true}     # nothing more to propose: the study ends once the running ones finish
+    {"wait": true}     # nothing until a running candidate finishes (its next idea builds on one)
 
 Output that is not such JSON becomes a `rejected` experiment with the reason, and the loop goes on.
 """
@@ -16,13 +18,15 @@ import os
 import subprocess
 from typing import Any
 
-from autoresearch.propose.base import Context, Proposal, SearchExhausted
+from autoresearch.propose.base import Context, Proposal, SearchExhausted, WaitForResults
 from autoresearch.run.process import experiment_env
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
 
 # A script that prints this (alone) has nothing more to propose.
 EXHAUSTED = {"done": True}
+# ... or nothing until a running candidate has finished.
+WAIT = {"wait": True}
 
 
 def experiment_summary(experiment: Experiment) -> dict[str, Any]:
@@ -41,6 +45,17 @@ def experiment_summary(experiment: Experiment) -> dict[str, Any]:
     }
 
 
+def pending_summary(proposal: Proposal) -> dict[str, Any]:
+    """A running candidate: its experiment id, what it builds on, why, and its params or edits."""
+    return {
+        "id": proposal.experiment_id,
+        "parent_id": proposal.parent_id,
+        "strategy": proposal.strategy,
+        "rationale": proposal.rationale,
+        **proposal.to_record(),
+    }
+
+
 def context_payload(context: Context) -> dict[str, Any]:
     spec = context.spec
     return {
@@ -54,7 +69,7 @@ def context_payload(context: Context) -> dict[str, Any]:
         "files": context.files,
         "best": experiment_summary(context.best) if context.best else None,
         "history": [experiment_summary(e) for e in context.history],
-        "pending": [p.to_record() for p in context.pending],
+        "pending": [pending_summary(p) for p in context.pending],
         "stagnation": context.stagnation,
     }
 
@@ -68,6 +83,8 @@ def parse_proposal(text: str) -> Proposal:
         return Proposal(rejected_reason=f"proposer output is not JSON ({exc}): {snippet}")
     if data == EXHAUSTED:
         raise SearchExhausted("the script proposer has nothing more to propose")
+    if data == WAIT:
+        raise WaitForResults
     if not isinstance(data, dict) or ("params" not in data and "edits" not in data):
         return Proposal(rejected_reason='proposer output must be a JSON object with "params" or "edits"')
     if "params" in data and not isinstance(data["params"], dict):
