@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import html
 import re
 import shutil
 from pathlib import Path
@@ -9,7 +12,8 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 
-from autoresearch.report.html import write_report
+from autoresearch.report.html import packed_plotlyjs, write_report
+from autoresearch.report.synthetic import make_study
 from autoresearch.spec import Spec
 from autoresearch.store import Store
 
@@ -26,9 +30,24 @@ _FETCHING = re.compile(
 
 def _outside_html(page: str) -> str:
     """The page without the inline plotly.js bundle, whose source legitimately mentions URLs."""
-    bundle = get_plotlyjs()
+    bundle = packed_plotlyjs()
     assert page.count(bundle) == 1, "plotly.js must be embedded inline exactly once"
+    assert gzip.decompress(base64.b64decode(bundle)).decode() == get_plotlyjs()  # the whole of it
     return page.replace(bundle, "")
+
+
+def test_report_of_30_experiments_is_small_and_says_why(spec_params: Spec, tmp_path: Path) -> None:
+    store = make_study(spec_params.study_dir, 30, seed=13)
+    failed = next(e for e in store.experiments() if e.decision == "failed")
+    hint = "the SEARCH text was not found in src/hot.py. The closest lines are:\n  12: return n <= 1"
+    store.update(failed.id, reason=hint)
+    html_path, md_path = write_report(spec_params, store)
+    assert html_path.stat().st_size < 2_500_000  # plotly.js packed once; 4.8 MB unpacked
+    page, markdown = html_path.read_text(), md_path.read_text()
+    assert "<h2 id='experiments'>Experiments</h2>" in page and "## Experiments" in markdown
+    for e in store.experiments():  # every experiment has its row, with why it was decided so
+        assert f"<tr><td>{e.id}</td>" in page and e.reason and e.reason.split("\n")[0][:40] in html.unescape(page)
+    assert "src/hot.py. The closest lines are:\n  12: return n &lt;= 1" in page  # not mangled nor dropped
 
 
 def test_report_html_references_nothing_outside(spec_params: Spec, study_300: Store) -> None:

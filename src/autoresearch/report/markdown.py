@@ -133,7 +133,24 @@ def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", le
         for f in s.failure_reasons:
             decisions = ", ".join(f"{d} {n}" for d, n in f.decisions.items())
             examples = ", ".join(f"#{i}" for i in f.example_ids)
-            out.append(f"| {f.count} | {decisions} | {_cell(f.reason)} | {examples} |")
+            out.append(f"| {f.count} | {decisions} | {_cell(f.example or f.reason)} | {examples} |")
+        out.append("")
+
+    if s.rows:
+        shown = (
+            f" (the last {len(s.rows)} of {s.total}; `autoresearch export` has all)" if len(s.rows) < s.total else ""
+        )
+        out += [
+            f"## Experiments{shown}",
+            "",
+            "| # | parent | decision | objective | strategy | why | rationale |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in s.rows:
+            out.append(
+                f"| {r.id} | {'' if r.parent_id is None else r.parent_id} | {r.decision} | {fmt(r.objective)} "
+                f"| {_cell(r.strategy or '')} | {_cell(r.reason)} | {_cell(r.rationale)} |"
+            )
         out.append("")
     return "\n".join(out)
 

@@ -36,10 +36,28 @@ class StrategyStats:
 
 @dataclass
 class FailureReason:
-    reason: str  # normalised: numbers, paths and quoted values folded so that variants group together
+    reason: str  # normalised: numbers, absolute paths and hashes folded so that variants group together
     count: int
     decisions: dict[str, int]
     example_ids: list[int]
+    example: str = ""  # the first one's reason as recorded, hints (the closest lines...) included
+
+
+MAX_ROWS = 1000  # the per-experiment table's most recent rows; `autoresearch export` has them all
+MAX_REASON_CHARS = 600
+
+
+@dataclass
+class ExperimentRow:
+    """One line of the per-experiment table: what was tried and why it was kept, reverted or failed."""
+
+    id: int
+    parent_id: int | None
+    decision: str
+    objective: float | None
+    strategy: str | None
+    rationale: str
+    reason: str  # the decision's why: the noise verdict of a keep or revert, the cause of a failure
 
 
 @dataclass
@@ -115,6 +133,14 @@ class Summary:
     slices: dict[str, list[tuple[Any, float, int]]] = field(default_factory=dict)  # param -> (value, obj, id)
     holdout: HoldoutSummary | None = None
     strict_kept: int | None = None  # how many the strict rule would have kept (None: not recorded)
+    rows: list[ExperimentRow] = field(default_factory=list)  # the last MAX_ROWS experiments
+
+    @property
+    def rows_note(self) -> str:
+        """' (the last N of M; ...)' when the per-experiment table does not show every experiment."""
+        if len(self.rows) >= self.total:
+            return ""
+        return f" (the last {len(self.rows)} of {self.total}; `autoresearch export` has all)"
 
     @property
     def strict_line(self) -> str | None:
@@ -150,7 +176,8 @@ def normalise_reason(reason: str | None) -> str:
     if not reason:
         return "(no reason recorded)"
     text = reason.strip().splitlines()[0] if reason.strip() else reason
-    text = re.sub(r"(?:/[\w.\-]+)+/?", "<path>", text)
+    # Absolute paths only (temporary folders, worktrees): `src/hot.py` is the same file in every variant.
+    text = re.sub(r"(?<![\w.])/(?:[\w.\-]+/)*[\w.\-]*", "<path>", text)
     text = re.sub(r"0x[0-9a-fA-F]+", "<hex>", text)
     text = re.sub(r"\b[0-9a-f]{7,40}\b", "<sha>", text)
     text = re.sub(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", "<n>", text)
@@ -214,6 +241,18 @@ def summarize(
         failure_reasons=_failure_reasons(experiments),
         chain=[],
         strict_kept=strict_kept(experiments),
+        rows=[
+            ExperimentRow(
+                e.id,
+                e.parent_id,
+                e.decision or "running",
+                e.objective,
+                e.strategy,
+                _clip(" ".join((e.rationale or "").split()), 200),
+                _clip(e.reason or "", MAX_REASON_CHARS),
+            )
+            for e in experiments[-MAX_ROWS:]
+        ],
     )
     metric = holdout_metric or _holdout_metric(experiments)
     summary.chain = _chain(incumbents, direction, metric)
@@ -249,13 +288,23 @@ def _strategies(experiments: Sequence[Experiment]) -> list[StrategyStats]:
     return sorted(stats, key=lambda s: (-s.success_rate, -s.total, s.strategy))
 
 
+def _clip(text: str, limit: int) -> str:
+    """TEXT cut at a word near LIMIT characters, never mid-word."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + " …"
+
+
 def _failure_reasons(experiments: Sequence[Experiment], top: int = 10) -> list[FailureReason]:
     groups: dict[str, FailureReason] = {}
     for e in experiments:
         if e.decision not in ("failed", "rejected"):
             continue
         key = normalise_reason(e.reason)
-        group = groups.setdefault(key, FailureReason(key, 0, {}, []))
+        group = groups.setdefault(key, FailureReason(key, 0, {}, [], _clip(e.reason or "", MAX_REASON_CHARS)))
         group.count += 1
         group.decisions[e.decision] = group.decisions.get(e.decision, 0) + 1
         if len(group.example_ids) < 5:
