@@ -3,6 +3,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from autoresearch.spec import load_spec
@@ -129,3 +131,15 @@ def test_show_says_timed_out(tmp_path: Path) -> None:
     assert cli("run", str(root)).returncode == 0
     show = cli("show", "2", str(root))
     assert "timed out" in show.stdout and "exit code None" not in show.stdout
+
+
+def test_the_command_line_starts_without_heavy_imports() -> None:
+    # `autoresearch --help` must start fast: what it loads is checked, not how long it takes.
+    probe = (
+        "import sys\nfrom autoresearch.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('pydantic', 'optuna', 'numpy', 'rich', 'autoresearch.spec', 'autoresearch.loop')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Usage: " in done.stdout
+    assert done.stderr.strip() == "[]", done.stderr

@@ -89,34 +89,49 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
     return f"this needs {top}, which is not installed; install it with: pip install 'autoresearch[{EXTRAS[top]}]'"
 
 
+# The project's exceptions that mean "the user can fix this": (module, class, exit code).
+USER_ERRORS = (
+    ("autoresearch.spec", "SpecError", 2),
+    ("autoresearch.store", "StoreError", 1),
+    ("autoresearch.propose.base", "ProposalError", 1),
+    ("autoresearch.run.sandbox", "SandboxError", 1),
+    ("autoresearch.run.resources", "ResourceError", 1),
+    ("autoresearch.run.ray_executor", "RayExecutorError", 1),
+    ("autoresearch.study", "ApplyError", 1),
+    ("autoresearch.workspace.code", "CodeModeError", 1),
+    ("autoresearch.workspace.git", "GitError", 1),
+)
+
+
+def _exit_code_for(exc: Exception) -> int | None:
+    """The exit code when EXC is a user error, else None. Only modules already loaded are looked at:
+    an exception cannot come from one that is not, and importing them all would slow every start."""
+    for module, name, code in USER_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return code
+    return None
+
+
 def user_errors(func: F) -> F:
     """Turn the project's own exceptions into one-line messages with the right exit code."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from autoresearch.propose.base import ProposalError
-        from autoresearch.run.ray_executor import RayExecutorError
-        from autoresearch.run.resources import ResourceError
-        from autoresearch.run.sandbox import SandboxError
-        from autoresearch.spec import SpecError
-        from autoresearch.store import StoreError
-        from autoresearch.study import ApplyError
-        from autoresearch.workspace.code import CodeModeError
-        from autoresearch.workspace.git import GitError
-
         try:
             return func(*args, **kwargs)
-        except SpecError as exc:
-            raise UserError(str(exc), exit_code=2) from None
-        except (StoreError, ProposalError, SandboxError, ResourceError, RayExecutorError) as exc:
-            raise UserError(str(exc)) from None
-        except (ApplyError, CodeModeError, GitError) as exc:
-            raise UserError(str(exc)) from None
+        except click.ClickException:
+            raise
         except ModuleNotFoundError as exc:
             hint = missing_extra(exc)
             if hint is None:
                 raise
             raise UserError(hint) from None
+        except Exception as exc:
+            code = _exit_code_for(exc)
+            if code is None:
+                raise
+            raise UserError(str(exc), exit_code=code) from None
 
     return wrapper  # type: ignore[return-value]
 
