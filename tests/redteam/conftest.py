@@ -54,8 +54,13 @@ def code_study(
     extra: str = "",
     run: str = "",
     metric: str = 'name = "loss"',
+    editable: str = '["train.py"]',
+    links: dict[str, str] | None = None,
 ) -> Path:
-    """A code-mode study (train.py editable; evaluate.py and data/ protected) in a fresh git repository."""
+    """A code-mode study (train.py editable; evaluate.py and data/ protected) in a fresh git repository.
+
+    LINKS: symbolic links {path: target} committed with the files.
+    """
     write_study(
         root,
         f"""
@@ -68,7 +73,7 @@ def code_study(
         [metric]
         {metric}
         [code]
-        editable = ["train.py"]
+        editable = {editable}
         protected = ["evaluate.py", "data/*"]
         [proposer]
         use = "script:{PYTHON} replay.py"
@@ -79,6 +84,8 @@ def code_study(
         {"replay.py": REPLAY, **files},
     )
     (root / "proposals.json").write_text(json.dumps(proposals))
+    for name, target in (links or {}).items():
+        (root / name).symlink_to(target)
     for args in (
         ["init", "-q", "-b", "main"],
         ["add", "-A"],

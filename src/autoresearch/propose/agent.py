@@ -172,7 +172,7 @@ class AgentProposer:
         request = "".join(f"{path}\0" for path in paths).encode()
         try:
             out = git(
-                self.git.root,
+                worktree,  # the explicit --git-dir: the worktree's own `.git` file is not consulted
                 f"--git-dir={self.git.common_dir}",
                 f"--work-tree={worktree}",
                 "check-ignore",
@@ -180,6 +180,7 @@ class AgentProposer:
                 "-z",
                 "--stdin",
                 input=request,
+                env={"GIT_LITERAL_PATHSPECS": "0"},  # check-ignore refuses pathspec magic; these are file names
             )
         except GitError:  # exit status 1: none is ignored
             return []

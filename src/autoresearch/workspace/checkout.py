@@ -177,9 +177,10 @@ def read_file(root: Path, path: str) -> bytes | None:
     finally:
         for opened in fds:
             os.close(opened)
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        return None
     with os.fdopen(handle, "rb") as source:
-        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
-            return None
         return source.read()
 
 
