@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 
 from autoresearch.loop import Loop
@@ -121,8 +122,9 @@ def test_studies_with_seeds_0_and_1_share_no_sampled_point(tmp_path: Path, sampl
 def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
     tmp_path: Path, sampler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The flat-cost path keeps one sampler and reseeds its random states per ask; this pins that it
-    # draws exactly what the plain path (a new sampler per ask) draws, through several CMA-ES generations.
+    # The flat-cost path keeps one sampler and reseeds its random states per ask, and CMA-ES indexes
+    # its trials; this pins that it draws exactly what the plain path (a new stock sampler per ask)
+    # draws, through several CMA-ES generations, with failures among the trials.
     from autoresearch.history import History
     from autoresearch.propose import samplers
     from autoresearch.propose.base import Context
@@ -138,9 +140,11 @@ def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
             proposal = proposer.propose(Context(spec, history, None))
             assert proposal.params is not None
             x, y = proposal.params["x"], proposal.params["y"]
+            failed = i % 7 == 0
             finished = Experiment(
-                id=i, status="done", proposal={}, created_at=0.0, decision="reverted", params=proposal.params,
-                objective=(x - 1) ** 2 + (y + 2) ** 2, extra=proposal.extra,
+                id=i, status="done", proposal={}, created_at=0.0, decision="failed" if failed else "reverted",
+                params=proposal.params, objective=None if failed else (x - 1) ** 2 + (y + 2) ** 2,
+                extra=proposal.extra,
             )  # fmt: skip
             proposer.observe(history.add(finished))
             out.append(proposal.params)
@@ -148,4 +152,5 @@ def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
 
     reused = draws()
     monkeypatch.setattr(samplers, "_RESEEDABLE", ())
+    monkeypatch.setattr(samplers, "IndexedCmaEsSampler", optuna.samplers.CmaEsSampler)
     assert reused == draws()

@@ -12,8 +12,8 @@ Flat cost: the trial count is kept here, never read through `study.trials` (whic
 trial), and `random`, `tpe` and `cmaes` keep one sampler whose random states are reseeded per ask
 (`_reseed`), which draws exactly what a fresh sampler with that seed would, while keeping the caches
 (the search space's intersection) that a fresh sampler would rebuild by scanning every trial. What
-is left growing with the study is inside the algorithms: TPE and GP fit on all trials, CMA-ES filters
-the trials of its generation.
+is left growing with the study is inside the algorithms: TPE and GP fit on all trials. CMA-ES's own
+two scans of all trials per ask are replaced by indexes (`indexed_cmaes.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
+from autoresearch.propose.indexed_cmaes import IndexedCmaEsSampler
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.params import params_key
@@ -77,7 +78,7 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -
         if n_params < 2:
             # CMA-ES needs two or more dimensions; Optuna falls back to random anyway, say so clearly.
             raise ProposalError("proposer 'cmaes' needs at least two numeric parameters; use 'tpe'")
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **options)
+        return IndexedCmaEsSampler(seed=seed, warn_independent_sampling=False, **options)
     if kind == "gp":
         try:
             import scipy  # noqa: F401
