@@ -21,7 +21,7 @@ from autoresearch.report.dashboard import serve
 from autoresearch.report.html import write_report
 from autoresearch.report.summary import summarize_spec
 from autoresearch.report.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
-from autoresearch.spec import spec_from_dict
+from autoresearch.spec import Spec, spec_from_dict
 from autoresearch.store import Store
 
 
@@ -33,6 +33,47 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> float:
         fn()
         samples.append((time.perf_counter() - start) * 1000)
     return statistics.median(samples)
+
+
+def _getter(url: str) -> Callable[[str], Callable[[], bytes]]:
+    base = url.rstrip("/")
+    return lambda path: lambda: urllib.request.urlopen(base + path, timeout=30).read()
+
+
+def dashboard_rows(spec: Spec, url: str | None = None) -> list[tuple[str, float, str]]:
+    """Dashboard timings on SPEC's study: (measure, ms, target). Serves it unless URL is given."""
+    server = serve([spec.study_dir]) if url is None else None
+    get = _getter(url or (server.url if server else ""))
+    name, n = spec.name, Store(spec.study_dir, create=False).count()
+    rows = []
+    try:
+        rows.append(("dashboard: state API, cold (loads all rows)", timed(get(f"/api/{name}/state")), "< 200"))
+        rows.append(("dashboard: state API, warm", timed(get(f"/api/{name}/state"), 20), "< 200"))
+        gen = get(f"/api/{name}/state")().split(b'"generation":')[1]
+        gen_value = gen.split(b",")[0].decode()
+        rows.append(("dashboard: poll, unchanged", timed(get(f"/api/{name}/state?since={gen_value}"), 20), "< 200"))
+        rows.append(("dashboard: study page (HTML)", timed(get("/"), 20), "< 200"))
+        rows.append(("dashboard: table page, sort by id", timed(get(f"/api/{name}/experiments?limit=50"), 20), "< 200"))
+        rows.append(
+            (
+                "dashboard: table page, sort by objective (cold)",
+                timed(get(f"/api/{name}/experiments?limit=50&sort=objective&order=asc")),
+                "< 200",
+            )
+        )
+        rows.append(
+            (
+                "dashboard: table page, last page, filtered",
+                timed(get(f"/api/{name}/experiments?limit=50&offset={int(n * 0.9)}&decision=reverted"), 5),
+                "< 200",
+            )
+        )
+        rows.append(("dashboard: experiment page", timed(get(f"/study/{name}/experiment/{n // 2}"), 20), "< 200"))
+        rows.append(("dashboard: plotly.min.js (static)", timed(get("/static/plotly.min.js"), 5), ""))
+    finally:
+        if server is not None:
+            server.stop()
+    return rows
 
 
 def main() -> None:
@@ -53,35 +94,9 @@ def main() -> None:
     rows.append((f"write_report (html {html_mb:.1f} MB + md + png)", report_ms, "< 10000"))
 
     server = serve([spec.study_dir])
-    base = server.url.rstrip("/")
-
-    def get(path: str) -> Callable[[], bytes]:
-        return lambda: urllib.request.urlopen(base + path, timeout=30).read()
-
     try:
-        rows.append(("dashboard: state API, cold (loads all rows)", timed(get("/api/scale/state")), "< 200"))
-        rows.append(("dashboard: state API, warm", timed(get("/api/scale/state"), 20), "< 200"))
-        gen = urllib.request.urlopen(base + "/api/scale/state", timeout=30).read().split(b'"generation":')[1]
-        gen_value = gen.split(b",")[0].decode()
-        rows.append(("dashboard: poll, unchanged", timed(get(f"/api/scale/state?since={gen_value}"), 20), "< 200"))
-        rows.append(("dashboard: study page (HTML)", timed(get("/"), 20), "< 200"))
-        rows.append(("dashboard: table page, sort by id", timed(get("/api/scale/experiments?limit=50"), 20), "< 200"))
-        rows.append(
-            (
-                "dashboard: table page, sort by objective (cold)",
-                timed(get("/api/scale/experiments?limit=50&sort=objective&order=asc")),
-                "< 200",
-            )
-        )
-        rows.append(
-            (
-                "dashboard: table page, last page, filtered",
-                timed(get("/api/scale/experiments?limit=50&offset=9000&decision=reverted"), 5),
-                "< 200",
-            )
-        )
-        rows.append(("dashboard: experiment page", timed(get(f"/study/scale/experiment/{n // 2}"), 20), "< 200"))
-        rows.append(("dashboard: plotly.min.js (static)", timed(get("/static/plotly.min.js"), 5), ""))
+        rows += dashboard_rows(spec, server.url)
+        get = _getter(server.url)
         writer = SyntheticWriter(Store(spec.study_dir), seed=9, logs=False, start_time=time.time())
         writer.best, writer.best_id = 0.3, 1
 
