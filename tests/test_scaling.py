@@ -154,3 +154,30 @@ def test_history_indexes_agree_with_a_full_scan() -> None:
     assert n == len(measured) and std == pytest.approx(statistics.stdev(e.objective or 0.0 for e in measured))
     assert history.with_params({"x": 7.0}) is history.get(7)
     assert history.tally.since_improvement == 1 and history.tally.best is history.get(299)
+
+
+def test_status_figures_from_aggregate_queries_match_a_pass_over_the_rows(tmp_path: Path) -> None:
+    from autoresearch.history import Tally
+    from autoresearch.judge import strict_kept
+    from autoresearch.report.synthetic import make_study
+
+    store = make_study(tmp_path / "study", 300, seed=3)
+    try:
+        rows = store.experiments()
+        # Flags, strict-rule verdicts and a running row, which the synthetic study lacks.
+        for row in rows[10:40:3]:
+            store.update(row.id, extra={**row.extra, "flags": ["seed ignored"], "strict_keep": row.id % 2 == 0})
+        store.update(rows[-1].id, status="running", decision=None)
+        rows = store.experiments()
+        scanned = Tally()
+        for row in rows:
+            scanned.add(row)
+        queried = Tally.of_store(store)
+        assert queried.counts == scanned.counts and queried.cost == pytest.approx(scanned.cost)
+        assert queried.baseline and scanned.baseline and queried.baseline.id == scanned.baseline.id
+        assert queried.best and scanned.best and queried.best.id == scanned.best.id
+        assert queried.since_improvement == scanned.since_improvement > 0
+        assert store.strict_keep_counts() == (10, strict_kept(rows))
+        assert store.count_flagged() == sum(1 for row in rows if row.extra.get("flags")) == 10
+    finally:
+        store.close()

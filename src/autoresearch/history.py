@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import overload
 
-from autoresearch.store import Experiment
+from autoresearch.store import Experiment, Store
 from autoresearch.workspace.params import params_key
 
 INCUMBENT = ("baseline", "kept")
@@ -47,6 +47,17 @@ class Tally:
                 self.baseline = experiment
         else:
             self.since_improvement += 1
+
+    @classmethod
+    def of_store(cls, store: Store) -> Tally:
+        """The tally of every experiment in STORE, from aggregate queries rather than a pass over the rows."""
+        tally = cls()
+        tally.counts = store.counts_by_decision()
+        tally.cost = store.total_cost()
+        tally.baseline = store.first_with("baseline")
+        tally.best = store.first_with(*INCUMBENT, last=True)
+        tally.since_improvement = store.count_done_after(tally.best.id if tally.best else 0)
+        return tally
 
     @property
     def total(self) -> int:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from autoresearch.history import Tally
-from autoresearch.judge import improvement, strict_kept
+from autoresearch.judge import improvement
 from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
@@ -97,11 +97,7 @@ class _Stats:
 
 def status_text(spec: Spec, store: Store) -> str:
     elapsed = float(store.get_meta("elapsed_seconds", "0") or 0)
-    experiments = store.experiments()  # read once: every figure below comes from this one pass
-    tally = Tally()
-    for experiment in experiments:
-        tally.add(experiment)
-    s = _Stats(spec, tally, elapsed)
+    s = _Stats(spec, Tally.of_store(store), elapsed)  # aggregate queries: no pass over every row
     counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
     budget = f" / {spec.budget.experiments}" if spec.budget.experiments else ""
     lines = [
@@ -113,10 +109,10 @@ def status_text(spec: Spec, store: Store) -> str:
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
         f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
     ]
-    strict = strict_kept(experiments)
-    if strict is not None:
+    recorded, strict = store.strict_keep_counts()
+    if recorded:
         lines.append(f"kept {s.counts.get('kept', 0)}; the strict rule would have kept {strict}")
-    flagged = sum(1 for e in experiments if (e.extra or {}).get("flags"))
+    flagged = store.count_flagged()
     if flagged:
         lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
     return "\n".join(lines)
