@@ -72,6 +72,8 @@ def test_table_pages_sorts_and_filters(study: Store, server: DashboardServer) ->
     expected = sorted((e for e in study.experiments() if e.objective is not None), key=lambda e: (e.objective, e.id))
     assert [r["id"] for r in rows["rows"]] == [e.id for e in expected[:10]]
     assert rows["total"] == 120 and "diff" not in rows["rows"][0]  # the list never ships diffs
+    first = study.get(rows["rows"][0]["id"])  # params and metrics arrive decoded, as the store holds them
+    assert rows["rows"][0]["params"] == first.params and rows["rows"][0]["metrics"] == (first.metrics or None)
     kept = json.loads(_get(server, "/api/demo/experiments?decision=kept")[1])
     assert kept["total"] == study.counts_by_decision()["kept"]
     capped = json.loads(_get(server, "/api/demo/experiments?limit=100000")[1])
