@@ -63,12 +63,18 @@ class _CallableProposer:
         self.states = states
         self.propose_fn = propose_fn
         self.rng = random.Random(seed)
+        self._history: History = []  # the callable's view of context.history, extended as that grows
 
     def propose(self, context: Context) -> Proposal:
         assert context.best is not None
         best_state = self.states.by_id[context.best.id]
-        history = _history(context.history, self.states)
-        state = self.propose_fn(best_state, history) if self.propose_fn else perturb(best_state, self.rng)
+        if self.propose_fn is None:
+            state = perturb(best_state, self.rng)
+        else:
+            # Only the experiments finished since the last call are converted; the callable gets a
+            # shallow copy (a pointer copy), so changing it cannot change what the next call sees.
+            self._history += _history(context.history[len(self._history) :], self.states)
+            state = self.propose_fn(best_state, list(self._history))
         proposal = Proposal(params=_record(state), rationale=self.name)
         self.states.pending[id(proposal)] = state
         return proposal
