@@ -114,8 +114,9 @@ class CodeEvaluator(CommandEvaluator):
         lies under a symbolic link or submodule, or does not apply.
         """
         edits = parse_proposal_edits(proposal)
-        names = {normalize_path(edit.path) for edit in edits}
-        blobs = self.git.blobs(parent, sorted(self._repo_path(name) for name in names if name))
+        names = sorted({self._repo_path(name) for name in (normalize_path(e.path) for e in edits) if name})
+        modes = self.git.modes_with_parents(parent, names)  # one look-up for reading and for the link check
+        blobs = self.git.blobs(parent, names, modes)
 
         def read(path: str) -> str | None:
             data = blobs.get(self._repo_path(path))
@@ -128,7 +129,7 @@ class CodeEvaluator(CommandEvaluator):
 
         planned = plan_edits(edits, read, editable=self.code.editable, protected=self.protected())
         changed = {self._repo_path(path): content for path, content in planned.items()}
-        problem = self.git.path_problem(parent, sorted(changed))
+        problem = self.git.path_problem(parent, sorted(changed), modes)
         if problem:
             raise EditError(problem)
         return {path: None if content is None else content.encode("utf-8") for path, content in changed.items()}

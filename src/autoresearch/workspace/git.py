@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -246,36 +247,70 @@ class GitWorkspace:
     ) -> str:
         """A commit of PARENT's tree with FILES (repository paths) replaced by these contents (None: deleted).
 
-        Built from blobs in a temporary index: no work tree, no filter, no hook is involved, so the commit
-        holds exactly these bytes. A file keeps PARENT's mode (new files: MODES or 100644). With
-        `experiment_id`, the commit is also stored under `refs/autoresearch/<study>/<experiment_id>`.
+        Built from objects alone (`hash-object --no-filters`, `mktree` for each folder on the way,
+        `commit-tree`): no work tree, index, filter or hook is involved, so the commit holds exactly these
+        bytes. A file keeps PARENT's mode (new files: MODES or 100644). With `experiment_id`, the commit is
+        also stored under `refs/autoresearch/<study>/<experiment_id>`.
         """
-        parent = _text(self.root, "rev-parse", "--verify", f"{_rev(parent)}^{{commit}}")
-        clean = {normalize_path(path): content for path, content in files.items()}
-        if None in clean:
-            raise GitError(f"cannot commit paths outside the repository: {sorted(files)}")
-        old_modes = self._modes(parent, [p for p in clean if p])
-        entries: list[str] = []
-        for path, content in clean.items():
-            assert path is not None
+        parent = self._commit_id(parent)
+        changes: dict[str, tuple[str, str] | None] = {}
+        for path, content in files.items():
+            clean = normalize_path(path)
+            if clean is None:
+                raise GitError(f"cannot commit paths outside the repository: {path!r}")
             if content is None:
-                entries.append(f"0 {'0' * len(parent)}\t{path}")  # mode 0: remove the path
+                changes[clean] = None
                 continue
             data = content.encode() if isinstance(content, str) else content
             blob = _text(self.root, "hash-object", "-w", "-t", "blob", "--no-filters", "--stdin", input=data)
-            mode = old_modes.get(path) or (modes or {}).get(path) or "100644"
-            entries.append(f"{mode} {blob}\t{path}")
-        with tempfile.TemporaryDirectory(prefix="autoresearch-index-") as temp:
-            env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
-            git(self.root, "read-tree", parent, env=env)
-            if entries:
-                info = "".join(f"{entry}\0" for entry in entries).encode("utf-8", "surrogateescape")
-                git(self.root, "update-index", "-z", "--index-info", input=info, env=env)
-            tree = _text(self.root, "write-tree", env=env)
+            changes[clean] = ((modes or {}).get(clean, "100644"), blob)
+        tree = self._edit_tree(parent, "", changes) or _text(self.root, "mktree", "-z", input=b"")
         sha = _text(self.root, "commit-tree", tree, "-p", parent, "-m", message)
         if experiment_id is not None:
             self.set_ref(experiment_id, sha)
         return sha
+
+    def _edit_tree(self, base: str | None, where: str, changes: Mapping[str, tuple[str, str] | None]) -> str | None:
+        """The id of tree BASE (a tree-ish; None: empty) with CHANGES ({relative path: (mode, blob) or None})
+        applied; None when the result is empty. Only the folders on the changed paths are rewritten."""
+        entries: dict[str, tuple[str, str, str]] = {}  # name -> (mode, type, id)
+        if base is not None:
+            out = git(self.root, "ls-tree", "-z", base)
+            for line in out.decode("utf-8", "surrogateescape").split("\0"):
+                if line:
+                    meta, name = line.split("\t", 1)
+                    mode, kind, oid = meta.split(" ")
+                    entries[name] = (mode, kind, oid)
+        below: dict[str, dict[str, tuple[str, str] | None]] = {}
+        for path, change in changes.items():
+            name, _, rest = path.partition("/")
+            if rest:
+                below.setdefault(name, {})[rest] = change
+            elif change is None:
+                entries.pop(name, None)
+            else:
+                old = entries.get(name)
+                mode = old[0] if old is not None and old[0] in ("100644", "100755") else change[0]
+                entries[name] = (mode, "blob", change[1])
+        for name, inner in below.items():
+            old = entries.get(name)
+            if old is not None and old[1] != "tree":
+                raise GitError(f"{where}{name} is not a folder in the parent commit")
+            tree = self._edit_tree(old[2] if old is not None else None, f"{where}{name}/", inner)
+            if tree is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = ("040000", "tree", tree)
+        if not entries:
+            return None
+        listing = "".join(f"{mode} {kind} {oid}\t{name}\0" for name, (mode, kind, oid) in entries.items())
+        return _text(self.root, "mktree", "-z", input=listing.encode("utf-8", "surrogateescape"))
+
+    def _commit_id(self, rev: str) -> str:
+        """REV's full commit id (a full hex id as it is: autoresearch's own refs and store hold those)."""
+        if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", rev):
+            return rev
+        return _text(self.root, "rev-parse", "--verify", f"{_rev(rev)}^{{commit}}")
 
     def ref(self, experiment_id: int | str) -> str:
         name = str(experiment_id)
@@ -321,7 +356,7 @@ class GitWorkspace:
         registered worktree whose directory is gone, a replaced `.git` file) make it start afresh.
         """
         path = self.worktrees_dir / str(slot)
-        commit = _text(self.root, "rev-parse", "--verify", f"{_rev(commit)}^{{commit}}")
+        commit = self._commit_id(commit)
         entries = self.tree(commit)
         admin = self._admin(path)
         if admin is None:
@@ -337,7 +372,7 @@ class GitWorkspace:
             materialise(path, entries, manifest, self._stream_blobs, keep=(".git",))
         for name in ("index.lock", "HEAD.lock"):  # only this slot's owner uses them: left by a crash
             (admin / name).unlink(missing_ok=True)
-        git(self.root, f"--git-dir={admin}", "update-ref", "--no-deref", "HEAD", commit)
+        write_file(admin, "HEAD", f"{commit}\n".encode())  # detached at the commit, as `checkout --detach`
         git(self.root, f"--git-dir={admin}", "read-tree", commit)
         return path
 
@@ -465,22 +500,30 @@ class GitWorkspace:
         names = [name for name in self.list_files(commit) if matches_any(name, patterns)]
         return {name: data.decode("utf-8", "replace") for name, data in self._blobs(commit, names).items()}
 
-    def blobs(self, commit: str, names: list[str]) -> dict[str, bytes]:
-        """{path: raw bytes} of the regular files among NAMES in COMMIT (no filter applied)."""
-        modes = self._modes(commit, names)
+    def blobs(self, commit: str, names: list[str], modes: Mapping[str, str] | None = None) -> dict[str, bytes]:
+        """{path: raw bytes} of the regular files among NAMES in COMMIT (no filter applied).
+
+        MODES: the paths' modes in COMMIT when known (`modes_with_parents`), saving a look-up.
+        """
+        modes = self._modes(commit, names) if modes is None else modes
         return self._blobs(commit, [name for name in names if modes.get(name) in ("100644", "100755")])
 
-    def path_problem(self, commit: str, paths: list[str]) -> str | None:
+    def modes_with_parents(self, commit: str, paths: list[str]) -> dict[str, str]:
+        """{path: mode} in COMMIT of PATHS and every folder above them (absent ones left out)."""
+        wanted = {"/".join(path.split("/")[:i]) for path in paths for i in range(1, path.count("/") + 2)}
+        return self._modes(commit, sorted(wanted))
+
+    def path_problem(self, commit: str, paths: list[str], modes: Mapping[str, str] | None = None) -> str | None:
         """Why writing PATHS (repository paths) on top of COMMIT would follow or replace a link, or None.
 
         A path may be a regular file or absent; none of its parent folders may be a symbolic link, a
-        submodule or a file in COMMIT.
+        submodule or a file in COMMIT. MODES: `modes_with_parents` of these paths, when known.
         """
         wanted: dict[str, list[str]] = {}  # path -> its parent folders
         for path in paths:
             parts = path.split("/")
             wanted[path] = ["/".join(parts[:i]) for i in range(1, len(parts))]
-        modes = self._modes(commit, sorted({p for path, parents in wanted.items() for p in (path, *parents)}))
+        modes = self.modes_with_parents(commit, paths) if modes is None else modes
         kinds = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a folder"}
         for path, parents in wanted.items():
             for parent in parents:
