@@ -177,3 +177,31 @@ def test_a_missing_ray_is_a_clear_error(tmp_path: Path) -> None:
     done = subprocess.run([PYTHON, "-m", "autoresearch", "run", str(root)], capture_output=True, text=True, env=env)
     assert done.returncode == 1 and 'needs Ray: pip install "autoresearch[ray]"' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.usefixtures("ray_driver_cleanup")
+def test_a_guard_on_the_cluster_runs_on_a_fresh_copy_of_the_candidate(tmp_path: Path, ray_cluster: str) -> None:
+    # The candidate breaks sane() and its run leaves a conftest.py that would make the failing pytest
+    # guard pass, there on the node, in the folder the run used.
+    from tests.redteam.conftest import code_study as redteam_study
+    from tests.redteam.conftest import run, whole
+
+    hack = (
+        "import pathlib\ndef sane():\n    return False\n"
+        "def train():\n    pathlib.Path('conftest.py').write_text('import train\\ntrain.sane = lambda: True\\n')\n"
+        "    return 0.5\n"
+    )
+    root = redteam_study(
+        tmp_path / "s",
+        {
+            "evaluate.py": "import train\nprint('loss:', train.train())\n",
+            "train.py": "def sane():\n    return True\ndef train():\n    return 1.0\n",
+            "test_train.py": "import train\n\ndef test_sane():\n    assert train.sane()\n",
+        },
+        [whole(hack, "break sanity, leave a conftest.py behind")],
+        run=f'executor = "ray"\nray_address = "{ray_cluster}"',
+        extra=f'[[guard]]\nname = "sanity"\ncommand = "{PYTHON} -m pytest -q -p no:cacheprovider test_train.py"',
+    )
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "rejected"], [e.reason for e in experiments]
+    assert "guard sanity failed" in (experiments[1].reason or "") and experiments[1].extra.get("ray_node")

@@ -148,6 +148,21 @@ class _ReapedProcesses(RunningProcesses):
         _tell_reaper(f"- {pgid} {self.folder}")
 
 
+class _NodeEvaluator(CommandEvaluator):
+    """Runs the shipped candidate on the node; in code mode every repeat and guard gets it afresh."""
+
+    def __init__(self, spec: Spec, archive: bytes) -> None:
+        super().__init__(spec)
+        self.archive = archive
+
+    def fresh_root(self, experiment: Experiment, root: Path) -> Path:
+        if self.spec.mode != "code":
+            return root
+        shutil.rmtree(root)  # fd-based: links the run planted are removed, never followed
+        unpack(self.archive, root)  # the clean checkout the coordinator shipped, nothing the run left
+        return root
+
+
 def run_on_node(
     spec: Spec, archive: bytes, experiment: Experiment, proposal: Proposal, seed_offset: int, repeats: int | None
 ) -> dict[str, Any]:
@@ -159,7 +174,7 @@ def run_on_node(
     try:
         root = folder / "root"
         unpack(archive, root)
-        evaluator = CommandEvaluator(spec.model_copy(update={"root": root}))
+        evaluator = _NodeEvaluator(spec.model_copy(update={"root": root}), archive)
         evaluator.running = _ReapedProcesses(folder)
         evaluation = evaluator.run_in(root, experiment, proposal, seed_offset=seed_offset, repeats=repeats)
         log_dir = evaluator.log_dir(experiment)
