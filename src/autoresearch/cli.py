@@ -242,6 +242,41 @@ def status(path: Path) -> None:
 
 @main.command()
 @path_argument
+@click.option("--pairs", type=click.IntRange(2, 200), help="Interleaved pairs to run (default: noise.confirm_pairs).")
+@user_errors
+def confirm(path: Path, pairs: int | None) -> None:
+    """Re-measure the best against the baseline, interleaved: the improvement with a confidence interval."""
+    from autoresearch.loop import make_evaluator
+    from autoresearch.paired import confirm as confirm_study
+    from autoresearch.run import reaper
+    from autoresearch.run.resources import plan_slots
+    from autoresearch.spec import load_spec
+    from autoresearch.store import RunLock, Store
+
+    spec = load_spec(path)
+    store = Store(spec.study_dir, create=False)  # fails clearly when the study has never run
+    try:
+        with RunLock(spec.study_dir):  # not while `run` measures: both would share the machine
+            evaluator = make_evaluator(spec)
+            evaluator.use_slots(plan_slots(spec.run, 1).slots)
+            evaluator.prime(store.experiments())
+            try:
+                with reaper.subreaper():
+                    result = confirm_study(spec, store, evaluator, pairs)
+            except KeyboardInterrupt:
+                evaluator.cancel_all()
+                raise UserError("interrupted; nothing was recorded", exit_code=130) from None
+            finally:
+                evaluator.close()
+    finally:
+        store.close()
+    if isinstance(result, str):
+        raise UserError(result)
+    console().print(result.text(), markup=False, soft_wrap=True)
+
+
+@main.command()
+@path_argument
 @click.option("-n", "limit", type=int, help="Only the last N experiments.")
 @user_errors
 def log(path: Path, limit: int | None) -> None:

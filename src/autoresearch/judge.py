@@ -1,9 +1,10 @@
 """Judging a measured candidate: is it better than the incumbent, and by enough to keep it?
 
 `judge` is the bare comparison (the `strict` rule). `Referee` applies the spec's rules on top: the
-noise rule (`min_delta`, or `significant`: factor x combined standard error, or a one-sided Welch
-test), integrity flags, a re-run of suspiciously large gains, the holdout, and re-measuring the new
-and the previous best on fresh seeds so that a lucky measurement (regression to the mean) is caught.
+noise rule (`min_delta`; `significant`: factor x combined standard error, or a one-sided Welch test;
+`paired`: candidate and incumbent run alternately, decided on their differences, see paired.py),
+integrity flags, a re-run of suspiciously large gains, the holdout, and re-measuring the new and
+the previous best on fresh seeds so that a lucky measurement (regression to the mean) is caught.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from autoresearch import paired
 from autoresearch.spec import NoiseSection, Spec
 from autoresearch.store import Experiment
 
@@ -145,9 +147,10 @@ def significance(
         parts = [s.variance**2 / s.dof for s in (a, b) if s.dof > 0]
         dof = se**4 / sum(parts) if parts else 1.0
         p = float(stats.t.sf(delta / se, dof))
-        keep = p < spec.alpha
+        alpha = spec.significance_level
+        keep = p < alpha
         word = "significant" if keep else "not significant"
-        return Verdict(keep, f"better by {delta:.6g}, {word}: one-sided Welch p = {p:.3g} (alpha {spec.alpha:g})")
+        return Verdict(keep, f"better by {delta:.6g}, {word}: one-sided Welch p = {p:.3g} (alpha {alpha:g})")
     z = delta / se
     keep = z > spec.factor
     verb = "beyond" if keep else "within"
@@ -159,7 +162,7 @@ def rule_verdict(
 ) -> Verdict:
     """The spec's keep rule for CANDIDATE against the incumbent BEST."""
     assert best.objective is not None
-    if spec.rule == "strict":
+    if spec.rule in ("strict", "paired"):  # paired: the referee runs the pairs; here a plain comparison
         return judge(candidate.mean, best, direction)
     if spec.rule == "min_delta":
         assert spec.min_delta is not None
@@ -207,7 +210,10 @@ class Referee:
         flags = extra.get("flags", [])
         if flags and self.spec.integrity.reject_flagged:
             return "rejected", "flagged (integrity.reject_flagged): " + " | ".join(flags)
-        verdict = rule_verdict(candidate, best, noise, self.spec.noise, self.direction)
+        if self.spec.noise.rule == "paired":
+            verdict = self._paired(experiment, evaluation, best)
+        else:
+            verdict = rule_verdict(candidate, best, noise, self.spec.noise, self.direction)
         if not verdict.keep:
             return "reverted", verdict.reason
         if self.spec.noise.rule == "significant" and candidate.constant and noise is not None and noise.std:
@@ -238,6 +244,22 @@ class Referee:
         return "kept", reason
 
     # -- pieces ------------------------------------------------------------------------------------
+
+    def _paired(self, experiment: Experiment, evaluation: Evaluation, best: Experiment) -> Verdict:
+        """The candidate and the incumbent run alternately in the candidate's slot (see paired.py)."""
+        noise = self.spec.noise
+        runs = paired.Interleaved(
+            self.evaluator,
+            experiment,
+            best,
+            for_experiment=experiment,
+            direction=self.direction,
+            seed_offset=1000 * experiment.id + 200,  # fresh seeds: 1000 * id + i is the recheck's
+            rng=paired.order_rng(self.spec.study.seed, experiment.id),
+        )
+        verdict = paired.sequential(runs, noise.pairs, noise.max_pairs, noise.significance_level)
+        evaluation.extra["paired"] = verdict.record
+        return Verdict(verdict.keep, verdict.reason)
 
     def _noise(self, history: History) -> Sample | None:
         """The baseline's repeated measurement: the per-run noise when a candidate has one value."""

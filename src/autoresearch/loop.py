@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from autoresearch import judge
+from autoresearch import judge, paired
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, WaitForResults
@@ -45,6 +45,7 @@ class Outcome:
     experiments: int  # rows in the store, all decisions
     interrupted: int = 0  # experiments stopped by Ctrl-C, left `running` to be re-run on resume
     notes: list[str] = field(default_factory=list)  # e.g. the spec changed after a failed baseline
+    confirmation: str = ""  # best vs baseline re-measured on interleaved pairs (noise.confirm), in words
 
 
 class Observer(Protocol):
@@ -140,9 +141,16 @@ class Loop:
                     self.observer.started(self)
                 with reaper.subreaper():  # what escapes an experiment's process group comes back to be killed
                     stopped = self._run_until_budget()
+                    confirmation = self._confirm() if self.spec.noise.confirms and not self._interrupted else ""
                 self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
                 outcome = Outcome(
-                    self.best, self.baseline, stopped, self._rows, self._interrupted, self.notes_for_outcome
+                    self.best,
+                    self.baseline,
+                    stopped,
+                    self._rows,
+                    self._interrupted,
+                    self.notes_for_outcome,
+                    confirmation,
                 )
                 if self.observer:
                     self.observer.stopped(self, outcome)
@@ -349,6 +357,19 @@ class Loop:
         self.proposer.observe(finished)
         if self.observer:
             self.observer.finished(self, finished)
+
+    # -- the end ---------------------------------------------------------------------------------------
+
+    def _confirm(self) -> str:
+        """Best vs baseline on interleaved pairs: the improvement without the winner's curse (paired.py)."""
+        if self.best is None or self.baseline is None or self.best.id == self.baseline.id:
+            return ""
+        try:
+            result = paired.confirm(self.spec, self.store, self.evaluator)
+        except KeyboardInterrupt:
+            self.evaluator.cancel_all()
+            return "confirmation interrupted; run `autoresearch confirm` to measure it"
+        return result if isinstance(result, str) else result.text()
 
     # -- budget ------------------------------------------------------------------------------------
 

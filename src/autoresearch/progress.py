@@ -16,6 +16,7 @@ from rich.text import Text
 
 from autoresearch.history import Tally
 from autoresearch.judge import improvement
+from autoresearch.paired import Confirmation
 from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
@@ -109,6 +110,9 @@ def status_text(spec: Spec, store: Store) -> str:
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
         f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
     ]
+    confirmation = Confirmation.from_store(store)
+    if confirmation is not None:
+        lines.append(confirmation.text())
     recorded, strict = store.strict_keep_counts()
     if recorded:
         lines.append(f"kept {s.counts.get('kept', 0)}; the strict rule would have kept {strict}")
@@ -139,6 +143,8 @@ def show_text(e: Experiment) -> str:
         lines.append(f"FLAG       {flag}")
     if "recheck" in extra:
         lines.append("recheck    " + json.dumps(extra["recheck"]))
+    if "paired" in extra:
+        lines.append("paired     " + json.dumps(extra["paired"]))
     if e.holdout:
         lines.append("holdout    " + json.dumps(e.holdout, sort_keys=True))
     if e.params is not None:
@@ -233,6 +239,8 @@ class LiveView:
             markup=False,
             soft_wrap=True,
         )
+        if outcome.confirmation:
+            self.console.print(outcome.confirmation, markup=False, soft_wrap=True)
         if self.next_steps and outcome.best is not None and not outcome.interrupted:
             steps = ", ".join(f"`{self.next_steps.format(command=c)}`" for c in ("report", "best", "apply"))
             self.console.print(f"next: {steps}", markup=False, soft_wrap=True)

@@ -253,15 +253,33 @@ class GuardSection(_Section):
 
 
 class NoiseSection(_Section):
-    """How a candidate must beat the incumbent: by anything (strict), by min_delta, or beyond the noise."""
+    """How a candidate must beat the incumbent: by anything (strict), by min_delta, beyond the noise
+    (significant), or on interleaved pairs of runs against the incumbent (paired)."""
 
     baseline_repeats: int = Field(default=1, ge=1, le=1000)
-    rule: Literal["strict", "min_delta", "significant"] = "strict"
+    rule: Literal["strict", "min_delta", "significant", "paired"] = "strict"
     min_delta: float | None = Field(default=None, ge=0)
     factor: float = Field(default=2.0, gt=0)
     test: Literal["welch"] | None = None
-    alpha: float = Field(default=0.05, gt=0, lt=1)
+    alpha: float | None = Field(default=None, gt=0, lt=1)  # default: 0.05 (welch), 0.005 (paired)
     recheck_best: bool = False
+    # rule = "paired": candidate and incumbent run alternately (each pair in a random order); the
+    # decision looks at `pairs`, then twice as many, ... up to `max_pairs` paired differences.
+    pairs: int = Field(default=4, ge=2, le=200)
+    max_pairs: int = Field(default=16, ge=2, le=200)
+    # When the study ends (and with `autoresearch confirm`): best vs baseline on interleaved pairs.
+    confirm: bool | None = None  # default: on with rule = "paired"
+    confirm_pairs: int = Field(default=10, ge=2, le=200)
+
+    @property
+    def significance_level(self) -> float:
+        if self.alpha is not None:
+            return self.alpha
+        return 0.005 if self.rule == "paired" else 0.05
+
+    @property
+    def confirms(self) -> bool:
+        return self.confirm if self.confirm is not None else self.rule == "paired"
 
     @model_validator(mode="after")
     def _check(self) -> NoiseSection:
@@ -271,6 +289,13 @@ class NoiseSection(_Section):
             raise ValueError(f'min_delta only applies to rule = "min_delta" (rule is {self.rule!r})')
         if self.test is not None and self.rule != "significant":
             raise ValueError(f'test = {self.test!r} only applies to rule = "significant" (rule is {self.rule!r})')
+        if self.alpha is not None and not (self.test == "welch" or self.rule == "paired"):
+            raise ValueError('alpha applies to test = "welch" or rule = "paired"; set one of them, or remove alpha')
+        explicit = {"pairs", "max_pairs"} & self.model_fields_set
+        if explicit and self.rule != "paired":
+            raise ValueError(f'{" and ".join(sorted(explicit))} only apply to rule = "paired" (rule is {self.rule!r})')
+        if self.max_pairs < self.pairs:
+            raise ValueError(f"max_pairs ({self.max_pairs}) must be at least pairs ({self.pairs})")
         if self.test == "welch":
             try:
                 import scipy.stats  # noqa: F401

@@ -80,8 +80,12 @@ class Evaluator:
         """After a failed baseline: a likely cause the user can fix (code mode: uncommitted files), or ''."""
         return ""
 
-    def remeasure(self, target: Experiment, *, for_experiment: Experiment, seed_offset: int) -> Evaluation:
-        """Measure TARGET (the candidate or the incumbent) again with fresh seeds, for the judge."""
+    def remeasure(
+        self, target: Experiment, *, for_experiment: Experiment, seed_offset: int, repeats: int | None = None
+    ) -> Evaluation:
+        """Measure TARGET (the candidate or the incumbent) again with fresh seeds, for the judge:
+        REPEATS runs (default run.repeats) in FOR_EXPERIMENT's slot, so that interleaved runs of two
+        experiments share one slot's devices and see the same load."""
         return Evaluation(error=f"{type(self).__name__} cannot re-measure an experiment")
 
     def holdout(self, experiment: Experiment) -> Evaluation:
@@ -122,6 +126,7 @@ class CommandEvaluator(Evaluator):
         # changed (by an earlier run or anyone else) is rejected, not just one that changes them.
         self.reference = integrity.protected_hashes(spec.root, self.protected()) if spec.code is None else {}
         self.devices: dict[int, Slot] = {}  # slot -> its GPUs and CPUs
+        self.ran_in: dict[int, int] = {}  # experiment id -> the slot it ran in (re-measured there)
 
     def use_slots(self, slots: dict[int, Slot]) -> None:
         self.devices = slots
@@ -158,6 +163,7 @@ class CommandEvaluator(Evaluator):
         reason = self.check(proposal)
         if reason is not None:
             return Evaluation(rejected=reason)
+        self.ran_in[experiment.id] = slot
         return self.run_in(self.spec.root, experiment, proposal, slot=slot)
 
     def repeats_for(self, experiment: Experiment) -> int:
@@ -253,7 +259,9 @@ class CommandEvaluator(Evaluator):
 
     # -- re-measuring and the holdout (asked by the judge, never seen by a proposer) ----------------
 
-    def remeasure(self, target: Experiment, *, for_experiment: Experiment, seed_offset: int) -> Evaluation:
+    def remeasure(
+        self, target: Experiment, *, for_experiment: Experiment, seed_offset: int, repeats: int | None = None
+    ) -> Evaluation:
         """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder."""
         folder = self.log_dir(for_experiment) / "recheck" / f"{target.id:05d}-{seed_offset}"
         return self.run_in(
@@ -262,7 +270,8 @@ class CommandEvaluator(Evaluator):
             proposal_of(target),
             log_dir=folder,
             seed_offset=seed_offset,
-            repeats=self.spec.run.repeats,
+            repeats=repeats or self.spec.run.repeats,
+            slot=self.ran_in.get(for_experiment.id),
         )
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:

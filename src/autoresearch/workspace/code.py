@@ -68,7 +68,6 @@ class CodeEvaluator(CommandEvaluator):
         self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
         self.best_commit: str | None = None
         self.reference_commit: str | None = None  # the baseline's: protected files are compared with it
-        self.ran_in: dict[int, int] = {}  # experiment id -> the worktree slot it ran in
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
     def prime(self, history: Sequence[Experiment]) -> None:
@@ -187,8 +186,9 @@ class CodeEvaluator(CommandEvaluator):
         return sorted(path for path in inside if matches_any(path, patterns))
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
-        """FOR_EXPERIMENT's worktree (`fresh_root` checks TARGET out there)."""
-        worktree = self.git.worktrees_dir / str(self.ran_in[for_experiment.id])
+        """FOR_EXPERIMENT's worktree (`fresh_root` checks TARGET out there); slot 0's when it did not
+        run in this process (`autoresearch confirm`)."""
+        worktree = self.git.worktrees_dir / str(self.ran_in.get(for_experiment.id, 0))
         return worktree / self.prefix if self.prefix else worktree
 
     def fresh_root(self, experiment: Experiment, root: Path) -> Path:
