@@ -8,6 +8,7 @@ messages about it go to stderr.
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -152,19 +153,53 @@ def main() -> None:
     """Autonomous research loop: propose a change, run it, keep it only if it is really better."""
 
 
+# A metric named like this is a timing: its noise drifts with the machine's load (docs/trust.md).
+_TIME_WORDS = re.compile(
+    r"(^|[_.\-])(s|sec|secs|seconds?|ms|us|ns|millis|micros|time|times|timing|latency|duration|elapsed|runtime|wall)"
+    r"($|[_.\-])",
+    re.IGNORECASE,
+)
+
+TIMING_NOISE = """
+# The metric looks like a time. Timings drift with the machine's load (other jobs, clock changes,
+# hiccups), so the candidate and the incumbent run alternately and only their paired differences
+# count; at the end the best is re-measured against the baseline the same way (docs/trust.md,
+# "Measuring timings"). Keep the benchmark itself short: a minimum or median over a few loops.
+[noise]
+rule = "paired"                  # interleaved pairs, each in a random order; a sequential paired test
+pairs = 4                        # pairs before the first look; more (doubling) while it is borderline
+max_pairs = 16                   # at most this many pairs per decision
+confirm = true                   # at the end: best vs baseline on confirm_pairs pairs, with a 95% interval
+"""
+
+
+def looks_like_time(metric: str) -> bool:
+    return bool(_TIME_WORDS.search(metric))
+
+
 @main.command()
 @click.option("--template", type=click.Choice(["params", "code"]), default="params", show_default=True)
+@click.option("--metric", help="The metric's name (code template: seconds); a time gets the timing settings.")
 @click.option("--force", is_flag=True, help="Overwrite an existing autoresearch.toml.")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
-def init(template: str, force: bool, path: Path) -> None:
+def init(template: str, metric: str | None, force: bool, path: Path) -> None:
     """Write a commented autoresearch.toml (and a goal file) for a new study."""
     from importlib.resources import files
 
     target = path / "autoresearch.toml"
     if target.exists() and not force:
         raise UserError(f"{target} already exists; pass --force to overwrite it")
+    if metric is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", metric):
+        raise UserError(f"--metric {metric!r} is not a metric name; use letters, digits, '_' and '.'", exit_code=2)
+    text = (files("autoresearch") / "templates" / f"{template}.toml").read_text()
+    name_line = re.search(r'^name = "([^"]*)"', text[text.index("[metric]") :], re.MULTILINE)
+    assert name_line is not None, "every template names its metric"
+    if metric is not None:
+        text = text.replace(name_line.group(0), f'name = "{metric}"', 1)
+    if template == "code" and looks_like_time(metric or name_line.group(1)):
+        text += TIMING_NOISE
     path.mkdir(parents=True, exist_ok=True)
-    target.write_text((files("autoresearch") / "templates" / f"{template}.toml").read_text())
+    target.write_text(text)
     goal = path / "program.md"
     if not goal.exists():
         goal.write_text((files("autoresearch") / "templates" / "program.md").read_text())
@@ -454,6 +489,7 @@ def dashboard(paths: tuple[Path, ...], host: str, port: int, token: str | None) 
 def export(path: Path, fmt: str, output: Path | None) -> None:
     """Write results.tsv (karpathy/autoresearch columns first), or csv/json/jsonl."""
     from autoresearch.export import write_export
+    from autoresearch.paired import Confirmation
 
     spec, study = _open(path)
     if fmt == "mlflow":
@@ -472,7 +508,7 @@ def export(path: Path, fmt: str, output: Path | None) -> None:
         )
         return
     target = output or spec.root / f"results.{fmt}"
-    count = write_export(spec, study.experiments(), target, fmt)
+    count = write_export(spec, study.experiments(), target, fmt, Confirmation.from_store(study.store))
     console().print(f"wrote {count} experiments to {target}", markup=False)
 
 

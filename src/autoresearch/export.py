@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autoresearch.paired import Confirmation
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
 
@@ -14,7 +15,12 @@ from autoresearch.store import Experiment
 _STATUS = {"baseline": "keep", "kept": "keep", "reverted": "discard", "rejected": "discard", "failed": "crash"}
 
 
-def export_rows(spec: Spec, experiments: list[Experiment]) -> list[dict[str, Any]]:
+def export_rows(
+    spec: Spec, experiments: list[Experiment], confirmation: Confirmation | None = None
+) -> list[dict[str, Any]]:
+    """One row per experiment. With a confirmation, the confirmed best's row also carries the
+    improvement over the baseline as the search selected it and as re-measured on interleaved pairs
+    (fractions of the baseline; the confirmed one with its 95% interval)."""
     rows = []
     for e in experiments:
         memory_gb = e.metrics.get("memory_gb")
@@ -41,11 +47,24 @@ def export_rows(spec: Spec, experiments: list[Experiment]) -> list[dict[str, Any
                 "started_at": e.started_at or "",
             }
         )
+        if confirmation is not None:
+            mine = e.id == confirmation.best_id
+            rel, low, high = confirmation.relative
+            base = abs(confirmation.baseline_objective) or 1.0
+            rows[-1] |= {
+                "selected_improvement": f"{confirmation.selected / base:.6g}" if mine else "",
+                "confirmed_improvement": f"{rel:.6g}" if mine else "",
+                "confirmed_low": f"{low:.6g}" if mine else "",
+                "confirmed_high": f"{high:.6g}" if mine else "",
+                "confirmed_pairs": confirmation.pairs if mine else "",
+            }
     return rows
 
 
-def write_export(spec: Spec, experiments: list[Experiment], path: Path, fmt: str) -> int:
-    rows = export_rows(spec, experiments)
+def write_export(
+    spec: Spec, experiments: list[Experiment], path: Path, fmt: str, confirmation: Confirmation | None = None
+) -> int:
+    rows = export_rows(spec, experiments, confirmation)
     columns = list(rows[0]) if rows else ["commit", spec.metric.name, "memory_gb", "status", "description"]
     if fmt == "tsv":
         # Plain tab-separated lines, as karpathy/autoresearch writes them (no quoting).

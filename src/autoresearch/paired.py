@@ -162,6 +162,14 @@ class Confirmation:
         base = abs(self.baseline_mean) or 1.0
         return self.improvement / base, self.low / base, self.high / base
 
+    def figure(self) -> str:
+        """'+23.4% (95% CI +18.0% to +28.8%; 10 interleaved pairs, #12 vs #1)'."""
+        rel, low, high = self.relative
+        return (
+            f"{rel:+.1%} (95% CI {low:+.1%} to {high:+.1%}; {self.pairs} interleaved pairs, "
+            f"#{self.best_id} vs #{self.baseline_id})"
+        )
+
     def text(self) -> str:
         rel, low, high = self.relative
         return (

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from autoresearch.paired import Confirmation
 from autoresearch.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
 from autoresearch.report.progress import DECISION_COLORS, plot_progress
 from autoresearch.report.summary import Summary, running_best, summarize_spec
@@ -39,6 +40,9 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     out_dir.mkdir(parents=True, exist_ok=True)
     experiments = store.experiments()
     summary = summarize_spec(spec, experiments)
+    confirmation = Confirmation.from_store(store)
+    if confirmation is not None and confirmation.best_id == summary.best_id:
+        summary.confirmed = confirmation.figure()
     lessons_file = spec.study_dir / "lessons.md"
     lessons = lessons_file.read_text(errors="replace") if lessons_file.is_file() else None
     plot_progress(

@@ -134,6 +134,7 @@ class Summary:
     holdout: HoldoutSummary | None = None
     strict_kept: int | None = None  # how many the strict rule would have kept (None: not recorded)
     rows: list[ExperimentRow] = field(default_factory=list)  # the last MAX_ROWS experiments
+    confirmed: str | None = None  # best vs baseline re-measured on interleaved pairs (autoresearch confirm)
 
     @property
     def rows_note(self) -> str:
