@@ -49,13 +49,11 @@ def export_rows(
         )
         if confirmation is not None:
             mine = e.id == confirmation.best_id
-            rel, low, high = confirmation.relative
-            base = abs(confirmation.baseline_objective) or 1.0
             rows[-1] |= {
-                "selected_improvement": f"{confirmation.selected / base:.6g}" if mine else "",
-                "confirmed_improvement": f"{rel:.6g}" if mine else "",
-                "confirmed_low": f"{low:.6g}" if mine else "",
-                "confirmed_high": f"{high:.6g}" if mine else "",
+                "selected_improvement": f"{confirmation.selected:.6g}" if mine else "",
+                "confirmed_improvement": f"{confirmation.improvement:.6g}" if mine else "",
+                "confirmed_low": f"{confirmation.low:.6g}" if mine else "",
+                "confirmed_high": f"{confirmation.high:.6g}" if mine else "",
                 "confirmed_pairs": confirmation.pairs if mine else "",
             }
     return rows

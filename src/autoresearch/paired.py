@@ -13,6 +13,7 @@ Used by the `paired` keep rule (`Referee`) and by the study's final confirmation
 from __future__ import annotations
 
 import json
+import math
 import random
 import statistics
 import time
@@ -77,12 +78,26 @@ class Interleaved:
             self.order.append("AB" if first_a else "BA")
         return None
 
+    @property
+    def relative(self) -> bool:
+        """Compare by ratios (logs) when every value is positive, as timings and losses are: a slow
+        phase that scales both runs of a pair by the same factor then cancels exactly."""
+        return all(v > 0 for v in (*self.a_values, *self.b_values))
+
     def differences(self) -> list[float]:
-        """How much better A was than B in each pair (positive: A better), direction aware."""
-        return [
-            objective_score(b, self.direction) - objective_score(a, self.direction)
-            for a, b in zip(self.a_values, self.b_values, strict=True)
-        ]
+        """How much better A was than B in each pair (positive: A better), direction aware: the log of
+        B/A (minimise) or A/B (maximise) when `relative`, else the plain difference."""
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        if self.relative:
+            return [sign * (math.log(b) - math.log(a)) for a, b in zip(self.a_values, self.b_values, strict=True)]
+        return [sign * (b - a) for a, b in zip(self.a_values, self.b_values, strict=True)]
+
+    def fraction(self, difference: float) -> float:
+        """A mean difference as a fraction of B's value: 0.1 = A is 10% better (faster, lower, higher)."""
+        if self.relative:
+            return 1.0 - math.exp(-difference) if self.direction == "minimize" else math.exp(difference) - 1.0
+        base = abs(statistics.fmean(self.b_values)) or 1.0
+        return difference / base
 
     def record(self) -> dict[str, Any]:
         return {"a_id": self.a.id, "b_id": self.b.id, "a": self.a_values, "b": self.b_values, "order": self.order}
@@ -98,10 +113,10 @@ class PairedVerdict:
 def sequential(runs: Interleaved, first: int, most: int, alpha: float) -> PairedVerdict:
     """The `paired` rule: is A better than B? Look after FIRST pairs, then twice as many, up to MOST.
 
-    At each look: kept when the one-sided paired t-test gives p < alpha / (number of looks) (a
-    Bonferroni split, so that looking several times does not raise the false-keep rate above alpha);
-    stopped as not better when the mean difference is not positive; otherwise more pairs. Not kept
-    when the last look is still not significant.
+    At each look: kept when the one-sided trimmed paired t-test (stats.paired_summary) gives
+    p < alpha / (number of looks) (a Bonferroni split, so that looking several times does not raise
+    the false-keep rate above alpha); stopped as not better when the median difference is not
+    positive; otherwise more pairs. Not kept when the last look is still not significant.
     """
     points = stats.looks(first, most)
     per_look = alpha / len(points)
@@ -114,26 +129,21 @@ def sequential(runs: Interleaved, first: int, most: int, alpha: float) -> Paired
         if summary.p < per_look or statistics.median(runs.differences()) <= 0:
             break
     assert summary is not None
+    better, low, high = runs.fraction(summary.mean), runs.fraction(summary.low), runs.fraction(summary.high)
     record = runs.record() | {
         "pairs": summary.n,
-        "improvement": summary.mean,
-        "low": summary.low,
-        "high": summary.high,
+        "improvement": better,
+        "low": low,
+        "high": high,
         "p": summary.p,
         "alpha_per_look": per_look,
     }
-    words = (
-        f"{summary.n} interleaved pairs vs #{runs.b.id}: better by {summary.mean:.6g} on average "
-        f"(95% CI {summary.low:.6g} to {summary.high:.6g}), paired t p = {summary.p:.3g}"
-    )
+    words = f"{summary.n} interleaved pairs vs #{runs.b.id}: {better:+.2%} (95% CI {low:+.2%} to {high:+.2%})"
     if summary.p < per_look:
-        return PairedVerdict(True, f"{words} < {per_look:.3g}", record)
-    if summary.mean <= 0:
-        ci = f"95% CI {summary.low:.6g} to {summary.high:.6g}"
-        return PairedVerdict(
-            False, f"{summary.n} interleaved pairs vs #{runs.b.id}: not better ({summary.mean:.6g}, {ci})", record
-        )
-    return PairedVerdict(False, f"{words}, not below {per_look:.3g} after {summary.n} pairs (max_pairs)", record)
+        return PairedVerdict(True, f"{words}, better: paired p = {summary.p:.2g} < {per_look:.2g}", record)
+    if statistics.median(runs.differences()) <= 0:
+        return PairedVerdict(False, f"{words}: not better", record)
+    return PairedVerdict(False, f"{words}: not significant after max_pairs (p = {summary.p:.2g})", record)
 
 
 # -- the study's final confirmation ----------------------------------------------------------------
@@ -141,41 +151,33 @@ def sequential(runs: Interleaved, first: int, most: int, alpha: float) -> Paired
 
 @dataclass(frozen=True)
 class Confirmation:
-    """Best vs baseline, re-measured on interleaved pairs: the improvement without the winner's curse."""
+    """Best vs baseline, re-measured on interleaved pairs: the improvement without the winner's curse.
+
+    Figures are fractions of the baseline's value (0.25: the best is 25% better: faster, lower or higher).
+    """
 
     best_id: int
     baseline_id: int
     pairs: int
-    improvement: float  # mean paired difference, positive = the best is better (objective units)
-    low: float  # 95% confidence interval of the improvement
+    improvement: float
+    low: float  # its 95% confidence interval
     high: float
-    p: float
-    baseline_mean: float  # the baseline's mean over the pairs: the base of the relative figures
-    best_mean: float
-    selected: float  # the improvement the search itself reported (baseline objective vs best objective)
-    baseline_objective: float  # the baseline's objective as the search measured it
+    p: float  # one-sided: the chance of so large an improvement if the best were no better
+    selected: float  # the improvement the search reported (baseline's objective vs the best's)
     measured_at: float
-
-    @property
-    def relative(self) -> tuple[float, float, float]:
-        """(improvement, low, high) as fractions of the baseline's value."""
-        base = abs(self.baseline_mean) or 1.0
-        return self.improvement / base, self.low / base, self.high / base
 
     def figure(self) -> str:
         """'+23.4% (95% CI +18.0% to +28.8%; 10 interleaved pairs, #12 vs #1)'."""
-        rel, low, high = self.relative
         return (
-            f"{rel:+.1%} (95% CI {low:+.1%} to {high:+.1%}; {self.pairs} interleaved pairs, "
+            f"{self.improvement:+.1%} (95% CI {self.low:+.1%} to {self.high:+.1%}; {self.pairs} interleaved pairs, "
             f"#{self.best_id} vs #{self.baseline_id})"
         )
 
     def text(self) -> str:
-        rel, low, high = self.relative
         return (
             f"confirmed: best #{self.best_id} vs baseline #{self.baseline_id} over {self.pairs} interleaved pairs: "
-            f"{rel:+.1%} (95% CI {low:+.1%} to {high:+.1%}); the search measured "
-            f"{self.selected / (abs(self.baseline_objective) or 1.0):+.1%}"
+            f"{self.improvement:+.1%} (95% CI {self.low:+.1%} to {self.high:+.1%}); the search measured "
+            f"{self.selected:+.1%}"
         )
 
     def to_json(self) -> str:
@@ -190,6 +192,13 @@ class Confirmation:
             return cls(**json.loads(raw))
         except (TypeError, ValueError):
             return None
+
+
+def selected_improvement(best: float, baseline: float, direction: str) -> float:
+    """The search's own figure, as a fraction of the baseline (ratio-based like the pairs when positive)."""
+    if best > 0 and baseline > 0:
+        return 1.0 - best / baseline if direction == "minimize" else best / baseline - 1.0
+    return (objective_score(baseline, direction) - objective_score(best, direction)) / (abs(baseline) or 1.0)
 
 
 def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = None) -> Confirmation | str:
@@ -225,15 +234,11 @@ def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = 
         best_id=best.id,
         baseline_id=baseline.id,
         pairs=summary.n,
-        improvement=summary.mean,
-        low=summary.low,
-        high=summary.high,
+        improvement=runs.fraction(summary.mean),
+        low=runs.fraction(summary.low),
+        high=runs.fraction(summary.high),
         p=summary.p,
-        baseline_mean=sum(runs.b_values) / len(runs.b_values),
-        best_mean=sum(runs.a_values) / len(runs.a_values),
-        selected=objective_score(baseline.objective, spec.study.direction)
-        - objective_score(best.objective, spec.study.direction),
-        baseline_objective=baseline.objective,
+        selected=selected_improvement(best.objective, baseline.objective, spec.study.direction),
         measured_at=time.time(),
     )
     store.set_meta(CONFIRMATION_META, result.to_json())

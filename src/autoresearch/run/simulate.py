@@ -127,7 +127,7 @@ class Effects:
 
     def __init__(self, effects: Sequence[float]) -> None:
         self._next = itertools.cycle(effects)
-        self._count = itertools.count()
+        self._count = itertools.count(1)  # n = 0 is the baseline
 
     def propose(self, context: Context) -> Proposal:
         effect = next(self._next)
@@ -143,7 +143,7 @@ def simulated_spec_data(noise: dict[str, object], candidates: int, repeats: int 
         "study": {"name": "simulated", "seed": 0},
         "run": {"command": "simulated", "repeats": repeats},
         "metric": {"name": "seconds"},
-        "params": {"effect": {"low": 0.0, "high": 1.0}, "n": {"low": 0, "high": 10**9}},
+        "params": {"effect": {"low": 0.0, "high": 1.0, "default": 0.0}, "n": {"low": 0, "high": 10**9, "default": 0}},
         "budget": {"experiments": candidates + 1},
         "noise": noise,
     }
