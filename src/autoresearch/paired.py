@@ -206,10 +206,11 @@ def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = 
 
     Returns why it could not (no best yet, the best is the baseline, a run failed) as a string.
     """
+    from autoresearch.study import latest_incumbent
+
     experiments = store.experiments(status="done")
     baseline = next((e for e in experiments if e.decision == "baseline"), None)
-    kept = [e for e in experiments if e.decision in ("baseline", "kept")]
-    best = kept[-1] if kept else None
+    best = latest_incumbent(experiments)
     if baseline is None or best is None or baseline.objective is None or best.objective is None:
         return "nothing to confirm yet: the study has no measured baseline"
     if best.id == baseline.id:

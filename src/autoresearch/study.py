@@ -39,12 +39,16 @@ class Study:
 
     @property
     def best(self) -> Experiment | None:
-        """The incumbent: the best-scoring baseline or kept experiment."""
-        incumbents = [e for e in self.store.experiments(status="done") if e.decision in ("baseline", "kept")]
-        if not incumbents:
+        """The incumbent: the latest baseline or kept experiment (what the study branch points to).
+
+        Each kept candidate beat the incumbent of its time, so this is also the best-scoring one, except
+        under `rule = "paired"`, where a candidate is kept on interleaved pairs and its own first
+        measurement (its objective) may have fallen in a slower phase than its predecessor's.
+        """
+        incumbent = latest_incumbent(self.store.experiments(status="done"))
+        if incumbent is None or not math.isfinite(score(incumbent.objective, self.spec.study.direction)):
             return None
-        best = min(incumbents, key=lambda e: (score(e.objective, self.spec.study.direction), -e.id))
-        return best if math.isfinite(score(best.objective, self.spec.study.direction)) else None
+        return incumbent
 
     def diff_from_baseline(self, experiment: Experiment) -> str:
         """Code mode: the experiment's code against the baseline's."""
@@ -97,3 +101,9 @@ class Study:
     def _written_by_apply(self, target: Path) -> bool:
         text = target.read_text(errors="replace")
         return any(e.params is not None and params_text(target, e.params) == text for e in self.experiments())
+
+
+def latest_incumbent(experiments: list[Experiment]) -> Experiment | None:
+    """The baseline or kept experiment decided last (the incumbent), or None."""
+    incumbents = [e for e in experiments if e.decision in ("baseline", "kept")]
+    return max(incumbents, key=lambda e: (e.finished_at or 0.0, e.id)) if incumbents else None

@@ -41,7 +41,7 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     experiments = store.experiments()
     summary = summarize_spec(spec, experiments)
     confirmation = Confirmation.from_store(store)
-    if confirmation is not None and confirmation.best_id == summary.best_id:
+    if confirmation is not None:
         summary.confirmed = confirmation.figure()
     lessons_file = spec.study_dir / "lessons.md"
     lessons = lessons_file.read_text(errors="replace") if lessons_file.is_file() else None

@@ -201,11 +201,8 @@ def summarize(
     running = counts.get("running", 0)
     baseline = next((e for e in experiments if e.decision == "baseline" and e.objective is not None), None)
     incumbents = [e for e in experiments if e.decision in ("baseline", "kept") and e.objective is not None]
-    best_exp: Experiment | None = None
-    for e in incumbents:
-        assert e.objective is not None
-        if best_exp is None or better(e.objective, best_exp.objective or 0.0, direction):
-            best_exp = e
+    # The incumbent: what `autoresearch best` and the study branch show (see Study.best).
+    best_exp = max(incumbents, key=lambda e: (e.finished_at or 0.0, e.id)) if incumbents else None
     improvement_abs = improvement_pct = None
     if baseline is not None and best_exp is not None:
         assert baseline.objective is not None and best_exp.objective is not None
