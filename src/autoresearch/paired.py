@@ -4,7 +4,7 @@ A slow phase of the machine (another job, thermal throttling, a noisy neighbour)
 a heavy-tailed hiccup moves both halves of a pair alike, so it cancels in the pair's difference
 instead of landing on one side. Each pair's order (A then B, or B then A) is drawn at random from a
 seed, so that under a no-op change a difference is as likely positive as negative whatever the noise
-does over time: that is what makes the paired t-test's false-keep rate hold under drift and load
+does over time: that is what makes the trimmed paired t-test's false-keep rate hold under drift and load
 phases (benchmarks/noise.py measures it). Both halves of a pair get the same seed (`{seed}`).
 
 Used by the `paired` keep rule (`Referee`) and by the study's final confirmation (`confirm`).
@@ -38,10 +38,6 @@ def order_rng(seed: int, *key: int) -> random.Random:
 
     entropy = np.random.SeedSequence([seed & 0xFFFFFFFF, *key]).generate_state(2)
     return random.Random(int(entropy[0]) << 32 | int(entropy[1]))
-
-
-def objective_score(value: float, direction: str) -> float:
-    return value if direction == "minimize" else -value
 
 
 @dataclass
@@ -198,7 +194,8 @@ def selected_improvement(best: float, baseline: float, direction: str) -> float:
     """The search's own figure, as a fraction of the baseline (ratio-based like the pairs when positive)."""
     if best > 0 and baseline > 0:
         return 1.0 - best / baseline if direction == "minimize" else best / baseline - 1.0
-    return (objective_score(baseline, direction) - objective_score(best, direction)) / (abs(baseline) or 1.0)
+    sign = 1.0 if direction == "minimize" else -1.0
+    return sign * (baseline - best) / (abs(baseline) or 1.0)
 
 
 def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = None) -> Confirmation | str:
