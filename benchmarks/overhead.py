@@ -10,9 +10,13 @@ N times in the same process, pinned to one core. Rows:
   experiment, materialised in a reused worktree and committed (git's share broken down below).
 
 Target: params-mode overhead under 10 ms per experiment above the bare loop; code mode's git work
-under 100 ms per experiment.
+under 100 ms per experiment. These rows run with `sandbox.kind = "none"`: the loop's own cost.
+
+`--sandbox` instead measures what isolation costs: the same params-mode loop under `sandbox.kind = "none"`
+and `"bwrap"` (run alternately, twice each), and bubblewrap's cost per experiment (target < 50 ms).
 
     python benchmarks/overhead.py [N]
+    python benchmarks/overhead.py --sandbox [N]
 
 Flat cost (`--scale`): the loop's cost per experiment at the start of a study and after thousands of
 experiments. Each study runs in its own process (so its resident memory is its own), pinned to one
@@ -77,9 +81,10 @@ def optuna_optimize(n: int) -> float:
     return time.perf_counter() - start
 
 
-def autoresearch_params(n: int, root: Path) -> float:
+def autoresearch_params(n: int, root: Path, kind: str = "none") -> float:
     spec = spec_from_dict(
         {
+            "sandbox": {"kind": kind},
             "study": {"name": "overhead"},
             "run": {"command": COMMAND},
             "metric": {"name": "loss"},
@@ -126,6 +131,7 @@ def autoresearch_code(n: int, root: Path) -> float:
             "run": {"command": COMMAND},
             "metric": {"name": "loss"},
             "code": {"editable": ["pkg00/module_0000.py"]},
+            "sandbox": {"kind": "none"},
             "proposer": {"use": "script:unused"},
             "budget": {"experiments": n},
         },
@@ -134,6 +140,28 @@ def autoresearch_code(n: int, root: Path) -> float:
     start = time.perf_counter()
     Loop(spec, proposer=_EditProposer()).run()
     return time.perf_counter() - start
+
+
+def sandbox_comparison(n: int) -> None:
+    """Params mode under kind none and bwrap, alternately (none, bwrap, none, bwrap), N experiments each."""
+    from autoresearch.run.sandbox import bwrap_usable
+
+    why = bwrap_usable()
+    if why is not None:
+        sys.exit(f"bubblewrap is not usable here: {why}")
+    times: dict[str, list[float]] = {"none": [], "bwrap": []}
+    with tempfile.TemporaryDirectory() as temp:
+        for round_ in range(2):
+            for kind in times:
+                times[kind].append(autoresearch_params(n, Path(temp) / f"{kind}-{round_}", kind) / n)
+    none, bwrap = min(times["none"]), min(times["bwrap"])  # the less disturbed of two rounds
+    print(f"sandbox cost per experiment, {n} experiments of `{COMMAND}` in params mode, pinned to one core")
+    print(f"python {platform.python_version()}, {platform.platform()}")
+    print(f"{'sandbox.kind':14} {'ms/exp (2 rounds)':>22} {'best ms/exp':>12}")
+    for kind, values in times.items():
+        rounds = ", ".join(f"{1000 * v:.2f}" for v in values)
+        print(f"{kind:14} {rounds:>22} {1000 * min(values):12.2f}")
+    print(f"bwrap costs {1000 * (bwrap - none):.2f} ms/experiment over none ({bwrap / none:.2f}x) (target < 50 ms)")
 
 
 # -- flat cost: windows of 100 experiments, early and late ------------------------------------------
@@ -161,6 +189,9 @@ use = "{kind}"
 
 [budget]
 experiments = {n}
+
+[sandbox]
+kind = "none"  # the loop's own cost; `--sandbox` measures bwrap's
 """
 
 
@@ -221,6 +252,7 @@ def scale_study(kind: str, n: int, root: Path) -> dict[str, Any]:
                 "code": {"editable": ["pkg00/module_0000.py"]},
                 "proposer": {"use": "script:unused"},
                 "budget": {"experiments": n},
+                "sandbox": {"kind": "none"},
             },
             root=root,
         )
@@ -309,6 +341,7 @@ def main() -> None:
     parser.add_argument("--samplers", default="random,cmaes,tpe", help="params-mode proposers (--scale)")
     parser.add_argument("--keep", help="folder to leave the studies in (--scale; default: a new temp folder)")
     parser.add_argument("--one", nargs=3, metavar=("KIND", "N", "ROOT"), help=argparse.SUPPRESS)
+    parser.add_argument("--sandbox", action="store_true", help="bwrap's cost per experiment against kind none")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as the target says
@@ -318,6 +351,9 @@ def main() -> None:
         return
     if args.scale:
         scale(args)
+        return
+    if args.sandbox:
+        sandbox_comparison(args.n)
         return
     n = args.n
     with tempfile.TemporaryDirectory() as temp:

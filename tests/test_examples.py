@@ -144,3 +144,29 @@ def test_speedup_example_with_two_workers_tries_every_edit(tmp_path: Path) -> No
     }
     assert len(experiments) == 7  # each edit once, nothing repeated
     assert "+    sieve = bytearray([1]) * n" in cli("best", str(root)).stdout
+
+
+def test_hidden_labels_are_scored_by_a_scorer_the_candidate_cannot_fool(tmp_path: Path) -> None:
+    root = tracked_copy("hidden_labels", tmp_path / "hl")
+    result = cli("run", "--experiments", "4", str(root), timeout=300)
+    assert result.returncode == 0, result.stderr
+    experiments = rows(root / ".autoresearch" / "hidden-labels")
+    assert experiments[0].decision == "baseline"
+    assert all(e.decision in ("baseline", "kept", "reverted") for e in experiments), [e.reason for e in experiments]
+    assert 0.6 < experiments[0].objective < 0.99  # the scorer's accuracy on the 300 hidden labels
+    assert (Path(experiments[0].log_dir) / "scorer.stdout.log").read_text().startswith("accuracy:")
+    # A cheating candidate: it looks for the labels to copy and prints a perfect accuracy itself.
+    (root / "train.py").write_text(
+        "import os, shutil, pathlib\n"
+        "out = pathlib.Path(os.environ['AUTORESEARCH_OUTPUT_DIR']) / 'predictions.csv'\n"
+        "try:\n"
+        "    shutil.copy('hidden/test_labels.csv', out)\n"
+        "except OSError:\n"
+        "    out.write_text('label\\n' + '0\\n' * 300)\n"
+        "print('accuracy: 1.0')\n"
+    )
+    result = cli("run", "--experiments", "5", str(root), timeout=300)
+    assert result.returncode == 0, result.stderr
+    cheat = rows(root / ".autoresearch" / "hidden-labels")[-1]
+    assert cheat.objective is not None and cheat.objective < 0.6  # all zeros: the labels stayed hidden
+    assert cheat.decision == "reverted"

@@ -18,7 +18,7 @@ from autoresearch.report.summary import summarize_spec
 from autoresearch.spec import NoiseSection, SpecError, load_spec, spec_from_dict
 from autoresearch.store import Store
 from tests.conftest import PYTHON, cli
-from tests.redteam.conftest import params_study, run
+from tests.redteam.conftest import params_study, payloads, run
 
 BASE = {"run": {"command": "true"}, "metric": {"name": "loss"}, "params": {"x": {"low": 0.0, "high": 1.0}}}
 
@@ -181,7 +181,7 @@ def test_holdout_runs_on_kept_and_baseline_only_and_no_proposer_sees_it(tmp_path
     assert (root / "holdout-ran.txt").read_text().split() == ["0", "1", "3"]
     assert experiments[3].holdout == {"acc": pytest.approx(0.984654)}
     assert experiments[2].holdout is None
-    assert "0.98" not in (root / "payloads.jsonl").read_text()
+    assert "0.98" not in payloads(root)
     # The loop's context, as every proposer gets it (LLM prompts and script payloads are built from it).
     spec = load_spec(root)
     loop = Loop(spec)

@@ -71,8 +71,13 @@ class Tally:
 class History(Sequence[Experiment]):
     """Finished experiments, oldest first, holdout values stripped: a read-only view for proposers."""
 
-    def __init__(self, direction: str, experiments: Iterable[Experiment] = ()) -> None:
+    def __init__(
+        self, direction: str, experiments: Iterable[Experiment] = (), holdout_metric: str | None = None
+    ) -> None:
         self.direction = direction
+        # A metric named like the holdout's in a run's own output is dropped too: a candidate re-printing
+        # an earlier holdout log must not relay its values to proposers.
+        self.holdout_metric = holdout_metric
         self._items: list[Experiment] = []
         self._by_id: dict[int, Experiment] = {}
         self._by_params: dict[str, Experiment] = {}  # params -> the first finished experiment with them
@@ -87,6 +92,9 @@ class History(Sequence[Experiment]):
     def add(self, experiment: Experiment) -> Experiment:
         """Record a finished EXPERIMENT; returns the copy proposers see (no holdout values)."""
         view = experiment if experiment.holdout is None else dataclasses.replace(experiment, holdout=None)
+        if self.holdout_metric is not None and self.holdout_metric in (view.metrics or {}):
+            metrics = {k: v for k, v in view.metrics.items() if k != self.holdout_metric}
+            view = dataclasses.replace(view, metrics=metrics)
         self._items.append(view)
         self._by_id[view.id] = view
         self.tally.add(view)

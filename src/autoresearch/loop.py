@@ -12,6 +12,7 @@ experiments that were running, and resume re-runs those, never anything that fin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,7 +24,7 @@ from autoresearch import judge, paired
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, WaitForResults
-from autoresearch.run import reaper
+from autoresearch.run import nofollow, reaper, sandbox
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.run.resources import plan_slots
@@ -60,6 +61,10 @@ class Observer(Protocol):
 
 class _Interrupted(Exception):
     pass
+
+
+class StoreTampered(Exception):
+    """Another process wrote the study store while experiments ran; the message says what to do."""
 
 
 def baseline_proposal(spec: Spec) -> Proposal:
@@ -108,7 +113,8 @@ class Loop:
         self.store: Store
         self.proposer: Proposer
         # Finished experiments in the order they finished, holdout values stripped: what proposers see.
-        self.history = History(self.direction)
+        # Proposers see no holdout values, nor a metric named like the holdout's in a run's own output.
+        self.history = History(self.direction, holdout_metric=spec.holdout.metric if spec.holdout else None)
         self.best: Experiment | None = None
         self.baseline: Experiment | None = None
         self.since_improvement = 0
@@ -124,6 +130,7 @@ class Loop:
         # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
         self._rows = 0  # experiments in the store, all decisions and running ones
         self._spent = 0.0  # their cost in USD
+        self._store_fingerprint: tuple[int, int] = (0, 0)  # who last wrote the store: see _check_store
 
     # -- the study, start to end -------------------------------------------------------------------
 
@@ -133,6 +140,8 @@ class Loop:
             try:
                 self.store.set_meta("direction", self.direction)  # for readers without the spec (dashboard)
                 self.store.set_meta("study", self.spec.name)
+                self.store.set_meta("sandbox", sandbox.resolve_kind(self.spec))  # status and the report warn on none
+                self._store_fingerprint = self.store.writer_fingerprint()
                 self._load_history()
                 self._check_spec()  # before anything runs: a changed spec stops here unless accepted
                 self.evaluator.prime(self.history)
@@ -204,6 +213,10 @@ class Loop:
         except KeyboardInterrupt:
             self._interrupt()
             return "interrupted (Ctrl-C); run again to resume"
+        except StoreTampered as exc:  # nothing more is decided on a store someone else rewrote
+            self.evaluator.cancel_all()
+            self._in_flight.clear()
+            return str(exc)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -286,13 +299,15 @@ class Loop:
         self._submit(pool, experiment, proposal)
 
     def _save_transcript(self, folder: Path, proposal: Proposal) -> None:
-        """Prompts and responses that produced a proposal go to files beside the experiment's logs."""
+        """Prompts and responses that produced a proposal go to files beside the experiment's logs
+        (written without following a link a run may have planted there)."""
         for key in TRANSCRIPT_KEYS:
             if key in proposal.extra:
-                folder.mkdir(parents=True, exist_ok=True)
                 value = proposal.extra[key]
                 text = value if isinstance(value, str) else json.dumps(value, indent=2)
-                (folder / f"{key}.{'md' if isinstance(value, str) else 'json'}").write_text(text)
+                name = f"{key}.{'md' if isinstance(value, str) else 'json'}"
+                with contextlib.suppress(nofollow.UnsafePath):
+                    nofollow.write_text(folder / name, text, self.spec.root)
 
     def _submit(self, pool: ThreadPoolExecutor, experiment: Experiment, proposal: Proposal) -> None:
         if proposal.rejected_reason is not None:  # invalid from the start: recorded, never run, never pending
@@ -304,6 +319,7 @@ class Loop:
 
     def _wait_for_one(self) -> None:
         done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+        self._check_store()
         for future in sorted(done, key=lambda f: self._in_flight[f][0].id):
             experiment, proposal, slot = self._in_flight.pop(future)
             if slot is not None:
@@ -313,6 +329,17 @@ class Loop:
             except Exception as exc:  # a bug or an OS error while materialising: the study goes on
                 evaluation = Evaluation(error=f"autoresearch could not run it: {type(exc).__name__}: {exc}")
             self._conclude(experiment, proposal, evaluation)
+
+    def _check_store(self) -> None:
+        """Only this loop writes the store while it runs (RunLock); a write by anyone else means a run
+        (without a sandbox that hides the store) tampered with the study's record: stop, decide nothing."""
+        if self.store.writer_fingerprint() != self._store_fingerprint:
+            running = ", ".join(f"#{e.id}" for e, _, _ in self._in_flight.values()) or "none"
+            raise StoreTampered(
+                f"stopped: another process wrote the study store {self.store.path} while experiments ran "
+                f"(running: {running}); nothing was decided from it. Inspect it (autoresearch log), use "
+                'sandbox.kind = "bwrap" so runs cannot reach the store, and run again to resume'
+            )
 
     # -- judge and record --------------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ Accepted lines (karpathy/autoresearch and pi-autoresearch formats)::
     val_loss=0.3121
     METRIC val_loss=0.3121
 
-A later line wins over an earlier one with the same name. Alternatively a regex with one capture
-group, or a key in a JSON file the experiment writes.
+The last line with a given name counts; a name printed more than once with different values is
+reported (`Measurement.repeated`) and the experiment flagged, since a candidate printing a fake line
+after the real one is the classic way to game a metric. Alternatively a regex with one capture group
+(its last match counts), or a key in a JSON file the experiment writes (read without following links).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,20 @@ _METRIC_LINE = re.compile(
 )
 
 
-def parse_metric_lines(text: str) -> dict[str, float]:
-    """Every `name: number`, `name=number` and `METRIC name=number` line in TEXT."""
+def parse_metric_lines(text: str, repeated: set[str] | None = None) -> dict[str, float]:
+    """Every `name: number`, `name=number` and `METRIC name=number` line in TEXT (the last one counts).
+
+    Names seen again with a different value are added to REPEATED.
+    """
     metrics: dict[str, float] = {}
     for line in text.splitlines():
         match = _METRIC_LINE.match(line)
         if match:
-            metrics[match.group("name")] = float(match.group("value"))
+            name, value = match.group("name"), float(match.group("value"))
+            old = metrics.get(name)
+            if repeated is not None and old is not None and not (old == value or (old != old and value != value)):
+                repeated.add(name)
+            metrics[name] = value
     return metrics
 
 
@@ -52,12 +61,16 @@ def parse_pattern(text: str, pattern: str) -> float | None:
 
 def read_json_metric(base: Path, spec: str) -> tuple[float | None, dict[str, float], str | None]:
     """(value, all numeric top-level values, error) for `path/to/file.json:dotted.key`."""
+    from autoresearch.run import nofollow
+
     path_text, _, key = spec.rpartition(":")
     path = base / path_text
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(nofollow.read_bytes(path, base))
     except FileNotFoundError:
         return None, {}, f"metrics file {path_text} was not written"
+    except nofollow.UnsafePath as exc:  # a link to hidden data, the store, ...: never followed
+        return None, {}, f"metrics file {path_text} refused: {exc}"
     except (OSError, ValueError) as exc:
         return None, {}, f"metrics file {path_text} is not valid JSON: {exc}"
     numbers = {k: float(v) for k, v in data.items() if _is_number(v)} if isinstance(data, dict) else {}
@@ -171,6 +184,7 @@ class Measurement:
     metrics: dict[str, float]
     objective: float | None
     error: str | None  # why no usable objective could be read
+    repeated: list[str] = field(default_factory=list)  # names printed more than once with different values
 
 
 def measure(
@@ -183,7 +197,22 @@ def measure(
     cwd: Path | None = None,
 ) -> Measurement:
     """All metrics in OUTPUT (and the JSON file), and the objective computed from them."""
-    metrics = parse_metric_lines(output)
+    repeated: set[str] = set()
+    metrics = parse_metric_lines(output, repeated)
+    result = _measure(output, metrics, metric, pattern, json_file, objective, cwd)
+    result.repeated = sorted(repeated)
+    return result
+
+
+def _measure(
+    output: str,
+    metrics: dict[str, float],
+    metric: str,
+    pattern: str | None,
+    json_file: str | None,
+    objective: str | None,
+    cwd: Path | None,
+) -> Measurement:
     if json_file is not None:
         value, numbers, error = read_json_metric(cwd or Path("."), json_file)
         metrics.update(numbers)

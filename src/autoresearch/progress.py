@@ -18,6 +18,7 @@ from autoresearch.history import Tally
 from autoresearch.judge import improvement
 from autoresearch.paired import Confirmation
 from autoresearch.run.process import read_tail
+from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
 
@@ -119,6 +120,7 @@ def status_text(spec: Spec, store: Store) -> str:
     flagged = store.count_flagged()
     if flagged:
         lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
+    lines += [f"warning: {warning}" for warning in recorded_warnings(store)]
     return "\n".join(lines)
 
 

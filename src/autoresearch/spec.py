@@ -307,10 +307,18 @@ class NoiseSection(_Section):
         return self
 
 
+def _inside(paths: list[str], key: str) -> list[str]:
+    for path in paths:
+        if not path or Path(path).is_absolute() or ".." in Path(path).parts:
+            raise ValueError(f"{key} path {path!r} must be relative to the spec's folder, inside it")
+    return paths
+
+
 class HoldoutSection(_Section):
     """An evaluation run only on candidates about to be kept; its values never reach a proposer."""
 
     command: str = Field(min_length=1)
+    data: list[str] = []  # hidden from every other process (sandbox.kind = "bwrap")
     metric: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     pattern: str | None = None
     json_file: str | None = Field(default=None, alias="json")
@@ -321,7 +329,25 @@ class HoldoutSection(_Section):
     def _check(self) -> HoldoutSection:
         if self.pattern is not None and self.json_file is not None:
             raise ValueError("give either pattern or json for the holdout metric, not both")
+        _inside(self.data, "holdout.data")
         MetricSection.model_validate({"name": self.metric, "pattern": self.pattern, "json": self.json_file})
+        return self
+
+
+class ScorerSection(_Section):
+    """A protected command that scores what a run wrote, in a process the candidate never runs in.
+
+    Its output is read with the [metric] rules (name, pattern, objective); the metric lines the candidate
+    prints itself do not count. DATA (e.g. hidden labels) is mounted for the scorer alone.
+    """
+
+    command: str = Field(min_length=1)
+    data: list[str] = []
+    timeout: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _check(self) -> ScorerSection:
+        _inside(self.data, "scorer.data")
         return self
 
 
@@ -347,9 +373,12 @@ def _sandbox_shorthand(value: Any) -> Any:
 
 
 class SandboxSection(_Section):
-    """Resource limits and isolation for the experiment command (and guards, holdout)."""
+    """Isolation and limits for everything that runs candidate-influenced code (docs/trust.md).
 
-    kind: Literal["none", "bwrap"] = "none"
+    `auto` (the default) is bwrap where bubblewrap works here, else `none` with a warning.
+    """
+
+    kind: Literal["auto", "none", "bwrap"] = "auto"
     network: bool = True
     memory: Size | None = None  # address space (RLIMIT_AS)
     cpu_time: Duration | None = None  # CPU seconds (RLIMIT_CPU)
@@ -400,6 +429,7 @@ class Spec(_Section):
     budget: BudgetSection = BudgetSection()
     noise: NoiseSection = NoiseSection()
     holdout: HoldoutSection | None = None
+    scorer: ScorerSection | None = None
     integrity: IntegritySection = IntegritySection()
     sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
 
@@ -427,6 +457,15 @@ class Spec(_Section):
             raise ValueError(
                 'noise.rule = "significant" needs a noise estimate: set run.repeats >= 2 (each candidate is '
                 "measured several times) or noise.baseline_repeats >= 2 (the baseline's spread is used)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _scorer(self) -> Spec:
+        if self.scorer is not None and self.metric.json_file is not None:
+            raise ValueError(
+                "metric.json cannot be combined with [scorer]: the scorer prints the metric "
+                "(`name: value` lines, or metric.pattern); drop metric.json"
             )
         return self
 

@@ -210,6 +210,16 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def writer_fingerprint(self) -> tuple[int, int]:
+        """(SQLite's data_version, the database file's inode): both stay put while only this connection
+        writes, so a change means another process wrote (or replaced) the store."""
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            inode = -1
+        return version, inode
+
     # -- meta --------------------------------------------------------------------------------------
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:

@@ -11,9 +11,10 @@ from tests.conftest import PYTHON, cli, write_study
 
 # A script proposer that replays the proposals in proposals.json, one per call, then stops.
 REPLAY = """
-import json, sys
+import json, os, sys
 study = json.load(sys.stdin)
-with open("payloads.jsonl", "a") as log:  # what the proposer was shown, for the tests to inspect
+# What the proposer was shown, for the tests to inspect, in the one folder a proposer may write.
+with open(os.path.join(os.environ["AUTORESEARCH_PROPOSER_DIR"], "payloads.jsonl"), "a") as log:
     log.write(json.dumps(study) + "\\n")
 proposals = json.load(open("proposals.json"))
 step = len(study["history"]) + len(study["pending"]) - 1
@@ -104,6 +105,11 @@ def run(root: Path) -> list[Experiment]:
         return store.experiments()
     finally:
         store.close()
+
+
+def payloads(root: Path) -> str:
+    """Every payload the replaying proposer was shown (one JSON per line)."""
+    return "".join(path.read_text() for path in root.glob(".autoresearch/*/proposer/payloads.jsonl"))
 
 
 def whole(content: str, rationale: str) -> dict:

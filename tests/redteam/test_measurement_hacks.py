@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from tests.conftest import PYTHON, wait_for
-from tests.redteam.conftest import code_study, params_study, run, whole
+from tests.redteam.conftest import code_study, params_study, payloads, run, whole
 from tests.redteam.test_sandbox_hacks import dead
 
 EVALUATE = """
@@ -17,6 +17,8 @@ json.dump({"loss": loss}, open("metrics.json", "w"))
 print("loss:", loss)
 """
 TRAIN = "def train():\n    return 1.0\n"
+
+NONE = '[sandbox]\nkind = "none"'
 
 
 def test_edit_a_protected_evaluator(tmp_path: Path) -> None:
@@ -30,6 +32,7 @@ def test_edit_a_protected_evaluator(tmp_path: Path) -> None:
                 "rewrite the evaluator at run time",
             ),
         ],
+        extra=NONE,  # without a sandbox the rewrite happens, and the hashes catch it
     )
     experiments = run(root)
     assert [e.decision for e in experiments] == ["baseline", "rejected", "rejected"]
@@ -49,7 +52,7 @@ def test_protected_evaluator_in_params_mode(tmp_path: Path) -> None:
         tmp_path / "s",
         f"{PYTHON} evaluate.py {{cheat}}",
         [{"params": {"cheat": 1}}, {"params": {"cheat": 2}}],
-        extra='[integrity]\nprotected = ["evaluate.py"]',
+        extra=f'[integrity]\nprotected = ["evaluate.py"]\n{NONE}',
         files={"evaluate.py": evaluate},
     )
     experiments = run(root)
@@ -135,6 +138,7 @@ def test_shrink_the_validation_set(tmp_path: Path) -> None:
         tmp_path / "s",
         {"evaluate.py": evaluate, "train.py": TRAIN, "data/val.txt": "".join(f"{i}\n" for i in range(10))},
         [whole(shrink, "evaluate on the easy part"), {"edits": {"train.py": TRAIN + "\n"}, "rationale": "noop"}],
+        extra=NONE,
     )
     experiments = run(root)
     assert experiments[1].decision == "rejected" and "data/val.txt" in (experiments[1].reason or "")
@@ -164,6 +168,6 @@ def test_return_a_cached_result_is_caught_by_the_holdout(tmp_path: Path) -> None
     assert experiments[1].holdout == {"test_loss": 0.123457}
     assert experiments[2].holdout is not None and experiments[2].holdout["test_loss"] > 9
     # No proposer ever saw a holdout value (nor the holdout metric's name).
-    payloads = (root / "payloads.jsonl").read_text()
-    assert "0.123457" not in payloads and "9.123457" not in payloads and "test_loss" not in payloads
-    assert json.loads(payloads.splitlines()[-1])["history"][1]["decision"] == "kept"
+    shown = payloads(root)
+    assert "0.123457" not in shown and "9.123457" not in shown and "test_loss" not in shown
+    assert json.loads(shown.splitlines()[-1])["history"][1]["decision"] == "kept"

@@ -62,6 +62,8 @@ def study(tmp_path: Path, choices: int, workers: int, extra: str = "", budget: i
     use = "script:{PYTHON} stubborn.py"
     [budget]
     experiments = {budget}
+    [sandbox]
+    kind = "none"  # every run appends to one shared file outside the study (RUNS), for the tests to read
     """
     return write_study(tmp_path / "study", spec, {"timed.py": TIMED, "stubborn.py": STUBBORN})
 
@@ -153,11 +155,12 @@ MEASURE = "import time, target\ntime.sleep(target.DELAY)\nprint('cost:', target.
 
 # Call n (counted in a file) returns edits[n]; past the end, slow and worse candidates.
 SEQUENCE = """
-import json, sys
+import json, os, sys
 json.load(sys.stdin)
-calls = open("calls").read() if __import__("os").path.exists("calls") else ""
+state = os.path.join(os.environ["AUTORESEARCH_PROPOSER_DIR"], "calls")  # the one folder it may write
+calls = open(state).read() if os.path.exists(state) else ""
 n = len(calls)
-open("calls", "a").write("x")
+open(state, "a").write("x")
 edits = json.load(open("edits.json"))
 if n < len(edits):
     print(json.dumps(edits[n]))

@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from autoresearch.run.process import experiment_env, looks_secret, run_command
+from autoresearch.run.process import experiment_env, run_command
 from tests.conftest import wait_for
 
 
@@ -77,9 +77,15 @@ def test_missing_command_is_a_clean_failure(tmp_path: Path) -> None:
     assert result.error is not None and "could not start" in result.error
 
 
-def test_secrets_are_withheld_unless_listed() -> None:
+def test_only_allowlisted_variables_pass_unless_listed() -> None:
     base = {
         "OPENAI_API_KEY": "sk-1",
+        "SECRET_KEY": "django",
+        "PGPASSWORD": "pg",
+        "DATABASE_URL": "postgres://u:p@h/db",
+        "AWS_KEY_2": "k2",
+        "MY_APP_SETTING": "anything unknown",
+        "LC_ALL": "C.UTF-8",
         "GITHUB_TOKEN": "t",
         "DB_PASSWORD": "p",
         "AWS_SECRET_ACCESS_KEY": "s",
@@ -88,5 +94,5 @@ def test_secrets_are_withheld_unless_listed() -> None:
         "TOKENIZERS_PARALLELISM": "false",
     }
     env = experiment_env(base, extra={"A": "1"}, allow=["WANDB_API_KEY"])
-    assert env == {"PATH": "/bin", "TOKENIZERS_PARALLELISM": "false", "WANDB_API_KEY": "w", "A": "1"}
-    assert looks_secret("HF_TOKEN") and not looks_secret("TOKENIZERS_PARALLELISM")
+    passed = {"PATH": "/bin", "TOKENIZERS_PARALLELISM": "false", "LC_ALL": "C.UTF-8", "WANDB_API_KEY": "w", "A": "1"}
+    assert env == passed

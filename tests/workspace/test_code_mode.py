@@ -232,7 +232,9 @@ def test_each_rejection_reason_is_recorded(tmp_path: Path, proposal: dict, reaso
 
 def test_run_that_changes_a_protected_file_is_rejected_whatever_its_metric(tmp_path: Path) -> None:
     sneaky = target(1, "open(__file__.replace('target.py', 'data/split.txt'), 'w').write('1\\n')\n")
-    root = make_repo(tmp_path, [{"edits": {"target.py": sneaky}, "rationale": "shrink the split"}])
+    # Without a sandbox the write happens and the hashes catch it (under bwrap data/ is read-only).
+    no_sandbox = '[sandbox]\nkind = "none"'
+    root = make_repo(tmp_path, [{"edits": {"target.py": sneaky}, "rationale": "shrink the split"}], no_sandbox)
     assert cli("run", str(root)).returncode == 0
     experiments = rows(root)
     assert experiments[1].decision == "rejected" and "data/split.txt" in experiments[1].reason
@@ -273,18 +275,26 @@ def test_include_uncommitted_starts_from_the_users_changes(tmp_path: Path) -> No
     assert (root / "target.py").read_text() == target(7)  # still the user's, untouched
 
 
+def with_agent(tmp_path: Path, script: str) -> Path:
+    """A study whose proposer is the agent SCRIPT, committed in the repository (the agent's worktree has it)."""
+    root = make_repo(tmp_path, [], budget=2)
+    (root / "agent.py").write_text(script)
+    spec = (root / "autoresearch.toml").read_text().replace(f"script:{PYTHON} replay.py", f"agent:{PYTHON} agent.py")
+    (root / "autoresearch.toml").write_text(spec)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "the agent")
+    return root
+
+
 def test_agent_proposer_takes_what_the_agent_changed(tmp_path: Path) -> None:
-    agent = tmp_path / "agent.py"
-    agent.write_text(
+    root = with_agent(
+        tmp_path,
         "import pathlib, sys\n"
         "prompt = sys.argv[1]\n"
         "assert 'cost' in prompt and 'target.py' in prompt\n"
         "p = pathlib.Path('target.py'); p.write_text(p.read_text().replace('COST = 10', 'COST = 3'))\n"
-        "print('RATIONALE: set the cost to three')\n"
+        "print('RATIONALE: set the cost to three')\n",
     )
-    root = make_repo(tmp_path, [], budget=2)
-    spec = (root / "autoresearch.toml").read_text().replace(f"script:{PYTHON} replay.py", f"agent:{PYTHON} {agent}")
-    (root / "autoresearch.toml").write_text(spec)
     result = cli("run", str(root))
     assert result.returncode == 0, result.stderr
     experiments = rows(root)
@@ -295,11 +305,7 @@ def test_agent_proposer_takes_what_the_agent_changed(tmp_path: Path) -> None:
 
 
 def test_agent_changing_files_outside_editable_is_rejected(tmp_path: Path) -> None:
-    agent = tmp_path / "agent.py"
-    agent.write_text("import pathlib\npathlib.Path('notes.md').write_text('changed')\n")
-    root = make_repo(tmp_path, [], budget=2)
-    spec = (root / "autoresearch.toml").read_text().replace(f"script:{PYTHON} replay.py", f"agent:{PYTHON} {agent}")
-    (root / "autoresearch.toml").write_text(spec)
+    root = with_agent(tmp_path, "import pathlib\npathlib.Path('notes.md').write_text('changed')\n")
     assert cli("run", str(root)).returncode == 0
     experiment = rows(root)[1]
     assert experiment.decision == "rejected" and "not editable: notes.md" in experiment.reason

@@ -10,13 +10,13 @@ replaces `{prompt}` / `{prompt_file}` when the command has them.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
 from pathlib import Path
 
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.propose.script import experiment_summary
+from autoresearch.run import nofollow, sandbox
+from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.checkout import read_file
@@ -82,32 +82,29 @@ class AgentProposer:
         worktree = self.git.checkout(AGENT_SLOT, parent)
         root = worktree / self.prefix if self.prefix else worktree
         prompt = agent_prompt(context)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        prompt_file = self.folder / "prompt.md"
-        prompt_file.write_text(prompt)
+        prompt_file = nofollow.write_text(self.folder / "prompt.md", prompt, self.spec.root)
         command = render_command(self.command, {"prompt": prompt, "prompt_file": str(prompt_file)})
         if command == self.command:
             command = f"{self.command} {shlex.quote(prompt)}"
-        # The agent is the user's own tool: it gets their environment (its API key included).
-        try:
-            done = subprocess.run(
-                command,
-                shell=True,
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                env=dict(os.environ),
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
+        # The agent is adversarial like any candidate: the experiments' sandbox, its own worktree as the
+        # only writable folder, the allowlisted environment. Its API key and network come from
+        # [proposer] options (pass_env, network, writable), never by default.
+        view = sandbox.proposer_view(self.spec, worktree, writable=(), readable=(prompt_file,))
+        done = run_piped(
+            command,
+            cwd=root,
+            env=sandbox.proposer_env(self.spec, {}),
+            timeout=self.timeout,
+            preexec=sandbox.prefix(self.spec, view),
+        )
+        if done.timed_out:
             return Proposal(
                 rejected_reason=f"the agent did not finish within {self.timeout:g}s", extra=self._io(prompt)
             )
         extra = self._io(prompt, done.stdout, done.stderr)
-        if done.returncode != 0:
+        if done.exit_code != 0:
             tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-            return Proposal(rejected_reason=f"the agent exited with {done.returncode}: {tail}", extra=extra)
+            return Proposal(rejected_reason=f"the agent exited with {done.exit_code}: {tail}", extra=extra)
         files, reason = self._edits(worktree, parent)
         if reason is not None:
             return Proposal(rejected_reason=reason, extra=extra)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from typing import Any
 
 from autoresearch.propose.base import Context, Proposal, SearchExhausted, WaitForResults
-from autoresearch.run.process import experiment_env
+from autoresearch.run import nofollow, sandbox
+from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
 
@@ -114,22 +114,24 @@ class ScriptProposer:
 
     def propose(self, context: Context) -> Proposal:
         payload = json.dumps(context_payload(context))
-        try:
-            done = subprocess.run(
-                self.command,
-                shell=True,
-                input=payload,
-                capture_output=True,
-                text=True,
-                cwd=self.spec.root,
-                env=experiment_env(os.environ),
-                timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired:
+        # The script runs in the experiments' sandbox, in the spec's folder (read-only in code mode),
+        # with a folder of its own for state that it keeps between calls (AUTORESEARCH_PROPOSER_DIR).
+        state = self.spec.study_dir / "proposer"
+        os.close(nofollow.open_dir(state, self.spec.root))
+        view = sandbox.proposer_view(self.spec, self.spec.root, writable=(state,))
+        done = run_piped(
+            self.command,
+            cwd=self.spec.root,
+            env=sandbox.proposer_env(self.spec, {"AUTORESEARCH_PROPOSER_DIR": str(state)}),
+            timeout=self.timeout,
+            preexec=sandbox.prefix(self.spec, view),
+            stdin=payload,
+        )
+        if done.timed_out:
             return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s")
-        if done.returncode != 0:
+        if done.exit_code != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
-            return Proposal(rejected_reason=f"proposer script exited with {done.returncode}: {tail[0]}")
+            return Proposal(rejected_reason=f"proposer script exited with {done.exit_code}: {tail[0]}")
         proposal = parse_proposal(done.stdout)
         if proposal.rejected_reason is None:
             proposal.rejected_reason = context.check(proposal)

@@ -25,6 +25,7 @@ from autoresearch.paired import Confirmation
 from autoresearch.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
 from autoresearch.report.progress import DECISION_COLORS, plot_progress
 from autoresearch.report.summary import Summary, running_best, summarize_spec
+from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
 
@@ -43,6 +44,7 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     confirmation = Confirmation.from_store(store)
     if confirmation is not None:
         summary.confirmed = confirmation.figure()
+    summary.warnings += recorded_warnings(store)
     lessons_file = spec.study_dir / "lessons.md"
     lessons = lessons_file.read_text(errors="replace") if lessons_file.is_file() else None
     plot_progress(
@@ -311,6 +313,8 @@ def render_html(
         f"<h1>autoresearch report: {esc(s.name)}</h1>",
         f"<p class='muted'>generated {esc(time.strftime('%Y-%m-%d %H:%M:%S'))}</p>",
     ]
+    for warning in s.warnings:
+        parts.append(f"<p class='warn'><b>Warning:</b> {esc(warning)}</p>")
     if s.holdout is not None and s.holdout.diverged:
         parts.append(f"<p class='warn' id='divergence'><b>Warning:</b> {esc(s.holdout.message)}</p>")
     parts.append("<h2 id='summary'>Summary</h2><table>")

@@ -62,6 +62,8 @@ def _cell(text: object) -> str:
 
 def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", lessons: str | None = None) -> str:
     out: list[str] = [f"# autoresearch report: {s.name}", ""]
+    for warning in s.warnings:
+        out += [f"> **Warning** — {warning}", ""]
     if s.holdout is not None and s.holdout.diverged:
         out += [f"> **Warning** — {s.holdout.message}", ""]
     out += ["## Summary", "", "| | |", "| --- | --- |"]

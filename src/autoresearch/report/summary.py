@@ -135,6 +135,7 @@ class Summary:
     strict_kept: int | None = None  # how many the strict rule would have kept (None: not recorded)
     rows: list[ExperimentRow] = field(default_factory=list)  # the last MAX_ROWS experiments
     confirmed: str | None = None  # best vs baseline re-measured on interleaved pairs (autoresearch confirm)
+    warnings: list[str] = field(default_factory=list)  # e.g. the study ran without a sandbox
 
     @property
     def rows_note(self) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
-from autoresearch.run import integrity, sandbox
+from autoresearch.run import integrity, nofollow, sandbox
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
@@ -135,6 +135,11 @@ class CommandEvaluator(Evaluator):
         """Paths (globs) relative to the run's folder that no run may change."""
         return [*self.spec.integrity.protected, *(self.spec.code.protected if self.spec.code else [])]
 
+    @property
+    def anchor(self) -> Path:
+        """The folder below which autoresearch opens a run's files without following symlinks."""
+        return self.spec.root
+
     def placeholder_values(
         self, experiment: Experiment, proposal: Proposal, log_dir: Path | None = None
     ) -> dict[str, Any]:
@@ -146,7 +151,8 @@ class CommandEvaluator(Evaluator):
         }
         if proposal.params is not None:
             folder = log_dir or self.log_dir(experiment)
-            params_file = write_params_file(folder / Path(self.spec.run.params_file).name, proposal.params)
+            name = Path(self.spec.run.params_file).name
+            params_file = write_params_file(folder / name, proposal.params, anchor=self.anchor)
             values.update(proposal.params)
             values["params_file"] = str(params_file)
         return values
@@ -188,6 +194,21 @@ class CommandEvaluator(Evaluator):
         Repeat i gets seed `study.seed + seed_offset + i` ({seed}, AUTORESEARCH_SEED); the objective is
         the mean, the values per repeat go to extra. Protected files are hashed before and after each repeat.
         """
+        try:
+            return self._run_repeats(root, experiment, proposal, log_dir, seed_offset, repeats, slot)
+        except nofollow.UnsafePath as exc:  # only a run (or a stray process of one) plants these
+            return Evaluation(rejected=f"a run planted a symlink where autoresearch keeps its files: {exc}")
+
+    def _run_repeats(
+        self,
+        root: Path,
+        experiment: Experiment,
+        proposal: Proposal,
+        log_dir: Path | None,
+        seed_offset: int,
+        repeats: int | None,
+        slot: int | None,
+    ) -> Evaluation:
         log_dir = log_dir or self.log_dir(experiment)
         count = repeats or self.repeats_for(experiment)
         protected = self.protected()
@@ -200,7 +221,7 @@ class CommandEvaluator(Evaluator):
             seed = self.spec.study.seed + seed_offset + index
             # Repeat 0 logs to the experiment's folder itself (what `show` reads), later ones beside it.
             folder = log_dir if index == 0 else log_dir / f"repeat-{index}"
-            evaluation, cwd, env, values = self._run_once(root, experiment, proposal, folder, seed, slot)
+            evaluation, _, env, values = self._run_once(root, experiment, proposal, folder, seed, slot)
             runs.append((evaluation, seed))
             # Checked after every repeat: the next one may start from a fresh checkout.
             after = integrity.protected_hashes(root, protected)
@@ -211,8 +232,7 @@ class CommandEvaluator(Evaluator):
         if touched:
             evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
         elif evaluation.error is None:
-            cwd = self.fresh_root(experiment, root) / self.spec.run.cwd
-            evaluation.rejected = self.check_guards(evaluation, cwd, env, log_dir, values)
+            evaluation.rejected = self.check_guards(evaluation, experiment, root, env, log_dir, values)
         return evaluation
 
     def _env(
@@ -226,7 +246,9 @@ class CommandEvaluator(Evaluator):
                 "AUTORESEARCH_EXPERIMENT_ID": str(experiment.id),
                 "AUTORESEARCH_SEED": str(values["seed"]),
                 **({"AUTORESEARCH_PARAMS_FILE": values["params_file"]} if "params_file" in values else {}),
+                **({"AUTORESEARCH_OUTPUT_DIR": values["output_dir"]} if "output_dir" in values else {}),
                 **(devices.env() if devices else {}),
+                **sandbox.env_overrides(self.spec),
             },
             allow=self.spec.run.pass_env,
         )
@@ -234,7 +256,9 @@ class CommandEvaluator(Evaluator):
     def _run_once(
         self, root: Path, experiment: Experiment, proposal: Proposal, log_dir: Path, seed: int, slot: int | None
     ) -> tuple[Evaluation, Path, dict[str, str], dict[str, Any]]:
-        values = self.placeholder_values(experiment, proposal, log_dir) | {"seed": seed}
+        # The run's own writable folder, fresh each time; the log folder around it is autoresearch's.
+        output_dir = nofollow.fresh_dir(log_dir / "output", self.anchor)
+        values = self.placeholder_values(experiment, proposal, log_dir) | {"seed": seed, "output_dir": str(output_dir)}
         cwd = root / self.spec.run.cwd
         devices = self.devices.get(slot, Slot()) if slot is not None else Slot()
         env = self._env(experiment, proposal, values, devices)
@@ -242,6 +266,8 @@ class CommandEvaluator(Evaluator):
         # read as this run's result: it is removed first, and read right after the run ends.
         if self.spec.metric.json_file is not None:
             integrity.remove_stale(cwd, self.spec.metric.json_file)
+        readable = (Path(values["params_file"]),) if "params_file" in values else ()
+        view = sandbox.View(root, writable=(output_dir,), readable=readable)
         result = run_command(
             render_command(self.spec.run.command, values),
             cwd=cwd,
@@ -251,11 +277,63 @@ class CommandEvaluator(Evaluator):
             stderr_path=log_dir / "stderr.log",
             max_log_bytes=self.spec.run.max_log_size,
             kill_grace=self.spec.run.kill_grace,
-            preexec=[*sandbox.prefix(self.spec, root, [log_dir]), *devices.preexec()],
+            preexec=[*sandbox.prefix(self.spec, view), *devices.preexec()],
             on_start=self.running.add,
             on_exit=self.running.discard,
+            anchor=self.anchor,
         )
-        return self.read(result, cwd), cwd, env, values
+        if self.spec.scorer is None:
+            return self.read(result, cwd), cwd, env, values
+        if not result.succeeded:  # nothing to score; what the candidate printed does not count
+            evaluation = self.read(result, cwd)
+            evaluation.metrics = {}
+            return evaluation, cwd, env, values
+        return self.score(experiment, root, log_dir, values, env, result), cwd, env, values
+
+    def score(
+        self,
+        experiment: Experiment,
+        root: Path,
+        log_dir: Path,
+        values: dict[str, Any],
+        env: dict[str, str],
+        run: RunResult,
+    ) -> Evaluation:
+        """Run the spec's scorer on what the run wrote; its metric lines are the ones that count.
+
+        The scorer runs in the spec's own folder (the user's files, not the candidate's worktree), sees
+        the run's folder and output folder read-only, and is the only process shown `scorer.data`.
+        """
+        scorer = self.spec.scorer
+        assert scorer is not None
+        root = self.fresh_root(experiment, root)  # the scorer reads the run's output folder, not leftovers
+        values = values | {"run_dir": str(root)}
+        home = self.spec.root.resolve()
+        view = sandbox.View(
+            home,
+            readable=(root, Path(values["output_dir"])),
+            reveal=tuple(scorer.data),
+            read_only_root=True,
+        )
+        result = run_command(
+            render_command(scorer.command, values),
+            cwd=home / self.spec.run.cwd,
+            env=env | {"AUTORESEARCH_RUN_DIR": str(root)},
+            timeout=scorer.timeout,
+            stdout_path=log_dir / "scorer.stdout.log",
+            stderr_path=log_dir / "scorer.stderr.log",
+            max_log_bytes=self.spec.run.max_log_size,
+            kill_grace=self.spec.run.kill_grace,
+            preexec=sandbox.prefix(self.spec, view),
+            on_start=self.running.add,
+            on_exit=self.running.discard,
+            anchor=self.anchor,
+        )
+        evaluation = self.read(result, home, timeout=scorer.timeout)
+        if evaluation.error is not None:
+            evaluation.error = f"the scorer: {evaluation.error}"
+        evaluation.exit_code, evaluation.duration = run.exit_code, run.duration
+        return evaluation
 
     # -- re-measuring and the holdout (asked by the judge, never seen by a proposer) ----------------
 
@@ -293,10 +371,17 @@ class CommandEvaluator(Evaluator):
         assert holdout is not None
         root = self.fresh_root(experiment, self.root_for(experiment, experiment))
         log_dir = self.log_dir(experiment) / "holdout"
-        values = self.placeholder_values(experiment, proposal_of(experiment), log_dir)
-        cwd = root / self.spec.run.cwd
-        if holdout.json_file is not None:
-            integrity.remove_stale(cwd, holdout.json_file)
+        try:
+            output_dir = nofollow.fresh_dir(log_dir / "output", self.anchor)
+            values = self.placeholder_values(experiment, proposal_of(experiment), log_dir)
+            values["output_dir"] = str(output_dir)
+            cwd = root / self.spec.run.cwd
+            if holdout.json_file is not None:
+                integrity.remove_stale(cwd, holdout.json_file)
+        except nofollow.UnsafePath as exc:
+            return Evaluation(error=f"the holdout could not run: {exc}")
+        readable = (Path(values["params_file"]),) if "params_file" in values else ()
+        view = sandbox.View(root, writable=(output_dir,), readable=readable, reveal=tuple(holdout.data))
         result = run_command(
             render_command(holdout.command, values),
             cwd=cwd,
@@ -306,39 +391,60 @@ class CommandEvaluator(Evaluator):
             stderr_path=log_dir / "stderr.log",
             max_log_bytes=self.spec.run.max_log_size,
             kill_grace=self.spec.run.kill_grace,
-            preexec=sandbox.prefix(self.spec, root, [log_dir]),
+            preexec=sandbox.prefix(self.spec, view),
             on_start=self.running.add,
             on_exit=self.running.discard,
+            anchor=self.anchor,
         )
-        return self.read(result, cwd, metric=holdout)
+        return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
 
     def check_guards(
-        self, evaluation: Evaluation, cwd: Path, env: dict[str, str], log_dir: Path, values: dict[str, Any]
+        self,
+        evaluation: Evaluation,
+        experiment: Experiment,
+        root: Path,
+        env: dict[str, str],
+        log_dir: Path,
+        values: dict[str, Any],
     ) -> str | None:
-        """The first guard the candidate fails, with its name and output tail; None if all pass."""
+        """The first guard the candidate fails, with its name and output tail; None if all pass.
+
+        Guard commands run in the same sandbox as the experiment, on a freshly reset ROOT.
+        """
         for guard in self.spec.guard:
             if guard.metric is not None:
                 value = evaluation.metrics.get(guard.metric)
                 if value is None:
                     return f"guard {guard.name}: metric {guard.metric} was not reported"
+                if not math.isfinite(value):  # nan compares false with every bound: it must not pass
+                    return f"guard {guard.name}: {guard.metric} = {value} is not a finite number"
                 if guard.max is not None and value > guard.max:
                     return f"guard {guard.name}: {guard.metric} = {value:g} is above max {guard.max:g}"
                 if guard.min is not None and value < guard.min:
                     return f"guard {guard.name}: {guard.metric} = {value:g} is below min {guard.min:g}"
                 continue
             assert guard.command is not None
+            root = self.fresh_root(experiment, root)  # nothing the run left (a conftest.py) reaches the guard
+            cwd = root / self.spec.run.cwd
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", guard.name)
-            result = run_command(
-                render_command(guard.command, values),
-                cwd=cwd,
-                env=env,
-                timeout=guard.timeout,
-                stdout_path=log_dir / f"guard-{slug}.stdout.log",
-                stderr_path=log_dir / f"guard-{slug}.stderr.log",
-                kill_grace=self.spec.run.kill_grace,
-                on_start=self.running.add,
-                on_exit=self.running.discard,
-            )
+            readable = (Path(values["params_file"]),) if "params_file" in values else ()
+            try:
+                output_dir = nofollow.fresh_dir(log_dir / f"guard-{slug}.output", self.anchor)
+                result = run_command(
+                    render_command(guard.command, values | {"output_dir": str(output_dir)}),
+                    cwd=cwd,
+                    env=env | {"AUTORESEARCH_OUTPUT_DIR": str(output_dir)},
+                    timeout=guard.timeout,
+                    stdout_path=log_dir / f"guard-{slug}.stdout.log",
+                    stderr_path=log_dir / f"guard-{slug}.stderr.log",
+                    kill_grace=self.spec.run.kill_grace,
+                    preexec=sandbox.prefix(self.spec, sandbox.View(root, writable=(output_dir,), readable=readable)),
+                    on_start=self.running.add,
+                    on_exit=self.running.discard,
+                    anchor=self.anchor,
+                )
+            except nofollow.UnsafePath as exc:
+                return f"guard {guard.name}: a run planted a symlink where autoresearch keeps its files: {exc}"
             if not result.succeeded:
                 why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
                 lines = [
@@ -350,18 +456,31 @@ class CommandEvaluator(Evaluator):
                 return f"guard {guard.name} failed ({why}): {' | '.join(lines[-3:])} (log: {result.stdout_path.parent})"
         return None
 
-    def read(self, result: RunResult, cwd: Path, metric: MetricSection | HoldoutSection | None = None) -> Evaluation:
+    def read(
+        self,
+        result: RunResult,
+        cwd: Path,
+        metric: MetricSection | HoldoutSection | None = None,
+        timeout: float | None = None,
+    ) -> Evaluation:
         evaluation = Evaluation(exit_code=result.exit_code, duration=result.duration)
-        output = result.stdout_path.read_text(errors="replace")
+        try:
+            output = nofollow.read_bytes(result.stdout_path, self.anchor).decode(errors="replace")
+        except (OSError, nofollow.UnsafePath):
+            output = ""
         m = metric or self.spec.metric
         name = m.name if isinstance(m, MetricSection) else m.metric
         objective = m.objective if isinstance(m, MetricSection) else None
         measured = measure(output, metric=name, pattern=m.pattern, json_file=m.json_file, objective=objective, cwd=cwd)
         evaluation.metrics = measured.metrics
+        if measured.repeated:
+            evaluation.extra["flags"] = [
+                f"printed {', '.join(measured.repeated)} more than once with different values (the last counts)"
+            ]
         if result.error is not None:
             evaluation.error = result.error
         elif result.timed_out:
-            evaluation.error = f"timed out after {self.spec.run.timeout:g}s"
+            evaluation.error = f"timed out after {timeout or self.spec.run.timeout:g}s"
         elif result.exit_code != 0:
             tail = read_tail(result.stderr_path, 300).strip().splitlines()
             evaluation.error = f"exit code {result.exit_code}" + (f": {tail[-1]}" if tail else "")
@@ -394,6 +513,7 @@ def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
         evaluation.error = f"repeat {len(runs)}/{count} (seed {seed}) failed: {evaluation.error}"
         return evaluation
     evaluations = [e for e, _ in runs]
+    flags = sorted({flag for e in evaluations for flag in e.extra.get("flags", [])})
     objectives = [e.objective for e in evaluations if e.objective is not None]
     shared = set.intersection(*(set(e.metrics) for e in evaluations))
     mean = statistics.fmean(objectives)
@@ -408,5 +528,6 @@ def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
             "seeds": [seed for _, seed in runs],
             "std": std,
             "stderr": std / math.sqrt(len(objectives)),
+            **({"flags": flags} if flags else {}),
         },
     )

@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+from autoresearch.run import nofollow
 from autoresearch.workspace.git import hash_files
 
 # Identifiers through which code sets a random seed, in the common libraries.
@@ -42,8 +44,16 @@ def changed(reference: dict[str, str], before: dict[str, str], after: dict[str, 
 def remove_stale(cwd: Path, json_spec: str) -> None:
     """Delete the metrics file named by `path/to/file.json:key` (relative to CWD) if it exists."""
     path = cwd / json_spec.rpartition(":")[0]
-    if path.is_file() or path.is_symlink():
-        path.unlink()
+    try:
+        folder = nofollow.open_dir(path.parent, cwd, create=False)  # UnsafePath for a planted link
+    except FileNotFoundError:
+        return
+    try:
+        os.unlink(path.name, dir_fd=folder)  # a symlink itself, never its target
+    except (FileNotFoundError, IsADirectoryError):
+        pass
+    finally:
+        os.close(folder)
 
 
 def diff_flags(diff: str | None, metric: str, metrics_file: str | None = None) -> list[str]:

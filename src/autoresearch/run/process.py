@@ -10,7 +10,6 @@ the head is written as it comes, and the last `tail_bytes` are kept and appended
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -22,26 +21,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from autoresearch.run import reaper
+from autoresearch.run import nofollow, reaper
 
-# Environment variables that look like credentials are not passed to experiments unless listed.
-_SECRET_NAME = re.compile(
-    r"(_API_KEY|_APIKEY|_TOKEN|_SECRET|_SECRET_KEY|_PASSWORD|_PASSWD|_CREDENTIALS|_PRIVATE_KEY|_ACCESS_KEY"
-    r"|_ACCESS_KEY_ID|_AUTH)$|^(API_KEY|TOKEN|SECRET|PASSWORD|GITHUB_TOKEN|HF_TOKEN|AWS_SESSION_TOKEN)$",
-    re.IGNORECASE,
-)
+# What every candidate-influenced process (experiment, guard, holdout, scorer, proposer) receives from
+# autoresearch's own environment: an allowlist, so that a secret under any name (SECRET_KEY, PGPASSWORD,
+# DATABASE_URL, AWS_KEY_2 ...) stays out unless the spec passes it with `run.pass_env`.
+DEFAULT_ENV = frozenset(
+    {
+        # the shell and the user
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
+        "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR",
+        # Python and its environments
+        "PYTHONPATH", "PYTHONHASHSEED", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING",
+        "PYTHONUTF8", "PYTHONWARNINGS", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH",
+        # devices and threads
+        "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
+        "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL", "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TOKENIZERS_PARALLELISM",
+        # caches of common libraries (paths, not credentials)
+        "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TORCH_HOME", "MPLBACKEND",
+    }
+)  # fmt: skip
+DEFAULT_ENV_PREFIXES = ("LC_",)
 
 
-def looks_secret(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
+def passes_by_default(name: str) -> bool:
+    return name in DEFAULT_ENV or name.startswith(DEFAULT_ENV_PREFIXES)
 
 
 def experiment_env(
     base: Mapping[str, str], *, extra: Mapping[str, str] = {}, allow: Sequence[str] = ()
 ) -> dict[str, str]:
-    """BASE without secret-looking variables (except those in ALLOW), plus EXTRA."""
+    """The allowlisted part of BASE (DEFAULT_ENV, LC_*, and the names in ALLOW), plus EXTRA."""
     allowed = set(allow)
-    env = {k: v for k, v in base.items() if k in allowed or not looks_secret(k)}
+    env = {k: v for k, v in base.items() if k in allowed or passes_by_default(k)}
     env.update(extra)
     return env
 
@@ -64,8 +77,8 @@ class RunResult:
 class _CappedLog:
     """Copies a stream to a file, keeping the first `cap` bytes and the last `tail` bytes."""
 
-    def __init__(self, stream: IO[bytes], path: Path, cap: int, tail: int) -> None:
-        self.stream, self.path, self.cap = stream, path, cap
+    def __init__(self, stream: IO[bytes], fd: int, cap: int, tail: int) -> None:
+        self.stream, self.fd, self.cap = stream, fd, cap
         self.tail: deque[bytes] = deque()
         self.tail_size, self.tail_cap = 0, tail
         self.dropped = 0
@@ -74,7 +87,7 @@ class _CappedLog:
 
     def _copy(self) -> None:
         written = 0
-        with open(self.path, "wb") as out:
+        with os.fdopen(self.fd, "wb") as out:
             for chunk in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
                 if written < self.cap:
                     head = chunk[: self.cap - written]
@@ -122,14 +135,19 @@ def run_command(
     preexec: list[str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_exit: Callable[[int], None] | None = None,
+    anchor: Path | None = None,
 ) -> RunResult:
     """Run COMMAND (a shell string or argv) to completion or timeout, logging its output.
 
     PREEXEC is a prefix argv (a sandbox wrapper such as `unshare -n`), applied outside the command
     so the candidate cannot change it. ON_START and ON_EXIT receive the process group id, so a
-    caller can kill running experiments from another thread (Ctrl-C).
+    caller can kill running experiments from another thread (Ctrl-C). The logs are opened here, below
+    ANCHOR (default: their folder) without following symlinks, before the command starts: the command
+    only ever holds pipes, never a path autoresearch will write.
     """
-    stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    anchor = anchor or stdout_path.parent
+    out_fd = nofollow.open_new(stdout_path, anchor)
+    err_fd = nofollow.open_new(stderr_path, anchor)
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     if preexec:
         argv = [*preexec, *argv]
@@ -148,17 +166,17 @@ def run_command(
             )
             reaper.register(proc.pid)
     except OSError as exc:
-        for path in (stdout_path, stderr_path):
-            path.write_text("")
-        stderr_path.write_text(f"could not start {shlex.join(argv)}: {exc}\n")
+        os.close(out_fd)
+        with os.fdopen(err_fd, "w") as err:
+            err.write(f"could not start {shlex.join(argv)}: {exc}\n")
         return RunResult(None, False, 0.0, stdout_path, stderr_path, False, error=f"could not start: {exc}")
     assert proc.stdout is not None and proc.stderr is not None
     if on_start is not None:
         on_start(proc.pid)
     tail = min(max_log_bytes, 256 * 1024)
     logs = [
-        _CappedLog(proc.stdout, stdout_path, max(max_log_bytes - tail, 0), tail),
-        _CappedLog(proc.stderr, stderr_path, max(max_log_bytes - tail, 0), tail),
+        _CappedLog(proc.stdout, out_fd, max(max_log_bytes - tail, 0), tail),
+        _CappedLog(proc.stderr, err_fd, max(max_log_bytes - tail, 0), tail),
     ]
     timed_out = False
     try:
@@ -199,21 +217,80 @@ def run_command(
 
 
 def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -> str:
-    """The last MAX_BYTES of a log file, decoded leniently.
+    """The last MAX_BYTES of a log file, decoded leniently (a symlink there reads as empty).
 
     WHOLE_LINES: start at a line, dropping the first one when the cut fell inside it, so a summary never
     begins mid-word.
     """
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(nofollow.open_read(path, path.parent), "rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(size - max_bytes, 0))
             tail = handle.read().decode(errors="replace")
-    except OSError:
+    except (OSError, nofollow.UnsafePath):
         return ""
     if whole_lines and size > max_bytes:
         _, newline, rest = tail.partition("\n")
         if newline and rest.strip():
             return rest
     return tail
+
+
+@dataclass
+class Piped:
+    """What a proposer command printed (see `run_piped`)."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_piped(
+    command: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    preexec: Sequence[str] = (),
+    stdin: str | None = None,
+) -> Piped:
+    """Run a proposer's COMMAND with STDIN, capturing its output; nothing it started survives it.
+
+    Like `run_command`: its own session, the group killed when it ends, and (while the loop is a
+    subreaper) the processes that escaped the group swept too; under bwrap its PID namespace ends it all.
+    """
+    argv = [*preexec, "/bin/sh", "-c", command]
+    with reaper.LOCK:
+        before = reaper.children()
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
+        reaper.register(proc.pid)
+    timed_out = False
+    try:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc.pid, signal.SIGKILL)
+            reaper.reap_escaped(before)  # an escaped process holding the pipes would block the read
+            out, err = proc.communicate()
+    except BaseException:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        _kill_group(proc.pid, signal.SIGKILL)
+        reaper.unregister(proc.pid)
+        reaper.reap_escaped(before)
+    return Piped(None if timed_out else proc.returncode, out or "", err or "", timed_out)

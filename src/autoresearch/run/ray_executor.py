@@ -33,6 +33,7 @@ from typing import Any
 
 import autoresearch
 from autoresearch.propose.base import Proposal
+from autoresearch.run import nofollow
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator, RunningProcesses
 from autoresearch.run.resources import Slot
 from autoresearch.spec import ResourcesSection, Spec
@@ -178,7 +179,11 @@ def run_on_node(
         evaluator.running = _ReapedProcesses(folder)
         evaluation = evaluator.run_in(root, experiment, proposal, seed_offset=seed_offset, repeats=repeats)
         log_dir = evaluator.log_dir(experiment)
-        logs = {p.name: p.read_bytes() for p in log_dir.iterdir() if p.is_file()} if log_dir.is_dir() else {}
+        logs = (
+            {p.name: p.read_bytes() for p in log_dir.iterdir() if p.is_file() and not p.is_symlink()}
+            if log_dir.is_dir()
+            else {}
+        )
         return {"evaluation": evaluation, "logs": logs, "node": socket.gethostname(), "pid": os.getpid()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -310,9 +315,8 @@ class RayMixin(CommandEvaluator):
             with self._refs_lock:
                 self._refs.discard(ref)
         log_dir = log_dir or self.log_dir(experiment)
-        log_dir.mkdir(parents=True, exist_ok=True)
         for name, data in result["logs"].items():
-            (log_dir / Path(name).name).write_bytes(data)
+            nofollow.write_bytes(log_dir / Path(name).name, data, self.anchor)
         evaluation: Evaluation = result["evaluation"]
         evaluation.extra["ray_node"] = result["node"]
         return evaluation

@@ -9,8 +9,14 @@ Everything is an argv prefix put in front of the command by autoresearch (see `r
 - `network = false`: `unshare -n` (root) or `unshare -rn` (unprivileged, needs user namespaces): a new
   network namespace with only a loopback of its own, so nothing on the host or beyond is reachable.
 - `kind = "bwrap"`: bubblewrap with the whole filesystem read-only except the run's folder (worktree or
-  spec folder), the experiment's log folder and a private /tmp; the study store, the spec file and
-  protected files stay read-only; its own PID namespace dies with the command.
+  spec folder), its fresh output folder and a private /tmp. The study folder (store, logs, other
+  experiments' worktrees), git's data and the scorer's/holdout's data are hidden (empty mounts over
+  them); the spec file and protected files are read-only; its own PID namespace dies with the command,
+  so no process it started outlives it and no ancestor's /proc/<pid>/environ is visible.
+- `kind = "auto"` (the default): bwrap where it works here, else none, with a warning.
+
+The same `View`-based prefix runs experiments, repeats, rechecks, guards, the holdout, the scorer and
+script/agent proposers.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from autoresearch.spec import SandboxSection, Spec
+from autoresearch.store import Store
 
 
 class SandboxError(Exception):
@@ -102,15 +111,54 @@ def _bwrap() -> str:
     return bwrap
 
 
+@functools.cache
+def bwrap_usable() -> str | None:
+    """Why bubblewrap cannot sandbox here, or None when it can (asked once per process)."""
+    try:
+        _bwrap()
+    except SandboxError as exc:
+        return str(exc)
+    return None
+
+
+def resolve_kind(spec: Spec) -> Literal["bwrap", "none"]:
+    """The kind that runs: `auto` is bwrap where bubblewrap works here, else none."""
+    kind = spec.sandbox.kind
+    if kind == "auto":
+        return "bwrap" if bwrap_usable() is None else "none"
+    return kind
+
+
+NONE_WARNING = (
+    'sandbox kind "none": experiments, guards, the holdout, the scorer and proposers run unisolated; they can '
+    "read and write everything your user can (the store, the spec, hidden data); see docs/trust.md"
+)
+
+
+def recorded_warnings(store: Store) -> list[str]:
+    """What `status` and the report must say about how the study's runs were isolated."""
+    return [NONE_WARNING] if store.get_meta("sandbox") == "none" else []
+
+
 def check(spec: Spec) -> list[str]:
     """Fail early (before the baseline) if the sandbox cannot work here; returns warnings."""
     sandbox = spec.sandbox
     limits_prefix(sandbox)
-    if sandbox.kind == "bwrap":
+    kind = resolve_kind(spec)
+    if kind == "bwrap":
         _bwrap()
     elif not sandbox.network:
         _unshare_argv()
     warnings = []
+    if kind == "none":
+        why = f" (bubblewrap: {bwrap_usable()})" if sandbox.kind == "auto" else ""
+        warnings.append(NONE_WARNING + why)
+        hidden = [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
+        if hidden:
+            warnings.append(
+                f"scorer/holdout data ({', '.join(hidden)}) is hidden from candidates only under bwrap; with "
+                'kind "none" a candidate can read it'
+            )
     if sandbox.processes is not None and is_root():
         warnings.append(
             "sandbox.processes is not enforced: Linux ignores RLIMIT_NPROC for root; run autoresearch as "
@@ -119,49 +167,124 @@ def check(spec: Spec) -> list[str]:
     return warnings
 
 
-def prefix(spec: Spec, root: Path, writable: list[Path]) -> list[str]:
-    """The argv prefix that runs a command in the spec's sandbox with ROOT as the run's folder.
+@dataclass(frozen=True)
+class View:
+    """What one sandboxed process sees of the filesystem (under bwrap; kind none sees everything).
 
-    WRITABLE: more folders the command must write (the experiment's log folder).
+    ROOT is its working folder, writable unless READ_ONLY_ROOT; WRITABLE are more folders it may write
+    (its fresh output folder); READABLE are paths inside hidden places shown read-only (a params file,
+    the outputs a scorer reads); REVEAL are spec-relative hidden data paths it may read (the scorer's).
     """
+
+    root: Path
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+    reveal: tuple[str, ...] = ()
+    read_only_root: bool = False
+    network: bool | None = None  # None: the spec's sandbox.network
+
+
+def prefix(spec: Spec, view: View) -> list[str]:
+    """The argv prefix that runs a command in the spec's sandbox with VIEW of the filesystem."""
     sandbox = spec.sandbox
+    network = sandbox.network if view.network is None else view.network
     argv: list[str] = []
-    if sandbox.kind == "bwrap":
-        argv += _bwrap_argv(spec, root, writable)
-    elif not sandbox.network:
+    if resolve_kind(spec) == "bwrap":
+        argv += _bwrap_argv(spec, view, network)
+    elif not network:
         argv += list(_unshare_argv())
     return argv + limits_prefix(sandbox)
 
 
-def _bwrap_argv(spec: Spec, root: Path, writable: list[Path]) -> list[str]:
-    root = root.resolve()
-    argv = [_bwrap(), "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/"]
-    argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    # The private /tmp must not hide the Python running autoresearch ({python}) when it lives there.
-    for prefix in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
-        if Path("/tmp") in prefix.parents:
-            argv += ["--ro-bind", str(prefix), str(prefix)]
-    if not spec.sandbox.network:
-        argv.append("--unshare-net")
-    argv += ["--bind", str(root), str(root)]
-    # The study's own files (store, other experiments, worktrees) stay read-only even when they lie
-    # inside the run's folder (params mode); then the experiment's log folder is opened again.
-    study_dir = (spec.root / ".autoresearch").resolve()
-    if study_dir.is_dir() and (study_dir == root or root in study_dir.parents):
-        argv += ["--ro-bind", str(study_dir), str(study_dir)]
-    for folder in writable:
-        folder = folder.resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        argv += ["--bind", str(folder), str(folder)]
-    from autoresearch.workspace.git import hash_files
+def env_overrides(spec: Spec) -> dict[str, str]:
+    """Variables the sandbox sets: under bwrap only the private /tmp is writable scratch space."""
+    return {"TMPDIR": "/tmp"} if resolve_kind(spec) == "bwrap" else {}
 
-    protected = [*spec.integrity.protected, *(spec.code.protected if spec.code else [])]
-    for rel in sorted(hash_files(root, protected)) if protected else []:
-        path = root / rel
-        if path.exists():
-            argv += ["--ro-bind", str(path), str(path)]
-    for spec_file in ("autoresearch.toml", "pyproject.toml"):
-        path = root / spec_file
-        if path.is_file():
-            argv += ["--ro-bind", str(path), str(path)]
+
+def hidden_paths(spec: Spec) -> list[Path]:
+    """Folders no sandboxed process sees: the study folder (store, logs, worktrees) and git's data."""
+    hidden = [(spec.root / ".autoresearch").resolve()]
+    for folder in [spec.root.resolve(), *spec.root.resolve().parents]:
+        if (folder / ".git").is_dir():
+            hidden.append(folder / ".git")
+            break
+    return hidden
+
+
+def _data(spec: Spec) -> list[str]:
+    return [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
+
+
+def _hide(path: Path) -> list[str]:
+    if path.is_symlink() or not path.exists():
+        return []
+    if path.is_dir():
+        return ["--tmpfs", str(path)]
+    return ["--ro-bind", "/dev/null", str(path)]
+
+
+def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
+    root = view.root.resolve()
+    argv = [_bwrap(), "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--new-session"]
+    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # The private /tmp must not hide the Python running autoresearch ({python}) when it lives there.
+    for python in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
+        if Path("/tmp") in python.parents:
+            argv += ["--ro-bind", str(python), str(python)]
+    if not network:
+        argv.append("--unshare-net")
+    bind_root = ["--ro-bind" if view.read_only_root else "--bind", str(root), str(root)]
+    hidden = hidden_paths(spec)
+    data = [rel for rel in _data(spec) if rel not in view.reveal]
+    argv += bind_root
+    # Mounted over the root's bind, so hidden places inside the run's folder stay hidden.
+    for folder in hidden:
+        argv += _hide(folder)
+    for rel in data:
+        argv += _hide(spec.root.resolve() / rel)
+    if any(folder == root or folder in root.parents for folder in hidden):  # a worktree in .autoresearch
+        argv += bind_root
+    for rel in data:
+        if root != spec.root.resolve():
+            argv += _hide(root / rel)
+    if not view.read_only_root:
+        # Protected files and the spec stay read-only inside the writable root.
+        from autoresearch.workspace.git import hash_files
+
+        protected = [*spec.integrity.protected, *(spec.code.protected if spec.code else [])]
+        for rel in sorted(hash_files(root, protected)) if protected else []:
+            path = root / rel
+            if path.exists() and not path.is_symlink():
+                argv += ["--ro-bind", str(path), str(path)]
+        for spec_file in ("autoresearch.toml", "pyproject.toml"):
+            path = root / spec_file
+            if path.is_file() and not path.is_symlink():
+                argv += ["--ro-bind", str(path), str(path)]
+    for path in view.readable:
+        argv += ["--ro-bind", str(path.resolve()), str(path.resolve())]
+    for folder in view.writable:
+        argv += ["--bind", str(folder.resolve()), str(folder.resolve())]
     return argv
+
+
+def proposer_view(spec: Spec, root: Path, writable: tuple[Path, ...], readable: tuple[Path, ...] = ()) -> View:
+    """The view of a script or agent proposer: the experiments' view, with [proposer] options
+    `network` (an agent's API) and `writable` (e.g. its config folder in HOME) as the only widenings."""
+    options = spec.proposer.options
+    network = options.get("network")
+    extra = tuple(Path(os.path.expanduser(str(p))) for p in options.get("writable", []))
+    return View(
+        root,
+        writable=writable + extra,
+        readable=readable,
+        read_only_root=spec.mode == "code" and root.resolve() == spec.root.resolve(),
+        network=bool(network) if network is not None else None,
+    )
+
+
+def proposer_env(spec: Spec, extra: dict[str, str]) -> dict[str, str]:
+    """The allowlisted environment plus `run.pass_env` and `[proposer] options.pass_env` (an agent's API key)."""
+    from autoresearch.run.process import experiment_env
+
+    allow = [*spec.run.pass_env, *map(str, spec.proposer.options.get("pass_env", []))]
+    return experiment_env(os.environ, extra={**extra, **env_overrides(spec)}, allow=allow)

@@ -39,8 +39,15 @@ def params_text(path: Path, params: dict[str, Any]) -> str:
     raise ValueError(f"unsupported params file format {suffix!r}")
 
 
-def write_params_file(path: Path, params: dict[str, Any]) -> Path:
-    """Write PARAMS in the format the file's suffix names (json, yaml/yml or toml)."""
+def write_params_file(path: Path, params: dict[str, Any], anchor: Path | None = None) -> Path:
+    """Write PARAMS in the format the file's suffix names (json, yaml/yml or toml).
+
+    With ANCHOR, the file is written below it without following any symlink (see run.nofollow).
+    """
+    if anchor is not None:
+        from autoresearch.run import nofollow
+
+        return nofollow.write_text(path, params_text(path, params), anchor)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(params_text(path, params))
     return path
