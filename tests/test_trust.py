@@ -48,6 +48,31 @@ def test_invalid_trust_keys_are_clear_spec_errors() -> None:
     assert spec.sandbox.kind == "bwrap" and spec.sandbox.network
     spec = spec_from_dict({**BASE, "sandbox": {"memory": "1GiB", "cpu_time": "2m", "file_size": "10MB"}})
     assert (spec.sandbox.memory, spec.sandbox.cpu_time, spec.sandbox.file_size) == (1024**3, 120, 10_000_000)
+    assert spec_from_dict(BASE).sandbox.kind == "auto"  # bwrap where it works, else none with a warning
+    assert "must be absolute" in error_for(sandbox={"writable": ["cache"]})
+    scorer = {"command": "python score.py {output_dir}", "data": ["hidden"]}
+    assert "metric.json cannot be combined with [scorer]" in error_for(
+        scorer=scorer, metric={"name": "loss", "json": "out.json:loss"}
+    )
+    assert "scorer.data path '/srv/labels' must be relative" in error_for(scorer={**scorer, "data": ["/srv/labels"]})
+    assert "holdout.data path '../x' must be relative" in error_for(
+        holdout={"command": "true", "metric": "m", "data": ["../x"]}
+    )
+
+
+def test_a_study_without_a_sandbox_says_so_in_status_and_the_report(tmp_path: Path) -> None:
+    root = params_study(
+        tmp_path / "s",
+        f"{PYTHON} exp.py {{cheat}}",
+        [{"params": {"cheat": 1}}],
+        extra='[sandbox]\nkind = "none"',
+        files={"exp.py": "import sys\nprint('loss:', 1 + int(sys.argv[1]))\n"},
+    )
+    result = cli("run", str(root))
+    assert result.returncode == 0 and 'sandbox kind "none"' in result.stderr  # the run header
+    assert 'sandbox kind "none"' in cli("status", str(root)).stdout
+    assert cli("report", str(root)).returncode == 0
+    assert 'sandbox kind "none"' in (root / ".autoresearch" / "rt" / "report" / "report.md").read_text()
 
 
 def test_repeats_use_seeds_and_aggregate(tmp_path: Path) -> None:

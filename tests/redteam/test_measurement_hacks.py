@@ -93,6 +93,7 @@ elif cheat == 1:
         f"{PYTHON} exp.py {{cheat}}",
         [{"params": {"cheat": 1}}, {"params": {"cheat": 2}}],
         files={"exp.py": experiment},
+        extra=NONE,  # the pid it prints is a host pid only without bwrap's PID namespace
     )
     toml = root / "autoresearch.toml"
     toml.write_text(toml.read_text().replace('name = "loss"', 'name = "loss"\njson = "metrics.json:loss"'))

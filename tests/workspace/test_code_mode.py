@@ -339,3 +339,48 @@ def test_resume_after_sigkill_with_worktrees_in_any_state(tmp_path: Path) -> Non
     assert [e.objective for e in kept] == sorted((e.objective for e in kept), reverse=True)
     assert git(root, "rev-parse", "autoresearch/cm").strip() == kept[-1].commit_sha
     assert "COST = 2" in git(root, "show", "autoresearch/cm:target.py")
+
+
+def test_a_study_in_a_subfolder_sees_the_rest_of_its_worktree_read_only(tmp_path: Path) -> None:
+    # The spec lives in study/ of a larger repository whose shared code the experiment imports.
+    repo = tmp_path / "repo"
+    root = write_study(
+        repo / "study",
+        f"""
+        [study]
+        name = "sub"
+        [run]
+        command = "{PYTHON} measure.py"
+        [metric]
+        name = "cost"
+        [code]
+        editable = ["target.py"]
+        [proposer]
+        use = "script:{PYTHON} replay.py"
+        [budget]
+        experiments = 2
+        """,
+        {
+            "target.py": TARGET,
+            "replay.py": REPLAY,
+            "measure.py": (
+                "import sys; sys.path.insert(0, '..')\nfrom shared import SCALE\nfrom target import COST\n"
+                "try:\n    open('../shared.py', 'a').write('# changed')\n    wrote = 1\n"
+                "except OSError:\n    wrote = 0\n"
+                "print('cost:', SCALE * COST)\nprint('wrote:', wrote)\n"
+            ),
+        },
+    )
+    (repo / "shared.py").write_text("SCALE = 2\n")
+    (root / "edits.json").write_text(json.dumps(chain([4])))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "initial")
+    assert cli("run", str(root)).returncode == 0
+    store = Store(root / ".autoresearch" / "sub", create=False)
+    try:
+        experiments = store.experiments()
+    finally:
+        store.close()
+    assert [(e.decision, e.objective) for e in experiments] == [("baseline", 20), ("kept", 8)]
+    assert experiments[1].metrics["wrote"] == 0  # only the study's own folder is writable

@@ -22,6 +22,7 @@ script/agent proposers.
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import shutil
 import subprocess
@@ -211,6 +212,9 @@ def hidden_paths(spec: Spec) -> list[Path]:
     return hidden
 
 
+ACCELERATORS = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
+
+
 def _data(spec: Spec) -> list[str]:
     return [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
 
@@ -227,6 +231,10 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
     root = view.root.resolve()
     argv = [_bwrap(), "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--new-session"]
     argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # A minimal /dev, plus the accelerators (NVIDIA, DRM render nodes, AMD's kfd): no disks, no consoles.
+    for pattern in ACCELERATORS:
+        for device in sorted(glob.glob(pattern)):
+            argv += ["--dev-bind", device, device]
     # The private /tmp must not hide the Python running autoresearch ({python}) when it lives there.
     for python in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
         if Path("/tmp") in python.parents:
@@ -243,6 +251,10 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
     for rel in data:
         argv += _hide(spec.root.resolve() / rel)
     if any(folder == root or folder in root.parents for folder in hidden):  # a worktree in .autoresearch
+        # The rest of the worktree (the spec in a subfolder of the repository) stays readable.
+        top = next((f for f in [root, *root.parents] if (f / ".git").is_file()), root)
+        if top != root:
+            argv += ["--ro-bind", str(top), str(top)]
         argv += bind_root
     for rel in data:
         if root != spec.root.resolve():
@@ -262,9 +274,19 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
                 argv += ["--ro-bind", str(path), str(path)]
     for path in view.readable:
         argv += ["--ro-bind", str(path.resolve()), str(path.resolve())]
-    for folder in view.writable:
+    for folder in (*view.writable, *_extra_writable(spec)):
         argv += ["--bind", str(folder.resolve()), str(folder.resolve())]
     return argv
+
+
+def _extra_writable(spec: Spec) -> list[Path]:
+    """`sandbox.writable`: folders the user lets every sandboxed process write (a compiler cache); made if missing."""
+    folders = []
+    for text in spec.sandbox.writable:
+        folder = Path(os.path.expanduser(text))
+        folder.mkdir(parents=True, exist_ok=True)
+        folders.append(folder)
+    return folders
 
 
 def proposer_view(spec: Spec, root: Path, writable: tuple[Path, ...], readable: tuple[Path, ...] = ()) -> View:
