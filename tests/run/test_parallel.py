@@ -170,7 +170,7 @@ else:
 """
 
 
-def code_study(tmp_path: Path, edits: list[dict], budget: int, extra: str = "") -> Path:
+def code_study(tmp_path: Path, edits: list[dict], budget: int, extra: str = "", sandbox: str = "auto") -> Path:
     root = write_study(
         tmp_path / "repo",
         f"""
@@ -189,6 +189,8 @@ def code_study(tmp_path: Path, edits: list[dict], budget: int, extra: str = "") 
     use = "script:{PYTHON} sequence.py"
     [budget]
     experiments = {budget}
+    [sandbox]
+    kind = "{sandbox}"
     """,
         {"target.py": target(), "measure.py": MEASURE, "sequence.py": SEQUENCE},
     )

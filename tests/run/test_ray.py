@@ -102,7 +102,11 @@ def test_code_study_on_the_cluster_re_bases_and_checks_protected_files(tmp_path:
         "rationale": "edits the measurement",
     }
     root = code_study(
-        tmp_path, [fast_a, slow_b, tamper], budget=7, extra=f'executor = "ray"\nray_address = "{ray_cluster}"'
+        tmp_path,
+        [fast_a, slow_b, tamper],
+        budget=7,
+        extra=f'executor = "ray"\nray_address = "{ray_cluster}"',
+        sandbox="none",  # the write happens on the node and the protected-file hashes there catch it
     )
     Loop(load_spec(root)).run()
     by_id = {e.id: e for e in rows(root, "cm")}

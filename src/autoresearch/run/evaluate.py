@@ -331,7 +331,11 @@ class CommandEvaluator(Evaluator):
         )
         evaluation = self.read(result, home, timeout=scorer.timeout)
         if evaluation.error is not None:
-            evaluation.error = f"the scorer: {evaluation.error}"
+            # The reason reaches proposers: never the scorer's output, which may quote hidden data.
+            why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+            if result.exit_code == 0 and not result.timed_out:
+                why = f"no metric {self.spec.metric.name} in its output"
+            evaluation.error = f"the scorer failed ({why}); see scorer.stderr.log in the experiment's folder"
         evaluation.exit_code, evaluation.duration = run.exit_code, run.duration
         return evaluation
 
