@@ -282,7 +282,7 @@ def test_a_spec_rewritten_by_an_experiment_is_not_used_silently(tmp_path: Path) 
         "\nimport pathlib\nspec = pathlib.Path('autoresearch.toml')\n"
         "spec.write_text(spec.read_text().replace('experiments = 3', 'experiments = 1000'))\n"
     )
-    root = write_study(tmp_path, bowl_spec(3), {"bowl.py": rewrite})
+    root = write_study(tmp_path, bowl_spec(3, extra='[sandbox]\nkind = "none"'), {"bowl.py": rewrite})
     assert cli("run", str(root)).returncode == 0
     assert len(experiments(root)) == 3  # the running study kept the spec it started with
     resumed = cli("run", str(root))

@@ -43,7 +43,7 @@ print("loss:", (p["x"] - 1.0) ** 2)
 """
 
 
-def params_study(tmp_path: Path, address: str, budget: int, env: str = "") -> Path:
+def params_study(tmp_path: Path, address: str, budget: int, env: str = "", sandbox: str = "auto") -> Path:
     return write_study(
         tmp_path / "study",
         f"""
@@ -64,6 +64,8 @@ def params_study(tmp_path: Path, address: str, budget: int, env: str = "") -> Pa
     use = "random"
     [budget]
     experiments = {budget}
+    [sandbox]
+    kind = "{sandbox}"
     """,
         {"exp.py": EXPERIMENT},
     )
@@ -124,7 +126,8 @@ def test_code_study_on_the_cluster_re_bases_and_checks_protected_files(tmp_path:
 
 def test_a_worker_killed_mid_experiment_is_re_run_and_recorded_once(tmp_path: Path, ray_cluster: str) -> None:
     marker = tmp_path / "marker.json"
-    root = params_study(tmp_path, ray_cluster, budget=5, env=f'MARKER = "{marker}"')
+    # No sandbox: the run reports its host pids in a marker file outside the study, for the test to kill.
+    root = params_study(tmp_path, ray_cluster, budget=5, env=f'MARKER = "{marker}"', sandbox="none")
     run = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(root)], stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -35,8 +35,11 @@ class Lessons:
         text = text.strip()
         if text.startswith("```"):
             text = text.strip("`").removeprefix("markdown").strip()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from autoresearch.run import nofollow
+
         tmp = self.path.with_suffix(".md.tmp")
-        tmp.write_text(text[: self.max_chars] + "\n")
-        os.replace(tmp, self.path)  # atomic: a crash never leaves half a file
+        # Below the spec's folder (<spec>/.autoresearch/<study>/lessons.md) no planted link is followed.
+        anchor = self.path.parents[2] if len(self.path.parents) > 2 else self.path.parent
+        nofollow.write_text(tmp, text[: self.max_chars] + "\n", anchor)
+        os.replace(tmp, self.path)  # atomic: a crash never leaves half a file; replaces a link, never its target
         self._epoch = done // self.every if self.every > 0 else 0
