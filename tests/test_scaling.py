@@ -26,7 +26,8 @@ from autoresearch.store import Experiment
 # (The trace shows statements with their values bound.)
 FLAT_SQL = re.compile(
     r"^(BEGIN IMMEDIATE|COMMIT|ROLLBACK|INSERT INTO experiments .*|UPDATE experiments SET .* WHERE id=\d+"
-    r"|SELECT \* FROM experiments WHERE id=\d+|INSERT OR REPLACE INTO meta .*|SELECT value FROM meta WHERE key='\w+')$",
+    r"|SELECT \* FROM experiments WHERE id=\d+|INSERT OR REPLACE INTO meta .*|SELECT value FROM meta WHERE key='\w+'"
+    r"|PRAGMA data_version)$",  # the loop's O(1) check that no other process wrote the store
     re.DOTALL,
 )
 

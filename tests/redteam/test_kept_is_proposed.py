@@ -481,7 +481,8 @@ def test_agent_artefacts_do_not_sink_a_proposal_and_planted_config_changes_nothi
     spec = spec.replace(f"script:{PYTHON} replay.py", f"agent:{PYTHON} {agent}").replace(
         "experiments = 1", "experiments = 2"
     )
-    (root / "autoresearch.toml").write_text(spec)
+    # No sandbox, so the plants reach the real .git (under bwrap .git is an empty tmpfs to the agent).
+    (root / "autoresearch.toml").write_text(spec + '\n[sandbox]\nkind = "none"\n')
     git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qam", "agent")
     experiments = run(root)
     assert [e.decision for e in experiments] == ["baseline", "kept"], [e.reason for e in experiments]
