@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from autoresearch.store import Store
 from autoresearch.workspace.checkout import GITLINK
 from autoresearch.workspace.git import GitError, GitWorkspace
 from tests.conftest import PYTHON, cli
@@ -491,3 +492,32 @@ def test_agent_artefacts_do_not_sink_a_proposal_and_planted_config_changes_nothi
     sha = experiments[1].commit_sha
     assert sha is not None and git(root, "show", f"{sha}:train.py") == "def train():\n    return 0.5\n"
     assert not marker.exists()
+
+
+def test_a_parent_whose_protected_files_differ_from_the_reference_is_never_built_on(tmp_path: Path) -> None:
+    # The store is tampered between two sessions (possible for an unsandboxed run): the best now points at
+    # a commit whose evaluator prints a great loss. A candidate built on it differs from the study's
+    # reference commit in a protected file and is rejected before it runs.
+    root = code_study(
+        tmp_path / "s",
+        {"evaluate.py": EVALUATE, "train.py": TRAIN},
+        [whole("def train():\n    return 0.9\n", "a real gain")],
+    )
+    experiments = run(root)
+    kept = experiments[1].commit_sha
+    assert [e.decision for e in experiments] == ["baseline", "kept"] and kept is not None
+    ws = GitWorkspace(root, "other", Path(".autoresearch/other/worktrees"))
+    tampered = ws.commit_files(kept, {"evaluate.py": "print('loss:', 0.0)\n"}, "tampered")
+    _store_commit(root, experiments[1].id, tampered)
+    proposals = [*json.loads((root / "proposals.json").read_text()), whole("def train():\n    return 0.8\n", "more")]
+    (root / "proposals.json").write_text(json.dumps(proposals))
+    spec = root / "autoresearch.toml"
+    spec.write_text(spec.read_text().replace("experiments = 2", "experiments = 3"))
+    resumed = cli("run", "--accept-spec-change", str(root), timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    store = Store(root / ".autoresearch" / "rt", create=False)
+    experiments = store.experiments()
+    store.close()
+    assert experiments[2].decision == "rejected", [e.reason for e in experiments]
+    assert "differ from the study's reference commit: evaluate.py" in (experiments[2].reason or "")
+    assert experiments[2].objective is None
