@@ -236,6 +236,12 @@ def run(
     loop = Loop(spec, observer=observer, workers=workers, accept_spec_change=accept_spec_change)
     for warning in getattr(loop.evaluator, "warnings", []):
         warn(warning)
+    if looks_like_time(spec.metric.name) and spec.noise.rule != "paired":
+        warn(
+            f"{spec.metric.name!r} looks like a time, and timings drift with the machine's load: "
+            '[noise] rule = "paired" compares candidate and incumbent on interleaved runs '
+            '(docs/trust.md, "Measuring timings")'
+        )
     outcome = loop.run()
     if outcome.interrupted or outcome.stopped.startswith("interrupted"):
         sys.exit(INTERRUPTED)
