@@ -381,12 +381,17 @@ def test_planted_git_config_attributes_and_hooks_never_run_nor_transform(tmp_pat
     repo.mkdir()
     (repo / "train.py").write_text("LR = 0.1\n")
     (repo / "evaluate.py").write_text("print('loss: 1')\n")
+    (repo / ".gitattributes").write_text("*.py filter=x\n")  # the repository's own rule, naming filter x
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "init")
     marker = tmp_path / "ran"
     _plant(repo, marker)
     ws = GitWorkspace(repo, "st", Path(".autoresearch/st/worktrees"))
+    (repo / "evaluate.py").write_text("print('loss: 2')\n")  # uncommitted work, taken as it is
+    snapshot = ws.baseline_commit(include_uncommitted=True)
+    assert ws.files_at(snapshot, ["evaluate.py"]) == {"evaluate.py": "print('loss: 2')\n"}
+    (repo / "evaluate.py").write_text("print('loss: 1')\n")
     base = ws.baseline_commit()
     sha = ws.commit_files(base, {"train.py": "LR = 0.2\n"}, "candidate", experiment_id=1)
     tree_ = ws.checkout(0, sha)
@@ -398,7 +403,7 @@ def test_planted_git_config_attributes_and_hooks_never_run_nor_transform(tmp_pat
     (tree_ / "conftest.py").write_text("left behind\n")
     assert ws.worktree_changes(0, sha) == {"train.py": "modified", "conftest.py": "added"}
     assert ws.checkout(0, sha) == tree_
-    assert sorted(p.name for p in tree_.iterdir()) == [".git", "evaluate.py", "train.py"]
+    assert sorted(p.name for p in tree_.iterdir()) == [".git", ".gitattributes", "evaluate.py", "train.py"]
     assert ws.apply_to_user_checkout(sha, base, editable=["train.py"]) == ["train.py"]
     assert (repo / "train.py").read_bytes() == b"LR = 0.2\n"
     assert not marker.exists()

@@ -234,6 +234,7 @@ class CodeEvaluator(CommandEvaluator):
         try:
             status = git(
                 self.git.root,
+                *self.git.no_filters(),  # comparing racily clean files would run the repository's filters
                 "status",
                 "--porcelain=v1",
                 "--no-renames",

@@ -227,8 +227,10 @@ class GitWorkspace:
                 shutil.copyfile(real_index, env["GIT_INDEX_FILE"])
             elif head:
                 git(self.root, "read-tree", head, env=env)
-            git(self.root, "add", "-A", "--", ".", env=env)
-            tree = _text(self.root, "write-tree", env=env)
+            # Writing an index re-reads racily clean files through their filters: both calls go without.
+            no_filters = self.no_filters()
+            git(self.root, *no_filters, "add", "-A", "--", ".", env=env)
+            tree = _text(self.root, *no_filters, "write-tree", env=env)
         if head and tree == _text(self.root, "rev-parse", f"{head}^{{tree}}"):
             return head
         parents = ["-p", head] if head else []
@@ -236,6 +238,24 @@ class GitWorkspace:
         sha = _text(self.root, "commit-tree", tree, *parents, "-m", message)
         self.set_ref("baseline", sha)
         return sha
+
+    def no_filters(self) -> list[str]:
+        """`-c` options that switch off every filter driver the repository's config defines.
+
+        `git add` and `write-tree` (used once, for a baseline of uncommitted work, before any candidate
+        runs) clean files through the filters their attributes name; with these, none runs and the
+        files are taken as they are.
+        """
+        try:
+            names = _text(self.root, "config", "--name-only", "--get-regexp", r"^filter\.")
+        except GitError:  # exit status 1: no filter is configured
+            return []
+        drivers = {key[len("filter.") : key.rindex(".")] for key in names.splitlines() if key.count(".") >= 2}
+        options: list[str] = []
+        for driver in sorted(drivers):
+            for key, value in (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")):
+                options += ["-c", f"filter.{driver}.{key}={value}"]
+        return options
 
     def commit_files(
         self,
