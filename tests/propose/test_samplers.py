@@ -154,3 +154,39 @@ def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
     monkeypatch.setattr(samplers, "_RESEEDABLE", ())
     monkeypatch.setattr(samplers, "IndexedCmaEsSampler", optuna.samplers.CmaEsSampler)
     assert reused == draws()
+
+
+def test_tpe_window_fits_on_the_most_recent_trials_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from optuna.samplers._tpe import sampler as tpe
+
+    seen: list[int] = []
+    split = tpe._split_trials
+
+    def counted(study: optuna.Study, trials: list, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        seen.append(len(trials))
+        return split(study, trials, *args, **kwargs)
+
+    monkeypatch.setattr(tpe, "_split_trials", counted)
+    root = write_study(
+        tmp_path,
+        bowl_spec(60, "tpe").replace('use = "tpe"', 'use = "tpe"\noptions = { window = 20 }'),
+        {"bowl.py": BOWL},
+    )
+    Loop(load_spec(root)).run()
+    params = params_sequence(root)
+    assert len(params) == 60 and len({tuple(p.items()) for p in params}) == 60
+    # The model saw at most the 20 most recent trials (19: TPE leaves out the one it samples for),
+    # though the study grew to 60.
+    assert seen and max(seen) == 19
+
+
+def test_tpe_window_must_be_a_number_of_trials(tmp_path: Path) -> None:
+    root = write_study(
+        tmp_path,
+        bowl_spec(5, "tpe").replace('use = "tpe"', 'use = "tpe"\noptions = { window = "all" }'),
+        {"bowl.py": BOWL},
+    )
+    from autoresearch.propose.base import ProposalError
+
+    with pytest.raises(ProposalError, match="window = 'all' must be a whole number of trials, 2 or more"):
+        Loop(load_spec(root)).run()

@@ -13,7 +13,7 @@ trial), and `random`, `tpe` and `cmaes` keep one sampler whose random states are
 (`_reseed`), which draws exactly what a fresh sampler with that seed would, while keeping the caches
 (the search space's intersection) that a fresh sampler would rebuild by scanning every trial. What
 is left growing with the study is inside the algorithms: TPE and GP fit on all trials. CMA-ES's own
-two scans of all trials per ask are replaced by indexes (`indexed_cmaes.py`).
+two scans of all trials per ask are replaced by indexes (`flat_samplers.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
-from autoresearch.propose.indexed_cmaes import IndexedCmaEsSampler
+from autoresearch.propose.flat_samplers import IndexedCmaEsSampler, WindowedTPESampler
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.params import params_key
@@ -73,6 +73,12 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "tpe":
+        if "window" in options:  # fit on the most recent trials only (flat_samplers.py)
+            window = options["window"]
+            if isinstance(window, bool) or not isinstance(window, int) or window < 2:
+                raise ProposalError(f"proposer option window = {window!r} must be a whole number of trials, 2 or more")
+            rest = {k: v for k, v in options.items() if k != "window"}
+            return WindowedTPESampler(window=window, seed=seed, constant_liar=True, **rest)
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True, **options)
     if kind == "cmaes":
         if n_params < 2:
