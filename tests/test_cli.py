@@ -143,3 +143,11 @@ def test_the_command_line_starts_without_heavy_imports() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "Usage: " in done.stdout
     assert done.stderr.strip() == "[]", done.stderr
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line(bowl_study: Path, tmp_path: Path) -> None:
+    assert cli("run", str(bowl_study)).returncode == 0
+    for args in (("export", "-o", str(tmp_path / "no" / "such" / "folder.tsv")), ("init", str(bowl_study / "bowl.py"))):
+        done = cli(*args, str(bowl_study)) if args[0] == "export" else cli(*args)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error: ")

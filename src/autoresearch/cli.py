@@ -128,6 +128,10 @@ def user_errors(func: F) -> F:
             if hint is None:
                 raise
             raise UserError(hint) from None
+        except OSError as exc:
+            if exc.filename is None:  # not about a path the user named: a bug or the machine
+                raise
+            raise UserError(f"{exc.filename}: {exc.strerror or exc}") from None
         except Exception as exc:
             code = _exit_code_for(exc)
             if code is None:
@@ -182,6 +186,7 @@ def looks_like_time(metric: str) -> bool:
 @click.option("--metric", help="The metric's name (code template: seconds); a time gets the timing settings.")
 @click.option("--force", is_flag=True, help="Overwrite an existing autoresearch.toml.")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@user_errors
 def init(template: str, metric: str | None, force: bool, path: Path) -> None:
     """Write a commented autoresearch.toml (and a goal file) for a new study."""
     from importlib.resources import files

@@ -187,6 +187,19 @@ def test_apply_of_a_rejected_candidate_warns(tmp_path: Path) -> None:
     assert (root / "target.py").read_text() == target(4)
 
 
+def test_show_points_to_the_guard_log(tmp_path: Path) -> None:
+    failing = (
+        '[[guard]]\nname = "tests"\ncommand = "python3 -c \'print(\\"test_work FAILED: expected 499500\\"); exit(1)\'"'
+    )
+    root = make_repo(tmp_path, chain([4]), extra_spec=failing)
+    assert cli("run", str(root)).returncode == 1  # the guard fails the baseline too
+    experiment = rows(root)[0]
+    assert "guard tests failed (exit code 1): test_work FAILED: expected 499500" in (experiment.reason or "")
+    show = cli("show", "1", str(root))
+    assert f"logs       {experiment.log_dir}" in show.stdout
+    assert "--- guard-tests.stdout.log (tail) ---\ntest_work FAILED: expected 499500" in show.stdout
+
+
 def test_clean_removes_worktrees_and_run_recreates_them(tmp_path: Path) -> None:
     root = make_repo(tmp_path, chain([4, 3]), budget=2)
     assert cli("run", str(root)).returncode == 0
