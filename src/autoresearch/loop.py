@@ -16,7 +16,7 @@ import contextlib
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,7 +45,6 @@ class Outcome:
     stopped: str  # why the loop ended, in words
     experiments: int  # rows in the store, all decisions
     interrupted: int = 0  # experiments stopped by Ctrl-C, left `running` to be re-run on resume
-    notes: list[str] = field(default_factory=list)  # e.g. the spec changed after a failed baseline
     confirmation: str = ""  # best vs baseline re-measured on interleaved pairs (noise.confirm), in words
 
 
@@ -126,7 +125,6 @@ class Loop:
         self._failed_baselines = 0  # failed baselines are retried and use no budget
         self._accept_spec_change = accept_spec_change
         self._interrupted = 0
-        self.notes_for_outcome: list[str] = []
         # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
         self._rows = 0  # experiments in the store, all decisions and running ones
         self._spent = 0.0  # their cost in USD
@@ -152,15 +150,7 @@ class Loop:
                     stopped = self._run_until_budget()
                     confirmation = self._confirm() if self.spec.noise.confirms and not self._interrupted else ""
                 self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
-                outcome = Outcome(
-                    self.best,
-                    self.baseline,
-                    stopped,
-                    self._rows,
-                    self._interrupted,
-                    self.notes_for_outcome,
-                    confirmation,
-                )
+                outcome = Outcome(self.best, self.baseline, stopped, self._rows, self._interrupted, confirmation)
                 if self.observer:
                     self.observer.stopped(self, outcome)
                 return outcome
@@ -470,11 +460,11 @@ class Loop:
             if changes and self.baseline is not None and not self._accept_spec_change:
                 raise SpecChanged(_spec_change_message(changes, self.spec.name))
             if changes and self.baseline is None:
-                self.notes_for_outcome.append(
+                self.notes.append(
                     f"the spec changed since the failed baseline ({_listed(changes)}); retrying the baseline with it"
                 )
             elif changes:
-                self.notes_for_outcome.append(f"accepted the spec change: {_listed(changes)}")
+                self.notes.append(f"accepted the spec change: {_listed(changes)}")
         self.store.set_meta("spec_snapshot", snapshot.model_dump_json())
         self.store.set_meta("spec_hash", snapshot.hash)
 

@@ -200,7 +200,7 @@ class LiveView:
             markup=False,
             soft_wrap=True,
         )
-        for note in [*loop.notes, *loop.notes_for_outcome]:  # fewer workers than asked, a retried baseline...
+        for note in loop.notes:  # fewer workers than asked, a retried baseline, an accepted spec change
             self.console.print(f"autoresearch: {note}", markup=False, soft_wrap=True)
         self.recent = loop.history[-5:]
         if self.console.is_terminal:
