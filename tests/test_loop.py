@@ -244,7 +244,7 @@ def test_a_failed_baseline_is_retried_without_using_budget(tmp_path: Path) -> No
     (root / "autoresearch.toml").write_text((root / "autoresearch.toml").read_text().replace('"los"', '"loss"'))
     fixed = cli("run", str(root))
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert 'the spec changed since the failed baseline (metric.name: "los" -> "loss")' in fixed.stdout
+    assert 'the spec changed since the failed baseline (metric.name: "los" -> "loss"); retrying' in fixed.stdout
     rows = experiments(root)
     assert [r.decision for r in rows[:3]] == ["failed", "failed", "baseline"]
     assert rows[2].params == rows[0].params  # the same baseline, run again
@@ -259,6 +259,8 @@ def test_a_changed_spec_stops_resume_until_accepted(bowl_study: Path) -> None:
     assert cli("run", "--experiments", "4", str(bowl_study)).returncode == 0
 
     toml.write_text(toml.read_text().replace("timeout  =  '30s'", 'timeout = "1h"'))
+    status = cli("status", str(bowl_study))
+    assert 'the spec changed since the last run (run.timeout: "30s" -> "1h")' in status.stderr
     refused = cli("run", str(bowl_study))
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert 'run.timeout: "30s" -> "1h"' in refused.stderr and "--accept-spec-change" in refused.stderr

@@ -281,9 +281,13 @@ def _path_arg(path: Path) -> str:
 def status(path: Path) -> None:
     """Best so far, counts by decision, keep rate, throughput, cost, time left."""
     from autoresearch.progress import status_text
+    from autoresearch.spec import spec_change_line
 
     spec, study = _open(path)
     console().print(status_text(spec, study.store), markup=False)
+    changed = spec_change_line(spec, study.store)
+    if changed:
+        warn(changed)
 
 
 @main.command()

@@ -28,7 +28,7 @@ from autoresearch.run import nofollow, reaper, sandbox
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.run.resources import plan_slots
-from autoresearch.spec import Spec, SpecChanged, is_measurement_key
+from autoresearch.spec import Spec, SpecChanged, is_measurement_key, listed_changes, spec_changes
 from autoresearch.store import Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
 
@@ -454,17 +454,17 @@ class Loop:
         snapshot = self.spec.source
         if snapshot is None:  # built in code (autoresearch.optimize): nothing on disk to compare
             return
-        recorded = self.store.get_meta("spec_snapshot")
-        if recorded is not None and self.store.get_meta("spec_hash") != snapshot.hash:
-            changes = snapshot.changes(type(snapshot).model_validate_json(recorded))
-            if changes and self.baseline is not None and not self._accept_spec_change:
+        changes = spec_changes(self.spec, self.store)
+        if changes:
+            if self.baseline is not None and not self._accept_spec_change:
                 raise SpecChanged(_spec_change_message(changes, self.spec.name))
-            if changes and self.baseline is None:
+            if self.baseline is None:
+                shown = listed_changes(changes)
                 self.notes.append(
-                    f"the spec changed since the failed baseline ({_listed(changes)}); retrying the baseline with it"
+                    f"the spec changed since the failed baseline ({shown}); retrying the baseline with it"
                 )
-            elif changes:
-                self.notes.append(f"accepted the spec change: {_listed(changes)}")
+            else:
+                self.notes.append(f"accepted the spec change: {listed_changes(changes)}")
         self.store.set_meta("spec_snapshot", snapshot.model_dump_json())
         self.store.set_meta("spec_hash", snapshot.hash)
 
@@ -509,19 +509,15 @@ def _failed_baseline(experiment: Experiment) -> bool:
     return bool(experiment.extra.get("baseline")) and experiment.decision == "failed"
 
 
-def _listed(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
-    shown = "; ".join(f"{key}: {old} -> {new}" for key, old, new in changes[:limit])
-    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
-
-
 def _spec_change_message(changes: list[tuple[str, str, str]], study: str) -> str:
     """One line: what changed, and how to go on."""
     measured = [key for key, _, _ in changes if is_measurement_key(key)]
+    shown = listed_changes(changes)
     accept = "`autoresearch run --accept-spec-change`"
     if measured:
         return (
-            f"the spec changed since study {study!r} last ran: {_listed(changes)}. That changes how candidates "
+            f"the spec changed since study {study!r} last ran: {shown}. That changes how candidates "
             f"are measured, so earlier results may not compare: start a new study (set [study] name = "
             f'"{study}-2"), or continue this one with {accept}'
         )
-    return f"the spec changed since study {study!r} last ran: {_listed(changes)}; to continue with it, run {accept}"
+    return f"the spec changed since study {study!r} last ran: {shown}; to continue with it, run {accept}"

@@ -14,9 +14,12 @@ import re
 import tomllib
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from autoresearch.store import Store
 
 SPEC_FILENAME = "autoresearch.toml"
 
@@ -571,6 +574,27 @@ def _shown(value: Any) -> str:
         return "(unset)"
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= 60 else text[:59] + "…"
+
+
+def spec_changes(spec: Spec, store: Store) -> list[tuple[str, str, str]]:
+    """(key, old, new) for each difference between SPEC and the spec the study last ran with."""
+    recorded = store.get_meta("spec_snapshot")
+    if spec.source is None or recorded is None or store.get_meta("spec_hash") == spec.source.hash:
+        return []
+    return spec.source.changes(SpecSnapshot.model_validate_json(recorded))
+
+
+def listed_changes(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
+    shown = "; ".join(f"{key}: {old} -> {new}" for key, old, new in changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
+
+
+def spec_change_line(spec: Spec, store: Store) -> str:
+    """For `status`: the change `run` will stop on, or ''."""
+    changes = spec_changes(spec, store)
+    if not changes:
+        return ""
+    return f"the spec changed since the last run ({listed_changes(changes)}); `run` will ask you to accept it"
 
 
 def is_measurement_key(key: str) -> bool:
