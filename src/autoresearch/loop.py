@@ -426,12 +426,13 @@ class Loop:
                     decision="failed",
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
-        for experiment in self.store.experiments():
+        for experiment in self.store.experiments():  # one pass over every row, in id order
             self._rows += 1
             self._spent += experiment.cost_usd or 0.0
             if experiment.params is not None and experiment.decision != "rejected" and not _failed_baseline(experiment):
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
-        for experiment in self.store.experiments(status="done"):
+            if experiment.status != "done":
+                continue
             self.history.add(experiment)
             if _failed_baseline(experiment):
                 self._failed_baselines += 1
