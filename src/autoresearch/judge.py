@@ -285,20 +285,33 @@ class Referee:
     def _recheck(
         self, experiment: Experiment, evaluation: Evaluation, best: Experiment, noise: Sample | None
     ) -> str | None:
-        """Re-measure the candidate and the previous best on the same fresh seeds; None if it still wins."""
+        """Re-measure the candidate and the previous best on the same fresh seeds; None if it still wins.
+
+        The two sides' runs alternate (repeat i of each, in a random order), not one block after the
+        other, so that a slow phase of the machine does not fall on one side only.
+        """
         offset = 1000 * experiment.id  # fresh seeds, shared by both sides (a paired comparison)
-        candidate = self._remeasure(experiment, experiment, offset)
-        incumbent = self._remeasure(best, experiment, offset)
+        runs = paired.Interleaved(
+            self.evaluator,
+            experiment,
+            best,
+            for_experiment=experiment,
+            direction=self.direction,
+            seed_offset=offset,
+            rng=paired.order_rng(self.spec.study.seed, experiment.id, 1),
+        )
+        failed = runs.measure(self.spec.run.repeats)
         evaluation.extra["recheck"] = {
             "seed_offset": offset,
-            "candidate": list(candidate.values) if candidate else None,
+            "candidate": None if failed else runs.a_values,
             "incumbent_id": best.id,
-            "incumbent": list(incumbent.values) if incumbent else None,
+            "incumbent": None if failed else runs.b_values,
         }
-        if candidate is None or incumbent is None:
-            which = "the candidate" if candidate is None else f"#{best.id}"
+        if failed is not None:
             evaluation.extra["recheck"]["kept"] = False
-            return f"re-measuring {which} on fresh seeds failed; not kept"
+            return f"{failed} on fresh seeds; not kept"
+        candidate = Sample(statistics.fmean(runs.a_values), tuple(runs.a_values))
+        incumbent = Sample(statistics.fmean(runs.b_values), tuple(runs.b_values))
         fresh = Experiment(id=best.id, status="done", proposal={}, created_at=0.0, objective=incumbent.mean)
         fresh.extra = {"repeats": list(incumbent.values)} if incumbent.n >= 2 else {}
         verdict = rule_verdict(candidate, fresh, noise, self.spec.noise, self.direction)
