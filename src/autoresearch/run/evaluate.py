@@ -353,7 +353,7 @@ class CommandEvaluator(Evaluator):
             log_dir=folder,
             seed_offset=seed_offset,
             repeats=repeats or self.spec.run.repeats,
-            slot=self.ran_in.get(for_experiment.id),
+            slot=self.ran_in.get(for_experiment.id, 0),  # `autoresearch confirm`: slot 0's devices
         )
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
