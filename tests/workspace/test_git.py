@@ -370,6 +370,17 @@ def test_ensure_excluded_is_idempotent(repo: Path) -> None:
     assert sh(repo, "status", "--porcelain") == ""
 
 
+def test_ensure_excluded_never_writes_through_a_link(repo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "bashrc"
+    target.write_text("precious\n")
+    exclude = repo / ".git/info/exclude"
+    exclude.unlink(missing_ok=True)
+    exclude.symlink_to(target)
+    ensure_excluded(repo)
+    assert target.read_text() == "precious\n"
+    assert not exclude.is_symlink() and exclude.read_text() == ".autoresearch/\n"
+
+
 def test_worktrees_outside_autoresearch_dir_are_excluded(repo: Path) -> None:
     ws = GitWorkspace(repo, STUDY, Path("scratch/wt"))
     ws.checkout(0, ws.baseline_commit())

@@ -116,14 +116,14 @@ def _rev(value: str) -> str:
 
 def ensure_excluded(repo_root: Path, pattern: str = ".autoresearch/") -> None:
     """Add `pattern` to the repository's `.git/info/exclude` (shared by all its worktrees) once."""
-    exclude = Path(_text(repo_root, "rev-parse", "--path-format=absolute", "--git-path", "info/exclude"))
-    existing = exclude.read_text() if exclude.exists() else ""
+    # Read and replaced without following links: a link planted there is replaced, its target untouched.
+    git_dir = Path(_text(repo_root, "rev-parse", "--path-format=absolute", "--git-common-dir"))
+    rel = "info/exclude"
+    existing = (read_file(git_dir, rel) or b"").decode("utf-8", "surrogateescape")
     if pattern in (line.strip() for line in existing.splitlines()):
         return
-    exclude.parent.mkdir(parents=True, exist_ok=True)
     separator = "" if not existing or existing.endswith("\n") else "\n"
-    with exclude.open("a") as out:
-        out.write(f"{separator}{pattern}\n")
+    write_file(git_dir, rel, f"{existing}{separator}{pattern}\n".encode("utf-8", "surrogateescape"))
 
 
 def hash_files(root: Path, patterns: list[str]) -> dict[str, str]:
