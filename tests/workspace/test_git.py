@@ -174,11 +174,32 @@ def test_experiment_cycle_never_touches_the_user_checkout(repo: Path) -> None:
     assert sh(repo, "symbolic-ref", "HEAD") == "refs/heads/main"
 
 
+def test_commit_files_refuses_links_and_submodules(repo: Path) -> None:
+    ws = workspace(repo)
+    for mode in ("120000", "160000", "040000"):
+        with pytest.raises(GitError, match="only regular files are committed"):
+            ws.commit_files(ws.baseline_commit(), {"new": "evaluate.py"}, "link", modes={"new": mode})
+
+
 def test_commit_records_deletions_of_listed_paths(repo: Path) -> None:
     ws = workspace(repo)
     sha = ws.commit_files(ws.baseline_commit(), {"removed.py": None}, "delete")
     assert "removed.py" not in ws.list_files(sha)
     assert ws.files_at(sha, ["train.py"])["train.py"].startswith("LR = 0.1")
+    # Emptied folders disappear and new nested ones appear, as git's own index would make them.
+    nested = ws.commit_files(sha, {"data/readme.txt": None, "a/b/c.py": "C = 1\n"}, "nested")
+    index = repo / ".git" / "check-index"
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    subprocess.run(["git", "read-tree", sha], cwd=repo, env=env, check=True)
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=repo, input="C = 1\n", text=True, capture_output=True
+    ).stdout.strip()
+    subprocess.run(["git", "update-index", "--force-remove", "data/readme.txt"], cwd=repo, env=env, check=True)
+    subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},a/b/c.py"], cwd=repo, env=env)
+    expected = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True, text=True).stdout
+    index.unlink()
+    assert sh(repo, "rev-parse", f"{nested}^{{tree}}") == expected.strip()
+    assert "data/readme.txt" not in ws.list_files(nested) and "a/b/c.py" in ws.list_files(nested)
 
 
 def test_worktree_is_reused_and_cleaned(repo: Path) -> None:

@@ -283,7 +283,10 @@ class GitWorkspace:
                 continue
             data = content.encode() if isinstance(content, str) else content
             blob = _text(self.root, "hash-object", "-w", "-t", "blob", "--no-filters", "--stdin", input=data)
-            changes[clean] = ((modes or {}).get(clean, "100644"), blob)
+            mode = (modes or {}).get(clean, "100644")
+            if mode not in ("100644", "100755"):  # never a link or a submodule
+                raise GitError(f"cannot commit {clean} with mode {mode}: only regular files are committed")
+            changes[clean] = (mode, blob)
         tree = self._edit_tree(parent, "", changes) or _text(self.root, "mktree", "-z", input=b"")
         sha = _text(self.root, "commit-tree", tree, "-p", parent, "-m", message)
         if experiment_id is not None:
