@@ -17,6 +17,7 @@ from rich.text import Text
 from autoresearch.history import Tally
 from autoresearch.judge import improvement
 from autoresearch.paired import Confirmation
+from autoresearch.run.feedback import summarise_curve
 from autoresearch.run.process import read_tail
 from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
@@ -147,6 +148,10 @@ def show_text(e: Experiment) -> str:
         lines.append("recheck    " + json.dumps(extra["recheck"]))
     if "paired" in extra:
         lines.append("paired     " + json.dumps(extra["paired"]))
+    for name, curve in (extra.get("series") or {}).items():
+        lines.append("curve      " + summarise_curve(name, curve))
+    if extra.get("feedback"):
+        lines += ["feedback   " + str(extra["feedback"]).replace("\n", "\n           ")]
     if e.holdout:
         lines.append("holdout    " + json.dumps(e.holdout, sort_keys=True))
     if e.params is not None:

@@ -25,6 +25,7 @@ from autoresearch.propose.prompt import (
     format_files,
     format_history,
     format_pending,
+    format_runs,
     load_template,
     render,
 )
@@ -149,7 +150,7 @@ class LLMProposer:
 
         messages: list[Message] = [
             {"role": "system", "content": render(load_template("system", self.spec.root))},
-            {"role": "user", "content": self._user_prompt(context, strategy, escalation)},
+            {"role": "user", "content": self._user_prompt(context, strategy, escalation, parent)},
         ]
         responses: list[str] = []
         errors: list[str] = []
@@ -345,16 +346,25 @@ class LLMProposer:
             )
         return text
 
-    def _user_prompt(self, context: Context, strategy: Strategy, escalation: str) -> str:
+    def _user_prompt(
+        self, context: Context, strategy: Strategy, escalation: str, parent: Experiment | None = None
+    ) -> str:
         limits = self.limits
         for _ in range(6):  # shrink the history until the prompt fits
-            text = self._render_user(context, strategy, escalation, limits)
+            text = self._render_user(context, strategy, escalation, limits, parent)
             if len(text) <= int(self.options["max_prompt_chars"]):
                 return text
             limits = limits.halved()
         return clip(text, int(self.options["max_prompt_chars"]))
 
-    def _render_user(self, context: Context, strategy: Strategy, escalation: str, limits: HistoryLimits) -> str:
+    def _render_user(
+        self,
+        context: Context,
+        strategy: Strategy,
+        escalation: str,
+        limits: HistoryLimits,
+        parent: Experiment | None = None,
+    ) -> str:
         spec = self.spec
         values = {
             "goal": clip(spec.goal.strip() or "(no goal given)", 8000),
@@ -367,6 +377,7 @@ class LLMProposer:
             "strategy_description": strategy.description,
             "escalation": escalation,
             "format": self._format_help(),
+            "runs": format_runs(context.history, parent or context.best, spec.study_dir, limits),
         }
         if self.mode == "code":
             values["files"] = format_files(context.files, int(self.options["max_file_chars"]))

@@ -16,6 +16,8 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+from autoresearch.run import feedback
+
 if TYPE_CHECKING:
     from autoresearch.history import History
     from autoresearch.propose.base import Proposal
@@ -88,6 +90,9 @@ class HistoryLimits:
     failures: int = 5
     item_chars: int = 400
     reason_chars: int = 200
+    run_failures: int = 2  # recent failures whose feedback and log tail are shown
+    tail_chars: int = 1500  # log tail of the parent (a failure's gets half)
+    feedback_chars: int = 1200  # feedback of the parent (a failure's gets half)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> HistoryLimits:
@@ -96,6 +101,9 @@ class HistoryLimits:
             recent=int(options.get("history_recent", 10)),
             failures=int(options.get("history_failures", 5)),
             item_chars=int(options.get("item_chars", 400)),
+            run_failures=int(options.get("run_failures", 2)),
+            tail_chars=int(options.get("tail_chars", 1500)),
+            feedback_chars=int(options.get("feedback_chars", 1200)),
         )
 
     def halved(self) -> HistoryLimits:
@@ -105,6 +113,9 @@ class HistoryLimits:
             self.failures // 2,
             max(self.item_chars // 2, 80),
             max(self.reason_chars // 2, 60),
+            self.run_failures // 2,
+            self.tail_chars // 2,
+            self.feedback_chars // 2,
         )
 
 
@@ -127,7 +138,59 @@ def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
         line += "\n" + _indent(clip(exp.diff.strip(), limits.item_chars))
     if exp.decision in ("failed", "rejected") and exp.reason:
         line += f"\n  why: {clip_tail(' '.join(exp.reason.split()), limits.reason_chars)}"
+    said = (exp.extra or {}).get("feedback")
+    if said:
+        lines = [t for t in str(said).splitlines() if not (t.startswith("[") and t.endswith("]"))]  # source heads
+        line += f"\n  feedback: {clip(' | '.join(lines), limits.reason_chars)}"
     return line
+
+
+def format_runs(
+    history: History, parent: Experiment | None, anchor: Path, limits: HistoryLimits, *, profile: str = ""
+) -> str:
+    """What the parent's run and the most recent failures reported: feedback, metric curves, log tails.
+
+    Reads at most 1 + limits.run_failures experiments (and their two logs' tails), never the study.
+    """
+    redactor = feedback.Redactor(history.holdout_metric)
+    blocks = []
+    if parent is not None:
+        body = _run_materials(parent, anchor, limits.feedback_chars, limits.tail_chars, redactor)
+        if profile:
+            body.append("Where the time goes (profile of this version):\n```\n" + profile.strip() + "\n```")
+        if body:
+            blocks.append(f"## The version you are changing (#{parent.id}, {parent.decision})\n" + "\n".join(body))
+    failures = history.failures()[-limits.run_failures :] if limits.run_failures > 0 else []
+    for exp in reversed(failures):
+        if parent is not None and exp.id == parent.id:
+            continue
+        body = _run_materials(exp, anchor, limits.feedback_chars // 2, limits.tail_chars // 2, redactor)
+        if body:
+            why = clip_tail(" ".join((exp.reason or "").split()), limits.reason_chars)
+            blocks.append(f"## Recent {exp.decision} experiment #{exp.id}: {why}\n" + "\n".join(body))
+    return "\n\n".join(blocks) if blocks else "Nothing reported yet."
+
+
+def _run_materials(
+    exp: Experiment, anchor: Path, feedback_chars: int, tail_chars: int, redactor: feedback.Redactor
+) -> list[str]:
+    extra = exp.extra or {}
+    body = []
+    said = redactor.lines(str(extra.get("feedback") or "")).strip()
+    if said:
+        body.append("Feedback from the run:\n```\n" + clip(said, feedback_chars) + "\n```")
+    curves = [
+        feedback.summarise_curve(name, curve)
+        for name, curve in (extra.get("series") or {}).items()
+        if redactor.allows(name)
+    ]
+    if curves:
+        body.append("Metric curves (values printed during the run):\n" + "\n".join(f"- {c}" for c in curves))
+    if exp.log_dir and tail_chars > 0:
+        tail = feedback.log_tail(Path(exp.log_dir), anchor, tail_chars, redactor)
+        if tail:
+            body.append("End of its logs:\n```\n" + tail + "\n```")
+    return body
 
 
 def _indent(text: str) -> str:

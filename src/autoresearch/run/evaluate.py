@@ -18,7 +18,7 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
-from autoresearch.run import integrity, nofollow, sandbox
+from autoresearch.run import feedback, integrity, nofollow, sandbox
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
@@ -283,12 +283,36 @@ class CommandEvaluator(Evaluator):
             anchor=self.anchor,
         )
         if self.spec.scorer is None:
-            return self.read(result, cwd), cwd, env, values
-        if not result.succeeded:  # nothing to score; what the candidate printed does not count
+            evaluation = self.read(result, cwd)
+        elif not result.succeeded:  # nothing to score; what the candidate printed does not count
             evaluation = self.read(result, cwd)
             evaluation.metrics = {}
-            return evaluation, cwd, env, values
-        return self.score(experiment, root, log_dir, values, env, result), cwd, env, values
+        else:
+            evaluation = self.score(experiment, root, log_dir, values, env, result)
+        evaluation.extra.update(self.observe(result, output_dir, evaluation.extra.pop("scorer_feedback", [])))
+        return evaluation, cwd, env, values
+
+    def observe(self, run: RunResult, output_dir: Path, scorer_lines: list[str]) -> dict[str, Any]:
+        """The run's feedback text and metric curves, for proposers (bounded; holdout lines dropped)."""
+        redactor = feedback.Redactor(self.spec.holdout.metric if self.spec.holdout else None)
+        try:
+            output = nofollow.read_bytes(run.stdout_path, self.anchor).decode(errors="replace")
+        except (OSError, nofollow.UnsafePath):
+            output = ""
+        text = feedback.join_feedback(
+            [
+                ("run", feedback.feedback_lines(output, redactor)),
+                (feedback.FEEDBACK_FILE, feedback.read_feedback_file(output_dir, self.anchor, redactor)),
+                ("scorer", scorer_lines),
+            ]
+        )
+        found: dict[str, Any] = {}
+        if text:
+            found["feedback"] = text
+        curves = feedback.metric_series(output, redactor)
+        if curves:
+            found["series"] = curves
+        return found
 
     def score(
         self,
@@ -330,6 +354,13 @@ class CommandEvaluator(Evaluator):
             anchor=self.anchor,
         )
         evaluation = self.read(result, home, timeout=scorer.timeout)
+        # Only the scorer's `feedback:` lines pass (the user's scorer chooses what hidden data they quote).
+        try:
+            said = nofollow.read_bytes(result.stdout_path, self.anchor).decode(errors="replace")
+        except (OSError, nofollow.UnsafePath):
+            said = ""
+        redactor = feedback.Redactor(self.spec.holdout.metric if self.spec.holdout else None)
+        evaluation.extra["scorer_feedback"] = feedback.feedback_lines(said, redactor)
         if evaluation.error is not None:
             # The reason reaches proposers: never the scorer's output, which may quote hidden data.
             why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
@@ -517,6 +548,7 @@ def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
         evaluation.error = f"repeat {len(runs)}/{count} (seed {seed}) failed: {evaluation.error}"
         return evaluation
     evaluations = [e for e, _ in runs]
+    observed: dict[str, Any] = {k: evaluations[0].extra[k] for k in ("feedback", "series") if k in evaluations[0].extra}
     flags = sorted({flag for e in evaluations for flag in e.extra.get("flags", [])})
     objectives = [e.objective for e in evaluations if e.objective is not None]
     shared = set.intersection(*(set(e.metrics) for e in evaluations))
@@ -533,5 +565,6 @@ def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
             "std": std,
             "stderr": std / math.sqrt(len(objectives)),
             **({"flags": flags} if flags else {}),
+            **observed,  # the first repeat's feedback and curves (its logs are the experiment's own)
         },
     )
