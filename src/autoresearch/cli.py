@@ -8,6 +8,7 @@ messages about it go to stderr.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
@@ -345,6 +346,36 @@ def log(path: Path, limit: int | None) -> None:
 
         for experiment in shown:
             emit(Text.from_markup(log_line(experiment)).plain)
+
+
+@main.command()
+@path_argument
+@click.option("--json", "as_json", is_flag=True, help="One JSON document for agents and scripts.")
+@user_errors
+def history(path: Path, as_json: bool) -> None:
+    """The study's history: each experiment with its feedback and metric curves (never holdout values)."""
+    from autoresearch.history import History
+    from autoresearch.progress import log_line
+    from autoresearch.propose.materials import history_document
+    from autoresearch.run.feedback import summarise_curve
+
+    spec, study = _open(path)
+    seen = History(
+        spec.study.direction,
+        (e for e in study.experiments() if e.status == "done"),
+        holdout_metric=spec.holdout.metric if spec.holdout else None,
+    )
+    if as_json:
+        emit(json.dumps(history_document(spec, seen), indent=1, default=str))
+        return
+    from rich.text import Text
+
+    for experiment in seen:
+        emit(Text.from_markup(log_line(experiment)).plain)
+        for name, curve in (experiment.extra.get("series") or {}).items():
+            emit("    curve: " + summarise_curve(name, curve))
+        if experiment.extra.get("feedback"):
+            emit("    feedback: " + " | ".join(str(experiment.extra["feedback"]).splitlines()))
 
 
 @main.command()

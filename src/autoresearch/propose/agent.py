@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 
 from autoresearch.propose.base import Context, Proposal
+from autoresearch.propose.materials import MATERIALS_DIR, write_agent_materials
 from autoresearch.propose.script import experiment_summary
 from autoresearch.run import nofollow, sandbox
 from autoresearch.run.process import run_piped
@@ -29,7 +30,7 @@ AGENT_SLOT = 1000  # the agent's own worktree, apart from the experiment workers
 _HISTORY_ITEMS = 15
 
 
-def agent_prompt(context: Context) -> str:
+def agent_prompt(context: Context, materials: str | None = None) -> str:
     spec = context.spec
     assert spec.code is not None
     best = context.best
@@ -54,7 +55,17 @@ def agent_prompt(context: Context) -> str:
             f"- #{summary['id']} {summary['decision']} objective={summary['objective']}: "
             f"{(summary['rationale'] or '')[:160]}"
             + (f" [{(summary['reason'] or '')[:120]}]" if e.decision in ("failed", "rejected") else "")
+            + (f" feedback: {' | '.join(summary['feedback'].splitlines())[:160]}" if summary["feedback"] else "")
         )
+    if materials is not None:
+        lines += [
+            "",
+            "## Materials (read them before you change anything; they are not part of your change)",
+            f"- `{materials}/runs.md`: feedback, metric curves and the end of the logs of the current best and",
+            "  of the most recent failures.",
+            f"- `{materials}/history.json`: the study's experiments (the best, the most recent and failed ones) with",
+            "  their objective, metrics, decision and why, rationale, diff, feedback and metric curves.",
+        ]
     if context.pending:
         lines.append("")
         lines.append("## Being evaluated right now (do not repeat them)")
@@ -81,7 +92,9 @@ class AgentProposer:
         parent = context.best.commit_sha if context.best and context.best.commit_sha else self.git.head()
         worktree = self.git.checkout(AGENT_SLOT, parent)
         root = worktree / self.prefix if self.prefix else worktree
-        prompt = agent_prompt(context)
+        # Written after the checkout (which removes what the last agent left) and never proposed (_edits).
+        write_agent_materials(context, root, worktree)
+        prompt = agent_prompt(context, MATERIALS_DIR)
         prompt_file = nofollow.write_text(self.folder / "prompt.md", prompt, self.spec.root)
         command = render_command(self.command, {"prompt": prompt, "prompt_file": str(prompt_file)})
         if command == self.command:
@@ -133,6 +146,8 @@ class AgentProposer:
         refused: list[str] = []
         for path, kind in sorted(changed.items()):
             rel = path.removeprefix(start) if path.startswith(start) else None
+            if rel is not None and (rel + "/").startswith(MATERIALS_DIR + "/"):
+                continue  # autoresearch's own files for the agent, whatever the editable globs say
             ok = rel is not None and not is_git_path(rel) and matches_any(rel, editable)
             ok = ok and not matches_any(rel or "", protected)
             if kind == "added" and (not ok or _is_cache(path)):

@@ -42,6 +42,8 @@ def experiment_summary(experiment: Experiment) -> dict[str, Any]:
         "diff": experiment.diff,
         "rationale": experiment.rationale,
         "strategy": experiment.strategy,
+        "feedback": (experiment.extra or {}).get("feedback"),  # what the run (or scorer) wrote for proposers
+        "series": (experiment.extra or {}).get("series"),  # metric curves: {name: {n, values, min, argmin}}
     }
 
 
