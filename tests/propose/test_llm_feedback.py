@@ -110,3 +110,11 @@ def test_prompts_carry_feedback_curves_and_tails_but_no_holdout_text(
     assert shown.returncode == 0, shown.stderr
     assert "feedback   [run]\n           x=2.5 distance 0.50 FEEDBACK-MARK" in shown.stdout
     assert "curve      train_loss: 20 values" in shown.stdout
+
+    reported = cli("report", str(root))
+    assert reported.returncode == 0, reported.stderr
+    markdown = next((root / ".autoresearch" / "fb").glob("**/report.md")).read_text()
+    assert "- curve `train_loss: 20 values, start 4, min 2.1" in markdown
+    assert "x=2.5 distance 0.50 FEEDBACK-MARK" in markdown
+    html = next((root / ".autoresearch" / "fb").glob("**/report.html")).read_text()
+    assert "train_loss: 20 values" in html and "<summary>feedback</summary>" in html

@@ -366,6 +366,10 @@ def render_html(
             change = ""
             if step.params and s.mode == "params":
                 change += "<br><code>" + esc(", ".join(f"{k}={v!r}" for k, v in step.params.items())) + "</code>"
+            for curve in step.curves:
+                change += f"<br><code>{esc(curve)}</code>"
+            if step.feedback:
+                change += f"<details><summary>feedback</summary><pre>{esc(step.feedback)}</pre></details>"
             if step.diff:
                 change += f"<details><summary>diff</summary>{_diff_html(step.diff)}</details>"
             delta = "" if step.delta is None else f"{step.delta:+.6g}"

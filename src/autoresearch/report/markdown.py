@@ -113,6 +113,12 @@ def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", le
             if step.rationale:
                 out.append(f"*rationale:* {_cell(step.rationale)}")
             out.append("")
+            for curve in step.curves:
+                out.append(f"- curve `{curve}`")
+            if step.feedback:
+                out += ["", "*feedback:*", "", "```text", step.feedback.rstrip("\n").replace("```", "'''"), "```"]
+            if step.curves or step.feedback:
+                out.append("")
             if step.params and s.mode == "params":
                 out.append("`" + ", ".join(f"{k}={v!r}" for k, v in step.params.items()) + "`")
                 out.append("")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoresearch.judge import strict_kept
+from autoresearch.run.feedback import summarise_curve
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import Experiment
 
@@ -71,6 +72,8 @@ class KeptStep:
     diff: str | None
     params: dict[str, Any] | None
     holdout: float | None
+    curves: list[str] = field(default_factory=list)  # one line per metric curve, with a sparkline
+    feedback: str | None = None  # what its run (or the scorer) wrote for proposers
 
 
 @dataclass
@@ -350,6 +353,8 @@ def _chain(incumbents: Sequence[Experiment], direction: str, metric: str | None)
                 diff=e.diff,
                 params=e.params,
                 holdout=_holdout_value(e, metric),
+                curves=[summarise_curve(name, c) for name, c in ((e.extra or {}).get("series") or {}).items()],
+                feedback=(e.extra or {}).get("feedback"),
             )
         )
         previous = e.objective
