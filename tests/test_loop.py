@@ -282,11 +282,24 @@ def test_a_spec_rewritten_by_an_experiment_is_not_used_silently(tmp_path: Path) 
     # With no sandbox an experiment can write to the spec: the next resume names the change and stops.
     rewrite = BOWL + (
         "\nimport pathlib\nspec = pathlib.Path('autoresearch.toml')\n"
-        "spec.write_text(spec.read_text().replace('experiments = 3', 'experiments = 1000'))\n"
+        "spec.write_text(spec.read_text().replace('experiments = 3', 'experiments = 1000')"
+        ".replace('timeout = \"30s\"', 'timeout = \"1h\"'))\n"
     )
     root = write_study(tmp_path, bowl_spec(3, extra='[sandbox]\nkind = "none"'), {"bowl.py": rewrite})
     assert cli("run", str(root)).returncode == 0
     assert len(experiments(root)) == 3  # the running study kept the spec it started with
     resumed = cli("run", str(root))
-    assert resumed.returncode == 2 and "budget.experiments: 3 -> 1000" in resumed.stderr
+    assert resumed.returncode == 2 and 'run.timeout: "30s" -> "1h"' in resumed.stderr
     assert len(experiments(root)) == 3
+
+
+def test_a_raised_budget_continues_with_a_note(bowl_study: Path) -> None:
+    # How long to search does not change how candidates are measured: no acceptance needed, but said.
+    toml = bowl_study / "autoresearch.toml"
+    assert cli("run", "--experiments", "3", str(bowl_study)).returncode == 0
+    toml.write_text(toml.read_text().replace("experiments = 10", "experiments = 5"))
+    assert cli("status", str(bowl_study)).stderr.count("spec changed") == 0
+    resumed = cli("run", str(bowl_study))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "the budget changed: budget.experiments: 10 -> 5" in resumed.stdout
+    assert len(experiments(bowl_study)) == 5

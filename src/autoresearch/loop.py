@@ -28,7 +28,7 @@ from autoresearch.run import nofollow, reaper, sandbox
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.run.resources import plan_slots
-from autoresearch.spec import Spec, SpecChanged, is_measurement_key, listed_changes, spec_changes
+from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
 from autoresearch.store import Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
 
@@ -456,6 +456,10 @@ class Loop:
         if snapshot is None:  # built in code (autoresearch.optimize): nothing on disk to compare
             return
         changes = spec_changes(self.spec, self.store)
+        budget = [change for change in changes if is_budget_key(change[0])]
+        changes = [change for change in changes if not is_budget_key(change[0])]
+        if budget:
+            self.notes.append(f"the budget changed: {listed_changes(budget)}")
         if changes:
             if self.baseline is not None and not self._accept_spec_change:
                 raise SpecChanged(_spec_change_message(changes, self.spec.name))

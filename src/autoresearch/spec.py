@@ -591,7 +591,7 @@ def listed_changes(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
 
 def spec_change_line(spec: Spec, store: Store) -> str:
     """For `status`: the change `run` will stop on, or ''."""
-    changes = spec_changes(spec, store)
+    changes = [change for change in spec_changes(spec, store) if not is_budget_key(change[0])]
     if not changes:
         return ""
     return f"the spec changed since the last run ({listed_changes(changes)}); `run` will ask you to accept it"
@@ -599,6 +599,12 @@ def spec_change_line(spec: Spec, store: Store) -> str:
 
 def is_measurement_key(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in MEASUREMENT_KEYS)
+
+
+def is_budget_key(key: str) -> bool:
+    """Budget keys say how long to search, not how candidates are measured: raising
+    `budget.experiments` to continue a study is routine, so such a change is taken with a note."""
+    return key == "budget" or key.startswith("budget.")
 
 
 def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
