@@ -6,6 +6,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PYTHON, wait_for
 from tests.redteam.conftest import code_study, params_study, payloads, run, whole
 from tests.redteam.test_sandbox_hacks import dead
@@ -172,3 +174,38 @@ def test_return_a_cached_result_is_caught_by_the_holdout(tmp_path: Path) -> None
     shown = payloads(root)
     assert "0.123457" not in shown and "9.123457" not in shown and "test_loss" not in shown
     assert json.loads(shown.splitlines()[-1])["history"][1]["decision"] == "kept"
+
+
+@pytest.mark.parametrize("kind", ["none", "bwrap"])
+def test_the_holdout_scores_what_the_run_wrote_read_only(tmp_path: Path, kind: str) -> None:
+    # The run saves its model in its output folder; the holdout scores that model ({run_output_dir})
+    # without training again, and cannot change it. A run that skips training (junk model, cached loss)
+    # is still caught.
+    save = "import json, os\n\ndef train():\n    out = os.environ['AUTORESEARCH_OUTPUT_DIR']\n"
+    train = save + "    json.dump({'w': 2.0}, open(out + '/model.json', 'w'))\n    return 1.0\n"
+    honest = train.replace("2.0", "3.0").replace("return 1.0", "return 0.5")
+    cached = train.replace("2.0", "0.0").replace("return 1.0", "return 0.01")
+    holdout = (
+        "import json, os, sys\n"
+        "model = os.path.join(sys.argv[1], 'model.json')\n"
+        "w = json.load(open(model))['w']\n"
+        "try:\n    open(model, 'w').write('{}')\n    print('wrote: 1')\nexcept OSError:\n    print('wrote: 0')\n"
+        "print('test_loss:', (w - 3) ** 2 + 0.123457)\n"
+    )
+    root = code_study(
+        tmp_path / "s",
+        {"evaluate.py": EVALUATE, "train.py": train, "holdout.py": holdout},
+        [whole(honest, "fit properly"), whole(cached, "skip training")],
+        extra=(
+            f'[holdout]\ncommand = "{PYTHON} holdout.py {{run_output_dir}}"\nmetric = "test_loss"\n'
+            f'max_worsening = 0.5\n[sandbox]\nkind = "{kind}"'
+        ),
+    )
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept", "rejected"], [e.reason for e in experiments]
+    assert experiments[1].holdout is not None and experiments[1].holdout["test_loss"] == 0.123457
+    assert experiments[2].holdout is not None and experiments[2].holdout["test_loss"] > 9
+    if kind == "bwrap":  # read-only to the holdout: the model it scored is still the run's
+        assert experiments[1].holdout["wrote"] == 0
+        model = Path(experiments[1].log_dir or "") / "output" / "model.json"
+        assert json.loads(model.read_text()) == {"w": 3.0}

@@ -7,6 +7,7 @@ import math
 import os
 import re
 import signal
+import stat
 import statistics
 import sys
 import threading
@@ -416,11 +417,19 @@ class CommandEvaluator(Evaluator):
         except nofollow.UnsafePath as exc:
             return Evaluation(error=f"the holdout could not run: {exc}")
         readable = (Path(values["params_file"]),) if "params_file" in values else ()
+        # What the measured run wrote (a trained model, predictions), read-only: a holdout scores it
+        # instead of training again. The fresh checkout above still hides everything else it left.
+        run_output = self.log_dir(experiment) / "output"
+        env_extra: dict[str, str] = {}
+        if _plain_dir(run_output):
+            readable += (run_output,)
+            values["run_output_dir"] = str(run_output)
+            env_extra["AUTORESEARCH_RUN_OUTPUT_DIR"] = str(run_output)
         view = sandbox.View(root, writable=(output_dir,), readable=readable, reveal=tuple(holdout.data))
         result = run_command(
             render_command(holdout.command, values),
             cwd=cwd,
-            env=self._env(experiment, proposal_of(experiment), values),
+            env=self._env(experiment, proposal_of(experiment), values) | env_extra,
             timeout=holdout.timeout,
             stdout_path=log_dir / "stdout.log",
             stderr_path=log_dir / "stderr.log",
@@ -527,6 +536,14 @@ class CommandEvaluator(Evaluator):
 
     def cancel_all(self) -> None:
         self.running.kill_all()
+
+
+def _plain_dir(path: Path) -> bool:
+    """PATH is a real folder, not a link a run planted in its place."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def proposal_of(experiment: Experiment) -> Proposal:
