@@ -267,7 +267,7 @@ class CommandEvaluator(Evaluator):
         # read as this run's result: it is removed first, and read right after the run ends.
         if self.spec.metric.json_file is not None:
             integrity.remove_stale(cwd, self.spec.metric.json_file)
-        readable = (Path(values["params_file"]),) if "params_file" in values else ()
+        readable: tuple[Path, ...] = (Path(values["params_file"]),) if "params_file" in values else ()
         view = sandbox.View(root, writable=(output_dir,), readable=readable)
         result = run_command(
             render_command(self.spec.run.command, values),
@@ -416,7 +416,7 @@ class CommandEvaluator(Evaluator):
                 integrity.remove_stale(cwd, holdout.json_file)
         except nofollow.UnsafePath as exc:
             return Evaluation(error=f"the holdout could not run: {exc}")
-        readable = (Path(values["params_file"]),) if "params_file" in values else ()
+        readable: tuple[Path, ...] = (Path(values["params_file"]),) if "params_file" in values else ()
         # What the measured run wrote (a trained model, predictions), read-only: a holdout scores it
         # instead of training again. The fresh checkout above still hides everything else it left.
         run_output = self.log_dir(experiment) / "output"
