@@ -17,6 +17,7 @@ import pytest
 from autoresearch.report.dashboard import MAX_PAGE, DashboardError, DashboardServer, serve
 from autoresearch.report.synthetic import SyntheticWriter, make_study
 from autoresearch.store import Store
+from autoresearch.study import latest_incumbent
 from tests.conftest import BOWL, bowl_spec, write_study
 from tests.report.conftest import LiveStudy
 
@@ -52,8 +53,8 @@ def test_api_matches_store_and_follows_writes(study: Store, server: DashboardSer
     assert status == 200
     assert state["total"] == study.count() and state["counts"] == study.counts_by_decision()
     assert abs(state["cost_usd"] - study.total_cost()) < 1e-9
-    best = min(e.objective for e in study.experiments() if e.decision in ("baseline", "kept"))
-    assert state["best"] == best
+    incumbent = latest_incumbent(study.experiments())  # the same headline as `status` and `best`
+    assert incumbent is not None and (state["best"], state["best_id"]) == (incumbent.objective, incumbent.id)
     # Unchanged store: the poll answer is tiny.
     _, body, _ = _get(server, f"/api/demo/state?since={state['generation']}")
     assert json.loads(body) == {"generation": state["generation"], "unchanged": True}
@@ -191,3 +192,20 @@ def test_view_survives_a_study_that_has_not_started(tmp_path: Path) -> None:
         assert json.loads(_get(server, "/api/later/state")[1])["total"] == 1
     finally:
         server.stop()
+
+
+def test_headline_best_is_the_incumbent_decided_last(tmp_path: Path) -> None:
+    # Under the paired rule a kept candidate's own first run may score below its predecessor's; the
+    # dashboard's headline is still the incumbent, as in `status` and `best`.
+    store = Store(tmp_path / ".autoresearch" / "paired")
+    store.set_meta("direction", "minimize")
+    for decision, objective in [("baseline", 1.0), ("kept", 0.5), ("reverted", 0.4), ("kept", 0.6)]:
+        row = store.start_experiment(proposal={})
+        store.finish_experiment(row.id, decision=decision, objective=objective)
+    srv = serve([store.study_dir])
+    try:
+        state = json.loads(_get(srv, "/api/paired/state")[1])
+    finally:
+        srv.stop()
+        store.close()
+    assert (state["best"], state["best_id"]) == (0.6, 4)

@@ -154,6 +154,8 @@ class StudyView:
         xs, ys, codes, line_x, line_y = [], [], [], [], []
         baseline = best = None
         best_id = None
+        incumbent: dict[str, Any] | None = None
+        incumbent_key: tuple[float, int] = (-1.0, -1)
         cost = 0.0
         tokens = 0
         running = []
@@ -175,6 +177,10 @@ class StudyView:
                     best, best_id = obj, r["id"]
                     line_x.append(r["id"])
                     line_y.append(obj)
+                if decision != "reverted" and (r["finished_at"] or 0.0, r["id"]) >= incumbent_key:
+                    # The headline is the incumbent (decided last), as in `status` and `best`: under
+                    # the paired rule a kept candidate's own first run may score below its predecessor's.
+                    incumbent, incumbent_key = r, (r["finished_at"] or 0.0, r["id"])
             elif decision in ("failed", "rejected"):
                 xs.append(r["id"])
                 ys.append(None)
@@ -182,6 +188,8 @@ class StudyView:
         if line_x and cache.ids:
             line_x.append(cache.ids[-1])
             line_y.append(line_y[-1])
+        if incumbent is not None:
+            best, best_id = incumbent["objective"], incumbent["id"]
         judged = sum(counts.get(d, 0) for d in ("kept", "reverted", "failed", "rejected"))
         improvement = None
         if baseline is not None and best is not None and baseline != 0:
