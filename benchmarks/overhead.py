@@ -40,6 +40,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -100,14 +101,21 @@ def autoresearch_params(n: int, root: Path, kind: str = "none") -> float:
     return time.perf_counter() - start
 
 
+EDITED = "pkg00/module_0000.py"
+
+
 class _EditProposer:
     """Proposes one small edit per experiment, in-process, so only the loop and git are measured."""
 
     name = "bench"
 
     def propose(self, context: Context) -> Proposal:
+        # The edit must apply to the parent (the best, which stays the baseline: every run scores the
+        # same), or the candidate is rejected before it runs and no git work is measured.
         n = len(context.history)
-        block = f"pkg00/module_0000.py\n<<<<<<< SEARCH\nVALUE = {n - 1}\n=======\nVALUE = {n}\n>>>>>>> REPLACE\n"
+        current = re.search(r"^VALUE = \d+$", context.files[EDITED], re.MULTILINE)
+        assert current is not None
+        block = f"{EDITED}\n<<<<<<< SEARCH\n{current.group()}\n=======\nVALUE = {n}\n>>>>>>> REPLACE\n"
         return Proposal(edits=block, edit_format="search_replace", rationale=f"value {n}")
 
     def observe(self, experiment: Experiment) -> None:
