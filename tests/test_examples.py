@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,47 @@ def test_hidden_labels_are_scored_by_a_scorer_the_candidate_cannot_fool(tmp_path
     cheat = rows(root / ".autoresearch" / "hidden-labels")[-1]
     assert cheat.objective is not None and cheat.objective < 0.6  # all zeros: the labels stayed hidden
     assert cheat.decision == "reverted"
+
+
+def test_trading_reports_search_and_holdout_and_its_guards_reject_lucky_and_ruinous_strategies(
+    tmp_path: Path,
+) -> None:
+    root = tracked_copy("trading", tmp_path / "trading")
+    result = cli("run", "--experiments", "6", str(root), timeout=300)
+    assert result.returncode == 0, result.stderr
+    experiments = rows(root / ".autoresearch" / "trading")
+    baseline = experiments[0]
+    assert len(experiments) == 6 and baseline.decision == "baseline"
+    # The defaults' mean Sharpe over the six yearly windows of 2006-2011, net of commissions.
+    assert baseline.objective is not None and 0.2 < baseline.objective < 0.4, baseline.objective
+    assert baseline.metrics["trades"] >= 12 and baseline.metrics["max_drawdown_pct"] < 25
+    # Search and holdout are both reported, apart: the unseen 2012-13 period never reaches the metrics.
+    for e in experiments:
+        if e.decision in ("baseline", "kept"):
+            assert e.holdout is not None and "holdout_sharpe" in e.holdout, e.id
+        assert not any(name.startswith("holdout") for name in e.metrics), e.metrics
+    assert (Path(baseline.log_dir) / "holdout" / "stdout.log").read_text().count("holdout_sharpe:") == 1
+
+    # A fresh study whose proposer offers two bad strategies: a 200-day trend follower that trades four
+    # times in six years (its Sharpe beats the baseline's by luck) and a 3/4-day whipsaw, long and short,
+    # at 95% of equity.
+    lucky = {"fast": 50, "slow_factor": 4.0, "stop_loss": 0.2, "size": 0.95, "short": False}
+    ruinous = {"fast": 3, "slow_factor": 1.5, "stop_loss": 0.2, "size": 0.95, "short": True}
+    bad = tracked_copy("trading", tmp_path / "bad")
+    (bad / "todo.json").write_text(json.dumps([lucky, ruinous]))
+    (bad / "propose.py").write_text(
+        "import json, sys\n"
+        "todo = json.load(open('todo.json'))\n"
+        "tried = len(json.load(sys.stdin)['history']) - 1\n"
+        "print(json.dumps({'params': todo[tried], 'rationale': 'bad'} if tried < len(todo) else {'done': True}))\n"
+    )
+    spec = (bad / "autoresearch.toml").read_text()
+    (bad / "autoresearch.toml").write_text(spec.replace('use = "tpe"', 'use = "script:python3 propose.py"'))
+    result = cli("run", str(bad), timeout=300)
+    assert result.returncode == 0, result.stderr
+    first, lucky_row, ruinous_row = rows(bad / ".autoresearch" / "trading")
+    assert lucky_row.objective is not None and first.objective is not None
+    assert lucky_row.objective > first.objective and lucky_row.metrics["trades"] < 12
+    assert lucky_row.decision == "rejected" and "guard enough-trades" in lucky_row.reason
+    assert ruinous_row.decision == "rejected" and "guard drawdown" in ruinous_row.reason
+    assert ruinous_row.metrics["max_drawdown_pct"] > 25
