@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autoresearch.history import History
+from autoresearch.propose.prompt import HistoryLimits, format_runs
+from autoresearch.spec import load_spec
 from autoresearch.store import Store
 from tests.conftest import cli
 
@@ -126,6 +129,16 @@ def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
     ]
     best = cli("best", str(root))
     assert "+    sieve = bytearray([1]) * n" in best.stdout
+    # [profile] ran on each new best; a prompt built now shows the incumbent's: where the time goes.
+    spec = load_spec(root)
+    experiments = rows(spec.study_dir)
+    assert [e.id for e in experiments if "profile" in e.extra] == [
+        e.id for e in experiments if e.decision in ("baseline", "kept")
+    ]
+    history = History(spec.study.direction, experiments)
+    runs = format_runs(history, history.tally.best, spec.study_dir, HistoryLimits())
+    assert "Where the time goes (its profile, top entries):" in runs and "(count_primes)" in runs
+    assert "hot.py" in runs and "ncalls  tottime" in runs
 
 
 def test_speedup_example_with_two_workers_tries_every_edit(tmp_path: Path) -> None:

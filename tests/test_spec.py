@@ -154,3 +154,10 @@ def test_a_spec_snapshot_ignores_formatting_and_names_real_changes() -> None:
     assert before is not None and same is not None and after is not None
     assert before.hash == same.hash and before.hash != after.hash
     assert after.changes(before) == [("run.timeout", '"5m"', '"1h"')]
+
+
+def test_profile_section() -> None:
+    spec = spec_from_dict(with_("profile", command="{python} -m cProfile -s cumtime bench.py", timeout="2m"))
+    assert spec.profile is not None and spec.profile.timeout == 120 and spec.profile.top == 25
+    assert "unknown key 'profile.comand'" in error_for(with_("profile", comand="x"))
+    assert "profile.top" in error_for(with_("profile", command="x", top=0))

@@ -359,6 +359,8 @@ class Loop:
             **evaluation.record,
         )
         finished = self.store.get(experiment.id)
+        if decision in ("baseline", "kept") and self.spec.profile is not None:
+            finished = self._profile(finished)
         self.history.add(finished)
         if decision in ("baseline", "kept"):
             self.evaluator.keep(finished)
@@ -374,6 +376,12 @@ class Loop:
         self.proposer.observe(finished)
         if self.observer:
             self.observer.finished(self, finished)
+
+    def _profile(self, incumbent: Experiment) -> Experiment:
+        """Where the new incumbent spends its time ([profile]), for proposers; never part of a decision."""
+        text = self.evaluator.profile(incumbent)
+        self.store.update(incumbent.id, extra={**incumbent.extra, "profile": text})
+        return self.store.get(incumbent.id)
 
     # -- the end ---------------------------------------------------------------------------------------
 

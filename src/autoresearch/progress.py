@@ -162,6 +162,8 @@ def show_text(e: Experiment) -> str:
         lines.append(f"tokens     {e.tokens_in or 0} in / {e.tokens_out or 0} out, ${e.cost_usd or 0:.4f}")
     if e.diff:
         lines += ["", e.diff.rstrip()]
+    if extra.get("profile"):
+        lines += ["", "--- profile (top entries) ---", str(extra["profile"]).rstrip()]
     if e.log_dir:
         folder = Path(e.log_dir)
         lines.append(f"logs       {folder}")

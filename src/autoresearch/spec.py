@@ -354,6 +354,16 @@ class ScorerSection(_Section):
         return self
 
 
+class ProfileSection(_Section):
+    """A profiler run on each new incumbent (code-speed studies), in the experiments' sandbox; its top
+    entries go into proposers' prompts as "where the time goes". Never affects a decision."""
+
+    command: str = Field(min_length=1)  # e.g. "{python} -m cProfile -s cumtime bench.py"
+    timeout: Duration = 600.0
+    top: int = Field(default=25, ge=1, le=200)  # table rows kept (cProfile's, or the output's last lines)
+    chars: int = Field(default=3000, ge=200, le=20_000)  # at most this much text is kept
+
+
 class IntegritySection(_Section):
     """Checks that the proposer cannot change how it is measured."""
 
@@ -441,6 +451,7 @@ class Spec(_Section):
     noise: NoiseSection = NoiseSection()
     holdout: HoldoutSection | None = None
     scorer: ScorerSection | None = None
+    profile: ProfileSection | None = None
     integrity: IntegritySection = IntegritySection()
     sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
 

@@ -66,6 +66,9 @@ def test_prompts_carry_feedback_curves_and_tails_but_no_holdout_text(
         [holdout]
         command = "{PYTHON} holdout.py"
         metric = "holdout_acc"
+        [profile]
+        command = "{PYTHON} -m cProfile -s cumtime exp.py {{params_file}}"
+        top = 8
         [sandbox]
         kind = "none"
         [proposer]
@@ -94,6 +97,12 @@ def test_prompts_carry_feedback_curves_and_tails_but_no_holdout_text(
     assert "x=5.0 distance 2.00 FEEDBACK-MARK" in third and "file feedback for x=5.0 FILE-MARK" in third
     assert "train_loss: 20 values, start 4, min 2.1 (at 100%), end 2.1" in third
     assert "TAIL-MARK-5.0" in third
+    # The incumbent's profile: cProfile's header and its top 8 rows, nothing of the program's own output.
+    assert "Where the time goes (its profile, top entries):" in third
+    profile = third.split("Where the time goes (its profile, top entries):\n```\n", 1)[1].split("```", 1)[0]
+    assert "function calls" in profile and "ncalls  tottime  percall  cumtime  percall" in profile
+    assert len(profile.strip().splitlines()) == 1 + 1 + 8 and "exp.py" in profile and "FEEDBACK-MARK" not in profile
+    assert all("profile" not in e.extra for e in experiments if e.decision not in ("baseline", "kept"))
     assert "Recent failed experiment #3" in third and "FAIL-MARK" in third and "TAIL-MARK-4.0" in third
     # The incumbent changes: the last prompt (for #6) shows #4's materials (x=2.5), and #3's failure still.
     assert "The version you are changing (#4, kept)" in prompts[-1] and "TAIL-MARK-2.5" in prompts[-1]

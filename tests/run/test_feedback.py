@@ -103,3 +103,20 @@ def test_only_the_scorers_feedback_lines_pass_never_its_other_output(tmp_path: P
     (baseline,) = Store(root / ".autoresearch" / "s").experiments()
     assert baseline.objective == 2.0
     assert baseline.extra["feedback"] == "[run]\nwrote 5.0\n[scorer]\noff by 2.0"
+
+
+def test_top_entries_keep_cprofiles_table_head_or_the_last_lines() -> None:
+    output = "program output\n  120 function calls in 0.5 seconds\n\n   Ordered by: cumulative time\n\n"
+    output += "   ncalls  tottime  percall  cumtime  percall filename:lineno(function)\n"
+    output += "".join(f"        1    0.00{i}    0.001    0.500    0.500 hot.py:{i}(f{i})\n" for i in range(40))
+    top = feedback.top_entries(output, 3, 3000)
+    assert top.splitlines() == [
+        "  120 function calls in 0.5 seconds",
+        "   ncalls  tottime  percall  cumtime  percall filename:lineno(function)",
+        "        1    0.000    0.001    0.500    0.500 hot.py:0(f0)",
+        "        1    0.001    0.001    0.500    0.500 hot.py:1(f1)",
+        "        1    0.002    0.001    0.500    0.500 hot.py:2(f2)",
+    ]
+    other = "\n".join(f"sample {i}" for i in range(100))
+    assert feedback.top_entries(other, 2, 3000) == "sample 98\nsample 99"
+    assert len(feedback.top_entries(other, 100, 200)) <= 200

@@ -55,7 +55,7 @@ def bounded_selection(history: History) -> list[Experiment]:
     return [chosen[i] for i in sorted(chosen)]
 
 
-def write_agent_materials(context: Context, root: Path, anchor: Path, *, profile: str = "") -> Path:
+def write_agent_materials(context: Context, root: Path, anchor: Path) -> Path:
     """history.json and runs.md in ROOT/MATERIALS_DIR (written without following links); returns the folder."""
     folder = root / MATERIALS_DIR
     document = history_document(context.spec, context.history, bounded_selection(context.history))
@@ -64,6 +64,6 @@ def write_agent_materials(context: Context, root: Path, anchor: Path, *, profile
         f"{len(context.history)}; holdout values are never included"
     )
     nofollow.write_text(folder / "history.json", json.dumps(document, indent=1, default=str), anchor)
-    runs = format_runs(context.history, context.best, context.spec.study_dir, HistoryLimits(), profile=profile)
+    runs = format_runs(context.history, context.best, context.spec.study_dir, HistoryLimits())
     nofollow.write_text(folder / "runs.md", "# What the runs reported\n\n" + runs + "\n", anchor)
     return folder

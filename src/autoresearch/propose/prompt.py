@@ -145,9 +145,7 @@ def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
     return line
 
 
-def format_runs(
-    history: History, parent: Experiment | None, anchor: Path, limits: HistoryLimits, *, profile: str = ""
-) -> str:
+def format_runs(history: History, parent: Experiment | None, anchor: Path, limits: HistoryLimits) -> str:
     """What the parent's run and the most recent failures reported: feedback, metric curves, log tails.
 
     Reads at most 1 + limits.run_failures experiments (and their two logs' tails), never the study.
@@ -156,8 +154,9 @@ def format_runs(
     blocks = []
     if parent is not None:
         body = _run_materials(parent, anchor, limits.feedback_chars, limits.tail_chars, redactor)
+        profile = redactor.lines(str((parent.extra or {}).get("profile") or "")).strip()
         if profile:
-            body.append("Where the time goes (profile of this version):\n```\n" + profile.strip() + "\n```")
+            body.append("Where the time goes (its profile, top entries):\n```\n" + profile + "\n```")
         if body:
             blocks.append(f"## The version you are changing (#{parent.id}, {parent.decision})\n" + "\n".join(body))
     failures = history.failures()[-limits.run_failures :] if limits.run_failures > 0 else []

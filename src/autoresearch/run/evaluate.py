@@ -93,6 +93,10 @@ class Evaluator:
         """Run the spec's holdout evaluation on EXPERIMENT, which has just been measured."""
         return Evaluation(error=f"{type(self).__name__} cannot run a holdout evaluation")
 
+    def profile(self, experiment: Experiment) -> str:
+        """The top entries of the spec's [profile] command run on EXPERIMENT (the new incumbent), as text."""
+        return f"(no profile: {type(self).__name__} cannot run one)"
+
 
 class RunningProcesses:
     """Process groups of running experiments, so Ctrl-C can stop them all from the main thread."""
@@ -441,6 +445,44 @@ class CommandEvaluator(Evaluator):
             anchor=self.anchor,
         )
         return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
+
+    def profile(self, experiment: Experiment) -> str:
+        """Run [profile] on EXPERIMENT in the experiments' sandbox, on a fresh checkout; its top entries."""
+        profile = self.spec.profile
+        assert profile is not None
+        root = self.fresh_root(experiment, self.root_for(experiment, experiment))
+        log_dir = self.log_dir(experiment) / "profile"
+        try:
+            output_dir = nofollow.fresh_dir(log_dir / "output", self.anchor)
+            values = self.placeholder_values(experiment, proposal_of(experiment), log_dir)
+        except nofollow.UnsafePath as exc:
+            return f"(no profile: {exc})"
+        values["output_dir"] = str(output_dir)
+        readable = (Path(values["params_file"]),) if "params_file" in values else ()
+        result = run_command(
+            render_command(profile.command, values),
+            cwd=root / self.spec.run.cwd,
+            env=self._env(experiment, proposal_of(experiment), values),
+            timeout=profile.timeout,
+            stdout_path=log_dir / "stdout.log",
+            stderr_path=log_dir / "stderr.log",
+            max_log_bytes=self.spec.run.max_log_size,
+            kill_grace=self.spec.run.kill_grace,
+            preexec=sandbox.prefix(self.spec, sandbox.View(root, writable=(output_dir,), readable=readable)),
+            on_start=self.running.add,
+            on_exit=self.running.discard,
+            anchor=self.anchor,
+        )
+        redactor = feedback.Redactor(self.spec.holdout.metric if self.spec.holdout else None)
+        if not result.succeeded:
+            why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+            tail = redactor.lines(read_tail(result.stderr_path, 300, whole_lines=True)).strip().splitlines()
+            return f"(the profile failed, {why}" + (f": {tail[-1]})" if tail else ")")
+        try:
+            output = nofollow.read_bytes(result.stdout_path, self.anchor).decode(errors="replace")
+        except (OSError, nofollow.UnsafePath):
+            output = ""
+        return feedback.top_entries(redactor.lines(output), profile.top, profile.chars)
 
     def check_guards(
         self,

@@ -195,3 +195,19 @@ def _tail(path: Path, anchor: Path, chars: int) -> str:
         _, newline, rest = text.partition("\n")
         text = rest if newline and rest.strip() else text
     return text
+
+
+def top_entries(output: str, top: int, chars: int) -> str:
+    """A profiler's top entries: cProfile's table header and its first TOP rows (the program's own output
+    before it left out), or else the last TOP lines of OUTPUT; at most CHARS characters."""
+    lines = output.rstrip().splitlines()
+    header = next((i for i, line in enumerate(lines) if line.split()[:2] == ["ncalls", "tottime"]), None)
+    if header is not None:
+        start = next((i for i in range(header - 1, -1, -1) if "function calls" in lines[i]), header)
+        chosen = (
+            [lines[start], *lines[header : header + 1 + top]] if start != header else lines[header : header + 1 + top]
+        )
+    else:
+        chosen = lines[-top:]
+    text = "\n".join(line.rstrip() for line in chosen)
+    return text if len(text) <= chars else text[: chars - 16].rstrip() + "\n[...truncated]"
