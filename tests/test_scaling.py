@@ -182,3 +182,48 @@ def test_status_figures_from_aggregate_queries_match_a_pass_over_the_rows(tmp_pa
         assert store.count_flagged() == sum(1 for row in rows if row.extra.get("flags")) == 10
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("size", [100, 10_000])
+def test_what_the_runs_reported_reads_the_same_few_files_at_any_size(
+    size: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prompt's run materials and an agent's history.json read a fixed number of experiments and files."""
+    from autoresearch.propose.materials import bounded_selection
+    from autoresearch.propose.prompt import HistoryLimits, format_runs
+    from autoresearch.run import nofollow
+
+    curve = {"n": 100, "values": [3.0, 2.0, 1.0], "min": 1.0, "argmin": 1.0}
+    history = History("minimize")
+    for i in range(1, size + 1):
+        decision = "baseline" if i == 1 else ("failed" if i % 3 == 0 else ("kept" if i % 50 == 0 else "reverted"))
+        folder = tmp_path / f"{i:05d}"
+        history.add(
+            Experiment(
+                id=i,
+                status="done",
+                proposal={},
+                created_at=0.0,
+                decision=decision,
+                objective=None if decision == "failed" else 1000.0 - i,
+                reason="boom" if decision == "failed" else None,
+                log_dir=str(folder),
+                extra={"feedback": f"feedback {i}", "series": {"loss": curve}},
+            )
+        )
+    for exp in (history.tally.best, *history.failures()[-2:]):
+        assert exp is not None and exp.log_dir is not None
+        Path(exp.log_dir).mkdir()
+        (Path(exp.log_dir) / "stdout.log").write_text(f"log of {exp.id}\n" * 1000)
+    opened: list[Path] = []
+    real = nofollow.open_read
+
+    def counting(path: Path, anchor: Path) -> int:
+        opened.append(path)
+        return real(path, anchor)
+
+    monkeypatch.setattr(nofollow, "open_read", counting)
+    text = format_runs(history, history.tally.best, tmp_path, HistoryLimits())
+    assert len(opened) == 6  # stdout.log and stderr.log of the incumbent and of two failures
+    assert f"log of {size - size % 50}" in text and "loss: 100 values" in text
+    assert len(bounded_selection(history)) <= 240
