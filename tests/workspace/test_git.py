@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -450,3 +452,27 @@ def test_apply_keeps_the_executable_bit(repo: Path) -> None:
     assert ws.apply_to_user_checkout(sha, base, editable=["**"]) == ["run.sh"]
     assert os.access(repo / "run.sh", os.X_OK)
     assert sh(repo, "status", "--porcelain") == "?? run.sh"
+
+
+def test_worktrees_made_at_once_by_two_workspaces_of_one_repository(repo: Path) -> None:
+    # The agent proposer's workspace and the evaluator's make worktrees from different threads; two
+    # studies may share a repository too. git's `worktree prune` must never meet a half-made `add`.
+    head = sh(repo, "rev-parse", "HEAD")
+    spaces = [GitWorkspace(repo, f"s{i}", repo / ".autoresearch" / f"s{i}" / "worktrees") for i in range(2)]
+    errors: list[BaseException] = []
+
+    def churn(ws: GitWorkspace) -> None:
+        try:
+            for _ in range(30):
+                shutil.rmtree(ws.worktrees_dir, ignore_errors=True)  # the next checkout re-adds it
+                ws._manifests.clear()
+                assert (ws.checkout(0, head) / "train.py").is_file()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(ws,)) for ws in spaces]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

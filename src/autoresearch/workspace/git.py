@@ -9,6 +9,7 @@ kept alive by `refs/autoresearch/<study>/<experiment_id>`, and the best so far i
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -463,15 +464,34 @@ class GitWorkspace:
             return None
         return admin
 
+    @contextlib.contextmanager
+    def _worktree_admin(self) -> Iterator[None]:
+        """One `worktree add` / `prune` at a time per repository, across threads and processes.
+
+        A prune running while another worktree is being added (the agent proposer's and an
+        experiment's, or two studies in one repository) removes the half-made one under git's feet.
+        """
+        fd = os.open(
+            self.common_dir / "autoresearch-worktrees.lock",
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # per open file: threads of one process exclude each other too
+            yield
+        finally:
+            os.close(fd)
+
     def _recreate(self, path: Path, commit: str) -> Path:
         if path.is_symlink() or path.is_file():
             path.unlink()
         elif path.exists():
             shutil.rmtree(path)
-        git(self.root, "worktree", "prune")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # --no-checkout: git writes no file; `materialise` does, from raw blobs.
-        git(self.root, "worktree", "add", "-q", "-f", "--no-checkout", "--detach", str(path), commit)
+        with self._worktree_admin():
+            git(self.root, "worktree", "prune")
+            # --no-checkout: git writes no file; `materialise` does, from raw blobs.
+            git(self.root, "worktree", "add", "-q", "-f", "--no-checkout", "--detach", str(path), commit)
         admin = self._admin(path)
         if admin is None:
             raise GitError(f"git did not register the worktree {path} as expected")
@@ -481,7 +501,8 @@ class GitWorkspace:
         """Delete every slot's worktree (e.g. when a study is finished)."""
         if self.worktrees_dir.exists():
             shutil.rmtree(self.worktrees_dir)
-        git(self.root, "worktree", "prune")
+        with self._worktree_admin():
+            git(self.root, "worktree", "prune")
         self._manifests.clear()
 
     # ------------------------------------------------------------------------------------ reading
