@@ -68,7 +68,29 @@ class Tally:
         return self.total - self.counts.get("running", 0)
 
 
-class History(Sequence[Experiment]):
+class _ReadOnly(Sequence[Experiment]):
+    """A list seen through Sequence: no append, no sort, no item assignment."""
+
+    def __init__(self, items: list[Experiment]) -> None:
+        self._items = items
+
+    @overload
+    def __getitem__(self, index: int) -> Experiment: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Experiment]: ...
+
+    def __getitem__(self, index: int | slice) -> Experiment | list[Experiment]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Experiment]:
+        return iter(self._items)
+
+
+class History(_ReadOnly):
     """Finished experiments, oldest first, holdout values stripped: a read-only view for proposers."""
 
     def __init__(
@@ -78,7 +100,7 @@ class History(Sequence[Experiment]):
         # A metric named like the holdout's in a run's own output is dropped too: a candidate re-printing
         # an earlier holdout log must not relay its values to proposers.
         self.holdout_metric = holdout_metric
-        self._items: list[Experiment] = []
+        super().__init__([])
         self._by_id: dict[int, Experiment] = {}
         self._by_params: dict[str, Experiment] = {}  # params -> the first finished experiment with them
         self._ranked: list[Experiment] = []  # measured experiments, best first (ties: earlier first)
@@ -116,22 +138,7 @@ class History(Sequence[Experiment]):
             return math.inf
         return objective if self.direction == "minimize" else -objective
 
-    # -- the Sequence interface (indexing and slicing copy at most the slice) ------------------------
-
-    @overload
-    def __getitem__(self, index: int) -> Experiment: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Experiment]: ...
-
-    def __getitem__(self, index: int | slice) -> Experiment | list[Experiment]:
-        return self._items[index]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Experiment]:
-        return iter(self._items)
+    # Indexing, slicing (a copy of the slice only) and iteration come from _ReadOnly.
 
     def __repr__(self) -> str:
         return f"History({len(self)} experiments)"
@@ -164,28 +171,6 @@ class History(Sequence[Experiment]):
     def objective_spread(self) -> tuple[int, float]:
         """How many finite measured objectives there are, and their sample standard deviation."""
         return self._values.n, self._values.stdev()
-
-
-class _ReadOnly(Sequence[Experiment]):
-    """A list seen through Sequence: no append, no sort, no item assignment."""
-
-    def __init__(self, items: list[Experiment]) -> None:
-        self._items = items
-
-    @overload
-    def __getitem__(self, index: int) -> Experiment: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Experiment]: ...
-
-    def __getitem__(self, index: int | slice) -> Experiment | list[Experiment]:
-        return self._items[index]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Experiment]:
-        return iter(self._items)
 
 
 class _Spread:
