@@ -273,19 +273,14 @@ class CommandEvaluator(Evaluator):
             integrity.remove_stale(cwd, self.spec.metric.json_file)
         readable: tuple[Path, ...] = (Path(values["params_file"]),) if "params_file" in values else ()
         view = sandbox.View(root, writable=(output_dir,), readable=readable)
-        result = run_command(
+        result = self.launch(
             render_command(self.spec.run.command, values),
             cwd=cwd,
             env=env,
             timeout=self.spec.run.timeout,
-            stdout_path=log_dir / "stdout.log",
-            stderr_path=log_dir / "stderr.log",
-            max_log_bytes=self.spec.run.max_log_size,
-            kill_grace=self.spec.run.kill_grace,
-            preexec=[*sandbox.prefix(self.spec, view), *devices.preexec()],
-            on_start=self.running.add,
-            on_exit=self.running.discard,
-            anchor=self.anchor,
+            logs=log_dir,
+            view=view,
+            devices=devices,
         )
         if self.spec.scorer is None:
             evaluation = self.read(result, cwd)
@@ -319,6 +314,36 @@ class CommandEvaluator(Evaluator):
             found["series"] = curves
         return found
 
+    def launch(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float | None,
+        logs: Path,
+        view: sandbox.View,
+        stem: str = "",
+        devices: Slot | None = None,
+    ) -> RunResult:
+        """Run COMMAND in the spec's sandbox, seeing VIEW, logging to LOGS/<STEM>stdout.log and
+        stderr.log (opened without following links) and killable by Ctrl-C: every candidate-influenced
+        process the evaluator starts (runs, guards, holdout, scorer, profile) starts here."""
+        return run_command(
+            command,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            stdout_path=logs / f"{stem}stdout.log",
+            stderr_path=logs / f"{stem}stderr.log",
+            max_log_bytes=self.spec.run.max_log_size,
+            kill_grace=self.spec.run.kill_grace,
+            preexec=[*sandbox.prefix(self.spec, view), *(devices.preexec() if devices else [])],
+            on_start=self.running.add,
+            on_exit=self.running.discard,
+            anchor=self.anchor,
+        )
+
     def score(
         self,
         experiment: Experiment,
@@ -344,19 +369,14 @@ class CommandEvaluator(Evaluator):
             reveal=tuple(scorer.data),
             read_only_root=True,
         )
-        result = run_command(
+        result = self.launch(
             render_command(scorer.command, values),
             cwd=home / self.spec.run.cwd,
             env=env | {"AUTORESEARCH_RUN_DIR": str(root)},
             timeout=scorer.timeout,
-            stdout_path=log_dir / "scorer.stdout.log",
-            stderr_path=log_dir / "scorer.stderr.log",
-            max_log_bytes=self.spec.run.max_log_size,
-            kill_grace=self.spec.run.kill_grace,
-            preexec=sandbox.prefix(self.spec, view),
-            on_start=self.running.add,
-            on_exit=self.running.discard,
-            anchor=self.anchor,
+            logs=log_dir,
+            view=view,
+            stem="scorer.",
         )
         evaluation = self.read(result, home, timeout=scorer.timeout)
         # Only the scorer's `feedback:` lines pass (the user's scorer chooses what hidden data they quote).
@@ -430,19 +450,13 @@ class CommandEvaluator(Evaluator):
             values["run_output_dir"] = str(run_output)
             env_extra["AUTORESEARCH_RUN_OUTPUT_DIR"] = str(run_output)
         view = sandbox.View(root, writable=(output_dir,), readable=readable, reveal=tuple(holdout.data))
-        result = run_command(
+        result = self.launch(
             render_command(holdout.command, values),
             cwd=cwd,
             env=self._env(experiment, proposal_of(experiment), values) | env_extra,
             timeout=holdout.timeout,
-            stdout_path=log_dir / "stdout.log",
-            stderr_path=log_dir / "stderr.log",
-            max_log_bytes=self.spec.run.max_log_size,
-            kill_grace=self.spec.run.kill_grace,
-            preexec=sandbox.prefix(self.spec, view),
-            on_start=self.running.add,
-            on_exit=self.running.discard,
-            anchor=self.anchor,
+            logs=log_dir,
+            view=view,
         )
         return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
 
@@ -459,19 +473,13 @@ class CommandEvaluator(Evaluator):
             return f"(no profile: {exc})"
         values["output_dir"] = str(output_dir)
         readable = (Path(values["params_file"]),) if "params_file" in values else ()
-        result = run_command(
+        result = self.launch(
             render_command(profile.command, values),
             cwd=root / self.spec.run.cwd,
             env=self._env(experiment, proposal_of(experiment), values),
             timeout=profile.timeout,
-            stdout_path=log_dir / "stdout.log",
-            stderr_path=log_dir / "stderr.log",
-            max_log_bytes=self.spec.run.max_log_size,
-            kill_grace=self.spec.run.kill_grace,
-            preexec=sandbox.prefix(self.spec, sandbox.View(root, writable=(output_dir,), readable=readable)),
-            on_start=self.running.add,
-            on_exit=self.running.discard,
-            anchor=self.anchor,
+            logs=log_dir,
+            view=sandbox.View(root, writable=(output_dir,), readable=readable),
         )
         redactor = feedback.Redactor(self.spec.holdout.metric if self.spec.holdout else None)
         if not result.succeeded:
@@ -516,18 +524,14 @@ class CommandEvaluator(Evaluator):
             readable = (Path(values["params_file"]),) if "params_file" in values else ()
             try:
                 output_dir = nofollow.fresh_dir(log_dir / f"guard-{slug}.output", self.anchor)
-                result = run_command(
+                result = self.launch(
                     render_command(guard.command, values | {"output_dir": str(output_dir)}),
                     cwd=cwd,
                     env=env | {"AUTORESEARCH_OUTPUT_DIR": str(output_dir)},
                     timeout=guard.timeout,
-                    stdout_path=log_dir / f"guard-{slug}.stdout.log",
-                    stderr_path=log_dir / f"guard-{slug}.stderr.log",
-                    kill_grace=self.spec.run.kill_grace,
-                    preexec=sandbox.prefix(self.spec, sandbox.View(root, writable=(output_dir,), readable=readable)),
-                    on_start=self.running.add,
-                    on_exit=self.running.discard,
-                    anchor=self.anchor,
+                    logs=log_dir,
+                    view=sandbox.View(root, writable=(output_dir,), readable=readable),
+                    stem=f"guard-{slug}.",
                 )
             except nofollow.UnsafePath as exc:
                 return f"guard {guard.name}: a run planted a symlink where autoresearch keeps its files: {exc}"
