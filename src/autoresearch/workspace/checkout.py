@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autoresearch.run import nofollow
+
 REGULAR, EXECUTABLE, SYMLINK, GITLINK = "100644", "100755", "120000", "160000"
 RACY_NS = 50_000_000  # file timestamps are as coarse as a kernel tick; 50 ms covers HZ=100 with margin
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -160,46 +162,13 @@ def _write(fds: dict[str, int], path: str, mode: str, data: bytes) -> StatKey:
 def read_file(root: Path, path: str) -> bytes | None:
     """The bytes of regular file PATH below ROOT, or None if it is missing, a link or not a regular file.
 
-    No component is followed if it is a symbolic link, so a link planted anywhere on the way is never read
-    through.
+    No component below ROOT is followed if it is a symbolic link (`nofollow`), so a link planted
+    anywhere on the way is never read through.
     """
-    parts = path.split("/")
-    fds: list[int] = []
     try:
-        fd = os.open(root, _DIR_FLAGS)
-        fds.append(fd)
-        for part in parts[:-1]:
-            fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            fds.append(fd)
-        handle = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=fd)
-    except OSError:
+        return nofollow.read_bytes(root / path, root)
+    except (OSError, nofollow.UnsafePath):
         return None
-    finally:
-        for opened in fds:
-            os.close(opened)
-    if not stat.S_ISREG(os.fstat(handle).st_mode):
-        os.close(handle)
-        return None
-    with os.fdopen(handle, "rb") as source:
-        return source.read()
-
-
-def lstat(root: Path, path: str) -> os.stat_result | None:
-    """lstat of PATH below ROOT, None if missing or if a component on the way is not a real folder."""
-    parts = path.split("/")
-    fds: list[int] = []
-    try:
-        fd = os.open(root, _DIR_FLAGS)
-        fds.append(fd)
-        for part in parts[:-1]:
-            fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            fds.append(fd)
-        return os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
-    except OSError:
-        return None
-    finally:
-        for opened in fds:
-            os.close(opened)
 
 
 def state(root: Path, path: str) -> str:
