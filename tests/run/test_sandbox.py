@@ -56,3 +56,28 @@ def _metrics(root: Path) -> dict[str, float]:
         return store.experiments()[0].metrics or {}
     finally:
         store.close()
+
+
+def test_the_private_tmp_keeps_what_autoresearchs_python_imports_from(tmp_path: Path) -> None:
+    # A CI clone in /tmp installs autoresearch (editable) from /tmp/<clone>/src: whatever the running
+    # Python imports from must stay visible under bwrap's private /tmp, read-only, for runs and scorers
+    # that import from it (examples/adversarial's scorer imports autoresearch).
+    assert Path("/tmp") in tmp_path.resolve().parents
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "helper_mod.py").write_text("VALUE = 3\n")
+    experiment = (
+        f"import sys\nsys.path.insert(0, {str(lib)!r})\nimport helper_mod\n"
+        "print('loss:', helper_mod.VALUE + int(sys.argv[1]))\n"
+        "try:\n    open(helper_mod.__file__, 'a').write('#')\n    print('wrote: 1')\n"
+        "except OSError:\n    print('wrote: 0')\n"
+    )
+    root = params_study(
+        tmp_path / "s", f"{PYTHON} exp.py {{cheat}}", [{"params": {"cheat": 1}}], files={"exp.py": experiment}
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run(
+        [PYTHON, "-m", "autoresearch", "run", str(root)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert _metrics(root) == {"loss": 3.0, "wrote": 0.0}  # imported, and read-only

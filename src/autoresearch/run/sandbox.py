@@ -227,6 +227,19 @@ def _hide(path: Path) -> list[str]:
     return ["--ro-bind", "/dev/null", str(path)]
 
 
+@functools.cache
+def _python_under_tmp() -> tuple[Path, ...]:
+    """The folders under /tmp that the Python running autoresearch imports from: its prefixes and its
+    import path, which holds an editable install's source folder (a CI clone in /tmp, for one). The
+    current folder, which `python -m` puts first on the path, is left out: it may be anything."""
+    here = Path.cwd().resolve()
+    entries = [Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[2]]
+    entries += [Path(p) for p in sys.path if p and os.path.isabs(p)]
+    found = {e.resolve() for e in entries if e.is_dir()} - {here}
+    under = [f for f in found if Path("/tmp") in f.parents]
+    return tuple(sorted(f for f in under if not any(other in f.parents for other in under)))
+
+
 def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
     root = view.root.resolve()
     argv = [_bwrap(), "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--new-session"]
@@ -236,9 +249,8 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
         for device in sorted(glob.glob(pattern)):
             argv += ["--dev-bind", device, device]
     # The private /tmp must not hide the Python running autoresearch ({python}) when it lives there.
-    for python in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
-        if Path("/tmp") in python.parents:
-            argv += ["--ro-bind", str(python), str(python)]
+    for folder in _python_under_tmp():
+        argv += ["--ro-bind", str(folder), str(folder)]
     if not network:
         argv.append("--unshare-net")
     bind_root = ["--ro-bind" if view.read_only_root else "--bind", str(root), str(root)]
