@@ -17,7 +17,8 @@ import sys
 import textwrap
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,13 +199,14 @@ def guard_writes_outside(root: Path, kind: str) -> str | None:
     return f"the guard wrote {outside}" if outside.exists() else None
 
 
-def guard_network(root: Path, kind: str) -> str | None:
-    """With network = false, a guard opens a connection to a server on the host's loopback."""
+@contextmanager
+def loopback_server(answer: bytes = b"") -> Iterator[tuple[int, list[bool]]]:
+    """A TCP server on the host's loopback for network attacks: yields its port and a list that gets
+    one entry per connection it accepted (each is sent ANSWER, then closed)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
     server.settimeout(0.2)
-    port = server.getsockname()[1]
     reached: list[bool] = []
     stop = threading.Event()
 
@@ -215,31 +217,39 @@ def guard_network(root: Path, kind: str) -> str | None:
             except OSError:
                 continue
             reached.append(True)
+            if answer:
+                conn.sendall(answer)
             conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    experiment = f"""
-        import socket, sys
-        if len(sys.argv) > 2:
-            try:
-                socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
-            except OSError:
-                pass
-            sys.exit(0)
-        print("loss:", 1.0 - 0.1 * int(sys.argv[1]))
-    """
     try:
+        yield server.getsockname()[1], reached
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def guard_network(root: Path, kind: str) -> str | None:
+    """With network = false, a guard opens a connection to a server on the host's loopback."""
+    with loopback_server() as (port, reached):
+        experiment = f"""
+            import socket, sys
+            if len(sys.argv) > 2:
+                try:
+                    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+                except OSError:
+                    pass
+                sys.exit(0)
+            print("loss:", 1.0 - 0.1 * int(sys.argv[1]))
+        """
         play(
             root,
             kind,
             experiment,
             spec=f'network = false\n[[guard]]\nname = "check"\ncommand = "{PYTHON} exp.py {{cheat}} guard"\n',
         )
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
     return "the guard reached the host's loopback with network = false" if reached else None
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
 from tests.conftest import PYTHON, cli
 from tests.redteam.conftest import params_study, run
+from tests.redteam.scenarios import loopback_server
 
 
 def dead(pid: int) -> bool:
@@ -22,27 +21,8 @@ def dead(pid: int) -> bool:
 
 
 def test_open_a_network_connection_when_the_network_is_off(tmp_path: Path) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    connections: list[object] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            connections.append(conn)
-            conn.sendall(b"0.0\n")  # the answer a cheating candidate would fetch
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    experiment = f"""
+    with loopback_server(b"0.0\n") as (port, connections):  # the answer a cheating candidate would fetch
+        experiment = f"""
 import socket, sys
 if int(sys.argv[1]) == 0:
     print("loss: 1.0")
@@ -50,19 +30,14 @@ else:
     with socket.create_connection(("127.0.0.1", {port}), timeout=5) as conn:
         print("loss:", conn.recv(100).decode().strip())
 """
-    root = params_study(
-        tmp_path / "s",
-        f"{PYTHON} exp.py {{cheat}}",
-        [{"params": {"cheat": 1}}],
-        extra="[sandbox]\nnetwork = false",
-        files={"exp.py": experiment},
-    )
-    try:
+        root = params_study(
+            tmp_path / "s",
+            f"{PYTHON} exp.py {{cheat}}",
+            [{"params": {"cheat": 1}}],
+            extra="[sandbox]\nnetwork = false",
+            files={"exp.py": experiment},
+        )
         experiments = run(root)
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
     assert experiments[1].decision == "failed"
     assert not connections  # even the host's loopback is out of reach
     stderr = (Path(experiments[1].log_dir or "") / "stderr.log").read_text()
