@@ -9,6 +9,7 @@ the head is written as it comes, and the last `tail_bytes` are kept and appended
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -16,10 +17,10 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from autoresearch.run import nofollow, reaper
 
@@ -180,27 +181,18 @@ def run_command(
     ]
     timed_out = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=kill_grace)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-    except BaseException:
-        # Ctrl-C or an error in the loop: never leave the experiment running behind us.
-        _kill_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
+        with _contained(proc, before):
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=kill_grace)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc.pid, signal.SIGKILL)
+                    proc.wait()
     finally:
-        # Whatever the command left behind in its group (background jobs, daemons it forked)
-        # dies with it; this also closes the pipes they held so the log threads finish.
-        _kill_group(proc.pid, signal.SIGKILL)
-        reaper.unregister(proc.pid)
-        # Processes that left the group (setsid) were re-parented to us if the loop is a subreaper.
-        reaper.reap_escaped(before)
         if on_exit is not None:
             on_exit(proc.pid)
         for log in logs:
@@ -214,6 +206,24 @@ def run_command(
         stderr_path=stderr_path,
         truncated=any(log.dropped for log in logs),
     )
+
+
+@contextlib.contextmanager
+def _contained(proc: subprocess.Popen[Any], before: set[int]) -> Iterator[None]:
+    """Nothing PROC started outlives the block: on an error (Ctrl-C) PROC is killed at once; at the end
+    whatever it left in its group (background jobs, daemons it forked) is killed, which also closes the
+    pipes they held, and the processes that left the group (setsid), re-parented to us while the loop
+    is a subreaper, are swept."""
+    try:
+        yield
+    except BaseException:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        _kill_group(proc.pid, signal.SIGKILL)
+        reaper.unregister(proc.pid)
+        reaper.reap_escaped(before)
 
 
 def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -> str:
@@ -277,7 +287,7 @@ def run_piped(
         )
         reaper.register(proc.pid)
     timed_out = False
-    try:
+    with _contained(proc, before):
         try:
             out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -285,12 +295,4 @@ def run_piped(
             _kill_group(proc.pid, signal.SIGKILL)
             reaper.reap_escaped(before)  # an escaped process holding the pipes would block the read
             out, err = proc.communicate()
-    except BaseException:
-        _kill_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
-    finally:
-        _kill_group(proc.pid, signal.SIGKILL)
-        reaper.unregister(proc.pid)
-        reaper.reap_escaped(before)
     return Piped(None if timed_out else proc.returncode, out or "", err or "", timed_out)
