@@ -66,8 +66,8 @@ class _CallableProposer:
         self._history: History = []  # the callable's view of context.history, extended as that grows
 
     def propose(self, context: Context) -> Proposal:
-        assert context.best is not None
-        best_state = self.states.by_id[context.best.id]
+        assert context.parent is not None
+        best_state = self.states.by_id[context.parent.id]
         if self.propose_fn is None:
             state = perturb(best_state, self.rng)
         else:

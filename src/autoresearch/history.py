@@ -40,7 +40,7 @@ class Tally:
         self.cost += experiment.cost_usd or 0.0
         if experiment.status != "done":
             return
-        if experiment.decision in INCUMBENT:
+        if became_best(experiment):
             self.best = experiment
             self.since_improvement = 0
             if experiment.decision == "baseline" and self.baseline is None:
@@ -55,7 +55,7 @@ class Tally:
         tally.counts = store.counts_by_decision()
         tally.cost = store.total_cost()
         tally.baseline = store.first_with("baseline")
-        tally.best = store.first_with(*INCUMBENT, last=True)
+        tally.best = store.first_with(*INCUMBENT, last=True, best=True)
         tally.since_improvement = store.count_done_after(tally.best.id if tally.best else 0)
         return tally
 
@@ -66,6 +66,15 @@ class Tally:
     @property
     def done(self) -> int:
         return self.total - self.counts.get("running", 0)
+
+
+def became_best(experiment: Experiment) -> bool:
+    """Whether EXPERIMENT became the global best when it was decided: a baseline or kept experiment,
+    unless it was kept against an incumbent other than the global best and did not beat that
+    (`extra.search.best` false; see search/archive.py). Rows without the flag are a single chain's."""
+    search = experiment.extra.get("search")
+    flag = search.get("best", True) if isinstance(search, dict) else True
+    return experiment.decision in INCUMBENT and bool(flag)
 
 
 class _ReadOnly(Sequence[Experiment]):

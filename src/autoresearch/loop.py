@@ -28,6 +28,9 @@ from autoresearch.run import nofollow, reaper, sandbox
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.run.resources import plan_slots
+from autoresearch.search import make_policy
+from autoresearch.search.archive import Archive
+from autoresearch.search.policy import Choice
 from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
 from autoresearch.store import Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
@@ -36,6 +39,8 @@ from autoresearch.workspace.params import params_key
 TRANSCRIPT_KEYS = ("prompt", "response", "agent_stderr")
 # A row left `running` by a crash is re-run once; if the run dies again it is marked failed.
 MAX_ATTEMPTS = 2
+# The search policy's state (search/policy.py), saved with the row of each candidate it chose for.
+POLICY_STATE = "search_state"
 
 
 @dataclass
@@ -114,21 +119,35 @@ class Loop:
         # Finished experiments in the order they finished, holdout values stripped: what proposers see.
         # Proposers see no holdout values, nor a metric named like the holdout's in a run's own output.
         self.history = History(self.direction, holdout_metric=spec.holdout.metric if spec.holdout else None)
-        self.best: Experiment | None = None
-        self.baseline: Experiment | None = None
-        self.since_improvement = 0
+        # The experiment tree (baseline, global best, stagnation), and the policy that searches it.
+        self.archive = Archive(self.history)
+        self.policy = make_policy(spec, self.archive)
+        self.proposers: dict[str, Proposer] = {}  # the policy's own proposers, by the names its choices use
+        self._heads: dict[str, int] = {}  # lineage heads last handed to the evaluator: name -> experiment id
         self.started_at = time.time()
         self._elapsed_before = 0.0
         self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal, int | None]] = {}
         self._free_slots = list(range(self.workers))
         self._tried: dict[str, int] = {}  # params already run (or running) -> the experiment's id
-        self._failed_baselines = 0  # failed baselines are retried and use no budget
         self._accept_spec_change = accept_spec_change
         self._interrupted = 0
         # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
         self._rows = 0  # experiments in the store, all decisions and running ones
         self._spent = 0.0  # their cost in USD
         self._store_fingerprint: tuple[int, int] = (0, 0)  # who last wrote the store: see _check_store
+
+    @property
+    def best(self) -> Experiment | None:
+        """The global best: what the study branch, `best` and `apply` follow."""
+        return self.archive.best
+
+    @property
+    def baseline(self) -> Experiment | None:
+        return self.archive.baseline
+
+    @property
+    def since_improvement(self) -> int:
+        return self.archive.since_improvement
 
     # -- the study, start to end -------------------------------------------------------------------
 
@@ -144,6 +163,7 @@ class Loop:
                 self._check_spec()  # before anything runs: a changed spec stops here unless accepted
                 self.evaluator.prime(self.history)
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
+                self.proposers = self.policy.proposers(self.spec, self.history)
                 if self.observer:
                     self.observer.started(self)
                 with reaper.subreaper():  # what escapes an experiment's process group comes back to be killed
@@ -162,7 +182,7 @@ class Loop:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="experiment")
         try:
             self._rerun_interrupted(pool)
-            ready: Proposal | str | None = None
+            ready: tuple[Proposal, Proposer] | str | None = None
             if self.baseline is None and not self._in_flight:
                 self._start(pool, self.baseline_proposal, is_baseline=True)
                 if self._pipelined:  # a slow proposer prepares the first candidate meanwhile
@@ -184,13 +204,13 @@ class Loop:
                     stopped = self.budget_exhausted()
                     if stopped:
                         break
-                    proposal, ready = ready or self._propose(), None
-                    if proposal is None:  # the proposer only repeats running candidates: wait for one
+                    proposed, ready = ready or self._propose(), None
+                    if proposed is None:  # the proposer only repeats running candidates: wait for one
                         break
-                    if isinstance(proposal, str):
-                        stopped = proposal
+                    if isinstance(proposed, str):
+                        stopped = proposed
                         break
-                    self._start(pool, proposal)
+                    self._start(pool, *proposed)
                 if self._pipelined and not stopped and ready is None and not self.budget_exhausted():
                     # Propose the next candidate while the experiment runs, so a slow proposer (an
                     # LLM) does not leave the machine idle between experiments.
@@ -220,44 +240,76 @@ class Loop:
             return self.spec.proposer.pipeline
         return bool(getattr(self.proposer, "slow", False))
 
-    def context(self) -> Context:
-        """What the proposer may see: never holdout values. The history is shared, not copied."""
+    def context(self, choice: Choice | None = None) -> Context:
+        """What the proposer may see: never holdout values. The history is shared, not copied.
+
+        CHOICE is the policy's (default: build on the best): its parent is what `check` and `files`
+        are about, and what the proposer is shown with its lineage."""
+        choice = choice or Choice(parent=self.best)
         best = self.history.get(self.best.id) if self.best else None  # its holdout-free copy
+        parent = self.archive.get(choice.parent.id) if choice.parent else None
         pending = [proposal for _, proposal, _ in self._in_flight.values()]
         return Context(
-            self.spec, self.history, best, pending, self.since_improvement, self.evaluator.check, self.evaluator.files()
+            self.spec,
+            self.history,
+            best,
+            pending,
+            self.since_improvement,
+            check=lambda proposal: self.evaluator.check(proposal, parent),
+            files=self.evaluator.files(parent),
+            parent=parent,
+            lineage=self.archive.lineage(parent),
+            task=choice.task,
+            note=choice.note,
         )
 
-    def _propose(self) -> Proposal | str | None:
-        """The next proposal, or why there is none (the study then stops; running ones finish).
+    def _propose(self) -> tuple[Proposal, Proposer] | str | None:
+        """The next proposal and who made it, or why there is none (the study then stops; running
+        ones finish).
 
         None: the proposer only repeated running candidates; wait for one to end, then ask again.
         """
         followup = self.parallel.next_followup()  # a kept candidate re-based onto the best it passed
         if followup is not None:
-            return followup
+            followup.extra["search"] = {"task": "rebase"}
+            return followup, self.proposer
         for _ in range(DUPLICATE_RETRIES):
+            choice = self.policy.choose([e for e, _, _ in self._in_flight.values()])
+            proposer = self.proposers[choice.proposer] if choice.proposer else self.proposer
             try:
-                proposal = self.proposer.propose(self.context())
+                proposal = proposer.propose(self.context(choice))
             except SearchExhausted as exc:
                 return str(exc)
             except WaitForResults:  # its next idea builds on a running candidate
                 return None if self._in_flight else "the proposer waits for results, but nothing is running"
             except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
                 return f"the proposer failed: {exc}; run again to resume"
+            if proposal.parent_id is None:  # the parent is explicit from here on: recorded, built on, judged
+                proposal.parent_id = choice.parent.id if choice.parent else None
+            proposal.extra["search"] = {**choice.record(), **proposal.extra.get("search", {})}
             running = [(e, p) for e, p, _ in self._in_flight.values()]
-            duplicate = self.parallel.running_duplicate(proposal, self.best.id if self.best else None, running)
+            duplicate = self.parallel.running_duplicate(proposal, proposal.parent_id, running)
             if duplicate is None:
-                return proposal
+                if proposal.rejected_reason is None:
+                    proposal.rejected_reason = self.policy.admit(proposal, choice)  # e.g. too like a tried one
+                return proposal, proposer
             if proposal.tokens_in or proposal.cost_usd:  # it cost something: record it, do not run it
                 proposal.rejected_reason = f"duplicate of experiment #{duplicate}, which is running"
-                return proposal
+                return proposal, proposer
         return None  # only repeats of running candidates so far: ask again when one has finished
 
     # -- run ---------------------------------------------------------------------------------------
 
-    def _start(self, pool: ThreadPoolExecutor, proposal: Proposal, *, is_baseline: bool = False) -> None:
-        """Record the candidate as `running`, then hand it to a worker."""
+    def _start(
+        self,
+        pool: ThreadPoolExecutor,
+        proposal: Proposal,
+        proposer: Proposer | None = None,
+        *,
+        is_baseline: bool = False,
+    ) -> None:
+        """Record the candidate as `running` (with the policy's state after choosing it), then hand it
+        to a worker."""
         if proposal.params is not None and proposal.rejected_reason is None:
             earlier = self._tried.get(params_key(proposal.params))
             if earlier is not None:  # whatever the proposer, the same parameters never run twice
@@ -266,7 +318,7 @@ class Loop:
         experiment = self.store.start_experiment(
             proposal=proposal.to_record(),
             parent_id=None if is_baseline else parent,
-            proposer="baseline" if is_baseline else self.proposer.name,
+            proposer="baseline" if is_baseline else (proposer or self.proposer).name,
             strategy=proposal.strategy,
             rationale=proposal.rationale,
             params=proposal.params,
@@ -275,6 +327,7 @@ class Loop:
             cost_usd=proposal.cost_usd,
             extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
             | ({"baseline": True} if is_baseline else {}),
+            meta={POLICY_STATE: json.dumps({"policy": self.policy.name, "state": self.policy.state()})},
         )
         self._rows += 1
         self._spent += proposal.cost_usd or 0.0
@@ -344,8 +397,13 @@ class Loop:
             decision, reason = "baseline", "the unchanged system"
             self.referee.baseline(experiment, evaluation)
         else:
-            decision, reason = self.referee.decide(experiment, evaluation, self.best, self.history)
-            if decision == "kept":  # built on an older best (parallel runs)? queue it re-based onto this one
+            incumbent = self.policy.incumbent(experiment)  # the global best, or e.g. an island's
+            decision, reason = self.referee.decide(experiment, evaluation, incumbent, self.history)
+            search = experiment.extra.get("search", {})
+            search["incumbent"] = incumbent.id if incumbent else None
+            search["best"] = decision == "kept" and self.archive.beats_best(evaluation.objective, incumbent)
+            experiment.extra["search"] = search
+            if decision == "kept" and self.policy.rebases:  # built on an older best? queue it re-based
                 reason += self.parallel.after_kept(experiment, self.best)
         self.store.finish_experiment(
             experiment.id,
@@ -361,21 +419,24 @@ class Loop:
         finished = self.store.get(experiment.id)
         if decision in ("baseline", "kept") and self.spec.profile is not None:
             finished = self._profile(finished)
-        self.history.add(finished)
-        if decision in ("baseline", "kept"):
-            self.evaluator.keep(finished)
-            self.best = finished
-            self.since_improvement = 0
-            if decision == "baseline":
-                self.baseline = finished
-        elif is_baseline:
-            self._failed_baselines += 1
-        else:
-            self.since_improvement += 1
+        best = self.best
+        self.policy.observe(self.archive.add(finished))
+        if self.best is not best and self.best is not None:
+            self.evaluator.keep(finished)  # code mode: the study branch follows the global best
+        self._follow_heads()
         self._save_elapsed()
         self.proposer.observe(finished)
+        for proposer in self.proposers.values():
+            proposer.observe(finished)
         if self.observer:
             self.observer.finished(self, finished)
+
+    def _follow_heads(self) -> None:
+        """Code mode: each lineage head the policy names stays reachable as a git ref (only changes)."""
+        changed = {name: e for name, e in self.policy.heads().items() if self._heads.get(name) != e.id}
+        if changed:
+            self.evaluator.heads(changed)
+            self._heads.update({name: e.id for name, e in changed.items()})
 
     def _profile(self, incumbent: Experiment) -> Experiment:
         """Where the new incumbent spends its time ([profile]), for proposers; never part of a decision."""
@@ -406,7 +467,7 @@ class Loop:
         """Why the study must stop starting experiments, or "" while budget remains."""
         budget = self.spec.budget
         # A failed baseline is retried on the next run and costs no budget: fixing it must not use it up.
-        if budget.experiments is not None and self._rows - self._failed_baselines >= budget.experiments:
+        if budget.experiments is not None and self._rows - self.archive.failed_baselines >= budget.experiments:
             return f"experiment budget reached ({budget.experiments})"
         if budget.hours is not None and self.elapsed >= budget.hours * 3600:
             return f"time budget reached ({budget.hours:g} h)"
@@ -425,7 +486,8 @@ class Loop:
     # -- resume ------------------------------------------------------------------------------------
 
     def _load_history(self) -> None:
-        """Rebuild the in-memory state (best, baseline, stagnation) from the store."""
+        """Rebuild the in-memory state from the store: the archive (best, baseline, stagnation), and
+        the policy, by replaying decided experiments in the order they were decided, then its saved state."""
         self._elapsed_before = float(self.store.get_meta("elapsed_seconds", "0") or 0)
         for experiment in self.store.experiments(status="running"):
             if experiment.attempts >= MAX_ATTEMPTS:  # it died with the run twice: do not try a third time
@@ -434,24 +496,20 @@ class Loop:
                     decision="failed",
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
+        done = []
         for experiment in self.store.experiments():  # one pass over every row, in id order
             self._rows += 1
             self._spent += experiment.cost_usd or 0.0
             if experiment.params is not None and experiment.decision != "rejected" and not _failed_baseline(experiment):
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
-            if experiment.status != "done":
-                continue
-            self.history.add(experiment)
-            if _failed_baseline(experiment):
-                self._failed_baselines += 1
-            elif experiment.decision == "baseline":
-                self.baseline = self.best = experiment
-                self.since_improvement = 0
-            elif experiment.decision == "kept":
-                self.best = experiment
-                self.since_improvement = 0
-            else:
-                self.since_improvement += 1
+            if experiment.status == "done":
+                done.append(experiment)
+        done.sort(key=lambda e: (e.finished_at or 0.0, e.id))  # the order they were decided in
+        for experiment in done:
+            self.policy.observe(self.archive.add(experiment))
+        saved = json.loads(self.store.get_meta(POLICY_STATE) or "{}")
+        if saved.get("policy") == self.policy.name:  # another policy's (an accepted spec change) is not ours
+            self.policy.restore(saved.get("state", {}))
 
     def _check_spec(self) -> None:
         """Compare the spec with the one this study last ran with (recorded in the store).

@@ -16,7 +16,16 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from autoresearch.store import Store
@@ -431,6 +440,32 @@ class ProposerSection(_Section):
         return self
 
 
+class TreeSearchSection(_Section):
+    """`policy = "tree"` (AIDE-like): drafts from the baseline, then debug a failed leaf or improve the best."""
+
+    drafts: int = Field(default=5, ge=1)  # candidates built on the baseline before any other task
+    debug_probability: float = Field(default=0.5, ge=0, le=1)  # chance a step debugs a failed leaf
+    max_debug_depth: int = Field(default=3, ge=1)  # a leaf this many debug steps deep is not debugged again
+
+
+class SearchSection(_Section):
+    """How the loop searches: which experiment each candidate builds on, and what it must beat."""
+
+    policy: str = "greedy"
+    tree: TreeSearchSection = TreeSearchSection()
+
+    @field_validator("policy")
+    @classmethod
+    def _known(cls, policy: str) -> str:
+        from autoresearch.search import POLICIES  # names only; no policy is imported
+
+        if policy not in POLICIES:
+            close = difflib.get_close_matches(policy, sorted(POLICIES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown search policy {policy!r}{hint}; use one of {', '.join(POLICIES)}")
+        return policy
+
+
 class BudgetSection(_Section):
     experiments: int | None = Field(default=None, ge=1)
     hours: float | None = Field(default=None, gt=0)
@@ -448,6 +483,7 @@ class Spec(_Section):
     guard: list[GuardSection] = []
     proposer: ProposerSection = ProposerSection()
     budget: BudgetSection = BudgetSection()
+    search: SearchSection = SearchSection()
     noise: NoiseSection = NoiseSection()
     holdout: HoldoutSection | None = None
     scorer: ScorerSection | None = None

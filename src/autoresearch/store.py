@@ -231,8 +231,13 @@ class Store:
 
     # -- experiments -------------------------------------------------------------------------------
 
-    def start_experiment(self, *, proposal: dict[str, Any], **fields: Any) -> Experiment:
-        """Insert a `running` row before the experiment runs; returns it with its id."""
+    def start_experiment(
+        self, *, proposal: dict[str, Any], meta: dict[str, str] | None = None, **fields: Any
+    ) -> Experiment:
+        """Insert a `running` row before the experiment runs; returns it with its id.
+
+        META entries are written in the same transaction (the search policy's state), so a crash never
+        leaves one without the other."""
         now = time.time()
         values = {"status": "running", "proposal": proposal, "created_at": now, "started_at": now, **fields}
         columns = list(values)
@@ -242,6 +247,8 @@ class Store:
                 [_encode(c, values[c]) for c in columns],
             )
             experiment_id = cursor.lastrowid
+            for key, value in (meta or {}).items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         assert experiment_id is not None
         return self.get(experiment_id)
 
@@ -293,12 +300,14 @@ class Store:
     # Aggregates for `status`: SQLite counts in C, and only the rows named are decoded, so `status`
     # stays fast on a 10,000-experiment study where decoding every row would take most of a second.
 
-    def first_with(self, *decisions: str, last: bool = False) -> Experiment | None:
-        """The first (or LAST) finished experiment, by id, whose decision is one of DECISIONS."""
+    def first_with(self, *decisions: str, last: bool = False, best: bool = False) -> Experiment | None:
+        """The first (or LAST) finished experiment, by id, whose decision is one of DECISIONS; with BEST,
+        only one that became the global best when decided (search/archive.py)."""
         order = "DESC" if last else "ASC"
+        only_best = " AND COALESCE(json_extract(extra, '$.search.best'), 1) != 0" if best else ""
         row = self._db.execute(
-            f"SELECT * FROM experiments WHERE status='done' AND decision IN ({', '.join('?' * len(decisions))}) "
-            f"ORDER BY id {order} LIMIT 1",
+            f"SELECT * FROM experiments WHERE status='done' AND decision IN ({', '.join('?' * len(decisions))})"
+            f"{only_best} ORDER BY id {order} LIMIT 1",
             decisions,
         ).fetchone()
         return _row_to_experiment(row) if row else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from autoresearch.history import became_best
 from autoresearch.judge import score
 from autoresearch.spec import Spec, load_spec
 from autoresearch.store import Experiment, Store
@@ -104,6 +105,6 @@ class Study:
 
 
 def latest_incumbent(experiments: list[Experiment]) -> Experiment | None:
-    """The baseline or kept experiment decided last (the incumbent), or None."""
-    incumbents = [e for e in experiments if e.decision in ("baseline", "kept")]
+    """The baseline or kept experiment that became the global best last (the incumbent), or None."""
+    incumbents = [e for e in experiments if became_best(e)]
     return max(incumbents, key=lambda e: (e.finished_at or 0.0, e.id)) if incumbents else None

@@ -70,9 +70,10 @@ def test_pending_carries_ids_and_a_rejected_candidate_never_is_pending(tmp_path:
     first, third = experiments["first"], experiments["third"]
     rejected = next(e for e in experiments.values() if e.decision == "rejected")
     assert "not JSON" in (rejected.reason or "")
+    baseline = next(e for e in experiments.values() if e.decision == "baseline")
     running_first = {
         "id": first.id,
-        "parent_id": None,
+        "parent_id": baseline.id,  # the parent is explicit: the policy's choice, recorded before it runs
         "strategy": "first",
         "rationale": "the first idea",
         "params": {"x": 1.0},

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.propose.materials import MATERIALS_DIR, write_agent_materials
+from autoresearch.propose.prompt import HistoryLimits, format_parent
 from autoresearch.propose.script import experiment_summary
 from autoresearch.run import nofollow, sandbox
 from autoresearch.run.process import run_piped
@@ -66,6 +67,11 @@ def agent_prompt(context: Context, materials: str | None = None) -> str:
             f"- `{materials}/history.json`: the study's experiments (the best, the most recent and failed ones) with",
             "  their objective, metrics, decision and why, rationale, diff, feedback and metric curves.",
         ]
+    lines += [
+        "",
+        "## The version in your worktree",
+        format_parent(context.parent, context.lineage, context.task, context.note, "code", HistoryLimits()),
+    ]
     if context.pending:
         lines.append("")
         lines.append("## Being evaluated right now (do not repeat them)")
@@ -89,7 +95,8 @@ class AgentProposer:
         self.folder = spec.study_dir / "agent"
 
     def propose(self, context: Context) -> Proposal:
-        parent = context.best.commit_sha if context.best and context.best.commit_sha else self.git.head()
+        # The policy's parent (the best, a draft's baseline, a failed node to debug), never a guess.
+        parent = context.parent.commit_sha if context.parent and context.parent.commit_sha else self.git.head()
         worktree = self.git.checkout(AGENT_SLOT, parent)
         root = worktree / self.prefix if self.prefix else worktree
         # Written after the checkout (which removes what the last agent left) and never proposed (_edits).

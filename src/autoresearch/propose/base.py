@@ -36,7 +36,7 @@ class Proposal:
     edit_format: str | None = None
     rationale: str = ""
     strategy: str | None = None
-    parent_id: int | None = None  # the experiment this one builds on; None means the current best
+    parent_id: int | None = None  # the experiment this one builds on; None: the context's parent
     experiment_id: int | None = None  # set by the loop once the proposal is recorded (Context.pending)
     tokens_in: int | None = None
     tokens_out: int | None = None
@@ -77,14 +77,25 @@ class Context:
     # Validates a proposal without running it (params in the space, edits apply to the parent):
     # None when fine, else the precise reason, which an LLM proposer sends back in a repair turn.
     check: Callable[[Proposal], str | None] = lambda proposal: None
-    # Files the proposer may read and change in code mode, with their current (parent's) content.
+    # Files the proposer may read and change in code mode, with their content in the parent.
     files: dict[str, str] = field(default_factory=dict)
+    # The experiment the search policy chose to build this candidate on (search/policy.py): its params
+    # or code are the starting point, and `check` and `files` are about it. None: the best.
+    parent: Experiment | None = None
+    lineage: list[Experiment] = field(default_factory=list)  # the parent and its ancestors, oldest first
+    task: str = "improve"  # what the policy asks for: improve, draft, debug, ...
+    note: str = ""  # more from the policy, e.g. a debug task's error output
 
     def __post_init__(self) -> None:
         if not isinstance(self.history, History):
             self.history = History(self.spec.study.direction, self.history)
         if self.best is not None and self.best.holdout is not None:
             self.best = self.history.get(self.best.id) or dataclasses.replace(self.best, holdout=None)
+        if self.parent is None:
+            self.parent = self.best
+        elif self.parent.holdout is not None:
+            self.parent = self.history.get(self.parent.id) or dataclasses.replace(self.parent, holdout=None)
+        self.lineage = [e if e.holdout is None else dataclasses.replace(e, holdout=None) for e in self.lineage]
 
 
 class Proposer(Protocol):

@@ -24,6 +24,7 @@ from autoresearch.propose.prompt import (
     fmt_params,
     format_files,
     format_history,
+    format_parent,
     format_pending,
     format_runs,
     load_template,
@@ -284,7 +285,7 @@ class LLMProposer:
             data = extract_json(text)
             if "params" not in data:
                 raise ValueError('the JSON object needs a "params" object')
-            base = parent or context.best
+            base = parent or context.parent
             fallback = dict(base.params or {}) if base is not None else {}
             for name, p in self.spec.params.items():
                 fallback.setdefault(name, p.baseline_value())
@@ -322,7 +323,7 @@ class LLMProposer:
 
     def _other_ancestor(self, context: Context) -> Experiment | None:
         """A good experiment other than the best, rotating, to restart the search from when stuck."""
-        best_id = context.best.id if context.best else None
+        best_id = context.parent.id if context.parent else None
         # The ranking is kept by the history; this walks it only until five are found.
         good = (e for e in context.history.ranked() if e.params and e.id != best_id)
         others = list(itertools.islice(good, 5))
@@ -377,7 +378,15 @@ class LLMProposer:
             "strategy_description": strategy.description,
             "escalation": escalation,
             "format": self._format_help(),
-            "runs": format_runs(context.history, parent or context.best, spec.study_dir, limits),
+            "runs": format_runs(context.history, parent or context.parent, spec.study_dir, limits),
+            "parent": format_parent(
+                parent or context.parent,
+                context.lineage if parent is None else [],
+                context.task,
+                context.note,
+                self.mode,
+                limits,
+            ),
         }
         if self.mode == "code":
             values["files"] = format_files(context.files, int(self.options["max_file_chars"]))

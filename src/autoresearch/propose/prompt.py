@@ -145,6 +145,34 @@ def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
     return line
 
 
+TASKS = {
+    "improve": "Improve this version: one change that should make the objective better.",
+    "draft": "Draft a new solution from this starting point, different from the other drafts in the history.",
+    "debug": "This version failed. Fix what made it fail (its error output is below) and keep its idea.",
+}
+
+
+def format_parent(
+    parent: Experiment | None, lineage: list[Experiment], task: str, note: str, mode: str, limits: HistoryLimits
+) -> str:
+    """The experiment this candidate builds on, its lineage (oldest first) and the search policy's task."""
+    if parent is None:
+        head = "The unchanged system (the baseline has not been measured yet)."
+    else:
+        head = f"#{parent.id} ({parent.decision}, objective {fmt_number(parent.objective)})"
+        if mode == "params":
+            head += f" with params {fmt_params(parent.params or parent.proposal.get('params'))}"
+        head += "."
+    lines = [head]
+    if len(lineage) > 1:
+        steps = [f"#{e.id} {e.decision} {fmt_number(e.objective)}" for e in lineage]
+        lines.append("Its lineage (oldest first): " + " -> ".join(steps))
+    lines.append(f"Task: **{task}**. {TASKS.get(task, '')}".rstrip())
+    if note.strip():
+        lines.append("```\n" + clip_tail(note, limits.tail_chars) + "\n```")
+    return "\n".join(lines)
+
+
 def format_runs(history: History, parent: Experiment | None, anchor: Path, limits: HistoryLimits) -> str:
     """What the parent's run and the most recent failures reported: feedback, metric curves, log tails.
 

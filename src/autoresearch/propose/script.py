@@ -70,6 +70,11 @@ def context_payload(context: Context) -> dict[str, Any]:
         "editable": spec.code.editable if spec.code else [],
         "files": context.files,
         "best": experiment_summary(context.best) if context.best else None,
+        # What the search policy chose to build on, its ancestors (oldest first) and the task.
+        "parent": experiment_summary(context.parent) if context.parent else None,
+        "lineage": [e.id for e in context.lineage],
+        "task": context.task,
+        "note": context.note,
         "history": [experiment_summary(e) for e in context.history],
         "pending": [pending_summary(p) for p in context.pending],
         "stagnation": context.stagnation,

@@ -47,12 +47,15 @@ class Evaluator:
     def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
         raise NotImplementedError
 
-    def check(self, proposal: Proposal) -> str | None:
-        """Why PROPOSAL cannot be run (bad params, edits that do not apply), or None."""
+    def check(self, proposal: Proposal, parent: Experiment | None = None) -> str | None:
+        """Why PROPOSAL cannot be run on PARENT (bad params, edits that do not apply), or None."""
         return None
 
     def keep(self, experiment: Experiment) -> None:
-        """EXPERIMENT is the new best (code mode moves the study branch)."""
+        """EXPERIMENT is the new global best (code mode moves the study branch)."""
+
+    def heads(self, heads: dict[str, Experiment]) -> None:
+        """The search policy's lineage heads changed (code mode keeps each one as a git ref)."""
 
     def prime(self, history: Sequence[Experiment]) -> None:
         """Learn what the store already holds (on resume)."""
@@ -64,8 +67,8 @@ class Evaluator:
         """Code mode: EXPERIMENT's edits re-applied onto ONTO as a new proposal, or why they cannot be."""
         return "only code mode re-bases candidates"
 
-    def files(self) -> dict[str, str]:
-        """Code mode: the editable files of the current best, for proposers to read."""
+    def files(self, parent: Experiment | None = None) -> dict[str, str]:
+        """Code mode: the editable files of PARENT (default: the baseline), for proposers to read."""
         return {}
 
     def log_dir(self, experiment: Experiment) -> Path | None:
@@ -165,7 +168,7 @@ class CommandEvaluator(Evaluator):
     def log_dir(self, experiment: Experiment) -> Path:
         return self.spec.study_dir / "experiments" / f"{experiment.id:05d}"
 
-    def check(self, proposal: Proposal) -> str | None:
+    def check(self, proposal: Proposal, parent: Experiment | None = None) -> str | None:
         if proposal.params is not None:
             return validate_params(self.spec, proposal.params)
         return None

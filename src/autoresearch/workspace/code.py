@@ -2,7 +2,8 @@
 
 Paths in edits, `editable` and `protected` are relative to the spec's folder (which may be a
 subfolder of the repository). Every evaluated candidate is committed and kept reachable under
-`refs/autoresearch/<study>/<id>`; the branch `autoresearch/<study>` follows the best.
+`refs/autoresearch/<study>/<id>`; the branch `autoresearch/<study>` follows the global best, and
+each lineage head a search policy names (a tree's drafts, islands) is `refs/autoresearch/<study>/heads/<name>`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ class CodeEvaluator(CommandEvaluator):
         self.git, self.prefix = code_workspace(spec)
         ensure_excluded(self.git.root)
         self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
-        self.best_commit: str | None = None
         self.reference_commit: str | None = None  # the baseline's: protected files are compared with it
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
@@ -74,8 +74,6 @@ class CodeEvaluator(CommandEvaluator):
         for experiment in history:
             if experiment.commit_sha:
                 self.commits[experiment.id] = experiment.commit_sha
-                if experiment.decision in ("baseline", "kept"):
-                    self.best_commit = experiment.commit_sha
                 if experiment.decision == "baseline":
                     self.reference_commit = experiment.commit_sha
 
@@ -83,20 +81,28 @@ class CodeEvaluator(CommandEvaluator):
         return f"{self.prefix}/{path}" if self.prefix else path
 
     def _parent_commit(self, experiment: Experiment) -> str:
+        """The commit EXPERIMENT is built on: its recorded parent's (the loop always records one after
+        the baseline); the baseline's commit for the baseline itself."""
         if experiment.parent_id is not None and experiment.parent_id in self.commits:
             return self.commits[experiment.parent_id]
-        if self.best_commit is not None:
-            return self.best_commit
+        return self.git.baseline_commit(self.code.include_uncommitted)
+
+    def _commit_of(self, parent: Experiment | None) -> str:
+        """PARENT's commit, or the baseline commit when there is no parent yet."""
+        if parent is not None:
+            sha = self.commits.get(parent.id) or parent.commit_sha
+            if sha is not None:
+                return sha
         return self.git.baseline_commit(self.code.include_uncommitted)
 
     # -- validation (repair turns) -----------------------------------------------------------------
 
-    def check(self, proposal: Proposal) -> str | None:
+    def check(self, proposal: Proposal, parent: Experiment | None = None) -> str | None:
         if proposal.params is not None:
             return "code mode takes edits, not params"
         if proposal.edits is None:
             return "the proposal has no edits"
-        return self._check_on(proposal, self.best_commit or self.git.baseline_commit(self.code.include_uncommitted))
+        return self._check_on(proposal, self._commit_of(parent))
 
     def _check_on(self, proposal: Proposal, parent: str) -> str | None:
         """Why PROPOSAL's edits do not apply to the commit PARENT, or None."""
@@ -133,12 +139,12 @@ class CodeEvaluator(CommandEvaluator):
             raise EditError(problem)
         return {path: None if content is None else content.encode("utf-8") for path, content in changed.items()}
 
-    def files(self) -> dict[str, str]:
-        """The editable files of the current best, for proposers to read."""
-        parent = self.best_commit or self.git.baseline_commit(self.code.include_uncommitted)
+    def files(self, parent: Experiment | None = None) -> dict[str, str]:
+        """The editable files of PARENT (the candidate's starting point), for proposers to read."""
+        commit = self._commit_of(parent)
         patterns = [self._repo_path(p) for p in self.code.editable]
         return {
-            path.removeprefix(f"{self.prefix}/"): text for path, text in self.git.files_at(parent, patterns).items()
+            path.removeprefix(f"{self.prefix}/"): text for path, text in self.git.files_at(commit, patterns).items()
         }
 
     # -- one candidate -----------------------------------------------------------------------------
@@ -262,6 +268,12 @@ class CodeEvaluator(CommandEvaluator):
 
     def keep(self, experiment: Experiment) -> None:
         if experiment.commit_sha:
-            self.best_commit = experiment.commit_sha
             with self._lock:
                 self.git.move_best(experiment.commit_sha)
+
+    def heads(self, heads: dict[str, Experiment]) -> None:
+        with self._lock:
+            for name, experiment in heads.items():
+                sha = experiment.commit_sha or self.commits.get(experiment.id)
+                if sha:
+                    self.git.set_head(name, sha)

@@ -1,9 +1,10 @@
 """Git operations for code mode, through the `git` command line.
 
 Candidates live in reusable detached worktrees under `worktrees_dir/<slot>`; each experiment's commit is
-kept alive by `refs/autoresearch/<study>/<experiment_id>`, and the best so far is the branch
-`autoresearch/<study>`. The user's branch, index, working tree and stash are never written to, except by
-`apply_to_user_checkout`, which the user asks for.
+kept alive by `refs/autoresearch/<study>/<experiment_id>`, the best so far is the branch
+`autoresearch/<study>`, and a search policy's lineage heads are `refs/autoresearch/<study>/heads/<name>`.
+The user's branch, index, working tree and stash are never written to, except by `apply_to_user_checkout`,
+which the user asks for.
 """
 
 from __future__ import annotations
@@ -344,6 +345,12 @@ class GitWorkspace:
 
     def set_ref(self, experiment_id: int | str, sha: str) -> None:
         git(self.root, "update-ref", self.ref(experiment_id), _rev(sha))
+
+    def set_head(self, name: str, sha: str) -> None:
+        """Keep a lineage's head reachable as `refs/autoresearch/<study>/heads/<name>` (a search policy's)."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+            raise GitError(f"lineage name {name!r} cannot be used in a git ref name")
+        git(self.root, "update-ref", f"{self.ref_prefix}heads/{name}", _rev(sha))
 
     def refs(self) -> dict[str, str]:
         """{experiment_id: sha} of every ref this study has recorded."""

@@ -1,0 +1,117 @@
+"""The search policy interface: where the next candidate starts from, and what it must beat.
+
+The loop asks its policy, once per candidate:
+
+1. `choose(pending)` -> a `Choice`: the parent to build on (handed to the proposer through
+   `Context.parent`, with its lineage), the task in words (`improve`, `draft`, `debug`, ... with a
+   `note` such as a failed node's error output), optionally which proposer makes this candidate
+   (`proposer`, a key of `proposers()`), and `tags` recorded with the experiment (`extra.search`),
+   such as an island's number. PENDING are the experiments running now, so that parallel workers
+   can be given different parents.
+2. `admit(proposal, choice)` -> None, or the reason to reject the candidate before it runs (a
+   novelty filter: a near-duplicate is recorded as `rejected`, never run).
+3. `incumbent(experiment)` when the candidate has run: the experiment it must beat to be `kept`
+   (a policy with several incumbents, such as islands, answers per candidate, e.g. from its tags).
+   A kept candidate becomes the global best (the study branch, `best`, `apply`) when it was judged
+   against the global best, or beats it (`Archive.beats_best`).
+4. `observe(experiment)` for every decided experiment, in the order decided.
+
+State and resume. A policy's state has two parts:
+
+- what `observe` builds from decided experiments (trees, island members, cells). `observe` must be a
+  deterministic function of the experiments it is given, with no randomness: on resume the loop
+  replays every decided experiment into a fresh policy, in the order they were decided.
+- what `choose` changes (its random generator, counters): returned by `state()` as JSON-able data and
+  saved by the loop in the same store transaction as the row of the candidate it chose for. On resume
+  `restore()` gets the last saved state after the replay. A choice whose candidate was never recorded
+  is made again, the same way, from the same state.
+
+Hence a study killed at any moment and resumed makes the same choices as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from autoresearch.history import History
+    from autoresearch.propose.base import Proposal, Proposer
+    from autoresearch.search.archive import Archive
+    from autoresearch.spec import Spec
+    from autoresearch.store import Experiment
+
+
+@dataclass
+class Choice:
+    """What the policy decided for the next candidate."""
+
+    parent: Experiment | None  # the experiment to build on; None only before there is a baseline
+    task: str = "improve"  # in words for the proposer: improve, draft, debug, ...
+    note: str = ""  # more for the proposer (a debug task: the failed node's error output)
+    proposer: str | None = None  # a key of SearchPolicy.proposers(); None: the study's proposer
+    tags: dict[str, Any] = field(default_factory=dict)  # JSON-able; recorded in the row's extra.search
+
+    def record(self) -> dict[str, Any]:
+        """What the row keeps of this choice (`extra.search`); the note is in the prompt files."""
+        record: dict[str, Any] = {"task": self.task, **self.tags}
+        if self.proposer is not None:
+            record["proposer"] = self.proposer
+        return record
+
+
+class SearchPolicy:
+    """Base class: one incumbent (the global best), no novelty filter, no state of its own.
+
+    Subclasses set `name`, implement `choose`, and override what they need.
+    """
+
+    name: ClassVar[str] = ""
+    # Greedy chains only: a candidate kept while built on an older best has its edits re-applied onto
+    # the best it displaced (run/parallel.py). Policies that build on other nodes on purpose do not.
+    rebases: ClassVar[bool] = False
+
+    def __init__(self, spec: Spec, archive: Archive) -> None:
+        self.spec = spec
+        self.archive = archive
+        self.rng = random.Random(f"{self.name}:{spec.study.seed}")
+
+    # -- the four questions -------------------------------------------------------------------------
+
+    def choose(self, pending: Sequence[Experiment]) -> Choice:
+        raise NotImplementedError
+
+    def admit(self, proposal: Proposal, choice: Choice) -> str | None:
+        """None to run PROPOSAL, or why it is rejected before it runs (e.g. too close to a tried one)."""
+        return None
+
+    def incumbent(self, experiment: Experiment) -> Experiment | None:
+        """The experiment EXPERIMENT (just run) must beat to be kept."""
+        return self.archive.best
+
+    def observe(self, experiment: Experiment) -> None:
+        """A decided experiment (also replayed on resume): deterministic, no randomness."""
+
+    # -- more a policy may offer ----------------------------------------------------------------------
+
+    def proposers(self, spec: Spec, history: History) -> dict[str, Proposer]:
+        """Proposers besides the study's, by the names `Choice.proposer` uses (a hybrid policy)."""
+        return {}
+
+    def heads(self) -> dict[str, Experiment]:
+        """Named lineage heads besides the global best (e.g. each island's best): shown by status and
+        the report, and kept as git refs `refs/autoresearch/<study>/heads/<name>` in code mode."""
+        return {}
+
+    # -- state that replaying `observe` cannot rebuild ----------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {"rng": [version, list(internal), gauss]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if "rng" in state:
+            version, internal, gauss = state["rng"]
+            self.rng.setstate((version, tuple(internal), gauss))
