@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.llm import ChatBackend, ChatReply, LLMError, Message, cost_usd, make_backend
@@ -99,6 +100,8 @@ class LLMProposer:
             max_chars=int(self.options["lessons_chars"]),
         )
         self._observed: set[int] = set()
+        # Another optimiser's state in words, shown in the params prompt (the hybrid policy's sampler).
+        self.advisor: Callable[[], str] | None = None
         self._warmed = False
         self._ancestor_turn = 0
         backend_name = str(getattr(self.backend, "name", self.name.removeprefix("llm:")))
@@ -398,6 +401,9 @@ class LLMProposer:
             baseline = {n: p.baseline_value() for n, p in spec.params.items()}
             values["best"] = f"None measured yet. Baseline values: {fmt_params(baseline)}"
         values["space"] = describe_space(spec)
+        advice = self.advisor() if self.advisor is not None else ""
+        heading = "# The optimiser's state (it proposes the other candidates)"
+        values["optimizer"] = f"{heading}\n{advice}\n" if advice else ""
         return render(load_template("params", spec.root), **values)
 
     def _format_help(self) -> str:

@@ -18,12 +18,15 @@ two scans of all trials per ask are replaced by indexes (`flat_samplers.py`).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna._transform import _SearchSpaceTransform
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -35,6 +38,7 @@ from optuna.trial import TrialState
 
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
 from autoresearch.propose.flat_samplers import IndexedCmaEsSampler, WindowedTPESampler
+from autoresearch.propose.prompt import fmt_number, fmt_params
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import Experiment
 from autoresearch.workspace.params import params_key
@@ -47,6 +51,7 @@ _MAX_DUPLICATE_DRAWS = 50
 # Samplers whose only state besides caches is their random state, so one instance reseeded per ask
 # draws what a fresh one would. GP is not among them: it warm-starts its kernel fit from the last ask.
 _RESEEDABLE = ("random", "tpe", "cmaes")
+TOP_POINTS = 5  # best points `state` shows
 
 
 def distribution(param: ParamSpec) -> BaseDistribution:
@@ -117,13 +122,17 @@ def _reseed(sampler: optuna.samplers.BaseSampler, seed: int) -> bool:
 class SamplerProposer:
     """Proposes parameter sets with one of Optuna's samplers."""
 
-    def __init__(self, spec: Spec, kind: str, history: Sequence[Experiment]) -> None:
+    def __init__(
+        self, spec: Spec, kind: str, history: Sequence[Experiment], *, options: dict[str, Any] | None = None
+    ) -> None:
         self.name = kind
         self.kind = kind
         self.spec = spec
         self.space = search_space(spec)
-        self.seed = int(spec.proposer.options.get("seed", spec.study.seed))
-        self.options = {k: v for k, v in spec.proposer.options.items() if k != "seed"}
+        # OPTIONS: the sampler's own, when another proposer's options fill [proposer] (the hybrid's LLM).
+        given = spec.proposer.options if options is None else options
+        self.seed = int(given.get("seed", spec.study.seed))
+        self.options = {k: v for k, v in given.items() if k != "seed"}
         self.direction = spec.study.direction
         self.sampler = make_sampler(kind, self.seed, self.options, len(self.space))  # fails early on a bad option
         self.storage = optuna.storages.InMemoryStorage()
@@ -131,6 +140,7 @@ class SamplerProposer:
         self.trials = 0  # trials in self.study, counted here: `study.trials` would deep-copy them all
         self.tried: dict[str, float | None] = {}
         self._pending: dict[str, optuna.trial.Trial] = {}
+        self.top: list[tuple[float, int, dict[str, Any]]] = []  # the best TOP_POINTS told, best first
         for experiment in history:
             self._add_finished(experiment)
 
@@ -164,6 +174,7 @@ class SamplerProposer:
                 )
             )
             self.trials += 1
+            self._note_value(params, value)
 
     def _seeded_sampler(self) -> optuna.samplers.BaseSampler:
         """The sampler for the next ask, seeded from the study's seed and the number of trials so far."""
@@ -171,6 +182,21 @@ class SamplerProposer:
         if self.kind in _RESEEDABLE and _reseed(self.sampler, seed):
             return self.sampler
         return make_sampler(self.kind, seed, self.options, len(self.space))
+
+    def _note_value(self, params: dict[str, Any], value: float | None) -> None:
+        """Keep the best few points told, for `state` (flat: a short list, never a scan of the trials)."""
+        if value is None or any(p == params for _, _, p in self.top):  # a repeat told again
+            return
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        bisect.insort(self.top, (sign * value, self.trials, dict(params)), key=lambda t: t[:2])
+        del self.top[TOP_POINTS:]
+
+    def _tell(self, trial: optuna.trial.Trial, value: float | None) -> None:
+        if value is None:
+            self.study.tell(trial, state=TrialState.FAIL)
+        else:
+            self.study.tell(trial, value)
+            self._note_value(trial.params, value)
 
     # -- the Proposer interface ---------------------------------------------------------------------
 
@@ -200,10 +226,7 @@ class SamplerProposer:
             # Already tried (or running): tell the sampler what that point scored, so it moves on, and
             # record what it was told, so that a resumed study is told the same.
             value = self.tried.get(key)
-            if value is None:
-                self.study.tell(trial, state=TrialState.FAIL)
-            else:
-                self.study.tell(trial, value)
+            self._tell(trial, value)
             repeats.append({"params": dict(trial.params), "value": value, "attrs": attrs})
         raise SearchExhausted(
             f"the {self.kind} sampler kept proposing parameters already tried; the space looks exhausted"
@@ -218,10 +241,74 @@ class SamplerProposer:
         self.tried[key] = value
         if trial is None:
             self._add_finished(experiment)
-        elif value is None:
-            self.study.tell(trial, state=TrialState.FAIL)
         else:
-            self.study.tell(trial, value)
+            self._tell(trial, value)
+
+    # -- another proposer's points (the hybrid policy) ------------------------------------------------
+
+    def adopt(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Make PARAMS (another proposer's point, valid in the space) one of the sampler's own trials.
+
+        The trial is asked with its parameters fixed (Optuna's enqueue_trial) and the sampler runs its
+        ask as usual (CMA-ES tags the trial with its generation), so it learns from the result when
+        `observe` tells it, as from a point it drew. Returns the extra to save with the proposal: the
+        trial's attributes, which a resumed study gives back to the rebuilt trial.
+        """
+        self.study.sampler = self._seeded_sampler()  # the sampler still draws: keep that draw reproducible
+        self.study.enqueue_trial(params)
+        trial = self.study.ask()
+        # Fixed params alone would skip the sampler's relative ask; run it, so CMA-ES tags the trial
+        # with its generation and counts the point among that generation's solutions.
+        trial.relative_params  # noqa: B018 (a property with the side effect wanted)
+        for name, dist in self.space.items():
+            trial._suggest(name, dist)  # what study.ask(space) does: here, the fixed values
+        self.trials += 1
+        self._pending[params_key(trial.params)] = trial
+        return {"sampler_attrs": _json_safe(self.storage.get_trial_system_attrs(trial._trial_id))}
+
+    def state(self) -> str:
+        """The sampler's state in words, for another proposer's prompt: its best points and, for
+        CMA-ES, the mean and spread of the distribution it samples from."""
+        lines = [f"The {self.kind} sampler's study holds {self.trials} trial(s)."]
+        if self.top:
+            sign = 1.0 if self.direction == "minimize" else -1.0
+            lines.append("Its best points so far:")
+            lines += [f"- objective {fmt_number(sign * v)}: {fmt_params(p)}" for v, _, p in self.top]
+        if isinstance(self.sampler, optuna.samplers.CmaEsSampler):
+            lines.append(self._cma_state())
+        return "\n".join(lines)
+
+    def _cma_state(self) -> str:
+        sampler = self.sampler
+        assert isinstance(sampler, optuna.samplers.CmaEsSampler)
+        # What CMA-ES searches: the numeric parameters, sorted by name (Optuna's intersection space).
+        space: dict[str, BaseDistribution] = {
+            n: d
+            for n, d in sorted(self.space.items())
+            if isinstance(d, FloatDistribution | IntDistribution) and not d.single()
+        }
+        optimizer = sampler._restore_optimizer(sampler._get_trials(self.study))
+        if optimizer is None or optimizer.dim != len(space):
+            return (
+                "CMA-ES has not completed its first generation yet: it samples around the centre of the "
+                "space, each numeric parameter's spread about a sixth of its range."
+            )
+        trans = _SearchSpaceTransform(space, transform_step=True, transform_0_1=True)
+        mean = trans.untransform(np.clip(optimizer.mean, 0.0, 1.0))
+        spread = optimizer._sigma * np.sqrt(np.diag(optimizer._C))  # per dimension, in [0, 1] units
+        raw = trans._raw_bounds
+        parts = []
+        for i, (name, dist) in enumerate(space.items()):
+            width = float(spread[i] * (raw[i, 1] - raw[i, 0]))
+            if getattr(dist, "log", False):  # the transform is in log space: a spread is a factor
+                parts.append(f"{name} ≈ {fmt_number(mean[name])} ×/÷ {math.exp(width):.3g}")
+            else:
+                parts.append(f"{name} ≈ {fmt_number(mean[name])} ± {width:.3g}")
+        return (
+            f"CMA-ES generation {optimizer.generation} (population {optimizer.population_size}): "
+            f"sigma {optimizer._sigma:.3g} (in units of each parameter's range); mean and one-sigma spread: "
+            + "; ".join(parts)
+        )
 
 
 def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str:

@@ -1,0 +1,155 @@
+"""The hybrid proposer: a real Optuna sampler proposes, an LLM behind a real local HTTP server takes a share."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoresearch.loop import Loop
+from autoresearch.propose.hybrid import HybridProposer, llm_turn
+from autoresearch.spec import Spec, load_spec
+from autoresearch.store import Experiment, Store
+from tests.conftest import BOWL, bowl_spec, write_study
+from tests.fake_llm import FakeLLMServer, Reply, Request
+
+
+def hybrid_study(tmp_path: Path, server: FakeLLMServer, budget: int, name: str = "bowl") -> Spec:
+    options = f'[proposer.options]\nbase_url = "{server.openai_url}"\nlessons_every = 0\nretries = 0\nbackoff = 0.01'
+    root = write_study(tmp_path / name, bowl_spec(budget, "llm:vllm/fake", options), {"bowl.py": BOWL})
+    return load_spec(root)
+
+
+def point_from_state(request: Request) -> Reply:
+    """A deterministic answer that depends on what the prompt says of the sampler: how many trials its
+    study holds picks the point, so two runs that reach the same state get the same answer."""
+    trials = int(re.search(r"sampler's study holds (\d+) trial", request.last_user).group(1))  # type: ignore[union-attr]
+    x, y = round(1.0 + 0.01 * trials, 4), round(-2.0 + 0.02 * trials, 4)
+    return Reply(text=json.dumps({"rationale": f"near the bowl's floor ({trials})", "params": {"x": x, "y": y}}))
+
+
+def run(spec: Spec, sampler: str = "tpe", share: float = 0.3) -> tuple[HybridProposer, list[Experiment]]:
+    history: list[Experiment] = []
+    if (spec.study_dir / "study.db").exists():  # a resume: the proposer is primed with the store's history
+        done = Store(spec.study_dir)
+        history = done.experiments(status="done")
+        done.close()
+    proposer = HybridProposer(spec, history, sampler=sampler, llm_share=share)
+    Loop(spec, proposer=proposer).run()
+    store = Store(spec.study_dir)
+    try:
+        return proposer, store.experiments()
+    finally:
+        store.close()
+
+
+def test_llm_turns_spread_the_share_evenly() -> None:
+    from fractions import Fraction
+
+    for share in ("0", "0.1", "0.3", "0.5", "1"):
+        turns = [k for k in range(100) if llm_turn(k, Fraction(share))]
+        assert len(turns) == round(100 * float(share))
+    assert [k for k in range(10) if llm_turn(k, Fraction("0.3"))] == [3, 6, 9]
+
+
+def test_the_llm_takes_its_share_sees_the_best_points_and_is_told_to_the_sampler(
+    tmp_path: Path, fake_llm: FakeLLMServer
+) -> None:
+    fake_llm.responder = point_from_state
+    proposer, experiments = run(hybrid_study(tmp_path, fake_llm, budget=11))
+    candidates = experiments[1:]
+    by_llm = [e for e in candidates if e.strategy and e.strategy.startswith("llm:")]
+    assert [e.extra["hybrid"]["turn"] for e in by_llm] == [3, 6, 9]  # 30% of 10, evenly spread
+    assert all(e.strategy == "tpe" for e in candidates if e not in by_llm)
+    assert len(fake_llm.requests) == 3
+    assert all(e.proposer == "hybrid:tpe+llm:vllm/fake" for e in candidates)
+
+    # Each prompt shows the sampler's best points so far: the best objective measured before it.
+    for request, e in zip(fake_llm.requests, by_llm, strict=True):
+        before = [x for x in experiments if x.id < e.id and x.objective is not None]
+        best = min(before, key=lambda x: x.objective or math.inf)
+        section = request.last_user.split("# The optimiser's state")[1]
+        assert "Its best points so far:" in section
+        first = section.split("Its best points so far:")[1].strip().splitlines()[0]
+        assert first.startswith(f"- objective {best.objective:.6g}:"), (first, best.objective)
+
+    # The LLM's points are trials of the sampler's own study, told their results.
+    trials = {json.dumps(t.params, sort_keys=True): t for t in proposer.sampler.study.get_trials(deepcopy=False)}
+    for e in by_llm:
+        trial = trials[json.dumps(e.params, sort_keys=True)]
+        assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(e.objective)
+    assert len(trials) == len(experiments)  # baseline, sampler's points and LLM's points: all told
+
+
+def test_cmaes_state_in_the_prompt_is_its_mean_and_sigma(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    fake_llm.responder = point_from_state
+    proposer, experiments = run(hybrid_study(tmp_path, fake_llm, budget=21), sampler="cmaes", share=0.2)
+    prompts = [r.last_user for r in fake_llm.requests]
+    assert len(prompts) == 4
+    assert "has not completed its first generation" in prompts[0]  # 4 of the 6 points of generation 0 told
+    last = prompts[-1]
+    match = re.search(r"CMA-ES generation (\d+) \(population (\d+)\): sigma ([0-9.e-]+)", last)
+    assert match, last
+    generation, sigma = int(match.group(1)), float(match.group(3))
+    assert generation >= 1
+    # Read CMA-ES's own state, as Optuna stored it on the trials, independently of the prompt code.
+    study = proposer.sampler.study
+    told_before = [
+        t for t in study.get_trials(deepcopy=False) if t.number < len(experiments) - 1 and t.state.name == "COMPLETE"
+    ]
+    chunks = next(
+        t.system_attrs for t in reversed(told_before) if any(k.startswith("cma:optimizer") for k in t.system_attrs)
+    )
+    blob = "".join(chunks[f"cma:optimizer:{i}"] for i in range(sum(k.startswith("cma:optimizer") for k in chunks)))
+    optimizer = pickle.loads(bytes.fromhex(blob))
+    assert optimizer.generation == generation and optimizer._sigma == pytest.approx(sigma, rel=1e-2)
+    mean = optimizer.mean * 10.0 - 5.0  # x and y both span [-5, 5]
+    shown = {n: float(v) for n, v in re.findall(r"(\w) ≈ (-?[0-9.e-]+) ±", last)}
+    assert shown == pytest.approx({"x": mean[0], "y": mean[1]}, rel=1e-4, abs=1e-4)
+    spread = optimizer._sigma * np.sqrt(np.diag(optimizer._C)) * 10.0
+    widths = [float(w) for w in re.findall(r"± ([0-9.e-]+)", last)]
+    assert widths == pytest.approx(list(spread), rel=1e-2)
+
+    # CMA-ES counts the LLM's points in its generations: they carry its generation tag.
+    by_llm = [e for e in experiments if e.strategy and e.strategy.startswith("llm:")]
+    assert len(by_llm) == 4
+    assert all("cma:generation" in e.extra["sampler_attrs"] for e in by_llm), [e.extra["sampler_attrs"] for e in by_llm]
+
+
+def test_garbage_and_an_unreachable_llm_fall_back_to_the_sampler(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    spec = hybrid_study(tmp_path, fake_llm, budget=5)
+    spec.proposer.options["max_attempts"] = 2
+    # Turn 1 (share 0.5): two unusable answers. Turn 3: the server fails (no retries).
+    fake_llm.script("I would try x = 2", '{"params": {"x": 99, "y": "left"}}', Reply(status=500))
+    _, experiments = run(spec, share=0.5)
+    candidates = experiments[1:]
+    assert [e.strategy for e in candidates] == ["tpe", "tpe:fallback", "tpe", "tpe:fallback"]
+    garbage, outage = candidates[1], candidates[3]
+    assert garbage.decision in ("kept", "reverted") and outage.decision in ("kept", "reverted")  # they ran
+    assert "no usable proposal in 2 attempt(s)" in garbage.extra["hybrid"]["llm_failed"]
+    assert "out of range" in garbage.rationale or "outside" in garbage.rationale
+    assert garbage.tokens_in == 22  # what the two answers cost stays on record
+    assert "could not be asked" in outage.extra["hybrid"]["llm_failed"]
+    assert len(fake_llm.requests) == 3
+
+
+def test_resume_splits_and_samples_exactly_as_an_uninterrupted_study(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    fake_llm.responder = point_from_state
+    _, straight = run(hybrid_study(tmp_path, fake_llm, budget=14, name="straight"))
+    first = hybrid_study(tmp_path, fake_llm, budget=6, name="resumed")
+    run(first)
+    root = first.root
+    (root / "autoresearch.toml").write_text((root / "autoresearch.toml").read_text().replace("= 6", "= 14"))
+    _, resumed = run(load_spec(root))
+
+    def trace(experiments: list[Experiment]) -> list[tuple[str, object]]:
+        return [((e.strategy or "").partition(":")[0], e.params) for e in experiments]
+
+    assert len(resumed) == 14
+    assert trace(resumed) == trace(straight)
+    assert sum(1 for e in straight if e.strategy and e.strategy.startswith("llm:")) == 3  # turns 3, 6, 9
