@@ -153,3 +153,14 @@ def test_resume_splits_and_samples_exactly_as_an_uninterrupted_study(tmp_path: P
     assert len(resumed) == 14
     assert trace(resumed) == trace(straight)
     assert sum(1 for e in straight if e.strategy and e.strategy.startswith("llm:")) == 3  # turns 3, 6, 9
+
+
+def test_with_no_llm_share_it_is_the_sampler_alone(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    _, hybrid = run(hybrid_study(tmp_path, fake_llm, budget=8, name="hybrid"), sampler="cmaes", share=0.0)
+    alone = write_study(tmp_path / "alone", bowl_spec(8, "cmaes"), {"bowl.py": BOWL})
+    Loop(load_spec(alone)).run()
+    store = Store(load_spec(alone).study_dir)
+    sampler = store.experiments()
+    store.close()
+    assert [e.params for e in hybrid] == [e.params for e in sampler]
+    assert not fake_llm.requests
