@@ -157,6 +157,7 @@ class Loop:
             try:
                 self.store.set_meta("direction", self.direction)  # for readers without the spec (dashboard)
                 self.store.set_meta("study", self.spec.name)
+                self.store.set_meta("search_policy", self.policy.name)
                 self.store.set_meta("sandbox", sandbox.resolve_kind(self.spec))  # status and the report warn on none
                 self._store_fingerprint = self.store.writer_fingerprint()
                 self._load_history()
@@ -433,10 +434,12 @@ class Loop:
 
     def _follow_heads(self) -> None:
         """Code mode: each lineage head the policy names stays reachable as a git ref (only changes)."""
-        changed = {name: e for name, e in self.policy.heads().items() if self._heads.get(name) != e.id}
+        heads = self.policy.heads()
+        changed = {name: e for name, e in heads.items() if self._heads.get(name) != e.id}
         if changed:
             self.evaluator.heads(changed)
-            self._heads.update({name: e.id for name, e in changed.items()})
+            self._heads = {name: e.id for name, e in heads.items()}
+            self.store.set_meta("search_heads", json.dumps(self._heads))  # for status and the report
 
     def _profile(self, incumbent: Experiment) -> Experiment:
         """Where the new incumbent spends its time ([profile]), for proposers; never part of a decision."""

@@ -112,6 +112,9 @@ def status_text(spec: Spec, store: Store) -> str:
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
         f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
     ]
+    search = _search_line(store)
+    if search:
+        lines.append(search)
     confirmation = Confirmation.from_store(store)
     if confirmation is not None:
         lines.append(confirmation.text())
@@ -125,6 +128,22 @@ def status_text(spec: Spec, store: Store) -> str:
     return "\n".join(lines)
 
 
+def _search_line(store: Store, shown: int = 8) -> str:
+    """The search policy and the best of each lineage it names (a tree's drafts, islands), or ''."""
+    policy = store.get_meta("search_policy") or "greedy"
+    heads: dict[str, int] = json.loads(store.get_meta("search_heads") or "{}")
+    if policy == "greedy" and not heads:
+        return ""
+    parts = []
+    for name, experiment_id in list(heads.items())[:shown]:
+        try:
+            parts.append(f"{name} #{experiment_id} {_fmt(store.get(experiment_id).objective)}")
+        except KeyError:
+            continue
+    more = f" and {len(heads) - shown} more" if len(heads) > shown else ""
+    return f"search {policy}" + (f"; best per lineage: {', '.join(parts)}{more}" if parts else "")
+
+
 def show_text(e: Experiment) -> str:
     lines = [
         f"experiment {e.id}  parent {e.parent_id if e.parent_id is not None else '—'}  proposer {e.proposer}"
@@ -135,6 +154,9 @@ def show_text(e: Experiment) -> str:
         else f"objective  {_fmt(e.objective)}",
         f"rationale  {e.rationale or ''}",
     ]
+    search = (e.extra or {}).get("search")
+    if isinstance(search, dict) and search:
+        lines.append("search     " + json.dumps(search, sort_keys=True))  # the policy's task, incumbent, tags
     if e.metrics:
         lines.append("metrics    " + json.dumps(e.metrics, sort_keys=True))
     extra = e.extra or {}

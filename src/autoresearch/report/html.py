@@ -22,9 +22,10 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from autoresearch.paired import Confirmation
+from autoresearch.report.lineage import lineage_figure, plot_lineage
 from autoresearch.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
 from autoresearch.report.progress import DECISION_COLORS, plot_progress
-from autoresearch.report.summary import Summary, running_best, summarize_spec
+from autoresearch.report.summary import Head, Summary, running_best, summarize_spec
 from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment, Store
@@ -45,6 +46,7 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     if confirmation is not None:
         summary.confirmed = confirmation.figure()
     summary.warnings += recorded_warnings(store)
+    summary.policy, summary.heads = search_heads(store)
     lessons_file = spec.study_dir / "lessons.md"
     lessons = lessons_file.read_text(errors="replace") if lessons_file.is_file() else None
     plot_progress(
@@ -54,12 +56,28 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
         title=f"{spec.name}: {summary.total} experiments",
         metric_label=spec.metric.name,
     )
-    md_path = write_markdown(summary, out_dir / "report.md", progress_png="progress.png", lessons=lessons)
+    plot_lineage(experiments, out_dir / "lineage.png", title=f"{spec.name}: which experiment each was built on")
+    md_path = write_markdown(
+        summary, out_dir / "report.md", progress_png="progress.png", lessons=lessons, lineage_png="lineage.png"
+    )
     html_path = out_dir / "report.html"
     log_params = {name for name, p in spec.params.items() if p.log}
     page = render_html(summary, experiments, metric_label=spec.metric.name, lessons=lessons, log_params=log_params)
     html_path.write_text(page)
     return html_path, md_path
+
+
+def search_heads(store: Store) -> tuple[str, list[Head]]:
+    """The study's search policy and the lineage heads it last named (the loop records both)."""
+    policy = store.get_meta("search_policy") or "greedy"
+    heads = []
+    for name, experiment_id in json.loads(store.get_meta("search_heads") or "{}").items():
+        try:
+            experiment = store.get(int(experiment_id))
+        except KeyError:
+            continue
+        heads.append(Head(name, experiment.id, experiment.objective))
+    return policy, heads
 
 
 def _fig_html(fig: go.Figure) -> str:
@@ -322,6 +340,15 @@ def render_html(
     parts.append("</table>")
     parts.append("<h2 id='progress'>Progress</h2>")
     parts.append(_fig_html(progress_figure(experiments, s.direction, metric_label)))
+
+    parts.append(
+        f"<h2 id='lineage'>Lineage</h2><p>Search policy: {esc(s.policy)}. Which experiment each was built on.</p>"
+    )
+    parts.append(_fig_html(lineage_figure(experiments)))
+    if s.heads:
+        parts.append("<table><tr><th>lineage</th><th>best</th><th>objective</th></tr>")
+        parts += [f"<tr><td>{esc(h.name)}</td><td>#{h.id}</td><td>{fmt(h.objective)}</td></tr>" for h in s.heads]
+        parts.append("</table>")
 
     holdout_fig = _holdout_figure(s)
     if holdout_fig is not None and s.holdout is not None:

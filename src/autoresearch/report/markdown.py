@@ -60,7 +60,13 @@ def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", lessons: str | None = None) -> str:
+def render_markdown(
+    s: Summary,
+    *,
+    progress_png: str | None = "progress.png",
+    lessons: str | None = None,
+    lineage_png: str | None = None,
+) -> str:
     out: list[str] = [f"# autoresearch report: {s.name}", ""]
     for warning in s.warnings:
         out += [f"> **Warning** — {warning}", ""]
@@ -71,6 +77,13 @@ def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", le
     out.append("")
     if progress_png:
         out += ["## Progress", "", f"![progress]({progress_png})", ""]
+    if lineage_png:
+        out += ["## Lineage", "", f"Search policy: {s.policy}. Which experiment each was built on:", ""]
+        out += [f"![lineage]({lineage_png})", ""]
+        if s.heads:
+            out += ["| lineage | best | objective |", "| --- | --- | --- |"]
+            out += [f"| {_cell(h.name)} | #{h.id} | {fmt(h.objective)} |" for h in s.heads]
+            out.append("")
 
     if s.holdout is not None and s.holdout.points:
         out += ["## Objective vs holdout", "", s.holdout.message, ""]
@@ -164,6 +177,8 @@ def render_markdown(s: Summary, *, progress_png: str | None = "progress.png", le
     return "\n".join(out)
 
 
-def write_markdown(s: Summary, path: Path, *, progress_png: str | None, lessons: str | None) -> Path:
-    path.write_text(render_markdown(s, progress_png=progress_png, lessons=lessons))
+def write_markdown(
+    s: Summary, path: Path, *, progress_png: str | None, lessons: str | None, lineage_png: str | None = None
+) -> Path:
+    path.write_text(render_markdown(s, progress_png=progress_png, lessons=lessons, lineage_png=lineage_png))
     return path

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autoresearch.history import became_best
 from autoresearch.judge import strict_kept
 from autoresearch.run.feedback import summarise_curve
 from autoresearch.spec import ParamSpec, Spec
@@ -77,6 +78,15 @@ class KeptStep:
 
 
 @dataclass
+class Head:
+    """A lineage head the search policy named (a tree's draft, an island): its best experiment."""
+
+    name: str
+    id: int
+    objective: float | None
+
+
+@dataclass
 class HoldoutPoint:
     id: int
     objective: float
@@ -139,6 +149,8 @@ class Summary:
     rows: list[ExperimentRow] = field(default_factory=list)  # the last MAX_ROWS experiments
     confirmed: str | None = None  # best vs baseline re-measured on interleaved pairs (autoresearch confirm)
     warnings: list[str] = field(default_factory=list)  # e.g. the study ran without a sandbox
+    policy: str = "greedy"  # the search policy ([search] policy)
+    heads: list[Head] = field(default_factory=list)  # its lineage heads, when it names any
 
     @property
     def rows_note(self) -> str:
@@ -204,7 +216,8 @@ def summarize(
     counts = Counter(e.decision or "running" for e in experiments)
     running = counts.get("running", 0)
     baseline = next((e for e in experiments if e.decision == "baseline" and e.objective is not None), None)
-    incumbents = [e for e in experiments if e.decision in ("baseline", "kept") and e.objective is not None]
+    # The global bests in turn (a candidate kept against an island's incumbent may not be one).
+    incumbents = [e for e in experiments if became_best(e) and e.objective is not None]
     # The incumbent: what `autoresearch best` and the study branch show (see Study.best).
     best_exp = max(incumbents, key=lambda e: (e.finished_at or 0.0, e.id)) if incumbents else None
     improvement_abs = improvement_pct = None
