@@ -66,6 +66,7 @@ class _Cache:
     rows: list[dict[str, Any]]
     ids: list[int]
     state: bytes | None = None
+    lineage: bytes | None = None
     orders: dict[tuple[str, str, str], list[dict[str, Any]]] | None = None
 
 
@@ -210,6 +211,43 @@ class StudyView:
             "running": running,
             "points": {"x": xs, "y": ys, "d": codes},
             "best_line": {"x": line_x, "y": line_y},
+        }
+
+    def lineage(self) -> tuple[int, bytes]:
+        """Which experiment each was built on, for the lineage plot, and the search policy's lineage heads."""
+        cache = self.refresh()
+        if cache.lineage is None:
+            cache.lineage = json.dumps(self._lineage(cache), separators=(",", ":")).encode()
+        return cache.generation, cache.lineage
+
+    def _lineage(self, cache: _Cache) -> dict[str, Any]:
+        depth: dict[int, int] = {}
+        xs, depths, parents, codes = [], [], [], []
+        for r in cache.rows:  # id order: a parent is always recorded before its children
+            parent = r["parent_id"] if r["parent_id"] in depth else None
+            depth[r["id"]] = depth[parent] + 1 if parent is not None else 0
+            xs.append(r["id"])
+            depths.append(depth[r["id"]])
+            parents.append(parent)
+            codes.append(_DECISION_CODE.get(r["decision"], "u"))
+        with self._lock:
+            db = self._connect()
+            meta = dict(db.execute("SELECT key, value FROM meta WHERE key LIKE 'search_%'").fetchall()) if db else {}
+        by_id = {r["id"]: r for r in cache.rows}
+        heads = []
+        for name, experiment_id in json.loads(meta.get("search_heads") or "{}").items():
+            row = by_id.get(experiment_id)
+            if row is not None:
+                heads.append({"name": name, "id": experiment_id, "objective": row["objective"]})
+        policy = meta.get("search_policy") or "greedy"
+        return {
+            "generation": cache.generation,
+            "policy": policy,
+            "x": xs,
+            "depth": depths,
+            "p": parents,
+            "d": codes,
+            "heads": heads,
         }
 
     def table(
@@ -508,6 +546,12 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.dumps({"generation": generation, "unchanged": True}).encode()
             self._send(HTTPStatus.OK, body, "application/json", cookie=cookie)
             return
+        elif len(parts) == 3 and parts[0] == "api" and parts[2] == "lineage":
+            view = self._view(parts[1])
+            if view is None:
+                return
+            self._send(HTTPStatus.OK, view.lineage()[1], "application/json", cookie=cookie)
+            return
         elif len(parts) == 3 and parts[0] == "api" and parts[2] == "experiments":
             view = self._view(parts[1])
             if view is None:
@@ -591,6 +635,26 @@ function drawProgress(div, st, height){
       yaxis2:{overlaying:'y', range:[0,1], visible:false, fixedrange:true}, legend:{orientation:'h'}},
       {displaylogo:false, responsive:true});
 }
+function drawLineage(div, ln){
+  const n = ln.x.length, type = n > 5000 ? 'scattergl' : 'scatter', at = new Map();
+  for (let i=0;i<n;i++) at.set(ln.x[i], i);
+  const ex = [], ey = [];
+  for (let i=0;i<n;i++){ const p = ln.p[i]; if (p===null || !at.has(p)) continue; const j = at.get(p); ex.push(ln.x[j], ln.x[i], null); ey.push(ln.depth[j], ln.depth[i], null); }
+  const traces = [{type, mode:'lines', name:'built on', x:ex, y:ey, line:{color:'#bdc1c6', width:1}, hoverinfo:'skip'}];
+  const names = Object.assign({u:'running'}, NAMES), colors = Object.assign({u:'#9334e6'}, COLORS);
+  for (const c of ['r','f','x','u','b','k']){
+    const xs = [], ys = [], text = [];
+    for (let i=0;i<n;i++) if (ln.d[i]===c){ xs.push(ln.x[i]); ys.push(ln.depth[i]); text.push('#'+ln.x[i]+' '+names[c]+(ln.p[i]===null?'':', built on #'+ln.p[i])); }
+    if (xs.length) traces.push({type, mode:'markers', name:names[c]+' ('+xs.length+')', x:xs, y:ys, hovertext:text, hoverinfo:'text',
+      marker:{color:colors[c], size:(c==='k'||c==='b')?9:6, symbol:(c==='f'||c==='x')?'x':'circle'}});
+  }
+  Plotly.react(div, traces, {height:320, margin:{l:60,r:10,t:10,b:40}, uirevision:'keep', xaxis:{title:{text:'experiment #'}},
+      yaxis:{title:{text:'depth'}}, legend:{orientation:'h'}}, {displaylogo:false, responsive:true});
+}
+function headsHTML(ln){
+  const heads = ln.heads.map(h => '<span>'+esc(h.name)+' <b>#'+h.id+' '+esc(fmt(h.objective))+'</b></span>').join('');
+  return 'search policy <b>'+esc(ln.policy)+'</b>' + (heads ? ' · best per lineage: ' + heads : '');
+}
 function statsHTML(st){
   const c = st.counts, parts = [['experiments', st.total], ['kept', c.kept||0], ['reverted', c.reverted||0], ['failed', c.failed||0],
     ['rejected', c.rejected||0], ['running', c.running||0], ['baseline', fmt(st.baseline)], ['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')],
@@ -614,6 +678,9 @@ def _study_page(name: str, *, multi: bool = False) -> str:
     body = f"""{back}<h1>{html.escape(name)} <span class='muted' id='live'>live</span></h1>
 <div class='stats' id='stats'>loading…</div>
 <div id='plot'></div>
+<h2>Lineage <span class='muted'>which experiment each was built on</span></h2>
+<div class='stats' id='heads'></div>
+<div id='lineage'></div>
 <h2>Experiments</h2>
 <div class='pager'><button id='prev'>◀</button> <span id='range'></span> <button id='next'>▶</button>
  decision <select id='decision'><option value=''>all</option><option>baseline</option><option>kept</option>
@@ -648,6 +715,9 @@ async function poll(){{
       gen = st.generation;
       document.getElementById('stats').innerHTML = statsHTML(st);
       drawProgress('plot', st);
+      const ln = await getJSON(`/api/${{S}}/lineage`);
+      document.getElementById('heads').innerHTML = headsHTML(ln);
+      drawLineage('lineage', ln);
       await loadTable();
     }}
   }} catch (e) {{ document.getElementById('live').textContent = 'disconnected (' + e.message + '), retrying'; }}
