@@ -495,6 +495,95 @@ def report(path: Path, output: Path | None) -> None:
 
 
 @main.command()
+@path_argument
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Default: .autoresearch/<study>/writeup.")
+@click.option("--latex", is_flag=True, help="Also write note.tex (the same note, for LaTeX).")
+@click.option("--no-ablation", is_flag=True, help="Measure nothing: write from what the store holds.")
+@click.option("--llm", "llm_use", help="llm:<provider>/<model> writes the prose (default: the study's LLM proposer).")
+@click.option("--llm-base-url", help="The LLM's server, for an OpenAI-compatible one the spec does not name.")
+@click.option("--no-llm", is_flag=True, help="The template writes the prose, even with an LLM proposer.")
+@user_errors
+def writeup(
+    path: Path,
+    output: Path | None,
+    latex: bool,
+    no_ablation: bool,
+    llm_use: str | None,
+    llm_base_url: str | None,
+    no_llm: bool,
+) -> None:
+    """A research note: question, setup, results, ablation of each kept change, threats to validity."""
+    from autoresearch.report.writeup import write_note
+    from autoresearch.spec import load_spec
+    from autoresearch.store import RunLock, Store
+
+    spec = load_spec(path)
+    store = Store(spec.study_dir, create=False)  # fails clearly when the study has never run
+    try:
+        backend = None if no_llm else _writeup_backend(spec, llm_use, llm_base_url)
+        if not no_ablation:
+            with RunLock(spec.study_dir):  # not while `run` measures: both would share the machine
+                for problem in _measure_for_note(spec, store):
+                    warn(problem)
+        written = write_note(
+            spec,
+            store,
+            output or spec.study_dir / "writeup",
+            latex=latex,
+            backend=backend,
+            ablation_skipped=no_ablation,
+        )
+    finally:
+        store.close()
+    if written.prose.error:
+        warn(f"the LLM wrote no prose ({written.prose.error}); the template wrote it")
+    for section, numbers in written.prose.rejected.items():
+        warn(f"the LLM's {section} stated numbers not in the store ({', '.join(numbers)}); the template's text is used")
+    console().print(f"wrote {written.markdown}" + (f"\nwrote {written.latex}" if written.latex else ""), markup=False)
+
+
+def _writeup_backend(spec: Any, use: str | None, base_url: str | None) -> Any:
+    """The chat backend that writes the note's prose, or None for the template."""
+    from autoresearch.llm.base import LLMError
+    from autoresearch.llm.factory import make_backend
+
+    options: dict[str, Any] = {}
+    if use is None and spec.proposer.use.startswith("llm:"):
+        use = spec.proposer.use
+    if use is None:
+        return None
+    if use == spec.proposer.use:
+        options = dict(spec.proposer.options)
+    if base_url:
+        options["base_url"] = base_url
+    try:
+        return make_backend(use if use.startswith("llm:") else f"llm:{use}", options)
+    except LLMError as exc:
+        raise UserError(f"--llm: {exc}") from None
+
+
+def _measure_for_note(spec: Any, store: Any) -> list[str]:
+    """The ablation (and a confirmation of the best, when none is stored), through the study's evaluator."""
+    from autoresearch.loop import make_evaluator
+    from autoresearch.report.writeup import measure_for_note
+    from autoresearch.run import reaper
+    from autoresearch.run.resources import plan_slots
+
+    evaluator = make_evaluator(spec)
+    evaluator.use_slots(plan_slots(spec.run, 1).slots)
+    evaluator.prime(store.experiments())
+    out = err_console()
+    try:
+        with reaper.subreaper():
+            return measure_for_note(spec, store, evaluator, on_start=lambda what: out.print(what, markup=False))
+    except KeyboardInterrupt:
+        evaluator.cancel_all()
+        raise UserError("interrupted; what was measured is kept, run writeup again to finish", exit_code=130) from None
+    finally:
+        evaluator.close()
+
+
+@main.command()
 @click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Any other address needs --token.")
 @click.option("--port", type=int, default=8765, show_default=True)

@@ -18,6 +18,7 @@ import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoresearch import stats
@@ -54,6 +55,7 @@ class Interleaved:
     a_values: list[float] = field(default_factory=list)
     b_values: list[float] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # "AB" or "BA" per pair
+    logs: Path | None = None  # where the runs' folders go (default: for_experiment's recheck/)
 
     def measure(self, pairs: int) -> str | None:
         """Add pairs until there are PAIRS; why one run failed, or None."""
@@ -64,7 +66,7 @@ class Interleaved:
             values: dict[int, float] = {}
             for target in sides:
                 again = self.evaluator.remeasure(
-                    target, for_experiment=self.for_experiment, seed_offset=offset, repeats=1
+                    target, for_experiment=self.for_experiment, seed_offset=offset, repeats=1, logs=self.logs
                 )
                 if again.objective is None or again.error is not None or again.rejected is not None:
                     return f"re-measuring #{target.id} failed: {again.error or again.rejected or 'no objective'}"

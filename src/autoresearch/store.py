@@ -60,6 +60,25 @@ CREATE TABLE IF NOT EXISTS experiments (
 CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status);
 """
 
+# Ablation runs (`autoresearch writeup`): the best re-measured without one kept change. A table of its
+# own, created by the first ablation, so that nothing which counts experiments (status, log, the
+# report, proposers, resume) ever sees them, and a store from before it opens unchanged.
+_ABLATIONS = """
+CREATE TABLE IF NOT EXISTS ablations (
+    id          INTEGER PRIMARY KEY,
+    best_id     INTEGER NOT NULL REFERENCES experiments(id),
+    change_id   INTEGER NOT NULL REFERENCES experiments(id),
+    rule        TEXT NOT NULL,     -- the noise rule it was measured with (a changed rule measures again)
+    status      TEXT NOT NULL CHECK (status IN ('running', 'done')),
+    outcome     TEXT,              -- carrier, passenger, harmful, superseded, conflict, failed
+    reason      TEXT,
+    variant     TEXT,              -- JSON: the params or the commit and diff that were measured
+    record      TEXT,              -- JSON: the measured values, pairs and interval
+    created_at  REAL NOT NULL,
+    finished_at REAL
+)
+"""
+
 
 class StoreError(Exception):
     """The store cannot be used as it is; the message says why and what to do."""
@@ -333,6 +352,74 @@ class Store:
             self._db.execute(
                 "SELECT COUNT(*) FROM experiments WHERE json_array_length(extra, '$.flags') > 0"
             ).fetchone()[0]
+        )
+
+
+@dataclass
+class Ablation:
+    """The best (BEST_ID) measured against itself without one kept change (CHANGE_ID)."""
+
+    id: int
+    best_id: int
+    change_id: int
+    rule: str
+    status: str
+    created_at: float
+    outcome: str | None = None
+    reason: str | None = None
+    variant: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+    finished_at: float | None = None
+
+
+def _has_ablations(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='ablations'").fetchone() is not None
+
+
+def _row_to_ablation(row: sqlite3.Row) -> Ablation:
+    values = dict(row)
+    for column in ("variant", "record"):
+        values[column] = json.loads(values[column]) if values[column] else {}
+    return Ablation(**values)
+
+
+class AblationStore:
+    """The ablations table of a study's store (see `_ABLATIONS`)."""
+
+    def __init__(self, store: Store) -> None:
+        self._db = store._db
+
+    def all(self) -> list[Ablation]:
+        if not _has_ablations(self._db):
+            return []
+        return [_row_to_ablation(r) for r in self._db.execute("SELECT * FROM ablations ORDER BY id").fetchall()]
+
+    def start(self, best_id: int, change_id: int, rule: str) -> Ablation:
+        """A `running` row written before any run, so a crash leaves a trace that the next writeup redoes."""
+        with Store._Tx(self._db) as db:
+            db.execute(_ABLATIONS)
+            cursor = db.execute(
+                "INSERT INTO ablations (best_id, change_id, rule, status, created_at) VALUES (?, ?, ?, 'running', ?)",
+                (best_id, change_id, rule, time.time()),
+            )
+            ablation_id = cursor.lastrowid
+        assert ablation_id is not None
+        row = self._db.execute("SELECT * FROM ablations WHERE id=?", (ablation_id,)).fetchone()
+        return _row_to_ablation(row)
+
+    def finish(
+        self, ablation_id: int, *, outcome: str, reason: str, variant: dict[str, Any], record: dict[str, Any]
+    ) -> None:
+        self._db.execute(
+            "UPDATE ablations SET status='done', outcome=?, reason=?, variant=?, record=?, finished_at=? WHERE id=?",
+            (
+                outcome,
+                reason,
+                json.dumps(variant, sort_keys=True),
+                json.dumps(record, sort_keys=True),
+                time.time(),
+                ablation_id,
+            ),
         )
 
 

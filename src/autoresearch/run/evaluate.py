@@ -85,12 +85,25 @@ class Evaluator:
         return ""
 
     def remeasure(
-        self, target: Experiment, *, for_experiment: Experiment, seed_offset: int, repeats: int | None = None
+        self,
+        target: Experiment,
+        *,
+        for_experiment: Experiment,
+        seed_offset: int,
+        repeats: int | None = None,
+        logs: Path | None = None,
     ) -> Evaluation:
         """Measure TARGET (the candidate or the incumbent) again with fresh seeds, for the judge:
         REPEATS runs (default run.repeats) in FOR_EXPERIMENT's slot, so that interleaved runs of two
-        experiments share one slot's devices and see the same load."""
+        experiments share one slot's devices and see the same load. LOGS: where the runs' folders go
+        (default: FOR_EXPERIMENT's recheck/ folder)."""
         return Evaluation(error=f"{type(self).__name__} cannot re-measure an experiment")
+
+    def without(self, best: Experiment, change: Experiment, parent: Experiment, variant_id: int) -> Experiment | str:
+        """BEST with the kept CHANGE (built on PARENT) undone, for an ablation: an experiment that is
+        never stored, with id VARIANT_ID (negative, so it meets no real one), that `remeasure` can run;
+        or why it cannot be built. A variant equal to BEST means nothing of CHANGE is left in it."""
+        return f"{type(self).__name__} cannot undo a change"
 
     def holdout(self, experiment: Experiment) -> Evaluation:
         """Run the spec's holdout evaluation on EXPERIMENT, which has just been measured."""
@@ -401,10 +414,16 @@ class CommandEvaluator(Evaluator):
     # -- re-measuring and the holdout (asked by the judge, never seen by a proposer) ----------------
 
     def remeasure(
-        self, target: Experiment, *, for_experiment: Experiment, seed_offset: int, repeats: int | None = None
+        self,
+        target: Experiment,
+        *,
+        for_experiment: Experiment,
+        seed_offset: int,
+        repeats: int | None = None,
+        logs: Path | None = None,
     ) -> Evaluation:
-        """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder."""
-        folder = self.log_dir(for_experiment) / "recheck" / f"{target.id:05d}-{seed_offset}"
+        """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder (or LOGS)."""
+        folder = (logs or self.log_dir(for_experiment) / "recheck") / f"{target.id:05d}-{seed_offset}"
         return self.run_in(
             self.fresh_root(target, self.root_for(target, for_experiment)),
             target,
@@ -413,6 +432,22 @@ class CommandEvaluator(Evaluator):
             seed_offset=seed_offset,
             repeats=repeats or self.spec.run.repeats,
             slot=self.ran_in.get(for_experiment.id, 0),  # `autoresearch confirm`: slot 0's devices
+        )
+
+    def without(self, best: Experiment, change: Experiment, parent: Experiment, variant_id: int) -> Experiment | str:
+        """Params mode: BEST's parameters with those CHANGE set put back to PARENT's values, where BEST
+        still holds CHANGE's value (a parameter a later change set again is no longer CHANGE's)."""
+        if best.params is None or change.params is None or parent.params is None:
+            return "it has no parameters to put back"
+        params = dict(best.params)
+        for name, value in change.params.items():
+            if parent.params.get(name) != value and params.get(name) == value:
+                if name in parent.params:
+                    params[name] = parent.params[name]
+                else:
+                    params.pop(name, None)
+        return Experiment(
+            id=variant_id, status="done", proposal={"params": params}, created_at=0.0, params=params, extra={}
         )
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:

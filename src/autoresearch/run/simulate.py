@@ -16,6 +16,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.run.evaluate import Evaluation, Evaluator, aggregate
@@ -115,7 +116,13 @@ class Simulated(Evaluator):
         return self._measure(self._true(experiment, proposal.params), repeats)
 
     def remeasure(
-        self, target: Experiment, *, for_experiment: Experiment, seed_offset: int, repeats: int | None = None
+        self,
+        target: Experiment,
+        *,
+        for_experiment: Experiment,
+        seed_offset: int,
+        repeats: int | None = None,
+        logs: Path | None = None,
     ) -> Evaluation:
         return self._measure(self._true(target, target.params), repeats or self.spec.run.repeats)
 

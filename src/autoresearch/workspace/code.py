@@ -234,6 +234,41 @@ class CodeEvaluator(CommandEvaluator):
         )
         return self._check_on(proposal, target) or proposal
 
+    def without(self, best: Experiment, change: Experiment, parent: Experiment, variant_id: int) -> Experiment | str:
+        """BEST's commit with CHANGE's own commit undone (`git revert`, file by file), committed under
+        `refs/autoresearch/<study>/ablation-<best>-<change>`; why not when it does not merge cleanly."""
+        shas = [e.commit_sha or self.commits.get(e.id) for e in (best, change, parent)]
+        if any(sha is None for sha in shas):
+            return "its commits are not known"
+        best_sha, change_sha, parent_sha = (sha for sha in shas if sha is not None)
+        with self._lock:
+            files, conflicts = self.git.revert_onto(change_sha, parent_sha, best_sha)
+        if conflicts:
+            return (
+                f"undoing #{change.id} does not merge cleanly with #{best.id} in {', '.join(conflicts)} "
+                "(a later change edited the same lines)"
+            )
+        start = f"{self.prefix}/" if self.prefix else ""
+        outside = [
+            path
+            for path in files
+            if not path.startswith(start)
+            or not matches_any(path.removeprefix(start), self.code.editable)
+            or matches_any(path.removeprefix(start), self.protected())
+        ]
+        if outside:
+            return f"undoing it would change files that are not editable: {', '.join(outside)}"
+        sha = best_sha
+        if files:
+            message = f"autoresearch ablation: #{best.id} without #{change.id}\n"
+            with self._lock:
+                sha = self.git.commit_files(best_sha, files, message, f"ablation-{best.id}-{change.id}")
+        self.commits[variant_id] = sha
+        diff = self.git.diff(best_sha, sha) if sha != best_sha else ""
+        return Experiment(
+            id=variant_id, status="done", proposal={}, created_at=0.0, commit_sha=sha, diff=diff, extra={}
+        )
+
     def baseline_hint(self) -> str:
         if self.code.include_uncommitted:
             return ""

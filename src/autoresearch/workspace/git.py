@@ -99,6 +99,20 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: Mapping[str, str
     return result.stdout
 
 
+def merge_file(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """The three-way merge of one file's contents (`git merge-file`), or None when it conflicts."""
+    with tempfile.TemporaryDirectory(prefix="autoresearch-merge-") as temp:
+        names = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            (Path(temp) / name).write_bytes(data)
+            names.append(name)
+        command = ["git", "--no-pager", *(f for option in _CONFIG for f in ("-c", option)), "merge-file", "-p", *names]
+        result = subprocess.run(command, cwd=temp, capture_output=True, env=_environment())
+    if result.returncode < 0 or result.returncode > 127:
+        raise GitError(f"git merge-file failed: {result.stderr.decode('utf-8', 'replace').strip()}")
+    return result.stdout if result.returncode == 0 else None
+
+
 def _feed(pipe: IO[bytes], data: bytes) -> None:
     with contextlib.suppress(BrokenPipeError, ValueError):
         pipe.write(data)
@@ -603,6 +617,37 @@ class GitWorkspace:
                 blobs[name] = out[position : position + size]
             position += size + 1  # content and its trailing newline
         return blobs
+
+    def revert_onto(self, commit: str, parent: str, onto: str) -> tuple[dict[str, bytes | None], list[str]]:
+        """ONTO with the change PARENT -> COMMIT undone, as `git revert COMMIT` would on a checkout of ONTO.
+
+        Returns {repository path: new bytes (None: deleted)} for the paths it changes in ONTO, and the
+        paths where undoing does not merge cleanly (a three-way merge per file: base COMMIT, ours ONTO,
+        theirs PARENT; a later change to the same lines, or a file created or deleted on one side and
+        changed on the other). Only regular files are merged; anything else is a conflict.
+        """
+        paths = self.changed_paths(parent, commit)
+        sides = [(self._modes(rev, paths), self._blobs(rev, paths)) for rev in (commit, onto, parent)]
+        result: dict[str, bytes | None] = {}
+        conflicts: list[str] = []
+        for path in paths:
+            if any(modes.get(path, "100644") not in ("100644", "100755") for modes, _ in sides):
+                conflicts.append(path)
+                continue
+            base, ours, theirs = (blobs.get(path) for _, blobs in sides)
+            if ours == theirs:
+                continue  # already as before the change
+            if ours == base:
+                result[path] = theirs  # untouched since the change: take the file as it was before it
+            elif base is None or ours is None or theirs is None:
+                conflicts.append(path)  # created or deleted on one side, changed on the other
+            else:
+                merged = merge_file(ours, base, theirs)
+                if merged is None:
+                    conflicts.append(path)
+                elif merged != ours:
+                    result[path] = merged
+        return result, conflicts
 
     # ------------------------------------------------------------------------------------ applying
 
