@@ -49,10 +49,12 @@ def rule_label(spec: Spec) -> str:
 
 
 def lineage_changes(experiments: Sequence[Experiment], best: Experiment) -> list[tuple[Experiment, Experiment]]:
-    """(kept change, its parent) for every kept experiment the best descends from, oldest first.
+    """(change, its parent) for every experiment the best descends from, oldest first, the baseline aside.
 
     The lineage follows parent links, so a change kept on another branch of the search (a parallel
-    worker's, a policy's other island) is not part of the best and is not ablated.
+    worker's, another island's) is not part of the best and is not ablated. Under the greedy policy
+    every step is a kept one; a tree policy may build on a failed draft (and keep its fix), whose own
+    change is in the best all the same.
     """
     by_id = {e.id: e for e in experiments}
     chain: list[tuple[Experiment, Experiment]] = []
@@ -61,7 +63,7 @@ def lineage_changes(experiments: Sequence[Experiment], best: Experiment) -> list
     while node is not None and node.id not in seen:
         seen.add(node.id)
         parent = by_id.get(node.parent_id) if node.parent_id is not None else None
-        if node.decision == "kept" and parent is not None:
+        if node.decision != "baseline" and parent is not None:
             chain.append((node, parent))
         node = parent
     return chain[::-1]
