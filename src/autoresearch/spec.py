@@ -448,11 +448,21 @@ class TreeSearchSection(_Section):
     max_debug_depth: int = Field(default=3, ge=1)  # a leaf this many debug steps deep is not debugged again
 
 
+class HybridSearchSection(_Section):
+    """`policy = "hybrid"` (params mode): an Optuna sampler proposes, and the LLM named in [proposer] use
+    takes `llm_share` of the candidates, seeing the sampler's state (propose/hybrid.py)."""
+
+    sampler: Literal["random", "tpe", "cmaes", "gp"] = "tpe"
+    llm_share: float = Field(default=0.3, ge=0, le=1)
+    sampler_options: dict[str, Any] = {}  # the sampler's own, as [proposer] options would be for it alone
+
+
 class SearchSection(_Section):
     """How the loop searches: which experiment each candidate builds on, and what it must beat."""
 
     policy: str = "greedy"
     tree: TreeSearchSection = TreeSearchSection()
+    hybrid: HybridSearchSection = HybridSearchSection()
 
     @field_validator("policy")
     @classmethod
@@ -515,6 +525,22 @@ class Spec(_Section):
             raise ValueError(
                 'noise.rule = "significant" needs a noise estimate: set run.repeats >= 2 (each candidate is '
                 "measured several times) or noise.baseline_repeats >= 2 (the baseline's spread is used)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> Spec:
+        if self.search.policy != "hybrid":
+            return self
+        if self.code is not None:
+            raise ValueError(
+                'search policy "hybrid" searches parameters: give a [params] space instead of [code], '
+                'or use policy "greedy" or "tree" in code mode'
+            )
+        if not self.proposer.use.startswith("llm:"):
+            raise ValueError(
+                f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not '
+                f"{self.proposer.use!r}; the sampler is [search.hybrid] sampler = {self.search.hybrid.sampler!r}"
             )
         return self
 

@@ -6,6 +6,9 @@ import json
 import math
 import pickle
 import re
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +16,28 @@ import pytest
 
 from autoresearch.loop import Loop
 from autoresearch.propose.hybrid import HybridProposer, llm_turn
-from autoresearch.spec import Spec, load_spec
+from autoresearch.spec import Spec, SpecError, load_spec
 from autoresearch.store import Experiment, Store
-from tests.conftest import BOWL, bowl_spec, write_study
+from tests.conftest import BOWL, PYTHON, bowl_spec, cli, study_rows, wait_for, write_study
 from tests.fake_llm import FakeLLMServer, Reply, Request
 
 
-def hybrid_study(tmp_path: Path, server: FakeLLMServer, budget: int, name: str = "bowl") -> Spec:
-    options = f'[proposer.options]\nbase_url = "{server.openai_url}"\nlessons_every = 0\nretries = 0\nbackoff = 0.01'
-    root = write_study(tmp_path / name, bowl_spec(budget, "llm:vllm/fake", options), {"bowl.py": BOWL})
+def hybrid_study(
+    tmp_path: Path, server: FakeLLMServer, budget: int, name: str = "bowl", sampler: str = "tpe", share: float = 0.3
+) -> Spec:
+    extra = f"""
+    [proposer.options]
+    base_url = "{server.openai_url}"
+    lessons_every = 0
+    retries = 0
+    backoff = 0.01
+    [search]
+    policy = "hybrid"
+    [search.hybrid]
+    sampler = "{sampler}"
+    llm_share = {share}
+    """
+    root = write_study(tmp_path / name, bowl_spec(budget, "llm:vllm/fake", extra), {"bowl.py": BOWL})
     return load_spec(root)
 
 
@@ -33,17 +49,17 @@ def point_from_state(request: Request) -> Reply:
     return Reply(text=json.dumps({"rationale": f"near the bowl's floor ({trials})", "params": {"x": x, "y": y}}))
 
 
-def run(spec: Spec, sampler: str = "tpe", share: float = 0.3) -> tuple[HybridProposer, list[Experiment]]:
-    history: list[Experiment] = []
-    if (spec.study_dir / "study.db").exists():  # a resume: the proposer is primed with the store's history
-        done = Store(spec.study_dir)
-        history = done.experiments(status="done")
-        done.close()
-    proposer = HybridProposer(spec, history, sampler=sampler, llm_share=share)
-    Loop(spec, proposer=proposer).run()
+def run(spec: Spec) -> tuple[HybridProposer, list[Experiment]]:
+    loop = Loop(spec)
+    loop.run()
+    assert isinstance(loop.proposer, HybridProposer)
+    return loop.proposer, rows(spec)
+
+
+def rows(spec: Spec) -> list[Experiment]:
     store = Store(spec.study_dir)
     try:
-        return proposer, store.experiments()
+        return store.experiments()
     finally:
         store.close()
 
@@ -88,7 +104,7 @@ def test_the_llm_takes_its_share_sees_the_best_points_and_is_told_to_the_sampler
 
 def test_cmaes_state_in_the_prompt_is_its_mean_and_sigma(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
     fake_llm.responder = point_from_state
-    proposer, experiments = run(hybrid_study(tmp_path, fake_llm, budget=21), sampler="cmaes", share=0.2)
+    proposer, experiments = run(hybrid_study(tmp_path, fake_llm, budget=21, sampler="cmaes", share=0.2))
     prompts = [r.last_user for r in fake_llm.requests]
     assert len(prompts) == 4
     assert "has not completed its first generation" in prompts[0]  # 4 of the 6 points of generation 0 told
@@ -122,11 +138,11 @@ def test_cmaes_state_in_the_prompt_is_its_mean_and_sigma(tmp_path: Path, fake_ll
 
 
 def test_garbage_and_an_unreachable_llm_fall_back_to_the_sampler(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
-    spec = hybrid_study(tmp_path, fake_llm, budget=5)
+    spec = hybrid_study(tmp_path, fake_llm, budget=5, share=0.5)
     spec.proposer.options["max_attempts"] = 2
     # Turn 1 (share 0.5): two unusable answers. Turn 3: the server fails (no retries).
     fake_llm.script("I would try x = 2", '{"params": {"x": 99, "y": "left"}}', Reply(status=500))
-    _, experiments = run(spec, share=0.5)
+    _, experiments = run(spec)
     candidates = experiments[1:]
     assert [e.strategy for e in candidates] == ["tpe", "tpe:fallback", "tpe", "tpe:fallback"]
     garbage, outage = candidates[1], candidates[3]
@@ -156,11 +172,64 @@ def test_resume_splits_and_samples_exactly_as_an_uninterrupted_study(tmp_path: P
 
 
 def test_with_no_llm_share_it_is_the_sampler_alone(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
-    _, hybrid = run(hybrid_study(tmp_path, fake_llm, budget=8, name="hybrid"), sampler="cmaes", share=0.0)
-    alone = write_study(tmp_path / "alone", bowl_spec(8, "cmaes"), {"bowl.py": BOWL})
-    Loop(load_spec(alone)).run()
-    store = Store(load_spec(alone).study_dir)
-    sampler = store.experiments()
-    store.close()
+    _, hybrid = run(hybrid_study(tmp_path, fake_llm, budget=8, name="hybrid", sampler="cmaes", share=0.0))
+    alone = load_spec(write_study(tmp_path / "alone", bowl_spec(8, "cmaes"), {"bowl.py": BOWL}))
+    Loop(alone).run()
+    sampler = rows(alone)
     assert [e.params for e in hybrid] == [e.params for e in sampler]
     assert not fake_llm.requests
+
+
+def test_kill_9_at_an_llm_turn_and_between_experiments_then_resume(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    """`autoresearch run` killed while the LLM answers and while experiments run, resumed each time:
+    the same split and the same points as a study never interrupted."""
+    budget = 16
+    fake_llm.responder = point_from_state
+    straight = hybrid_study(tmp_path, fake_llm, budget=budget, name="straight")
+    assert cli("run", str(straight.root), timeout=600).returncode == 0
+    asked = threading.Event()
+    release = threading.Event()
+
+    def held(request: Request) -> Reply:  # the LLM's answer waits until the run has been killed
+        asked.set()
+        release.wait(timeout=120)
+        return point_from_state(request)
+
+    killed = hybrid_study(tmp_path, fake_llm, budget=budget, name="killed")
+    moments = ["llm", "rows:8", "llm", "rows:13"]
+    for moment in moments:
+        fake_llm.responder = held if moment == "llm" else point_from_state
+        asked.clear()
+        release.clear()
+        proc = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(killed.root)], stdout=subprocess.DEVNULL)
+        try:
+            if moment == "llm":
+                wait_for(asked.is_set, "an LLM request", timeout=300)
+            else:
+                count = int(moment.removeprefix("rows:"))
+                wait_for(lambda n=count: len(study_rows(killed.study_dir)) >= n, moment, timeout=300)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait()
+            release.set()
+    fake_llm.responder = point_from_state
+    final = cli("run", str(killed.root), timeout=600)
+    assert final.returncode == 0, final.stderr
+
+    def trace(experiments: list[Experiment]) -> list[tuple[str, object]]:
+        return [((e.strategy or "").partition(":")[0], e.params) for e in experiments]
+
+    resumed = rows(killed)
+    assert len(resumed) == budget and all(e.status == "done" for e in resumed)
+    assert trace(resumed) == trace(rows(straight))
+    assert [e.extra["hybrid"]["turn"] for e in resumed if e.strategy and e.strategy.startswith("llm:")] == [3, 6, 9, 13]
+
+
+def test_the_spec_says_what_the_hybrid_policy_needs(tmp_path: Path) -> None:
+    hybrid = '[search]\npolicy = "hybrid"\n'
+    root = write_study(tmp_path / "tpe", bowl_spec(5, "tpe", hybrid), {"bowl.py": BOWL})
+    with pytest.raises(SpecError, match=r'needs an LLM in \[proposer\] use \(e.g. "llm:local"\), not \'tpe\''):
+        load_spec(root)
+    root = write_study(tmp_path / "share", bowl_spec(5, "llm:local", hybrid + "[search.hybrid]\nllm_share = 1.5\n"))
+    with pytest.raises(SpecError, match="llm_share"):
+        load_spec(root)

@@ -15,6 +15,21 @@ def make_proposer(spec: Spec, history: Sequence[Experiment]) -> Proposer:
     """The proposer named by `spec.proposer.use`, primed with the study's HISTORY."""
     use = spec.proposer.use
     kind, _, arg = use.partition(":")
+    if spec.search.policy == "hybrid":  # a sampler proposing, with the LLM of `use` taking a share
+        from autoresearch.llm import LLMError
+        from autoresearch.propose.hybrid import HybridProposer
+
+        section = spec.search.hybrid
+        try:
+            return HybridProposer(
+                spec,
+                history,
+                sampler=section.sampler,
+                llm_share=section.llm_share,
+                sampler_options=section.sampler_options,
+            )
+        except LLMError as exc:
+            raise ProposalError(str(exc)) from None
     if kind in ("random", "tpe", "cmaes", "gp"):
         if spec.mode != "params":
             raise ProposalError(f"proposer {use!r} searches parameters; code mode needs llm:, agent: or script:")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 POLICIES: dict[str, str] = {
     "greedy": "autoresearch.search.greedy:GreedyPolicy",
     "tree": "autoresearch.search.tree:TreePolicy",
+    "hybrid": "autoresearch.search.hybrid:HybridPolicy",
 }
 
 
