@@ -138,7 +138,10 @@ class LLMProposer:
                 temperature + level * float(self.options["temperature_step"]), float(self.options["temperature_max"])
             )
             avoid = self._stale_family(context, patience)
-            parent = self._other_ancestor(context) if self.mode == "params" else None
+            # Restarting from another good experiment is this proposer's own escape from a stalled chain;
+            # a search policy's draft or debug task names its parent on purpose and is left alone.
+            improving = context.task == "improve"
+            parent = self._other_ancestor(context) if self.mode == "params" and improving else None
         strategy = self.scheduler.choose(avoid_family=avoid)
         escalation = self._escalation_text(level, parent)
         extra["llm"] = {
