@@ -63,7 +63,7 @@ def agent_prompt(context: Context, materials: str | None = None) -> str:
             "",
             "## Materials (read them before you change anything; they are not part of your change)",
             f"- `{materials}/runs.md`: feedback, metric curves, the end of the logs (and, when profiled, where",
-            "  the time goes) of the current best, and the same for the most recent failures.",
+            "  the time goes) of the version in your worktree (the parent), and the same for the most recent failures.",
             f"- `{materials}/history.json`: the study's experiments (the best, the most recent and failed ones) with",
             "  their objective, metrics, decision and why, rationale, diff, feedback and metric curves.",
         ]

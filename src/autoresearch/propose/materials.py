@@ -64,6 +64,6 @@ def write_agent_materials(context: Context, root: Path, anchor: Path) -> Path:
         f"{len(context.history)}; holdout values are never included"
     )
     nofollow.write_text(folder / "history.json", json.dumps(document, indent=1, default=str), anchor)
-    runs = format_runs(context.history, context.best, context.spec.study_dir, HistoryLimits())
+    runs = format_runs(context.history, context.parent, context.spec.study_dir, HistoryLimits())  # the worktree's
     nofollow.write_text(folder / "runs.md", "# What the runs reported\n\n" + runs + "\n", anchor)
     return folder
