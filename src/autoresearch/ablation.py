@@ -37,14 +37,15 @@ OUTCOMES = ("carrier", "passenger", "harmful", "superseded", "conflict", "failed
 def rule_label(spec: Spec) -> str:
     """The noise rule and the settings that shape an ablation's measurement: a changed one measures again."""
     noise = spec.noise
+    alpha = f", alpha {noise.alpha:g}" if noise.alpha is not None else ""  # the default is the rule's own
     if noise.rule == "paired":
-        return f"paired (pairs {noise.pairs} to {noise.max_pairs}, alpha {noise.significance_level:g})"
+        return f"paired (pairs {noise.pairs} to {noise.max_pairs}{alpha})"
     detail = f"repeats {spec.run.repeats}"
     if noise.rule == "min_delta":
         detail += f", min_delta {noise.min_delta:g}"
     elif noise.rule == "significant":
         welch = noise.test == "welch"
-        detail += f", welch alpha {noise.significance_level:g}" if welch else f", factor {noise.factor:g}"
+        detail += f", welch{alpha}" if welch else f", factor {noise.factor:g}"
     return f"{noise.rule} ({detail})"
 
 

@@ -133,7 +133,7 @@ print(json.dumps(steps[done] if done < len(steps) else {"done": True}))
 GOAL = "Lower the loss of f.py over its 3 parameters."
 
 
-def modes_study(root: Path, *, crash: bool = False, steps: int = 3) -> Path:
+def modes_study(root: Path, *, crash: bool = False, steps: int = 3, extra: str = "") -> Path:
     spec = f"""
     [study]
     name = "modes"
@@ -153,6 +153,7 @@ def modes_study(root: Path, *, crash: bool = False, steps: int = 3) -> Path:
     experiments = {steps + 1}
     [noise]
     confirm_pairs = 3
+    {extra}
     """
     files = {
         "f.py": MODES.replace("CRASH", str(crash)),
@@ -209,7 +210,7 @@ def test_params_study_note_ablation_and_numbers(tmp_path: Path) -> None:
 
 
 def test_no_kept_change(tmp_path: Path) -> None:
-    root = modes_study(tmp_path / "modes", steps=0)
+    root = modes_study(tmp_path / "modes", steps=0, extra='[sandbox]\n    kind = "none"')
     study_dir = root / ".autoresearch" / "modes"
     done = cli("writeup", str(root), timeout=300)
     assert done.returncode == 0, done.stderr
@@ -219,6 +220,7 @@ def test_no_kept_change(tmp_path: Path) -> None:
     assert "There is no kept change to ablate: the best is the baseline." in note
     assert "No candidate beat the baseline" in note
     assert "| confirmed improvement | not measured |" in note
+    assert "- sandbox: none" in note and "Sandbox kind `none`: runs were not isolated" in note
     assert_numbers_from_store(note, study_dir, GOAL)
     assert not _has_table(study_dir) or ablations(study_dir) == []
 
@@ -305,7 +307,7 @@ else:
 """
 
 
-def code_study(root: Path) -> Path:
+def code_study(root: Path, noise: str = "confirm_pairs = 2") -> Path:
     spec = f"""
     [study]
     name = "work"
@@ -323,7 +325,7 @@ def code_study(root: Path) -> Path:
     [budget]
     experiments = 3
     [noise]
-    confirm_pairs = 2
+    {noise}
     """
     files = {"solver.py": SOLVER, "bench.py": "from solver import solve\n\nprint('work:', solve())\n"}
     write_study(root, spec, files | {"propose.py": CODE_PROPOSER})
@@ -364,6 +366,26 @@ def test_code_study_ablation_reverts_each_kept_commit(tmp_path: Path) -> None:
     assert len(head.splitlines()) == 1
     assert "| #2 | `solver.py`: `-ITERATIONS = 1000` `+ITERATIONS = 500` | passenger |" in note
     assert "| #3 | `solver.py`: `- return slow(ITERATIONS)` `+ return fast()` | carries the gain |" in note
+
+
+def test_code_study_ablation_under_the_paired_rule(tmp_path: Path) -> None:
+    root = code_study(tmp_path / "work", noise='rule = "paired"\n    confirm_pairs = 2')
+    study_dir = root / ".autoresearch" / "work"
+    assert [e.decision for e in study_rows(study_dir)] == ["baseline", "kept", "kept"]
+    done = cli("writeup", str(root), timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = ablations(study_dir)
+    assert [(r["change_id"], r["outcome"]) for r in rows] == [(2, "passenger"), (3, "carrier")]
+    for row in rows:  # interleaved pairs, each in a random order, as the rule decides a keep
+        record = row["record"]
+        assert record["pairs"] >= 4 and len(record["a"]) == len(record["b"]) == len(record["order"])
+        assert set(record["order"]) <= {"AB", "BA"} and row["rule"].startswith("paired")
+    assert rows[0]["record"]["b"] == rows[0]["record"]["a"] == [10.0] * rows[0]["record"]["pairs"]
+    assert "interleaved pairs vs the best without #3" in rows[1]["reason"] and "better: paired p" in rows[1]["reason"]
+    note = (study_dir / "writeup" / "note.md").read_text()
+    assert "(`paired (pairs 4 to 16)`)" in note
+    assert re.search(r"\| #3 \| .* \| carries the gain \| \+98\.0% \(95% CI \+98\.0% to \+98\.0%\), 4 pairs \|", note)
+    assert_numbers_from_store(note, study_dir, "")
 
 
 def test_code_change_that_no_longer_reverts_cleanly_is_reported(tmp_path: Path) -> None:

@@ -219,7 +219,7 @@ def setup_items(facts: Facts) -> list[str]:
             f"editable: {', '.join(n.code(g) for g in spec.code.editable)}; protected: "
             + (", ".join(n.code(g) for g in [*spec.code.protected, *spec.integrity.protected]) or "none")
         )
-    items.append(f"proposer: {n.code(spec.proposer.use)}")
+    items.append(f"proposer: {n.code(spec.proposer.use)}; search policy: {n.code(spec.search.policy)}")
     budget = spec.budget
     limits = [
         f"{budget.experiments} experiments" if budget.experiments else "",
@@ -399,7 +399,9 @@ def threats(facts: Facts) -> list[str]:
     return items
 
 
-def build(facts: Facts, prose: dict[str, str], prose_note: str, figure: str | None) -> list[n.Block]:
+def build(
+    facts: Facts, prose: dict[str, str], prose_note: str, figure: str | None, lineage: str | None = None
+) -> list[n.Block]:
     blocks: list[n.Block] = [n.paragraph(prose["abstract"])]
     blocks += [n.heading("Question")]
     blocks.append(n.quote(facts.question) if facts.question else n.paragraph("The study states no goal."))
@@ -407,6 +409,8 @@ def build(facts: Facts, prose: dict[str, str], prose_note: str, figure: str | No
     blocks += [n.heading("Results"), n.table(["", ""], results_rows(facts))]
     if figure:
         blocks.append(n.figure(figure, f"Every experiment's {facts.metric} and the running best."))
+    if lineage:
+        blocks.append(n.figure(lineage, "Which experiment each was built on, coloured by decision."))
     blocks.append(n.paragraph(prose["results"]))
     blocks.append(n.heading("Ablation"))
     blocks.append(n.paragraph(prose["ablation"]))
@@ -456,10 +460,16 @@ def write_note(
             metric_label=spec.metric.name,
         )
         figure = "progress.png"
+    lineage = None
+    if facts.experiments and spec.search.policy != "greedy":  # a single chain needs no tree drawn
+        from autoresearch.report.lineage import plot_lineage
+
+        plot_lineage(facts.experiments, out_dir / "lineage.png", title=f"{spec.name}: lineage")
+        lineage = "lineage.png"
     prose = write_prose(facts, book, backend)
     prose_note = prose.note(backend.name) if backend is not None else ""
     title = f"{spec.name}: research note"
-    blocks = build(facts, prose.sections, prose_note, figure)
+    blocks = build(facts, prose.sections, prose_note, figure, lineage)
     markdown = out_dir / "note.md"
     markdown.write_text(n.to_markdown(title, blocks))
     tex = None
