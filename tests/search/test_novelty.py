@@ -73,3 +73,19 @@ def test_auto_uses_minilm_when_installed_and_the_text_fallback_when_not(monkeypa
         novelty._minilm.cache_clear()
     with pytest.raises(ValueError, match="valid: auto, minilm, text"):
         make_embedder("bert")
+
+
+def test_reordering_counts_as_a_change_for_the_text_fallback() -> None:
+    """Bags of 3-grams cannot tell (5, 5, 6, 5, 5) from (5, 6, 5, 5, 5); 5-grams can."""
+    shingles = Shingles()
+    reordered = PACKING.replace("ROWS = (5, 5, 6, 5, 5)", "ROWS = (5, 6, 5, 5, 5)")
+    assert float(shingles.embed(PACKING) @ shingles.embed(reordered)) < 0.999
+
+
+def test_migrants_share_their_vector_and_are_compared_in_their_new_group() -> None:
+    archive = NoveltyArchive(Shingles(), threshold=0.99)
+    archive.add(0, 3, PACKING)
+    archive.copy(0, 1, 3)
+    archive.copy(0, 2, 99)  # no such member: nothing happens
+    assert archive.groups == {0: [3], 1: [3]}
+    assert archive.reject(1, PACKING) is not None and archive.reject(2, PACKING) is None

