@@ -277,8 +277,9 @@ class Loop:
         for _ in range(DUPLICATE_RETRIES):
             choice = self.policy.choose([e for e, _, _ in self._in_flight.values()])
             proposer = self.proposers[choice.proposer] if choice.proposer else self.proposer
+            context = self.context(choice)
             try:
-                proposal = proposer.propose(self.context(choice))
+                proposal = proposer.propose(context)
             except SearchExhausted as exc:
                 return str(exc)
             except WaitForResults:  # its next idea builds on a running candidate
@@ -292,7 +293,7 @@ class Loop:
             duplicate = self.parallel.running_duplicate(proposal, proposal.parent_id, running)
             if duplicate is None:
                 if proposal.rejected_reason is None:
-                    proposal.rejected_reason = self.policy.admit(proposal, choice)  # e.g. too like a tried one
+                    proposal.rejected_reason = self.policy.admit(proposal, choice, context)  # e.g. too like a tried one
                 return proposal, proposer
             if proposal.tokens_in or proposal.cost_usd:  # it cost something: record it, do not run it
                 proposal.rejected_reason = f"duplicate of experiment #{duplicate}, which is running"

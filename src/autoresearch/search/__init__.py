@@ -21,6 +21,7 @@ POLICIES: dict[str, str] = {
     "greedy": "autoresearch.search.greedy:GreedyPolicy",
     "tree": "autoresearch.search.tree:TreePolicy",
     "hybrid": "autoresearch.search.hybrid:HybridPolicy",
+    "islands": "autoresearch.search.islands:IslandsPolicy",
 }
 
 

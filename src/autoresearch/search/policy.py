@@ -8,7 +8,7 @@ The loop asks its policy, once per candidate:
    (`proposer`, a key of `proposers()`), and `tags` recorded with the experiment (`extra.search`),
    such as an island's number. PENDING are the experiments running now, so that parallel workers
    can be given different parents.
-2. `admit(proposal, choice)` -> None, or the reason to reject the candidate before it runs (a
+2. `admit(proposal, choice, context)` -> None, or the reason to reject the candidate before it runs (a
    novelty filter: a near-duplicate is recorded as `rejected`, never run).
 3. `incumbent(experiment)` when the candidate has run: the experiment it must beat to be `kept`
    (a policy with several incumbents, such as islands, answers per candidate, e.g. from its tags).
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from autoresearch.history import History
-    from autoresearch.propose.base import Proposal, Proposer
+    from autoresearch.propose.base import Context, Proposal, Proposer
     from autoresearch.search.archive import Archive
     from autoresearch.spec import Spec
     from autoresearch.store import Experiment
@@ -83,8 +83,12 @@ class SearchPolicy:
     def choose(self, pending: Sequence[Experiment]) -> Choice:
         raise NotImplementedError
 
-    def admit(self, proposal: Proposal, choice: Choice) -> str | None:
-        """None to run PROPOSAL, or why it is rejected before it runs (e.g. too close to a tried one)."""
+    def admit(self, proposal: Proposal, choice: Choice, context: Context) -> str | None:
+        """None to run PROPOSAL, or why it is rejected before it runs (e.g. too close to a tried one).
+
+        CONTEXT is what the proposer was given (the parent's `files`: what the edits apply to). A
+        policy may add JSON-able data to `proposal.extra["search"]` here (recorded with the row, seen
+        again by `observe`, also on resume), e.g. the candidate's embedding."""
         return None
 
     def incumbent(self, experiment: Experiment) -> Experiment | None:
