@@ -177,3 +177,29 @@ def test_sigkill_and_resume_restore_the_islands_exactly(tmp_path: Path) -> None:
     assert len(study_rows(study_dir)) < 26  # it really was cut short
     run(cut)
     assert choices(cut) == expected
+
+
+def test_map_elites_cells_keep_one_parent_per_cell(tmp_path: Path) -> None:
+    """features = ["code_size"]: the candidates' sizes (their padding grows) fall in 3 bins; only the best
+    of each occupied cell may be a parent."""
+    root = islands_study(
+        tmp_path / "repo", budget=12, steps=[2, -1, 1], count=1, novelty=False, features=["code_size"], bins=3
+    )
+    loop = Loop(load_spec(root))
+    loop.run()
+    policy = loop.policy
+    assert isinstance(policy, IslandsPolicy)
+    rows = study_rows(root / ".autoresearch" / "t")
+    sizes = {e.id: search(e).get("code_size") for e in rows[1:]}
+    assert all(isinstance(size, int) for size in sizes.values()) and len(set(sizes.values())) > 3
+    members = policy.members[0]
+    elites = policy._elites(0)
+    assert 1 < len(elites) <= 3 < len(members)
+    low = min(float(sizes.get(m.id) or 0) for m in members if m.id in sizes)
+    high = max(float(sizes.get(m.id) or 0) for m in members if m.id in sizes)
+    for elite in elites:
+        cell = policy.cell(elite, {"code_size": (low, high)})
+        same = [m for m in members if policy.cell(m, {"code_size": (low, high)}) == cell]
+        assert elite.objective == max(m.objective or 0 for m in same)
+    # Only elites are drawn from: a choice now picks one of them.
+    assert policy.choose([]).parent in elites

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 NEAR_DUPLICATE = "near-duplicate of #"  # how a novelty rejection's reason starts (search/novelty.py)
 CODE_SIZE = "code_size"  # the built-in feature: characters of the candidate's editable files
+PARENT_SIZE = "parent_code_size"  # recorded with a child when its parent has none (the baseline)
 
 
 def files_text(files: Mapping[str, str | None]) -> str:
@@ -89,6 +90,7 @@ class IslandsPolicy(SearchPolicy):
         self.migrations = 0
         self.turn = 0  # choices made: islands take turns (saved state)
         self.streak = [0] * n  # novelty rejections in a row, by island
+        self.sizes: dict[int, int] = {}  # code_size by experiment (the baseline's from its first child)
         self.novelty: NoveltyArchive | None = None
         if self.options.novelty:
             from autoresearch.search.novelty import NoveltyArchive, make_embedder
@@ -110,6 +112,9 @@ class IslandsPolicy(SearchPolicy):
         self.decided += 1
         if experiment.ok and experiment.objective is not None:
             self._join(island, experiment)
+        for key, value in ((experiment.id, record.get(CODE_SIZE)), (experiment.parent_id, record.get(PARENT_SIZE))):
+            if key is not None and isinstance(value, int):
+                self.sizes.setdefault(key, value)
         if experiment.decision == "rejected" and (experiment.reason or "").startswith(NEAR_DUPLICATE):
             self.streak[island] += 1
         elif "novelty" in record:
@@ -176,8 +181,8 @@ class IslandsPolicy(SearchPolicy):
 
     def feature(self, experiment: Experiment, name: str) -> float | None:
         if name == CODE_SIZE:
-            size = search_record(experiment).get(CODE_SIZE)
-            return float(size) if isinstance(size, int | float) else None
+            size = self.sizes.get(experiment.id)
+            return None if size is None else float(size)
         value = experiment.metrics.get(name)
         return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
@@ -251,6 +256,8 @@ class IslandsPolicy(SearchPolicy):
         search = proposal.extra.setdefault("search", {})
         if proposal.edits is not None:
             search[CODE_SIZE] = len(text)
+            if parent is not None and parent.id not in self.sizes and context.files:
+                search[PARENT_SIZE] = self.sizes[parent.id] = len(files_text(context.files))
         if self.novelty is None:
             return None
         embedder = self.novelty.embedder
