@@ -89,3 +89,14 @@ def test_migrants_share_their_vector_and_are_compared_in_their_new_group() -> No
     archive.copy(0, 2, 99)  # no such member: nothing happens
     assert archive.groups == {0: [3], 1: [3]}
     assert archive.reject(1, PACKING) is not None and archive.reject(2, PACKING) is None
+
+
+def test_groups_grow_past_their_first_matrix_and_find_the_nearest() -> None:
+    archive = NoveltyArchive(Shingles(), threshold=0.99)
+    texts = [f"def f{i}(x):\n    return x * {i} + {i * i} - {i} // 3\n" for i in range(40)]
+    for key, text in enumerate(texts):
+        archive.add(0, key, text)
+    assert len(archive.groups[0]) == 40
+    for key in (0, 17, 39):
+        found = archive.nearest(0, texts[key])
+        assert found is not None and found.key == key and found.similarity > 0.9999

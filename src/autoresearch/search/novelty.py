@@ -251,7 +251,9 @@ class Nearest:
 class NoveltyArchive:
     """Vectors of tried candidates, by group (an island); `nearest` finds a candidate's closest one.
 
-    A vector is stored once by its key (an experiment id) and may belong to several groups (a migrant)."""
+    A vector is stored once by its key (an experiment id) and may belong to several groups (a migrant).
+    Each group's vectors are rows of a matrix that grows by doubling, so adding one is O(1) amortised;
+    comparing a candidate is one matrix-vector product over its group, as the rule requires."""
 
     embedder: Embedder
     threshold: float = 0.99
@@ -263,11 +265,21 @@ class NoveltyArchive:
         self.add_vector(group, key, self.embedder.embed(text))
 
     def add_vector(self, group: int, key: int, vector: np.ndarray) -> None:
-        self.vectors.setdefault(key, vector)
+        vector = self.vectors.setdefault(key, vector)
         members = self.groups.setdefault(group, [])
-        if key not in members:
-            members.append(key)
-            self._matrices.pop(group, None)
+        if key in members:
+            return
+        matrix = self._matrices.get(group)
+        if matrix is None or len(members) == len(matrix) or matrix.shape[1] != len(vector):
+            grown = np.zeros((max(16, 2 * len(members)), len(vector)), dtype=np.float32)
+            if matrix is not None and matrix.shape[1] == len(vector):
+                grown[: len(members)] = matrix[: len(members)]
+            else:
+                for row, member in enumerate(members):
+                    grown[row] = self.vectors[member]
+            matrix = self._matrices[group] = grown
+        matrix[len(members)] = vector
+        members.append(key)
 
     def copy(self, source: int, target: int, key: int) -> None:
         """KEY (a member of SOURCE) joins TARGET too, when it has a vector."""
@@ -281,10 +293,7 @@ class NoveltyArchive:
         members = self.groups.get(group)
         if not members:
             return None
-        matrix = self._matrices.get(group)
-        if matrix is None:
-            matrix = self._matrices[group] = np.stack([self.vectors[key] for key in members])
-        similarities = matrix @ vector
+        similarities = self._matrices[group][: len(members)] @ vector
         best = int(np.argmax(similarities))
         return Nearest(members[best], float(similarities[best]))
 
