@@ -514,13 +514,19 @@ def writeup(
 ) -> None:
     """A research note: question, setup, results, ablation of each kept change, threats to validity."""
     from autoresearch.report.writeup import write_note
-    from autoresearch.spec import load_spec
+    from autoresearch.spec import listed_changes, load_spec, spec_changes
     from autoresearch.store import RunLock, Store
 
     spec = load_spec(path)
     store = Store(spec.study_dir, create=False)  # fails clearly when the study has never run
     try:
         backend = None if no_llm else _writeup_backend(spec, llm_use, llm_base_url)
+        changed = spec_changes(spec, store)
+        if changed and not no_ablation:
+            warn(
+                f"the spec changed since the study last ran ({listed_changes(changed)}); the ablation and the "
+                "confirmation measure with the spec as it is now"
+            )
         if not no_ablation:
             with RunLock(spec.study_dir):  # not while `run` measures: both would share the machine
                 for problem in _measure_for_note(spec, store):

@@ -418,7 +418,7 @@ def test_code_change_that_no_longer_reverts_cleanly_is_reported(tmp_path: Path) 
 def _prose(**sections: str) -> str:
     base = {
         "abstract": "The best, #3, reached 0 from the baseline's 17.",
-        "results": "Of 4 experiments, 2 were kept.",
+        "results": "Of the 4 experiments, 2 were kept.",
         "ablation": "Removing #3 costs the gain; #2 is a passenger.",
         "threats": "Each candidate ran once, so noise may have decided some keeps.",
     }
@@ -503,3 +503,64 @@ def test_quickstart_writeup(tmp_path: Path) -> None:
         assert len(a) == len(b) == 1  # strict rule, one repeat: one interleaved pair
         expected = "carrier" if a[0] < b[0] else "harmful" if b[0] < a[0] else "passenger"
         assert row["outcome"] == expected, row
+
+
+# -- threats to validity, from a synthetic store --------------------------------------------------
+
+
+def test_threats_name_divergence_flags_and_suspicious_gains(tmp_path: Path) -> None:
+    from autoresearch.report.synthetic import make_study, synthetic_spec_dict
+    from autoresearch.report.writeup import write_note
+    from autoresearch.spec import snapshot_of
+    from tests.report.conftest import make_spec
+
+    spec = make_spec(tmp_path)
+    store = make_study(spec.study_dir, 60, seed=1, diverge_after=2)
+    try:
+        kept = [e for e in store.experiments() if e.decision == "kept"]
+        flagged = kept[0]
+        store.update(flagged.id, extra=flagged.extra | {"flags": ["suspicious: the gain is 9.1 standard deviations"]})
+        store.set_meta("sandbox", "bwrap")
+        # What `run` records of the spec (the synthetic writer is not the loop).
+        store.set_meta("spec_snapshot", snapshot_of(spec, synthetic_spec_dict()).model_dump_json())
+        written = write_note(spec, store, tmp_path / "out", ablation_skipped=True)
+    finally:
+        store.close()
+    note = written.markdown.read_text()
+    assert "- Holdout divergence: DIVERGENCE: since #" in note
+    assert f"- Integrity flags: 1 experiment was flagged (#{flagged.id})" in note
+    assert f"- Suspicious gains: 1 gain was implausibly large for the history (#{flagged.id})" in note
+    assert "Winner's curse: the best was picked as the best of many noisy measurements" in note
+    assert "sandbox: bwrap" in note and "Sandbox kind `none`" not in note
+    assert_numbers_from_store(note, spec.study_dir, "")
+
+
+# -- the pieces: numbers in text, the number book, LaTeX -------------------------------------------
+
+
+def test_numbers_are_read_as_prose_writes_them_and_checked_at_their_precision() -> None:
+    from autoresearch.report.numbers import NumberBook
+
+    found = [(t.text, t.value, t.decimals, t.percent) for t in tokens("#12 is +23.4% (1,234 runs; lr 1e-4, log10 v2)")]
+    assert found == [
+        ("12", 12.0, 0, False),
+        ("+23.4%", 23.4, 1, True),
+        ("1,234", 1234.0, 0, False),
+        ("1e-4", 1e-4, 4, False),
+    ]
+    book = NumberBook()
+    book.add(0.23412, 12, {"runs": [1234]}, '{"lr": 0.0001}', True)
+    assert book.unknown("#12 is +23.4% over 1,234 runs at lr 0.0001; 0.234 and 0.2341") == []
+    assert book.unknown("23.5% and 0.2342 and 13 and 1") == ["23.5%", "0.2342", "13", "1"]  # True is no number
+    assert book.unknown("quoted `99.9` is not a claim") == [] and book.unknown("`99.9`", quotes_too=True) == ["99.9"]
+
+
+def test_latex_escapes_what_the_store_may_hold() -> None:
+    from autoresearch.report import note as n
+
+    tex = n.to_latex(
+        "a_b & c", [n.paragraph("50% of `x_1 → {y}` and **#3** — done…"), n.table(["a", "b"], [["$", "~"]])]
+    )
+    assert r"\title{a\_b \& c}" in tex
+    assert r"50\% of \texttt{x\_1 $\rightarrow$ \{y\}} and \textbf{\#3} --- done\ldots{}" in tex
+    assert r"\$ & \textasciitilde{} \\" in tex and "→" not in tex

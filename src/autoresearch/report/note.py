@@ -93,6 +93,19 @@ _LATEX_SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    # Characters pdflatex's utf8 input does not know, which rationales and reasons often hold.
+    "→": r"$\rightarrow$",
+    "←": r"$\leftarrow$",
+    "—": "---",
+    "–": "--",
+    "…": r"\ldots{}",
+    "−": "-",
+    "Δ": r"$\Delta$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "≈": r"$\approx$",
 }
 
 

@@ -73,8 +73,9 @@ def _abstract(facts: Facts) -> str:
 
 def _results(facts: Facts) -> str:
     s = facts.summary
-    parts = [f"{d} {k}" for d, k in s.counts.items() if k and d != "baseline"]
-    text = f"Of {s.total} experiments, " + (", ".join(parts) if parts else "none besides the baseline") + "."
+    parts = [f"{k} {d}" for d, k in s.counts.items() if k and d != "baseline"]
+    listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else "".join(parts)
+    text = f"Of the {s.total} experiments, " + (listed if parts else "none was tried besides the baseline") + "."
     if s.strict_line:
         text += f" Noise: {s.strict_line}."
     if len(s.chain) > 1:

@@ -347,6 +347,11 @@ def tried_blocks(facts: Facts) -> list[n.Block]:
     return blocks
 
 
+def _count(count: int, noun: str) -> str:
+    """'1 experiment was', '3 experiments were'."""
+    return f"{count} {noun} was" if count == 1 else f"{count} {noun}s were"
+
+
 def threats(facts: Facts) -> list[str]:
     """Threats to validity, each a fact of the store in words."""
     spec, s = facts.spec, facts.summary
@@ -371,11 +376,14 @@ def threats(facts: Facts) -> list[str]:
     if facts.flagged:
         shown = ", ".join(f"#{e.id}" for e in facts.flagged[:10])
         items.append(
-            f"Integrity flags: {len(facts.flagged)} experiments were flagged ({shown}); `autoresearch show` says why."
+            f"Integrity flags: {_count(len(facts.flagged), 'experiment')} flagged ({shown}); "
+            "`autoresearch show` says why."
         )
     if facts.suspicious:
         shown = ", ".join(f"#{e.id}" for e in facts.suspicious[:10])
-        items.append(f"Suspicious gains: {len(facts.suspicious)} were implausibly large for the history ({shown}).")
+        items.append(
+            f"Suspicious gains: {_count(len(facts.suspicious), 'gain')} implausibly large for the history ({shown})."
+        )
     if s.holdout is not None and s.holdout.diverged:
         items.append("Holdout divergence: " + s.holdout.message + ".")
     elif spec.holdout is None:
