@@ -131,7 +131,7 @@ def test_confirm_says_why_when_there_is_nothing_to_confirm(tmp_path: Path) -> No
 def test_init_code_template_proposes_timing_settings_for_a_time(tmp_path: Path) -> None:
     assert cli("init", "--template", "code", str(tmp_path / "t")).returncode == 0
     timed = (tmp_path / "t" / "autoresearch.toml").read_text()
-    assert 'rule = "paired"' in timed and "Measuring timings" in timed
+    assert 'rule = "paired"' in timed and "Measuring timings" in timed and "time.process_time()" in timed
     assert cli("init", "--template", "code", "--metric", "latency_ms", str(tmp_path / "l")).returncode == 0
     assert 'rule = "paired"' in (tmp_path / "l" / "autoresearch.toml").read_text()
     assert cli("init", "--template", "code", "--metric", "accuracy", str(tmp_path / "a")).returncode == 0

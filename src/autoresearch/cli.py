@@ -169,7 +169,10 @@ TIMING_NOISE = """
 # The metric looks like a time. Timings drift with the machine's load (other jobs, clock changes,
 # hiccups), so the candidate and the incumbent run alternately and only their paired differences
 # count; at the end the best is re-measured against the baseline the same way (docs/trust.md,
-# "Measuring timings"). Keep the benchmark itself short: a minimum or median over a few loops.
+# "Measuring timings"). Keep the benchmark itself short: a minimum or median over a few loops,
+# timed with time.process_time() when it times computation in its own process (CPU time: other
+# jobs on the machine barely move it); the wall clock only when waiting (I/O, threads, a GPU) is
+# part of the cost.
 [noise]
 rule = "paired"                  # interleaved pairs, each in a random order; a sequential paired test
 pairs = 4                        # pairs before the first look; more (doubling) while it is borderline

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from autoresearch.loop import Loop
 from autoresearch.spec import spec_from_dict
 from tests.redteam.conftest import code_study, run, whole
@@ -88,15 +90,22 @@ if __name__ == "__main__":
 """
 
 
-def test_a_no_op_edit_to_a_timed_function_is_not_kept_under_a_phased_cpu_hog(tmp_path: Path) -> None:
-    """Hidden timing: the edits change nothing that runs, the load changes everything; pairs cancel it."""
+@pytest.mark.parametrize("clock", ["perf_counter", "process_time"])
+def test_a_no_op_edit_to_a_timed_function_is_not_kept_under_a_phased_cpu_hog(tmp_path: Path, clock: str) -> None:
+    """Hidden timing: the edits change nothing that runs, the load changes everything; pairs cancel it.
+    By the wall clock (perf_counter) the load moves every run; by CPU time (process_time, what
+    docs/trust.md recommends for computation) the pairs are tight, and a no-op must not look better."""
     no_ops = [
         whole(TIMED.replace('"""Sums squares', '"""Sums the squares'), "clearer docstring"),
         whole(TIMED + "\n# a comment only\n", "a comment"),
     ]
     noise = '[noise]\nrule = "paired"\nalpha = 0.001\npairs = 4\nmax_pairs = 8\nconfirm = false'
     root = code_study(
-        tmp_path / "timed", {"train.py": TIMED, "evaluate.py": BENCH}, no_ops, extra=noise, metric='name = "seconds"'
+        tmp_path / "timed",
+        {"train.py": TIMED, "evaluate.py": BENCH.replace("perf_counter", clock)},
+        no_ops,
+        extra=noise,
+        metric='name = "seconds"',
     )
     (tmp_path / "hog.py").write_text(HOG)
     hog = subprocess.Popen([sys.executable, str(tmp_path / "hog.py")], start_new_session=True)

@@ -30,7 +30,7 @@ start = time.time()
 time.sleep(float(os.environ.get("HOLD", "0.4")))
 with open(os.environ["RUNS"], "a") as out:
     out.write(json.dumps({"c": p["c"], "start": start, "end": time.time(),
-                          "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                          "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "out": os.environ["AUTORESEARCH_OUTPUT_DIR"],
                           "cpus": sorted(os.sched_getaffinity(0))}) + "\\n")
 print("loss:", p["c"])
 """
@@ -126,6 +126,31 @@ def test_cpu_affinity_pins_each_running_experiment_to_its_own_cpus(tmp_path: Pat
     assert pairs
     for a, b in pairs:
         assert a["cpus"] != b["cpus"]
+
+
+def test_paired_runs_use_the_candidates_slot_while_other_slots_keep_running(tmp_path: Path) -> None:
+    """With workers > 1, a candidate and the incumbent alternate within the candidate's slot (its GPU),
+    so both sides of every pair see the same devices and the same load from the other slots."""
+    noise = '\n    [noise]\n    rule = "paired"\n    pairs = 2\n    max_pairs = 2\n    confirm = false'
+    root = study(tmp_path, choices=6, workers=2, extra="gpus = 1\n    gpu_ids = [0, 1]" + noise, hold=0.3)
+    Loop(load_spec(root)).run()
+    own: dict[int, str] = {}  # experiment id -> the GPU of its own run
+    paired: dict[int, list[dict]] = {}  # experiment id -> the runs of its pairs (both sides)
+    for r in runs(tmp_path):
+        parts = Path(r["out"]).parts
+        owner = int(parts[parts.index("experiments") + 1])
+        if "recheck" in parts:
+            paired.setdefault(owner, []).append(r)
+        else:
+            own[owner] = r["gpus"]
+    experiments = rows(root, "par")
+    assert len(paired) == len(experiments) - 1  # every candidate was judged on pairs
+    for owner, pair_runs in paired.items():
+        candidate = next(e for e in experiments if e.id == owner)
+        assert len(pair_runs) == 4 and len(candidate.extra["paired"]["order"]) == 2
+        assert {r["gpus"] for r in pair_runs} == {own[owner]}, (owner, own[owner], pair_runs)
+        assert candidate.params is not None and candidate.params["c"] in {r["c"] for r in pair_runs}
+    assert set(own[owner] for owner in paired) == {"0", "1"}  # candidates ran in both slots
 
 
 def test_device_requests_that_cannot_be_met_are_clear_errors(tmp_path: Path) -> None:
