@@ -400,6 +400,8 @@ class Loop:
             self.referee.baseline(experiment, evaluation)
         else:
             incumbent = self.policy.incumbent(experiment)  # the global best, or e.g. an island's
+            if incumbent is not None:  # as stored, whatever view the policy holds: its holdout is compared
+                incumbent = self.store.get(incumbent.id)
             decision, reason = self.referee.decide(experiment, evaluation, incumbent, self.history)
             search = experiment.extra.get("search", {})
             search["incumbent"] = incumbent.id if incumbent else None

@@ -32,8 +32,8 @@ class Archive:
     def __init__(self, history: History) -> None:
         self.history = history  # finished experiments in the order decided, holdout values stripped
         self.direction = history.direction
-        self.baseline: Experiment | None = None
-        self.best: Experiment | None = None  # the global incumbent
+        self.baseline: Experiment | None = None  # as recorded (holdout included), like `best`
+        self.best: Experiment | None = None  # the global incumbent, as recorded (holdout included)
         self.since_improvement = 0  # experiments decided since the global best last changed
         self.failed_baselines = 0  # failed baselines are retried and use no budget
         self._children: dict[int, int] = {}
@@ -51,10 +51,12 @@ class Archive:
         if bool(view.extra.get("baseline")) and view.decision == "failed":
             self.failed_baselines += 1
         elif became_best(view):
-            self.best = view
+            # As recorded, holdout values included: the judge compares holdouts with the best's.
+            # Proposers get the holdout-free view (Context takes it from the history).
+            self.best = experiment
             self.since_improvement = 0
             if view.decision == "baseline":
-                self.baseline = view
+                self.baseline = experiment
         else:
             self.since_improvement += 1
         return view
