@@ -7,12 +7,16 @@ not run: it uses budget, not a run). For each policy: the median over seeds of t
 and of the experiments needed to first reach 2.5, 2.6 and 2.62 (">N" where fewer than half the seeds
 reached it; the count that did is shown), and the median number of candidates rejected by novelty.
 
-    python benchmarks/search_policies.py [--seeds 10] [--experiments 60] [--jobs 2] [--quick]
+    python benchmarks/search_policies.py [--seeds 10] [--experiments 60] [--jobs 2] [--quick] [--results FILE]
+
+Each finished study's figures are appended to FILE (default search_policies.jsonl in the current
+folder): a rerun with the same settings skips them, so an interrupted benchmark resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -51,7 +55,7 @@ def study(policy: str, seed: int, experiments: int, root: Path) -> dict[str, obj
     spec = spec.replace('direction = "maximize"', f'direction = "maximize"\nseed = {seed}')
     (folder / "autoresearch.toml").write_text(spec + "\n" + POLICIES[policy])
     for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "x"]):
-        subprocess.run(["git", *command], cwd=folder, check=True)
+        subprocess.run(["git", *command], cwd=folder, check=True, capture_output=True)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "autoresearch", "run", "--experiments", str(experiments), str(folder)],
@@ -94,13 +98,33 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="studies run at once")
     parser.add_argument("--quick", action="store_true", help="3 seeds")
     parser.add_argument("--policies", default=",".join(POLICIES), help="comma-separated, from: " + ", ".join(POLICIES))
+    parser.add_argument("--results", default="search_policies.jsonl", help="finished studies, kept for a resume")
     args = parser.parse_args()
     seeds = 3 if args.quick else args.seeds
     policies = [p.strip() for p in args.policies.split(",")]
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="search_policies_") as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        jobs = {(p, s): pool.submit(study, p, s, args.experiments, Path(tmp)) for p in policies for s in range(seeds)}
-        results = {key: job.result() for key, job in jobs.items()}
+    results: dict[tuple[str, int], dict[str, object]] = {}
+    saved = Path(args.results)
+    if saved.exists():
+        for line in saved.read_text().splitlines():
+            row = json.loads(line)
+            if row["experiments"] == args.experiments:
+                row["reached"] = {float(k): v for k, v in row["reached"].items()}
+                results[(row["policy"], row["seed"])] = row
+
+    def one(policy: str, seed: int) -> None:
+        with tempfile.TemporaryDirectory(prefix="search_policies_") as tmp:
+            row = study(policy, seed, args.experiments, Path(tmp))
+        row |= {"policy": policy, "seed": seed, "experiments": args.experiments}
+        results[(policy, seed)] = row
+        with saved.open("a") as handle:  # one line per study, written whole: a resume skips it
+            handle.write(json.dumps(row) + "\n")
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        # Seed by seed, every policy: a benchmark cut short still compares them all.
+        todo = [(p, s) for s in range(seeds) for p in policies if (p, s) not in results]
+        for job in [pool.submit(one, p, s) for p, s in todo]:
+            job.result()
     print(
         f"circle packing, n=26: {seeds} seeds x {args.experiments} experiments per policy, mutate.py (offline), "
         f"{args.jobs} studies at once, {time.perf_counter() - started:.0f} s in all"
