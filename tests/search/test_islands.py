@@ -203,3 +203,19 @@ def test_map_elites_cells_keep_one_parent_per_cell(tmp_path: Path) -> None:
         assert elite.objective == max(m.objective or 0 for m in same)
     # Only elites are drawn from: a choice now picks one of them.
     assert policy.choose([]).parent in elites
+
+
+def test_an_island_keeps_at_most_archive_size_members_and_always_its_best(tmp_path: Path) -> None:
+    root = islands_study(tmp_path / "repo", budget=9, steps=[2, -3, 1, -4], count=1, novelty=False, archive_size=3)
+    loop = Loop(load_spec(root))
+    loop.run()
+    policy = loop.policy
+    assert isinstance(policy, IslandsPolicy)
+    rows = study_rows(root / ".autoresearch" / "t")
+    members = policy.members[0]
+    assert len(members) == 3 < sum(e.ok for e in rows)
+    best = max((e for e in rows if e.ok), key=lambda e: e.objective or 0)
+    assert policy.best[0] is not None and policy.best[0].id == best.id and best.id in {m.id for m in members}
+    dropped = {e.id for e in rows if e.ok} - {m.id for m in members}
+    kept_scores = sorted(m.objective or 0 for m in members)
+    assert all((e.objective or 0) <= kept_scores[-1] for e in rows if e.id in dropped)

@@ -151,7 +151,8 @@ class IslandsPolicy(SearchPolicy):
         if best is None or experiment.score(self.archive.direction) < best.score(self.archive.direction):
             self.best[island] = experiment
         if len(members) > self.options.archive_size:  # bounded: drop the worst that is no cell's elite
-            keep = {m.id for m in self._elites(island)} | {m.id for m in members[-1:]}
+            elites = self._elites(island) if self.options.features else [self.best[island]]
+            keep = {m.id for m in elites if m is not None} | {members[-1].id}
             worst = max((m for m in members if m.id not in keep), key=self._score, default=None)
             if worst is not None:
                 members.remove(worst)
