@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.store import SCHEMA_VERSION, RunLock, Store, StoreError, StudyLocked
+from autoresearch.store import SCHEMA_VERSION, Decision, RunLock, Store, StoreError, StudyLocked
 
 
 def test_rows_are_written_before_and_after(tmp_path: Path) -> None:
@@ -27,6 +27,20 @@ def test_rows_are_written_before_and_after(tmp_path: Path) -> None:
     assert store.counts_by_decision() == {"kept": 1}
     mode = sqlite3.connect(tmp_path / "study.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_decisions_are_stored_as_plain_strings_and_read_back_as_the_enum(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    ids = [store.start_experiment(proposal={}).id for _ in Decision]
+    for experiment_id, decision in zip(ids, Decision, strict=True):
+        store.finish_experiment(experiment_id, decision=decision.value)  # a plain string is accepted too
+    raw = sqlite3.connect(tmp_path / "study.db").execute("SELECT decision, typeof(decision) FROM experiments")
+    assert raw.fetchall() == [(d.value, "text") for d in Decision]  # older readers see the same values
+    read = [store.get(i).decision for i in ids]
+    assert read == list(Decision) and all(type(d) is Decision for d in read)
+    assert read[1] == "kept" and f"{read[1]}" == "kept"  # string comparisons and formatting are unchanged
+    with pytest.raises(ValueError, match="unknown decision 'discarded'"):
+        store.finish_experiment(ids[0], decision="discarded")
 
 
 def test_schema_is_versioned_and_newer_store_is_refused(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch import paired, stats
 from autoresearch.judge import Sample, rule_verdict
-from autoresearch.store import Ablation, AblationStore, Experiment
+from autoresearch.store import Ablation, AblationStore, Decision, Experiment
 
 if TYPE_CHECKING:
     from autoresearch.run.evaluate import Evaluator
@@ -64,7 +64,7 @@ def lineage_changes(experiments: Sequence[Experiment], best: Experiment) -> list
     while node is not None and node.id not in seen:
         seen.add(node.id)
         parent = by_id.get(node.parent_id) if node.parent_id is not None else None
-        if node.decision != "baseline" and parent is not None:
+        if node.decision != Decision.BASELINE and parent is not None:
             chain.append((node, parent))
         node = parent
     return chain[::-1]
@@ -167,7 +167,7 @@ def ablate(
         for a in table.all()
         if a.best_id == best.id and a.rule == rule and a.status == "done" and a.outcome != "failed"
     }
-    baseline = next((e for e in experiments if e.decision == "baseline"), None)
+    baseline = next((e for e in experiments if e.decision == Decision.BASELINE), None)
     noise = Sample.of(baseline.objective, baseline.extra) if baseline and baseline.objective is not None else None
     if noise is not None and noise.n < 2:
         noise = None

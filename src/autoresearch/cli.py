@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from autoresearch.store import FAILURES
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -441,7 +443,7 @@ def apply(args: tuple[str, ...], path_option: Path | None, params_file: Path | N
             experiment = study.store.get(experiment_id)
         except KeyError:
             raise UserError(f"no experiment {experiment_id} in study {study.name}") from None
-    if experiment.decision in ("rejected", "failed"):
+    if experiment.decision in FAILURES:
         failed_guard = (experiment.reason or "").startswith("guard ")
         what = "failed its guard" if failed_guard else f"was {experiment.decision}"
         warn(f"experiment {experiment.id} {what}: {experiment.reason}; applying it anyway, as asked")

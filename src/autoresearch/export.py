@@ -9,10 +9,16 @@ from typing import Any
 
 from autoresearch.paired import Confirmation
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 
 # karpathy/autoresearch's results.tsv statuses.
-_STATUS = {"baseline": "keep", "kept": "keep", "reverted": "discard", "rejected": "discard", "failed": "crash"}
+_STATUS: dict[str, str] = {
+    Decision.BASELINE: "keep",
+    Decision.KEPT: "keep",
+    Decision.REVERTED: "discard",
+    Decision.REJECTED: "discard",
+    Decision.FAILED: "crash",
+}
 
 
 def export_rows(

@@ -17,11 +17,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import overload
 
-from autoresearch.store import Experiment, Store
+from autoresearch.store import FAILURES, INCUMBENT, Decision, Experiment, Store
 from autoresearch.workspace.params import params_key
-
-INCUMBENT = ("baseline", "kept")
-FAILURES = ("failed", "rejected")
 
 
 class Tally:
@@ -43,7 +40,7 @@ class Tally:
         if became_best(experiment):
             self.best = experiment
             self.since_improvement = 0
-            if experiment.decision == "baseline" and self.baseline is None:
+            if experiment.decision == Decision.BASELINE and self.baseline is None:
                 self.baseline = experiment
         else:
             self.since_improvement += 1
@@ -54,7 +51,7 @@ class Tally:
         tally = cls()
         tally.counts = store.counts_by_decision()
         tally.cost = store.total_cost()
-        tally.baseline = store.first_with("baseline")
+        tally.baseline = store.first_with(Decision.BASELINE)
         tally.best = store.first_with(*INCUMBENT, last=True, best=True)
         tally.since_improvement = store.count_done_after(tally.best.id if tally.best else 0)
         return tally

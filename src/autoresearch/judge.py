@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch import paired
 from autoresearch.spec import NoiseSection, Spec
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 
 if TYPE_CHECKING:
     from autoresearch.history import History
@@ -194,13 +194,13 @@ class Referee:
 
     def decide(
         self, experiment: Experiment, evaluation: Evaluation, best: Experiment | None, history: History
-    ) -> tuple[str, str]:
+    ) -> tuple[Decision, str]:
         assert evaluation.objective is not None
         extra = evaluation.extra
         noise = self._noise(history)
         candidate = Sample.of_evaluation(evaluation)
         if best is None or best.objective is None:
-            return "kept", "first measured candidate"
+            return Decision.KEPT, "first measured candidate"
         extra["strict_keep"] = improvement(candidate.mean, best.objective, self.direction) > 0
         if candidate.constant and noise is not None and noise.std:
             extra.setdefault("flags", []).append(
@@ -209,17 +209,20 @@ class Referee:
             )
         flags = extra.get("flags", [])
         if flags and self.spec.integrity.reject_flagged:
-            return "rejected", "flagged (integrity.reject_flagged): " + " | ".join(flags)
+            return Decision.REJECTED, "flagged (integrity.reject_flagged): " + " | ".join(flags)
         if self.spec.noise.rule == "paired":
             verdict = self._paired(experiment, evaluation, best)
         else:
             verdict = rule_verdict(candidate, best, noise, self.spec.noise, self.direction)
         if not verdict.keep:
-            return "reverted", verdict.reason
+            return Decision.REVERTED, verdict.reason
         if self.spec.noise.rule == "significant" and candidate.constant and noise is not None and noise.std:
             # Runs that no longer vary with the seed are not independent measurements: there is no
             # evidence of significance, only one draw (the classic seed hack).
-            return "reverted", f"{candidate.n} identical repeats while the baseline's vary: not evidence of a gain"
+            return (
+                Decision.REVERTED,
+                f"{candidate.n} identical repeats while the baseline's vary: not evidence of a gain",
+            )
         reason = verdict.reason
         sigmas = self._sigmas(candidate.mean, best.objective, history)
         if sigmas is not None and sigmas > self.spec.integrity.suspicious_sigmas:
@@ -230,18 +233,18 @@ class Referee:
                 extra["suspicious_recheck"] = again.values if again else None
                 if again is None or not rule_verdict(again, best, noise, self.spec.noise, self.direction).keep:
                     got = f"{again.mean:.6g}" if again else "a failed run"
-                    return "rejected", f"{note}; re-run gave {got}, which does not beat #{best.id}"
+                    return Decision.REJECTED, f"{note}; re-run gave {got}, which does not beat #{best.id}"
                 reason += "; suspiciously large, confirmed by a re-run"
         if self.spec.holdout is not None:
             why = self._holdout_check(experiment, evaluation, best)
             if why is not None:
-                return "rejected", why
+                return Decision.REJECTED, why
         if self.spec.noise.recheck_best:
             why = self._recheck(experiment, evaluation, best, noise)
             if why is not None:
-                return "reverted", why
+                return Decision.REVERTED, why
             reason += "; confirmed on fresh seeds against the previous best"
-        return "kept", reason
+        return Decision.KEPT, reason
 
     # -- pieces ------------------------------------------------------------------------------------
 

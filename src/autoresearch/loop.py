@@ -32,7 +32,7 @@ from autoresearch.search import make_policy
 from autoresearch.search.archive import Archive
 from autoresearch.search.policy import Choice
 from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
-from autoresearch.store import Experiment, RunLock, Store
+from autoresearch.store import INCUMBENT, Decision, Experiment, RunLock, Store
 from autoresearch.workspace.params import params_key
 
 # Proposal.extra entries saved as files with the experiment rather than in the store.
@@ -392,11 +392,11 @@ class Loop:
         """Decide baseline / kept / reverted / failed / rejected, and record it."""
         is_baseline = bool(experiment.extra.get("baseline"))
         if evaluation.rejected is not None:
-            decision, reason = "rejected", evaluation.rejected
+            decision, reason = Decision.REJECTED, evaluation.rejected
         elif evaluation.error is not None or evaluation.objective is None:
-            decision, reason = "failed", evaluation.error or "no objective"
+            decision, reason = Decision.FAILED, evaluation.error or "no objective"
         elif is_baseline:
-            decision, reason = "baseline", "the unchanged system"
+            decision, reason = Decision.BASELINE, "the unchanged system"
             self.referee.baseline(experiment, evaluation)
         else:
             incumbent = self.policy.incumbent(experiment)  # the global best, or e.g. an island's
@@ -405,9 +405,9 @@ class Loop:
             decision, reason = self.referee.decide(experiment, evaluation, incumbent, self.history)
             search = experiment.extra.get("search", {})
             search["incumbent"] = incumbent.id if incumbent else None
-            search["best"] = decision == "kept" and self.archive.beats_best(evaluation.objective, incumbent)
+            search["best"] = decision == Decision.KEPT and self.archive.beats_best(evaluation.objective, incumbent)
             experiment.extra["search"] = search
-            if decision == "kept" and self.policy.rebases:  # built on an older best? queue it re-based
+            if decision == Decision.KEPT and self.policy.rebases:  # built on an older best? queue it re-based
                 reason += self.parallel.after_kept(experiment, self.best)
         self.store.finish_experiment(
             experiment.id,
@@ -421,7 +421,7 @@ class Loop:
             **evaluation.record,
         )
         finished = self.store.get(experiment.id)
-        if decision in ("baseline", "kept") and self.spec.profile is not None:
+        if decision in INCUMBENT and self.spec.profile is not None:
             finished = self._profile(finished)
         best = self.best
         self.policy.observe(self.archive.add(finished))
@@ -499,14 +499,18 @@ class Loop:
             if experiment.attempts >= MAX_ATTEMPTS:  # it died with the run twice: do not try a third time
                 self.store.finish_experiment(
                     experiment.id,
-                    decision="failed",
+                    decision=Decision.FAILED,
                     reason=f"interrupted {experiment.attempts} times while running; not retried again",
                 )
         done = []
         for experiment in self.store.experiments():  # one pass over every row, in id order
             self._rows += 1
             self._spent += experiment.cost_usd or 0.0
-            if experiment.params is not None and experiment.decision != "rejected" and not _failed_baseline(experiment):
+            if (
+                experiment.params is not None
+                and experiment.decision != Decision.REJECTED
+                and not _failed_baseline(experiment)
+            ):
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
             if experiment.status == "done":
                 done.append(experiment)
@@ -583,7 +587,7 @@ class Loop:
 
 
 def _failed_baseline(experiment: Experiment) -> bool:
-    return bool(experiment.extra.get("baseline")) and experiment.decision == "failed"
+    return bool(experiment.extra.get("baseline")) and experiment.decision == Decision.FAILED
 
 
 def _spec_change_message(changes: list[tuple[str, str, str]], study: str) -> str:

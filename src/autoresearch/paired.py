@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoresearch import stats
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 
 if TYPE_CHECKING:
     from autoresearch.run.evaluate import Evaluator
@@ -208,7 +208,7 @@ def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = 
     from autoresearch.study import latest_incumbent
 
     experiments = store.experiments(status="done")
-    baseline = next((e for e in experiments if e.decision == "baseline"), None)
+    baseline = next((e for e in experiments if e.decision == Decision.BASELINE), None)
     best = latest_incumbent(experiments)
     if baseline is None or best is None or baseline.objective is None or best.objective is None:
         return "nothing to confirm yet: the study has no measured baseline"

@@ -21,12 +21,18 @@ from autoresearch.run.feedback import summarise_curve
 from autoresearch.run.process import read_tail
 from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment, Store
+from autoresearch.store import FAILURES, Decision, Experiment, Store
 
 if TYPE_CHECKING:
     from autoresearch.loop import Loop, Outcome
 
-_STYLE = {"baseline": "cyan", "kept": "bold green", "reverted": "yellow", "failed": "red", "rejected": "magenta"}
+_STYLE: dict[str, str] = {
+    Decision.BASELINE: "cyan",
+    Decision.KEPT: "bold green",
+    Decision.REVERTED: "yellow",
+    Decision.FAILED: "red",
+    Decision.REJECTED: "magenta",
+}
 
 
 def _fmt(value: float | None) -> str:
@@ -69,8 +75,8 @@ class _Stats:
         self.total = tally.total
         self.done = tally.done
         self.counts = dict(tally.counts)
-        candidates = self.done - self.counts.get("baseline", 0)
-        self.keep_rate = self.counts.get("kept", 0) / candidates if candidates else 0.0
+        candidates = self.done - self.counts.get(Decision.BASELINE, 0)
+        self.keep_rate = self.counts.get(Decision.KEPT, 0) / candidates if candidates else 0.0
         self.per_hour = self.done / elapsed * 3600 if elapsed > 0 else 0.0
         self.cost = tally.cost
         self.elapsed = elapsed
@@ -120,7 +126,7 @@ def status_text(spec: Spec, store: Store) -> str:
         lines.append(confirmation.text())
     recorded, strict = store.strict_keep_counts()
     if recorded:
-        lines.append(f"kept {s.counts.get('kept', 0)}; the strict rule would have kept {strict}")
+        lines.append(f"kept {s.counts.get(Decision.KEPT, 0)}; the strict rule would have kept {strict}")
     flagged = store.count_flagged()
     if flagged:
         lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
@@ -252,7 +258,7 @@ class LiveView:
             f"[{s.total}{budget}] #{experiment.id} {experiment.decision} {_fmt(experiment.objective)}"
             f" | {s.best_text()} | {s.per_hour:.0f}/h | {_duration(s.elapsed)}"
             + (f" | ~{_duration(s.remaining)} left" if s.remaining is not None else "")
-            + (f" | {one_line(experiment.reason, 80)}" if experiment.decision in ("failed", "rejected") else ""),
+            + (f" | {one_line(experiment.reason, 80)}" if experiment.decision in FAILURES else ""),
             markup=False,
             soft_wrap=True,
         )
@@ -321,7 +327,7 @@ class LiveView:
         patience = spec.budget.patience or 20
         if s.since_improvement >= max(patience // 2, 5):
             parts.append(Text(f"warning: no improvement in {s.since_improvement} experiments", style="yellow"))
-        failing = sum(1 for e in loop.history[-5:] if e.decision in ("failed", "rejected"))
+        failing = sum(1 for e in loop.history[-5:] if e.decision in FAILURES)
         if failing >= 5:
             parts.append(
                 Text(

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,22 @@ SCHEMA_VERSION = 1
 DB_NAME = "study.db"
 LOCK_NAME = "run.lock"
 
-DECISIONS = ("baseline", "kept", "reverted", "failed", "rejected")
+
+class Decision(StrEnum):
+    """How an experiment ended. A StrEnum: the store holds its value, and it equals the plain string."""
+
+    BASELINE = "baseline"
+    KEPT = "kept"
+    REVERTED = "reverted"
+    FAILED = "failed"  # crash, timeout, unparsable metric
+    REJECTED = "rejected"  # guard, integrity or validation failure
+
+
+DECISIONS = tuple(Decision)
+INCUMBENT = (Decision.BASELINE, Decision.KEPT)  # the decisions that make an experiment the best
+MEASURED = (Decision.BASELINE, Decision.KEPT, Decision.REVERTED)  # finished with a usable objective
+FAILURES = (Decision.FAILED, Decision.REJECTED)
+JUDGED = (Decision.KEPT, Decision.REVERTED, Decision.FAILED, Decision.REJECTED)  # candidates, not the baseline
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -95,7 +111,7 @@ class Experiment:
     proposal: dict[str, Any]
     created_at: float
     parent_id: int | None = None
-    decision: str | None = None
+    decision: Decision | None = None
     reason: str | None = None
     proposer: str | None = None
     strategy: str | None = None
@@ -120,7 +136,7 @@ class Experiment:
     @property
     def ok(self) -> bool:
         """Finished with a usable objective (baseline, kept or reverted)."""
-        return self.status == "done" and self.decision in ("baseline", "kept", "reverted")
+        return self.status == "done" and self.decision in MEASURED
 
     def score(self, direction: str) -> float:
         """The objective as a number to minimise; failures and rejections are infinitely bad."""
@@ -175,6 +191,8 @@ def _row_to_experiment(row: sqlite3.Row) -> Experiment:
         values[column] = value
     values["metrics"] = values["metrics"] or {}
     values["extra"] = values["extra"] or {}
+    if values["decision"] is not None:
+        values["decision"] = Decision(values["decision"])
     return Experiment(**values)
 
 
@@ -283,10 +301,10 @@ class Store:
             [*(_encode(c, v) for c, v in fields.items()), experiment_id],
         )
 
-    def finish_experiment(self, experiment_id: int, *, decision: str, **fields: Any) -> None:
+    def finish_experiment(self, experiment_id: int, *, decision: Decision | str, **fields: Any) -> None:
         if decision not in DECISIONS:
-            raise ValueError(f"unknown decision {decision!r}")
-        self.update(experiment_id, status="done", decision=decision, finished_at=time.time(), **fields)
+            raise ValueError(f"unknown decision {str(decision)!r}")
+        self.update(experiment_id, status="done", decision=Decision(decision), finished_at=time.time(), **fields)
 
     def get(self, experiment_id: int) -> Experiment:
         row = self._db.execute("SELECT * FROM experiments WHERE id=?", (experiment_id,)).fetchone()
@@ -319,7 +337,7 @@ class Store:
     # Aggregates for `status`: SQLite counts in C, and only the rows named are decoded, so `status`
     # stays fast on a 10,000-experiment study where decoding every row would take most of a second.
 
-    def first_with(self, *decisions: str, last: bool = False, best: bool = False) -> Experiment | None:
+    def first_with(self, *decisions: Decision, last: bool = False, best: bool = False) -> Experiment | None:
         """The first (or LAST) finished experiment, by id, whose decision is one of DECISIONS; with BEST,
         only one that became the global best when decided (search/archive.py)."""
         order = "DESC" if last else "ASC"

@@ -8,7 +8,7 @@ from pathlib import Path
 from autoresearch.history import became_best
 from autoresearch.judge import score
 from autoresearch.spec import Spec, load_spec
-from autoresearch.store import Experiment, Store
+from autoresearch.store import Decision, Experiment, Store
 from autoresearch.workspace.params import params_text, write_params_file
 
 
@@ -36,7 +36,7 @@ class Study:
 
     @property
     def baseline(self) -> Experiment | None:
-        return next((e for e in self.store.experiments(status="done") if e.decision == "baseline"), None)
+        return next((e for e in self.store.experiments(status="done") if e.decision == Decision.BASELINE), None)
 
     @property
     def best(self) -> Experiment | None:

@@ -20,7 +20,7 @@ from autoresearch.propose.script import experiment_summary
 from autoresearch.run import nofollow, sandbox
 from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment
+from autoresearch.store import FAILURES, Experiment
 from autoresearch.workspace.checkout import read_file
 from autoresearch.workspace.edits import is_git_path
 from autoresearch.workspace.git import GitError, git
@@ -55,7 +55,7 @@ def agent_prompt(context: Context, materials: str | None = None) -> str:
         lines.append(
             f"- #{summary['id']} {summary['decision']} objective={summary['objective']}: "
             f"{(summary['rationale'] or '')[:160]}"
-            + (f" [{(summary['reason'] or '')[:120]}]" if e.decision in ("failed", "rejected") else "")
+            + (f" [{(summary['reason'] or '')[:120]}]" if e.decision in FAILURES else "")
             + (f" feedback: {' | '.join(summary['feedback'].splitlines())[:160]}" if summary["feedback"] else "")
         )
     if materials is not None:

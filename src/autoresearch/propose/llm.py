@@ -32,6 +32,7 @@ from autoresearch.propose.prompt import (
     render,
 )
 from autoresearch.propose.strategies import Strategy, StrategyScheduler, strategies_from_options
+from autoresearch.store import JUDGED, Decision
 from autoresearch.workspace.params import params_key
 
 if TYPE_CHECKING:
@@ -115,9 +116,9 @@ class LLMProposer:
     def observe(self, experiment: Experiment) -> None:
         if experiment.id in self._observed or experiment.status != "done":
             return
-        if experiment.decision in ("kept", "reverted", "failed", "rejected"):
+        if experiment.decision in JUDGED:
             self._observed.add(experiment.id)
-            self.scheduler.record(experiment.strategy, experiment.decision == "kept")
+            self.scheduler.record(experiment.strategy, experiment.decision == Decision.KEPT)
 
     def propose(self, context: Context) -> Proposal:
         if not self._warmed:  # resume: learn from what the store already holds

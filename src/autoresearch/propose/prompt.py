@@ -17,6 +17,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.run import feedback
+from autoresearch.store import FAILURES, Decision
 
 if TYPE_CHECKING:
     from autoresearch.history import History
@@ -136,7 +137,7 @@ def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
     line = clip(" ".join(parts), limits.item_chars)
     if mode == "code" and exp.diff:
         line += "\n" + _indent(clip(exp.diff.strip(), limits.item_chars))
-    if exp.decision in ("failed", "rejected") and exp.reason:
+    if exp.decision in FAILURES and exp.reason:
         line += f"\n  why: {clip_tail(' '.join(exp.reason.split()), limits.reason_chars)}"
     said = (exp.extra or {}).get("feedback")
     if said:
@@ -245,7 +246,7 @@ def format_history(history: History, mode: str, limits: HistoryLimits) -> str:
             key = None
             if mode == "params" and exp.params:
                 key = json.dumps(exp.params, sort_keys=True, default=str)
-            if exp.id in shown or (key is not None and key in seen_params and exp.decision != "failed"):
+            if exp.id in shown or (key is not None and key in seen_params and exp.decision != Decision.FAILED):
                 continue
             shown.add(exp.id)
             if key is not None:

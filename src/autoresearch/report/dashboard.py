@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from autoresearch.store import DB_NAME
+from autoresearch.store import DB_NAME, FAILURES, JUDGED, MEASURED, Decision
 
 TOKEN_HEADER = "X-Autoresearch-Token"
 TOKEN_COOKIE = "autoresearch_token"
@@ -40,7 +40,14 @@ _LIGHT_COLUMNS = (
     "id, parent_id, status, decision, reason, proposer, strategy, substr(rationale, 1, 240) AS rationale, "
     "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd"
 )
-_DECISION_CODE = {"baseline": "b", "kept": "k", "reverted": "r", "failed": "f", "rejected": "x", None: "u"}
+_DECISION_CODE = {
+    Decision.BASELINE: "b",
+    Decision.KEPT: "k",
+    Decision.REVERTED: "r",
+    Decision.FAILED: "f",
+    Decision.REJECTED: "x",
+    None: "u",
+}
 _SORT_KEYS = {"id", "objective", "decision", "strategy", "duration", "cost_usd", "started_at", "status"}
 
 
@@ -168,21 +175,21 @@ class StudyView:
             if r["status"] == "running":
                 running.append(r["id"])
             obj = r["objective"]
-            if decision in ("baseline", "kept", "reverted") and obj is not None:
+            if decision in MEASURED and obj is not None:
                 xs.append(r["id"])
                 ys.append(obj)
                 codes.append(_DECISION_CODE[decision])
-                if decision == "baseline" and baseline is None:
+                if decision == Decision.BASELINE and baseline is None:
                     baseline = obj
-                if decision != "reverted" and (best is None or sign * obj < sign * best):
+                if decision != Decision.REVERTED and (best is None or sign * obj < sign * best):
                     best, best_id = obj, r["id"]
                     line_x.append(r["id"])
                     line_y.append(obj)
-                if decision != "reverted" and (r["finished_at"] or 0.0, r["id"]) >= incumbent_key:
+                if decision != Decision.REVERTED and (r["finished_at"] or 0.0, r["id"]) >= incumbent_key:
                     # The headline is the incumbent (decided last), as in `status` and `best`: under
                     # the paired rule a kept candidate's own first run may score below its predecessor's.
                     incumbent, incumbent_key = r, (r["finished_at"] or 0.0, r["id"])
-            elif decision in ("failed", "rejected"):
+            elif decision in FAILURES:
                 xs.append(r["id"])
                 ys.append(None)
                 codes.append(_DECISION_CODE[decision])
@@ -191,7 +198,7 @@ class StudyView:
             line_y.append(line_y[-1])
         if incumbent is not None:
             best, best_id = incumbent["objective"], incumbent["id"]
-        judged = sum(counts.get(d, 0) for d in ("kept", "reverted", "failed", "rejected"))
+        judged = sum(counts.get(d, 0) for d in JUDGED)
         improvement = None
         if baseline is not None and best is not None and baseline != 0:
             improvement = 100.0 * sign * (baseline - best) / abs(baseline)
@@ -205,7 +212,7 @@ class StudyView:
             "best": best,
             "best_id": best_id,
             "improvement_pct": improvement,
-            "keep_rate": counts.get("kept", 0) / judged if judged else None,
+            "keep_rate": counts.get(Decision.KEPT, 0) / judged if judged else None,
             "cost_usd": cost,
             "tokens": tokens,
             "running": running,

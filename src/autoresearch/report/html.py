@@ -28,7 +28,7 @@ from autoresearch.report.progress import DECISION_COLORS, plot_progress
 from autoresearch.report.summary import Head, Summary, running_best, summarize_spec
 from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment, Store
+from autoresearch.store import INCUMBENT, Decision, Experiment, Store
 
 # SVG scatter is fine up to a few thousand points; beyond that WebGL keeps the page responsive.
 _WEBGL_ABOVE = 5000
@@ -128,7 +128,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
     fig = go.Figure()
     scatter = _scatter_cls(len(experiments))
     ok = [e for e in experiments if e.ok and e.objective is not None and math.isfinite(e.objective)]
-    for decision, size in (("reverted", 5), ("baseline", 12), ("kept", 10)):
+    for decision, size in ((Decision.REVERTED, 5), (Decision.BASELINE, 12), (Decision.KEPT, 10)):
         group = [e for e in ok if e.decision == decision]
         if group:
             fig.add_trace(
@@ -140,13 +140,13 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
                     marker={
                         "color": DECISION_COLORS[decision],
                         "size": size,
-                        "opacity": 0.55 if decision == "reverted" else 1,
+                        "opacity": 0.55 if decision == Decision.REVERTED else 1,
                     },
                     hovertext=[_hover(e) for e in group],
                     hoverinfo="text",
                 )
             )
-    incumbents = [e for e in ok if e.decision in ("baseline", "kept")]
+    incumbents = [e for e in ok if e.decision in INCUMBENT]
     if incumbents and experiments:
         xs, ys = running_best(incumbents, experiments[-1].id, direction)
         fig.add_trace(
@@ -154,13 +154,13 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
                 x=xs,
                 y=ys,
                 mode="lines",
-                line={"shape": "hv", "color": DECISION_COLORS["kept"]},
+                line={"shape": "hv", "color": DECISION_COLORS[Decision.KEPT]},
                 name="running best",
                 hoverinfo="skip",
             )
         )
     # Failures have no objective: put them on a hidden axis pinned to the top of the plot.
-    for decision, y in (("failed", 0.98), ("rejected", 0.95)):
+    for decision, y in ((Decision.FAILED, 0.98), (Decision.REJECTED, 0.95)):
         group = [e for e in experiments if e.decision == decision]
         if group:
             fig.add_trace(
@@ -175,12 +175,12 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
                     hoverinfo="text",
                 )
             )
-    baseline = next((e for e in ok if e.decision == "baseline"), None)
+    baseline = next((e for e in ok if e.decision == Decision.BASELINE), None)
     if baseline is not None:
         fig.add_hline(
             y=baseline.objective,
             line_dash="dash",
-            line_color=DECISION_COLORS["baseline"],
+            line_color=DECISION_COLORS[Decision.BASELINE],
             annotation_text="baseline",
             annotation_position="top left",
         )

@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autoresearch.report.progress import DECISION_COLORS
 from autoresearch.search.archive import search_record
-from autoresearch.store import Experiment
+from autoresearch.store import FAILURES, INCUMBENT, Experiment
 
 _WEBGL_ABOVE = 5000
 ORDER = ("reverted", "failed", "rejected", "running", "baseline", "kept")  # drawn last = on top
@@ -84,9 +84,9 @@ def draw_lineage(experiments: Sequence[Experiment], title: str = "lineage") -> F
             ax.scatter(
                 [node.id for node in group],
                 [node.depth for node in group],
-                s=size * (2 if decision in ("kept", "baseline") else 1),
+                s=size * (2 if decision in INCUMBENT else 1),
                 c=_color(decision),
-                marker="x" if decision in ("failed", "rejected") else "o",
+                marker="x" if decision in FAILURES else "o",
                 label=f"{decision} ({len(group)})",
                 zorder=2,
                 rasterized=n > 500,
@@ -132,8 +132,8 @@ def lineage_figure(experiments: Sequence[Experiment]) -> go.Figure:
                     name=f"{decision} ({len(group)})",
                     marker={
                         "color": _color(decision),
-                        "size": 10 if decision in ("kept", "baseline") else 6,
-                        "symbol": "x" if decision in ("failed", "rejected") else "circle",
+                        "size": 10 if decision in INCUMBENT else 6,
+                        "symbol": "x" if decision in FAILURES else "circle",
                     },
                     hovertext=[_hover(node) for node in group],
                     hoverinfo="text",

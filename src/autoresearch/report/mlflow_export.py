@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.spec import Spec
-from autoresearch.store import Store
+from autoresearch.store import Decision, Store
 
 ID_TAG = "autoresearch.experiment_id"
 _KEY = re.compile(r"[^A-Za-z0-9_\-. /]")  # MLflow's allowed characters in param and metric names
@@ -130,7 +130,7 @@ def export_mlflow(spec: Spec, store: Store, tracking_dir: Path, *, experiment_na
             )
             if e.diff:
                 client.log_text(run.info.run_id, e.diff, "diff.patch")
-            status = "FAILED" if e.decision == "failed" else "FINISHED"
+            status = "FAILED" if e.decision == Decision.FAILED else "FINISHED"
             client.set_terminated(run.info.run_id, status=status, end_time=end_ms)
             exported += 1
     return MlflowExport(uri, experiment_id, exported, skipped)

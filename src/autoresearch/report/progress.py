@@ -26,15 +26,15 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
 from autoresearch.report.summary import running_best
-from autoresearch.store import Experiment
+from autoresearch.store import FAILURES, INCUMBENT, Decision, Experiment
 
 MAX_LABELS = 15
-DECISION_COLORS = {  # shared by progress.png and the HTML report
-    "reverted": "#9aa0a6",
-    "kept": "#1e8e3e",
-    "baseline": "#1a73e8",
-    "failed": "#d93025",
-    "rejected": "#f29900",
+DECISION_COLORS: dict[str, str] = {  # shared by progress.png and the HTML report
+    Decision.REVERTED: "#9aa0a6",
+    Decision.KEPT: "#1e8e3e",
+    Decision.BASELINE: "#1a73e8",
+    Decision.FAILED: "#d93025",
+    Decision.REJECTED: "#f29900",
 }
 
 
@@ -88,7 +88,7 @@ def draw_progress(
     alpha = max(0.25, min(0.8, 30.0 / math.sqrt(max(n, 1))))
     rasterize = n > 500
 
-    bad = [e for e in experiments if e.decision in ("failed", "rejected")]
+    bad = [e for e in experiments if e.decision in FAILURES]
     # Failures and rejections have no usable objective: they get a strip of their own under the plot,
     # rather than sitting on its top edge where they read as the worst values.
     if bad:
@@ -105,7 +105,7 @@ def draw_progress(
     ax.grid(True, alpha=0.3)
 
     ok = [e for e in experiments if e.ok and e.objective is not None and math.isfinite(e.objective)]
-    incumbents = [e for e in ok if e.decision in ("baseline", "kept")]
+    incumbents = [e for e in ok if e.decision in INCUMBENT]
 
     # Robust y-limits: all incumbents plus the central 96% of the rest, so one diverged run at 1e9
     # does not flatten the whole plot; points beyond are drawn on the edge as triangles.
@@ -122,7 +122,7 @@ def draw_progress(
     def clip(v: float) -> float:
         return v if ylim is None else min(max(v, ylim[0]), ylim[1])
 
-    reverted = [e for e in ok if e.decision == "reverted"]
+    reverted = [e for e in ok if e.decision == Decision.REVERTED]
     inside: list[Experiment] = []
     outside: list[Experiment] = []
     for e in reverted:
@@ -133,7 +133,7 @@ def draw_progress(
             [e.id for e in inside],
             [_y(e) for e in inside],
             s=size,
-            c=DECISION_COLORS["reverted"],
+            c=DECISION_COLORS[Decision.REVERTED],
             alpha=alpha,
             linewidths=0,
             label=f"reverted ({len(reverted)})",
@@ -146,7 +146,7 @@ def draw_progress(
             [clip(_y(e)) for e in outside],
             s=size * 1.5,
             marker="^" if direction == "minimize" else "v",
-            c=DECISION_COLORS["reverted"],
+            c=DECISION_COLORS[Decision.REVERTED],
             alpha=alpha,
             linewidths=0,
             label=f"off-scale ({len(outside)})",
@@ -157,14 +157,16 @@ def draw_progress(
     # The running best as a step line through the incumbents, extended to the last experiment.
     if incumbents:
         xs, ys = running_best(incumbents, experiments[-1].id, direction)
-        ax.step(xs, ys, where="post", color=DECISION_COLORS["kept"], linewidth=1.8, label="running best", zorder=3)
+        ax.step(
+            xs, ys, where="post", color=DECISION_COLORS[Decision.KEPT], linewidth=1.8, label="running best", zorder=3
+        )
 
-    baseline = next((e for e in ok if e.decision == "baseline"), None)
+    baseline = next((e for e in ok if e.decision == Decision.BASELINE), None)
     if baseline is not None:
         assert baseline.objective is not None
         ax.axhline(
             baseline.objective,
-            color=DECISION_COLORS["baseline"],
+            color=DECISION_COLORS[Decision.BASELINE],
             linestyle="--",
             linewidth=1,
             alpha=0.8,
@@ -176,19 +178,19 @@ def draw_progress(
             [baseline.objective],
             s=max(size * 2.5, 30),
             marker="D",
-            c=DECISION_COLORS["baseline"],
+            c=DECISION_COLORS[Decision.BASELINE],
             zorder=5,
             edgecolors="white",
             linewidths=0.8,
         )
 
-    kept = [e for e in incumbents if e.decision == "kept"]
+    kept = [e for e in incumbents if e.decision == Decision.KEPT]
     if kept:
         ax.scatter(
             [e.id for e in kept],
             [_y(e) for e in kept],
             s=max(size * 2.5, 30),
-            c=DECISION_COLORS["kept"],
+            c=DECISION_COLORS[Decision.KEPT],
             edgecolors="white",
             linewidths=0.8,
             label=f"kept ({len(kept)})",
@@ -196,7 +198,7 @@ def draw_progress(
         )
 
     if strip is not None:
-        rows = ("failed", "rejected")
+        rows = FAILURES
         for row, decision in enumerate(rows):
             ids = [e.id for e in bad if e.decision == decision]
             if ids:
@@ -238,7 +240,7 @@ def _label_improvements(
     previous: float | None = None
     for e in incumbents:
         assert e.objective is not None
-        if previous is not None and e.decision == "kept":
+        if previous is not None and e.decision == Decision.KEPT:
             steps.append((abs(e.objective - previous), e))
         previous = e.objective
     chosen = sorted(sorted(steps, key=lambda s: -s[0])[:max_labels], key=lambda s: s[1].id)

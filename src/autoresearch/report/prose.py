@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch.report.markdown import fmt
 from autoresearch.report.numbers import NumberBook
+from autoresearch.store import Decision
 
 if TYPE_CHECKING:
     from autoresearch.llm.base import ChatBackend
@@ -73,7 +74,7 @@ def _abstract(facts: Facts) -> str:
 
 def _results(facts: Facts) -> str:
     s = facts.summary
-    parts = [f"{k} {d}" for d, k in s.counts.items() if k and d != "baseline"]
+    parts = [f"{k} {d}" for d, k in s.counts.items() if k and d != Decision.BASELINE]
     listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else "".join(parts)
     text = f"Of the {s.total} experiments, " + (listed if parts else "none was tried besides the baseline") + "."
     if s.strict_line:

@@ -14,7 +14,7 @@ from autoresearch.history import became_best
 from autoresearch.judge import strict_kept
 from autoresearch.run.feedback import summarise_curve
 from autoresearch.spec import ParamSpec, Spec
-from autoresearch.store import Experiment
+from autoresearch.store import FAILURES, JUDGED, Decision, Experiment
 
 # Above this many trials, parameter importance is computed on an even subsample: fANOVA grows
 # superlinearly (Optuna's default forest takes ~18 s on 1,000 trials) and 500 trials with a
@@ -164,7 +164,7 @@ class Summary:
         """'kept K; the strict rule would have kept S' when the study recorded the comparison."""
         if self.strict_kept is None:
             return None
-        return f"kept {self.counts.get('kept', 0)}; the strict rule would have kept {self.strict_kept}"
+        return f"kept {self.counts.get(Decision.KEPT, 0)}; the strict rule would have kept {self.strict_kept}"
 
 
 def better(a: float, b: float, direction: str) -> bool:
@@ -215,7 +215,7 @@ def summarize(
     experiments = sorted(experiments, key=lambda e: e.id)
     counts = Counter(e.decision or "running" for e in experiments)
     running = counts.get("running", 0)
-    baseline = next((e for e in experiments if e.decision == "baseline" and e.objective is not None), None)
+    baseline = next((e for e in experiments if e.decision == Decision.BASELINE and e.objective is not None), None)
     # The global bests in turn (a candidate kept against an island's incumbent may not be one).
     incumbents = [e for e in experiments if became_best(e) and e.objective is not None]
     # The incumbent: what `autoresearch best` and the study branch show (see Study.best).
@@ -227,7 +227,7 @@ def summarize(
         improvement_abs = sign * (baseline.objective - best_exp.objective)
         if baseline.objective != 0:
             improvement_pct = 100.0 * improvement_abs / abs(baseline.objective)
-    judged = sum(counts.get(d, 0) for d in ("kept", "reverted", "failed", "rejected"))
+    judged = sum(counts.get(d, 0) for d in JUDGED)
     starts = [e.started_at for e in experiments if e.started_at is not None]
     ends = [e.finished_at for e in experiments if e.finished_at is not None]
     wall = (max(ends) - min(starts)) if starts and ends else 0.0
@@ -238,14 +238,24 @@ def summarize(
         mode=mode,
         total=len(experiments),
         running=running,
-        counts={d: counts.get(d, 0) for d in ("baseline", "kept", "reverted", "failed", "rejected", "running")},
+        counts={
+            d: counts.get(d, 0)
+            for d in (
+                Decision.BASELINE,
+                Decision.KEPT,
+                Decision.REVERTED,
+                Decision.FAILED,
+                Decision.REJECTED,
+                "running",
+            )
+        },
         baseline=baseline.objective if baseline else None,
         baseline_id=baseline.id if baseline else None,
         best=best_exp.objective if best_exp else None,
         best_id=best_exp.id if best_exp else None,
         improvement_abs=improvement_abs,
         improvement_pct=improvement_pct,
-        keep_rate=counts.get("kept", 0) / judged if judged else None,
+        keep_rate=counts.get(Decision.KEPT, 0) / judged if judged else None,
         cost_usd=sum(e.cost_usd or 0.0 for e in experiments),
         tokens_in=sum(e.tokens_in or 0 for e in experiments),
         tokens_out=sum(e.tokens_out or 0 for e in experiments),
@@ -294,11 +304,14 @@ def summarize_spec(spec: Spec, experiments: Sequence[Experiment]) -> Summary:
 def _strategies(experiments: Sequence[Experiment]) -> list[StrategyStats]:
     by: dict[str, Counter[str]] = defaultdict(Counter)
     for e in experiments:
-        if e.decision in (None, "baseline"):
+        if e.decision in (None, Decision.BASELINE):
             continue
         by[e.strategy or "(none)"][e.decision] += 1
     stats = [
-        StrategyStats(s, sum(c.values()), c["kept"], c["reverted"], c["failed"], c["rejected"]) for s, c in by.items()
+        StrategyStats(
+            s, sum(c.values()), c[Decision.KEPT], c[Decision.REVERTED], c[Decision.FAILED], c[Decision.REJECTED]
+        )
+        for s, c in by.items()
     ]
     return sorted(stats, key=lambda s: (-s.success_rate, -s.total, s.strategy))
 
@@ -316,7 +329,7 @@ def _clip(text: str, limit: int) -> str:
 def _failure_reasons(experiments: Sequence[Experiment], top: int = 10) -> list[FailureReason]:
     groups: dict[str, FailureReason] = {}
     for e in experiments:
-        if e.decision not in ("failed", "rejected"):
+        if e.decision not in FAILURES:
             continue
         key = normalise_reason(e.reason)
         group = groups.setdefault(key, FailureReason(key, 0, {}, [], _clip(e.reason or "", MAX_REASON_CHARS)))

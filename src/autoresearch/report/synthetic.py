@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from autoresearch.store import Store
+from autoresearch.store import INCUMBENT, Decision, Store
 
 STRATEGIES = ("explore", "exploit", "ablate", "combine")
 PARAMS = {
@@ -145,21 +145,21 @@ class SyntheticWriter:
         roll = r.random()
         if not first and roll < 0.05:
             reason = r.choice(_FAILURES).format(n=r.randint(100, 9000))
-            self.store.finish_experiment(exp.id, decision="failed", reason=reason, exit_code=1, **fields)
+            self.store.finish_experiment(exp.id, decision=Decision.FAILED, reason=reason, exit_code=1, **fields)
         elif not first and roll < 0.08:
             reason = r.choice(_REJECTIONS)
-            self.store.finish_experiment(exp.id, decision="rejected", reason=reason, exit_code=0, **fields)
+            self.store.finish_experiment(exp.id, decision=Decision.REJECTED, reason=reason, exit_code=0, **fields)
         else:
             objective = self._objective(params)
             metrics = {"val_loss": objective, "train_loss": objective * 0.8}
             if first:
-                decision, reason = "baseline", "baseline"
+                decision, reason = Decision.BASELINE, Decision.BASELINE
             elif self.best is not None and self._better(objective, self.best):
-                decision, reason = "kept", f"better than #{self.best_id} by more than the noise"
+                decision, reason = Decision.KEPT, f"better than #{self.best_id} by more than the noise"
             else:
-                decision, reason = "reverted", "not better than the best"
+                decision, reason = Decision.REVERTED, "not better than the best"
             holdout = None
-            if self.holdout and decision in ("baseline", "kept"):
+            if self.holdout and decision in INCUMBENT:
                 diverging = self.diverge_after is not None and self.n_kept >= self.diverge_after
                 prev = self.best_holdout if self.best_holdout is not None else objective
                 if diverging:
@@ -168,10 +168,10 @@ class SyntheticWriter:
                     value = objective + r.gauss(0, 0.005)
                 holdout = {"val_loss": value}
                 self.best_holdout = value
-            if decision != "reverted":
+            if decision != Decision.REVERTED:
                 self.best = objective
                 self.best_id = exp.id
-                self.n_kept += decision == "kept"
+                self.n_kept += decision == Decision.KEPT
             self.store.finish_experiment(
                 exp.id,
                 decision=decision,

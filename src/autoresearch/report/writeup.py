@@ -24,7 +24,7 @@ from autoresearch.report.markdown import fmt
 from autoresearch.report.numbers import NumberBook
 from autoresearch.report.summary import Summary, summarize_spec
 from autoresearch.spec import Spec
-from autoresearch.store import Ablation, AblationStore, Experiment, Store
+from autoresearch.store import Ablation, AblationStore, Decision, Experiment, Store
 from autoresearch.study import latest_incumbent
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def measure_for_note(
 
     problems: list[str] = []
     facts = gather(spec, store)
-    if facts.best is not None and facts.best.decision == "kept" and facts.confirmation is None:
+    if facts.best is not None and facts.best.decision == Decision.KEPT and facts.confirmation is None:
         if on_start:
             on_start(f"confirming #{facts.best.id} against the baseline on interleaved pairs")
         result = paired.confirm(spec, store, evaluator)
@@ -363,7 +363,7 @@ def threats(facts: Facts) -> list[str]:
             f"Winner's curse: the search measured {_pct(c.selected)} for the best it selected; re-measured against "
             f"the baseline on {c.pairs} interleaved pairs it is {_pct(c.improvement)}, and its interval {word}."
         )
-    elif facts.best is not None and facts.best.decision == "kept":
+    elif facts.best is not None and facts.best.decision == Decision.KEPT:
         items.append(
             "Winner's curse: the best was picked as the best of many noisy measurements, so its search figure is "
             "biased upward, and it was not re-measured (`autoresearch confirm` measures it)."

@@ -17,7 +17,7 @@ from typing import Any
 
 from autoresearch.history import History, became_best
 from autoresearch.judge import improvement
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 
 
 def search_record(experiment: Experiment) -> dict[str, Any]:
@@ -48,14 +48,14 @@ class Archive:
         self._depth[view.id] = self._depth.get(parent, -1) + 1 if parent is not None else 0
         if parent is not None:
             self._children[parent] = self._children.get(parent, 0) + 1
-        if bool(view.extra.get("baseline")) and view.decision == "failed":
+        if bool(view.extra.get("baseline")) and view.decision == Decision.FAILED:
             self.failed_baselines += 1
         elif became_best(view):
             # As recorded, holdout values included: the judge compares holdouts with the best's.
             # Proposers get the holdout-free view (Context takes it from the history).
             self.best = experiment
             self.since_improvement = 0
-            if view.decision == "baseline":
+            if view.decision == Decision.BASELINE:
                 self.baseline = experiment
         else:
             self.since_improvement += 1

@@ -35,6 +35,7 @@ import numpy as np
 
 from autoresearch.search.archive import Archive, search_record
 from autoresearch.search.policy import Choice, SearchPolicy
+from autoresearch.store import Decision
 
 if TYPE_CHECKING:
     from autoresearch.propose.base import Context, Proposal
@@ -115,7 +116,7 @@ class IslandsPolicy(SearchPolicy):
         for key, value in ((experiment.id, record.get(CODE_SIZE)), (experiment.parent_id, record.get(PARENT_SIZE))):
             if key is not None and isinstance(value, int):
                 self.sizes.setdefault(key, value)
-        if experiment.decision == "rejected" and (experiment.reason or "").startswith(NEAR_DUPLICATE):
+        if experiment.decision == Decision.REJECTED and (experiment.reason or "").startswith(NEAR_DUPLICATE):
             self.streak[island] += 1
         elif "novelty" in record:
             self.streak[island] = 0
@@ -127,7 +128,7 @@ class IslandsPolicy(SearchPolicy):
         ):
             if experiment.parent_id is not None:  # the parent's, when it had none (the baseline)
                 self._parent_joins(island, experiment.parent_id, vectors.get("parent"))
-            if experiment.decision != "rejected":  # a near-duplicate is not a new member
+            if experiment.decision != Decision.REJECTED:  # a near-duplicate is not a new member
                 self.novelty.add_vector(island, experiment.id, decode_vector(vectors["vector"]))
         if self.decided % self.options.migration_interval == 0:
             self._migrate()

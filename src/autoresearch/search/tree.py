@@ -21,7 +21,7 @@ from autoresearch.run import feedback
 from autoresearch.search.archive import Archive, search_record
 from autoresearch.search.policy import Choice, SearchPolicy
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 
 ERROR_CHARS = 3000  # of a failed node's reason and log tail shown in a debug task
 
@@ -49,7 +49,7 @@ class TreePolicy(SearchPolicy):
             self.drafted += 1
         root = experiment.id if task == "draft" or parent is None else self._root.get(parent, parent)
         self._root[experiment.id] = root
-        if experiment.decision == "failed" and not experiment.extra.get("baseline"):
+        if experiment.decision == Decision.FAILED and not experiment.extra.get("baseline"):
             depth = self._debug_depth.get(parent, 0) + 1 if task == "debug" and parent is not None else 0
             self._debug_depth[experiment.id] = depth
             if depth < self.options.max_debug_depth and (self.spec.mode == "params" or experiment.commit_sha):

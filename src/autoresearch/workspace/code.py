@@ -17,7 +17,7 @@ from autoresearch.propose.base import Proposal
 from autoresearch.run import integrity
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 from autoresearch.workspace.edits import EditError, FileEdit, parse_edits, plan_edits
 from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, git
 from autoresearch.workspace.globs import matches_any, normalize_path
@@ -74,7 +74,7 @@ class CodeEvaluator(CommandEvaluator):
         for experiment in history:
             if experiment.commit_sha:
                 self.commits[experiment.id] = experiment.commit_sha
-                if experiment.decision == "baseline":
+                if experiment.decision == Decision.BASELINE:
                     self.reference_commit = experiment.commit_sha
 
     def _repo_path(self, path: str) -> str:
