@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from autoresearch.direction import DIRECTIONS
 from autoresearch.loop import Loop
 from autoresearch.propose.base import Context, Proposal, ProposalError
 from autoresearch.run.evaluate import Evaluation, Evaluator
@@ -127,7 +128,7 @@ def optimize(
     resumes the study instead of starting over. `max_iterations` counts fitness evaluations,
     the initial state's included.
     """
-    if direction not in ("minimize", "maximize"):
+    if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'minimize' or 'maximize', not {direction!r}")
     temporary = tempfile.TemporaryDirectory(prefix="autoresearch-") if storage is None else None
     root = Path(temporary.name if temporary else storage)  # type: ignore[arg-type]

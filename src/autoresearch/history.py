@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import overload
 
+from autoresearch.direction import sign
 from autoresearch.store import FAILURES, INCUMBENT, Decision, Experiment, Store
 from autoresearch.workspace.params import params_key
 
@@ -140,9 +141,7 @@ class History(_ReadOnly):
         return view
 
     def _rank_key(self, objective: float) -> float:
-        if math.isnan(objective):
-            return math.inf
-        return objective if self.direction == "minimize" else -objective
+        return math.inf if math.isnan(objective) else sign(self.direction) * objective
 
     # Indexing, slicing (a copy of the slice only) and iteration come from _ReadOnly.
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autoresearch import paired
+from autoresearch.direction import improvement
 from autoresearch.spec import NoiseSection, Spec
 from autoresearch.store import Decision, Experiment
 
@@ -24,22 +25,10 @@ if TYPE_CHECKING:
     from autoresearch.run.evaluate import Evaluation, Evaluator
 
 
-def score(objective: float | None, direction: str) -> float:
-    """The objective as a number to minimise; a missing objective is infinitely bad."""
-    if objective is None or not math.isfinite(objective):
-        return math.inf
-    return objective if direction == "minimize" else -objective
-
-
 @dataclass(frozen=True)
 class Verdict:
     keep: bool
     reason: str
-
-
-def improvement(candidate: float, incumbent: float, direction: str) -> float:
-    """How much better CANDIDATE is than INCUMBENT (positive = better), direction aware."""
-    return score(incumbent, direction) - score(candidate, direction)
 
 
 def judge(candidate: float, best: Experiment | None, direction: str) -> Verdict:
@@ -58,12 +47,6 @@ def strict_kept(experiments: Iterable[Experiment]) -> int | None:
     """Candidates the strict rule (any improvement) would have kept, from extra["strict_keep"]."""
     recorded = [e.extra["strict_keep"] for e in experiments if "strict_keep" in (e.extra or {})]
     return sum(1 for keep in recorded if keep) if recorded else None
-
-
-def reached_target(objective: float | None, target: float, direction: str) -> bool:
-    if objective is None:
-        return False
-    return objective <= target if direction == "minimize" else objective >= target
 
 
 # -- noise-aware judging -----------------------------------------------------------------------------

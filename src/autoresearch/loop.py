@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from autoresearch import judge, paired
+from autoresearch.direction import reached
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, WaitForResults
@@ -480,7 +481,7 @@ class Loop:
         if (
             budget.target is not None
             and self.best is not None
-            and judge.reached_target(self.best.objective, budget.target, self.direction)
+            and reached(self.best.objective, budget.target, self.direction)
         ):
             return f"target {budget.target:g} reached"
         if budget.patience is not None and self.since_improvement >= budget.patience:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoresearch import stats
+from autoresearch.direction import sign
 from autoresearch.store import Decision, Experiment
 
 if TYPE_CHECKING:
@@ -85,10 +86,10 @@ class Interleaved:
     def differences(self) -> list[float]:
         """How much better A was than B in each pair (positive: A better), direction aware: the log of
         B/A (minimise) or A/B (maximise) when `relative`, else the plain difference."""
-        sign = 1.0 if self.direction == "minimize" else -1.0
+        s = sign(self.direction)
         if self.relative:
-            return [sign * (math.log(b) - math.log(a)) for a, b in zip(self.a_values, self.b_values, strict=True)]
-        return [sign * (b - a) for a, b in zip(self.a_values, self.b_values, strict=True)]
+            return [s * (math.log(b) - math.log(a)) for a, b in zip(self.a_values, self.b_values, strict=True)]
+        return [s * (b - a) for a, b in zip(self.a_values, self.b_values, strict=True)]
 
     def fraction(self, difference: float) -> float:
         """A mean difference as a fraction of B's value: 0.1 = A is 10% better (faster, lower, higher)."""
@@ -196,8 +197,7 @@ def selected_improvement(best: float, baseline: float, direction: str) -> float:
     """The search's own figure, as a fraction of the baseline (ratio-based like the pairs when positive)."""
     if best > 0 and baseline > 0:
         return 1.0 - best / baseline if direction == "minimize" else best / baseline - 1.0
-    sign = 1.0 if direction == "minimize" else -1.0
-    return sign * (baseline - best) / (abs(baseline) or 1.0)
+    return sign(direction) * (baseline - best) / (abs(baseline) or 1.0)
 
 
 def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = None) -> Confirmation | str:

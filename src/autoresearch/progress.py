@@ -14,8 +14,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from autoresearch.direction import improvement
 from autoresearch.history import Tally
-from autoresearch.judge import improvement
 from autoresearch.paired import Confirmation
 from autoresearch.run.feedback import summarise_curve
 from autoresearch.run.process import read_tail

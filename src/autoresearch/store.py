@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from autoresearch.direction import score
+
 SCHEMA_VERSION = 1
 DB_NAME = "study.db"
 LOCK_NAME = "run.lock"
@@ -140,9 +142,7 @@ class Experiment:
 
     def score(self, direction: str) -> float:
         """The objective as a number to minimise; failures and rejections are infinitely bad."""
-        if not self.ok or self.objective is None:
-            return math.inf
-        return self.objective if direction == "minimize" else -self.objective
+        return score(self.objective, direction) if self.ok else math.inf
 
 
 _JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from autoresearch.direction import score
 from autoresearch.history import became_best
-from autoresearch.judge import score
 from autoresearch.spec import Spec, load_spec
 from autoresearch.store import Decision, Experiment, Store
 from autoresearch.workspace.params import params_text, write_params_file

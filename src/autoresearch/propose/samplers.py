@@ -36,6 +36,7 @@ from optuna.distributions import (
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
+from autoresearch.direction import sign
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
 from autoresearch.propose.flat_samplers import IndexedCmaEsSampler, WindowedTPESampler
 from autoresearch.propose.prompt import fmt_number, fmt_params
@@ -187,8 +188,7 @@ class SamplerProposer:
         """Keep the best few points told, for `state` (flat: a short list, never a scan of the trials)."""
         if value is None or any(p == params for _, _, p in self.top):  # a repeat told again
             return
-        sign = 1.0 if self.direction == "minimize" else -1.0
-        bisect.insort(self.top, (sign * value, self.trials, dict(params)), key=lambda t: t[:2])
+        bisect.insort(self.top, (sign(self.direction) * value, self.trials, dict(params)), key=lambda t: t[:2])
         del self.top[TOP_POINTS:]
 
     def _tell(self, trial: optuna.trial.Trial, value: float | None) -> None:
@@ -271,9 +271,8 @@ class SamplerProposer:
         CMA-ES, the mean and spread of the distribution it samples from."""
         lines = [f"The {self.kind} sampler's study holds {self.trials} trial(s)."]
         if self.top:
-            sign = 1.0 if self.direction == "minimize" else -1.0
             lines.append("Its best points so far:")
-            lines += [f"- objective {fmt_number(sign * v)}: {fmt_params(p)}" for v, _, p in self.top]
+            lines += [f"- objective {fmt_number(sign(self.direction) * v)}: {fmt_params(p)}" for v, _, p in self.top]
         if isinstance(self.sampler, optuna.samplers.CmaEsSampler):
             lines.append(self._cma_state())
         return "\n".join(lines)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from autoresearch.direction import better, sign
 from autoresearch.store import DB_NAME, FAILURES, JUDGED, MEASURED, Decision
 
 TOKEN_HEADER = "X-Autoresearch-Token"
@@ -157,7 +158,6 @@ class StudyView:
 
     def _state(self, cache: _Cache) -> dict[str, Any]:
         direction = self.direction
-        sign = 1.0 if direction == "minimize" else -1.0
         counts: dict[str, int] = {}
         xs, ys, codes, line_x, line_y = [], [], [], [], []
         baseline = best = None
@@ -181,7 +181,7 @@ class StudyView:
                 codes.append(_DECISION_CODE[decision])
                 if decision == Decision.BASELINE and baseline is None:
                     baseline = obj
-                if decision != Decision.REVERTED and (best is None or sign * obj < sign * best):
+                if decision != Decision.REVERTED and (best is None or better(obj, best, direction)):
                     best, best_id = obj, r["id"]
                     line_x.append(r["id"])
                     line_y.append(obj)
@@ -201,7 +201,7 @@ class StudyView:
         judged = sum(counts.get(d, 0) for d in JUDGED)
         improvement = None
         if baseline is not None and best is not None and baseline != 0:
-            improvement = 100.0 * sign * (baseline - best) / abs(baseline)
+            improvement = 100.0 * sign(direction) * (baseline - best) / abs(baseline)
         return {
             "name": self.name,
             "generation": cache.generation,

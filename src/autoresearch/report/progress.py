@@ -25,6 +25,7 @@ from matplotlib.text import Annotation, Text
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
+from autoresearch.direction import sign
 from autoresearch.report.summary import running_best
 from autoresearch.store import FAILURES, INCUMBENT, Decision, Experiment
 
@@ -244,18 +245,18 @@ def _label_improvements(
             steps.append((abs(e.objective - previous), e))
         previous = e.objective
     chosen = sorted(sorted(steps, key=lambda s: -s[0])[:max_labels], key=lambda s: s[1].id)
-    sign = 1 if direction == "minimize" else -1  # labels go where the running best came from
+    up = sign(direction)  # labels go where the running best came from
     for _, e in chosen:
         label = _short(e.rationale) or f"#{e.id}"
         right = e.id > 0.7 * last_id  # labels near the right edge grow leftwards to stay inside the axes
         ax.annotate(
             f"#{e.id} {label}",
             (e.id, e.objective),
-            xytext=(-6 if right else 6, sign * 14),
+            xytext=(-6 if right else 6, up * 14),
             textcoords="offset points",
             fontsize=7,
             ha="right" if right else "left",
-            va="bottom" if sign > 0 else "top",
+            va="bottom" if up > 0 else "top",
             color="#174ea6",
             arrowprops={"arrowstyle": "-", "color": "#9aa0a6", "linewidth": 0.6},
             zorder=6,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autoresearch.direction import better, sign
 from autoresearch.history import became_best
 from autoresearch.judge import strict_kept
 from autoresearch.run.feedback import summarise_curve
@@ -167,10 +168,6 @@ class Summary:
         return f"kept {self.counts.get(Decision.KEPT, 0)}; the strict rule would have kept {self.strict_kept}"
 
 
-def better(a: float, b: float, direction: str) -> bool:
-    return a < b if direction == "minimize" else a > b
-
-
 def running_best(incumbents: Sequence[Experiment], last_id: int, direction: str) -> tuple[list[int], list[float]]:
     """The running best as step points through the incumbents, extended to experiment LAST_ID."""
     xs: list[int] = []
@@ -223,8 +220,7 @@ def summarize(
     improvement_abs = improvement_pct = None
     if baseline is not None and best_exp is not None:
         assert baseline.objective is not None and best_exp.objective is not None
-        sign = 1.0 if direction == "minimize" else -1.0
-        improvement_abs = sign * (baseline.objective - best_exp.objective)
+        improvement_abs = sign(direction) * (baseline.objective - best_exp.objective)
         if baseline.objective != 0:
             improvement_pct = 100.0 * improvement_abs / abs(baseline.objective)
     judged = sum(counts.get(d, 0) for d in JUDGED)

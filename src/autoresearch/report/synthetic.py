@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from autoresearch.direction import better
 from autoresearch.store import INCUMBENT, Decision, Store
 
 STRATEGIES = ("explore", "exploit", "ablate", "combine")
@@ -91,7 +92,7 @@ class SyntheticWriter:
         return value if self.direction == "minimize" else 1.0 - value
 
     def _better(self, a: float, b: float) -> bool:
-        return a < b if self.direction == "minimize" else a > b
+        return better(a, b, self.direction)
 
     def step(self) -> int:
         """Write one finished experiment; returns its id."""

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from autoresearch.direction import improvement
 from autoresearch.history import History, became_best
-from autoresearch.judge import improvement
 from autoresearch.store import Decision, Experiment
 
 
