@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from autoresearch.report.dashboard import MAX_PAGE, DashboardError, DashboardServer, serve
+from autoresearch.report.summary import running_best, summarize
 from autoresearch.report.synthetic import SyntheticWriter, make_study
-from autoresearch.store import Store
+from autoresearch.store import INCUMBENT, Store
 from autoresearch.study import latest_incumbent
 from tests.conftest import BOWL, bowl_spec, write_study
 from tests.report.conftest import LiveStudy
@@ -192,6 +193,26 @@ def test_view_survives_a_study_that_has_not_started(tmp_path: Path) -> None:
         assert json.loads(_get(server, "/api/later/state")[1])["total"] == 1
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_headline_figures_are_the_reports(tmp_path: Path, direction: str) -> None:
+    # The dashboard computes from its own light rows but through report/summary.py's definitions.
+    store = make_study(tmp_path / ".autoresearch" / "same", 60, direction=direction, seed=3)
+    srv = serve([store.study_dir])
+    try:
+        state = json.loads(_get(srv, "/api/same/state")[1])
+    finally:
+        srv.stop()
+    experiments = store.experiments()
+    summary = summarize(experiments, direction)
+    assert (state["best"], state["best_id"], state["baseline"]) == (summary.best, summary.best_id, summary.baseline)
+    assert state["improvement_pct"] == pytest.approx(summary.improvement_pct)
+    assert state["keep_rate"] == pytest.approx(summary.keep_rate)
+    incumbents = [e for e in experiments if e.decision in INCUMBENT and e.objective is not None]
+    xs, ys = running_best(incumbents, experiments[-1].id, direction)  # the line progress.png draws
+    assert state["best_line"] == {"x": xs, "y": ys}
+    store.close()
 
 
 def test_headline_best_is_the_incumbent_decided_last(tmp_path: Path) -> None:

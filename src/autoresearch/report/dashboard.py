@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from autoresearch.direction import better, sign
-from autoresearch.store import DB_NAME, FAILURES, JUDGED, MEASURED, Decision
+from autoresearch.report.summary import decided_last, improvement, keep_rate, running_best_points
+from autoresearch.store import DB_NAME, FAILURES, MEASURED, Decision
 
 TOKEN_HEADER = "X-Autoresearch-Token"
 TOKEN_COOKIE = "autoresearch_token"
@@ -159,7 +159,8 @@ class StudyView:
     def _state(self, cache: _Cache) -> dict[str, Any]:
         direction = self.direction
         counts: dict[str, int] = {}
-        xs, ys, codes, line_x, line_y = [], [], [], [], []
+        xs, ys, codes = [], [], []
+        incumbents: list[tuple[int, float]] = []
         baseline = best = None
         best_id = None
         incumbent: dict[str, Any] | None = None
@@ -181,27 +182,17 @@ class StudyView:
                 codes.append(_DECISION_CODE[decision])
                 if decision == Decision.BASELINE and baseline is None:
                     baseline = obj
-                if decision != Decision.REVERTED and (best is None or better(obj, best, direction)):
-                    best, best_id = obj, r["id"]
-                    line_x.append(r["id"])
-                    line_y.append(obj)
-                if decision != Decision.REVERTED and (r["finished_at"] or 0.0, r["id"]) >= incumbent_key:
-                    # The headline is the incumbent (decided last), as in `status` and `best`: under
-                    # the paired rule a kept candidate's own first run may score below its predecessor's.
-                    incumbent, incumbent_key = r, (r["finished_at"] or 0.0, r["id"])
+                if decision != Decision.REVERTED:
+                    incumbents.append((r["id"], obj))
+                    if decided_last(r["finished_at"], r["id"]) >= incumbent_key:
+                        incumbent, incumbent_key = r, decided_last(r["finished_at"], r["id"])
             elif decision in FAILURES:
                 xs.append(r["id"])
                 ys.append(None)
                 codes.append(_DECISION_CODE[decision])
-        if line_x and cache.ids:
-            line_x.append(cache.ids[-1])
-            line_y.append(line_y[-1])
+        line_x, line_y = running_best_points(incumbents, cache.ids[-1], direction) if cache.ids else ([], [])
         if incumbent is not None:
             best, best_id = incumbent["objective"], incumbent["id"]
-        judged = sum(counts.get(d, 0) for d in JUDGED)
-        improvement = None
-        if baseline is not None and best is not None and baseline != 0:
-            improvement = 100.0 * sign(direction) * (baseline - best) / abs(baseline)
         return {
             "name": self.name,
             "generation": cache.generation,
@@ -211,8 +202,8 @@ class StudyView:
             "baseline": baseline,
             "best": best,
             "best_id": best_id,
-            "improvement_pct": improvement,
-            "keep_rate": counts.get(Decision.KEPT, 0) / judged if judged else None,
+            "improvement_pct": improvement(baseline, best, direction)[1],
+            "keep_rate": keep_rate(counts),
             "cost_usd": cost,
             "tokens": tokens,
             "running": running,

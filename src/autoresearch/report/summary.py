@@ -6,7 +6,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,21 +168,55 @@ class Summary:
         return f"kept {self.counts.get(Decision.KEPT, 0)}; the strict rule would have kept {self.strict_kept}"
 
 
+# The figures below are shared by the report (summarize) and the live dashboard, which computes them
+# from its own light rows: one definition of each, so the two views cannot disagree.
+
+
 def running_best(incumbents: Sequence[Experiment], last_id: int, direction: str) -> tuple[list[int], list[float]]:
     """The running best as step points through the incumbents, extended to experiment LAST_ID."""
+    points = []
+    for e in incumbents:
+        assert e.objective is not None
+        points.append((e.id, e.objective))
+    return running_best_points(points, last_id, direction)
+
+
+def running_best_points(
+    points: Iterable[tuple[int, float]], last_id: int, direction: str
+) -> tuple[list[int], list[float]]:
+    """The running best through (id, objective) POINTS of the incumbents, extended to experiment LAST_ID."""
     xs: list[int] = []
     ys: list[float] = []
     best: float | None = None
-    for e in incumbents:
-        assert e.objective is not None
-        if best is None or better(e.objective, best, direction):
-            best = e.objective
-        xs.append(e.id)
+    for experiment_id, objective in points:
+        if best is None or better(objective, best, direction):
+            best = objective
+        xs.append(experiment_id)
         ys.append(best)
     if ys:
         xs.append(last_id)
         ys.append(ys[-1])
     return xs, ys
+
+
+def decided_last(finished_at: float | None, experiment_id: int) -> tuple[float, int]:
+    """The order of incumbents: the headline best is the one decided last, as `status` and `best` show
+    (under the paired rule a kept candidate's own first run may score below its predecessor's)."""
+    return (finished_at or 0.0, experiment_id)
+
+
+def improvement(baseline: float | None, best: float | None, direction: str) -> tuple[float | None, float | None]:
+    """BEST's improvement over BASELINE (positive = better), absolute and in percent (None at a zero baseline)."""
+    if baseline is None or best is None:
+        return None, None
+    absolute = sign(direction) * (baseline - best)
+    return absolute, (100.0 * absolute / abs(baseline) if baseline != 0 else None)
+
+
+def keep_rate(counts: Mapping[str, int]) -> float | None:
+    """Kept / judged candidates (the baseline and running ones excluded)."""
+    judged = sum(counts.get(d, 0) for d in JUDGED)
+    return counts.get(Decision.KEPT, 0) / judged if judged else None
 
 
 def normalise_reason(reason: str | None) -> str:
@@ -216,14 +250,10 @@ def summarize(
     # The global bests in turn (a candidate kept against an island's incumbent may not be one).
     incumbents = [e for e in experiments if became_best(e) and e.objective is not None]
     # The incumbent: what `autoresearch best` and the study branch show (see Study.best).
-    best_exp = max(incumbents, key=lambda e: (e.finished_at or 0.0, e.id)) if incumbents else None
-    improvement_abs = improvement_pct = None
-    if baseline is not None and best_exp is not None:
-        assert baseline.objective is not None and best_exp.objective is not None
-        improvement_abs = sign(direction) * (baseline.objective - best_exp.objective)
-        if baseline.objective != 0:
-            improvement_pct = 100.0 * improvement_abs / abs(baseline.objective)
-    judged = sum(counts.get(d, 0) for d in JUDGED)
+    best_exp = max(incumbents, key=lambda e: decided_last(e.finished_at, e.id)) if incumbents else None
+    improvement_abs, improvement_pct = improvement(
+        baseline.objective if baseline else None, best_exp.objective if best_exp else None, direction
+    )
     starts = [e.started_at for e in experiments if e.started_at is not None]
     ends = [e.finished_at for e in experiments if e.finished_at is not None]
     wall = (max(ends) - min(starts)) if starts and ends else 0.0
@@ -251,7 +281,7 @@ def summarize(
         best_id=best_exp.id if best_exp else None,
         improvement_abs=improvement_abs,
         improvement_pct=improvement_pct,
-        keep_rate=counts.get(Decision.KEPT, 0) / judged if judged else None,
+        keep_rate=keep_rate(counts),
         cost_usd=sum(e.cost_usd or 0.0 for e in experiments),
         tokens_in=sum(e.tokens_in or 0 for e in experiments),
         tokens_out=sum(e.tokens_out or 0 for e in experiments),
