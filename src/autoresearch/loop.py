@@ -24,7 +24,15 @@ from autoresearch import judge, paired
 from autoresearch.direction import reached
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
-from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, WaitForResults
+from autoresearch.propose.base import (
+    Context,
+    Proposal,
+    ProposalError,
+    Proposer,
+    SearchExhausted,
+    Stop,
+    WaitForResults,
+)
 from autoresearch.run import nofollow, reaper, sandbox
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
@@ -184,7 +192,7 @@ class Loop:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="experiment")
         try:
             self._rerun_interrupted(pool)
-            ready: tuple[Proposal, Proposer] | str | None = None
+            ready: tuple[Proposal, Proposer] | Stop | None = None
             if self.baseline is None and not self._in_flight:
                 self._start(pool, self.baseline_proposal, is_baseline=True)
                 if self._pipelined:  # a slow proposer prepares the first candidate meanwhile
@@ -199,8 +207,8 @@ class Loop:
                     + (f". {hint}" if hint else "")
                     + "; fix it and run again (the next run retries the baseline)"
                 )
-            stopped = ready if isinstance(ready, str) else ""
-            ready = None if isinstance(ready, str) else ready
+            stopped = ready.reason if isinstance(ready, Stop) else ""
+            ready = None if isinstance(ready, Stop) else ready
             while True:
                 while not stopped and len(self._in_flight) < self.workers:
                     stopped = self.budget_exhausted()
@@ -209,16 +217,16 @@ class Loop:
                     proposed, ready = ready or self._propose(), None
                     if proposed is None:  # the proposer only repeats running candidates: wait for one
                         break
-                    if isinstance(proposed, str):
-                        stopped = proposed
+                    if isinstance(proposed, Stop):
+                        stopped = proposed.reason
                         break
                     self._start(pool, *proposed)
                 if self._pipelined and not stopped and ready is None and not self.budget_exhausted():
                     # Propose the next candidate while the experiment runs, so a slow proposer (an
                     # LLM) does not leave the machine idle between experiments.
                     ready = self._propose()
-                    if isinstance(ready, str):
-                        stopped, ready = ready, None
+                    if isinstance(ready, Stop):
+                        stopped, ready = ready.reason, None
                 if not self._in_flight:
                     return stopped
                 self._wait_for_one()
@@ -265,8 +273,8 @@ class Loop:
             note=choice.note,
         )
 
-    def _propose(self) -> tuple[Proposal, Proposer] | str | None:
-        """The next proposal and who made it, or why there is none (the study then stops; running
+    def _propose(self) -> tuple[Proposal, Proposer] | Stop | None:
+        """The next proposal and who made it, or why there is none (Stop: the study then stops; running
         ones finish).
 
         None: the proposer only repeated running candidates; wait for one to end, then ask again.
@@ -282,11 +290,11 @@ class Loop:
             try:
                 proposal = proposer.propose(context)
             except SearchExhausted as exc:
-                return str(exc)
+                return Stop(str(exc))
             except WaitForResults:  # its next idea builds on a running candidate
-                return None if self._in_flight else "the proposer waits for results, but nothing is running"
+                return None if self._in_flight else Stop("the proposer waits for results, but nothing is running")
             except ProposalError as exc:  # e.g. the LLM is unreachable after its retries
-                return f"the proposer failed: {exc}; run again to resume"
+                return Stop(f"the proposer failed: {exc}; run again to resume")
             if proposal.parent_id is None:  # the parent is explicit from here on: recorded, built on, judged
                 proposal.parent_id = choice.parent.id if choice.parent else None
             proposal.extra["search"] = {**choice.record(), **proposal.extra.get("search", {})}

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from autoresearch.propose import registry
-from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted
+from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, Stop
 
 if TYPE_CHECKING:  # spec.py validates `use` through this package while it is itself being loaded
     from autoresearch.spec import Spec
     from autoresearch.store import Experiment
 
-__all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "make_proposer"]
+__all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "Stop", "make_proposer"]
 
 
 def make_proposer(spec: Spec, history: Sequence[Experiment]) -> Proposer:

@@ -58,6 +58,13 @@ class Proposal:
         return record
 
 
+@dataclass(frozen=True)
+class Stop:
+    """No proposal: the study starts no more experiments (running ones finish), for REASON, in words."""
+
+    reason: str
+
+
 @dataclass
 class Context:
     """What a proposer may know when it proposes: the spec, the history and what is pending.
