@@ -34,7 +34,7 @@ from autoresearch.propose.base import (
     WaitForResults,
 )
 from autoresearch.run import nofollow, reaper, sandbox
-from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator
+from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator, Runner
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.run.resources import plan_slots
 from autoresearch.search import make_policy
@@ -88,15 +88,17 @@ def baseline_proposal(spec: Spec) -> Proposal:
 
 
 def make_evaluator(spec: Spec) -> Evaluator:
+    """What is materialised (a params file, a git worktree) x where it runs (here, on Ray)."""
+    runner: Runner | None = None
     if spec.run.executor == "ray":  # experiments run as Ray tasks; everything else stays here
-        from autoresearch.run.ray_executor import ray_evaluator
+        from autoresearch.run.ray_executor import RayRunner
 
-        return ray_evaluator(spec)
+        runner = RayRunner(spec)
     if spec.mode == "code":
         from autoresearch.workspace.code import CodeEvaluator
 
-        return CodeEvaluator(spec)
-    return CommandEvaluator(spec)
+        return CodeEvaluator(spec, runner)
+    return CommandEvaluator(spec, runner)
 
 
 class Loop:

@@ -1,4 +1,11 @@
-"""Evaluating one candidate: materialise it, run the experiment command, read its metrics."""
+"""Evaluating one candidate: materialise it, run the experiment command, read its metrics.
+
+Two separate choices make an evaluator. *What is materialised*: a params file in the user's folder
+(`CommandEvaluator`) or a commit checked out in a git worktree (`workspace/code.py`'s `CodeEvaluator`).
+*Where it runs*: a `Runner`, local processes here (`LocalRunner`) or Ray tasks (`run/ray_executor.py`'s
+`RayRunner`). Any evaluator takes any runner; every process either starts goes through `launch`, the
+one sandbox.
+"""
 
 from __future__ import annotations
 
@@ -136,11 +143,62 @@ class RunningProcesses:
                     os.killpg(pgid, signal.SIGKILL)
 
 
-class CommandEvaluator(Evaluator):
-    """Runs the spec's command for a params-mode candidate (code mode extends `prepare`)."""
+class Runner:
+    """Where a materialised candidate's runs happen: RUN measures it (repeats, protected-file hashes,
+    guards) in ROOT, as `CommandEvaluator.run_here` does on this machine."""
 
-    def __init__(self, spec: Spec) -> None:
+    def run(
+        self,
+        evaluator: CommandEvaluator,
+        root: Path,
+        experiment: Experiment,
+        proposal: Proposal,
+        *,
+        log_dir: Path | None,
+        seed_offset: int,
+        repeats: int | None,
+        slot: int | None,
+    ) -> Evaluation:
+        raise NotImplementedError
+
+    def use_slots(self, slots: dict[int, Slot]) -> dict[int, Slot]:
+        """The local devices each slot owns, for runs started here."""
+        return slots
+
+    def prime(self, evaluator: CommandEvaluator) -> None:
+        """Before the first experiment (from the main thread): e.g. connect to a cluster."""
+
+    def cancel_all(self) -> None:
+        """Stop what this runner started elsewhere (Ctrl-C); local process groups are the evaluator's."""
+
+
+class LocalRunner(Runner):
+    """Runs here, as process groups in the spec's sandbox."""
+
+    def run(
+        self,
+        evaluator: CommandEvaluator,
+        root: Path,
+        experiment: Experiment,
+        proposal: Proposal,
+        *,
+        log_dir: Path | None,
+        seed_offset: int,
+        repeats: int | None,
+        slot: int | None,
+    ) -> Evaluation:
+        return evaluator.run_here(
+            root, experiment, proposal, log_dir=log_dir, seed_offset=seed_offset, repeats=repeats, slot=slot
+        )
+
+
+class CommandEvaluator(Evaluator):
+    """Materialises a params-mode candidate (its params file and placeholders) and runs the spec's command
+    through RUNNER; `CodeEvaluator` materialises code candidates instead."""
+
+    def __init__(self, spec: Spec, runner: Runner | None = None) -> None:
         self.spec = spec
+        self.runner = runner or LocalRunner()
         self.running = RunningProcesses()
         self.warnings = sandbox.check(spec)  # a sandbox that cannot work here fails now, not per run
         # Params mode: protected files as they were when the study started; a run that finds them
@@ -150,7 +208,10 @@ class CommandEvaluator(Evaluator):
         self.ran_in: dict[int, int] = {}  # experiment id -> the slot it ran in (re-measured there)
 
     def use_slots(self, slots: dict[int, Slot]) -> None:
-        self.devices = slots
+        self.devices = self.runner.use_slots(slots)
+
+    def prime(self, history: Sequence[Experiment]) -> None:
+        self.runner.prime(self)
 
     def protected(self) -> list[str]:
         """Paths (globs) relative to the run's folder that no run may change."""
@@ -210,7 +271,23 @@ class CommandEvaluator(Evaluator):
         repeats: int | None = None,
         slot: int | None = None,
     ) -> Evaluation:
-        """Run the experiment command for PROPOSAL with ROOT as the spec's folder, once per repeat.
+        """Measure PROPOSAL, materialised in ROOT, where the runner runs it."""
+        return self.runner.run(
+            self, root, experiment, proposal, log_dir=log_dir, seed_offset=seed_offset, repeats=repeats, slot=slot
+        )
+
+    def run_here(
+        self,
+        root: Path,
+        experiment: Experiment,
+        proposal: Proposal,
+        *,
+        log_dir: Path | None = None,
+        seed_offset: int = 0,
+        repeats: int | None = None,
+        slot: int | None = None,
+    ) -> Evaluation:
+        """Run the experiment command for PROPOSAL with ROOT as the spec's folder, once per repeat, here.
 
         Repeat i gets seed `study.seed + seed_offset + i` ({seed}, AUTORESEARCH_SEED); the objective is
         the mean, the values per repeat go to extra. Protected files are hashed before and after each repeat.
@@ -619,6 +696,7 @@ class CommandEvaluator(Evaluator):
         return evaluation
 
     def cancel_all(self) -> None:
+        self.runner.cancel_all()
         self.running.kill_all()
 
 

@@ -4,7 +4,7 @@ The candidate is materialised here as usual (params file values, or a git worktr
 applied), then the folder it runs in is packed as a small tar.gz and shipped with the task: the spec
 folder once per study (params mode, cached in Ray's object store) or the worktree at each experiment
 (code mode). On the node the task unpacks it in a temporary folder and runs the very same
-`CommandEvaluator.run_in` (command, timeout, guards, metric parsing), checks the protected files,
+`CommandEvaluator.run_here` (command, timeout, guards, metric parsing), checks the protected files,
 and returns the evaluation and the logs, which are written into the local experiment folder.
 
 The coordinator's own `autoresearch` package is shipped to the workers (`py_modules`), so nodes only
@@ -27,18 +27,16 @@ import sys
 import tarfile
 import tempfile
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import autoresearch
 from autoresearch.propose.base import Proposal
 from autoresearch.run import nofollow
-from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator, RunningProcesses
+from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Runner, RunningProcesses
 from autoresearch.run.resources import Slot
 from autoresearch.spec import ResourcesSection, Spec
 from autoresearch.store import Experiment
-from autoresearch.workspace.code import CodeEvaluator
 
 # How many times Ray re-runs an experiment whose worker or node died (not when the command fails).
 MAX_RETRIES = 3
@@ -150,7 +148,8 @@ class _ReapedProcesses(RunningProcesses):
 
 
 class _NodeEvaluator(CommandEvaluator):
-    """Runs the shipped candidate on the node; in code mode every repeat and guard gets it afresh."""
+    """Runs the shipped candidate on the node (a LocalRunner there); in code mode every repeat and guard
+    gets it afresh."""
 
     def __init__(self, spec: Spec, archive: bytes) -> None:
         super().__init__(spec)
@@ -169,7 +168,7 @@ def run_on_node(
 ) -> dict[str, Any]:
     """The Ray task: run the candidate shipped in ARCHIVE; the evaluation and the logs come back.
 
-    `run_in` hashes the protected files around the run and runs the guards, there on the node.
+    `run_here` hashes the protected files around the run and runs the guards, there on the node.
     """
     folder = Path(tempfile.mkdtemp(prefix="autoresearch-"))
     try:
@@ -177,7 +176,7 @@ def run_on_node(
         unpack(archive, root)
         evaluator = _NodeEvaluator(spec.model_copy(update={"root": root}), archive)
         evaluator.running = _ReapedProcesses(folder)
-        evaluation = evaluator.run_in(root, experiment, proposal, seed_offset=seed_offset, repeats=repeats)
+        evaluation = evaluator.run_here(root, experiment, proposal, seed_offset=seed_offset, repeats=repeats)
         log_dir = evaluator.log_dir(experiment)
         logs = (
             {p.name: p.read_bytes() for p in log_dir.iterdir() if p.is_file() and not p.is_symlink()}
@@ -242,12 +241,13 @@ def _remote_task() -> Any:
         return _task
 
 
-class RayMixin(CommandEvaluator):
-    """Runs the experiment command of a CommandEvaluator (or CodeEvaluator) as a Ray task."""
+class RayRunner(Runner):
+    """Runs a candidate materialised here (params or code) as a Ray task: its folder is shipped, the
+    node runs `run_here` on it, and the evaluation and logs come back."""
 
     def __init__(self, spec: Spec) -> None:
-        super().__init__(spec)
         import_ray()  # fail before the study starts when Ray is missing
+        self.spec = spec
         self.request = spec.run.resources or ResourcesSection(
             cpus=spec.run.cpus_per_experiment or 1, gpus=spec.run.gpus
         )
@@ -256,11 +256,11 @@ class RayMixin(CommandEvaluator):
         self._refs_lock = threading.Lock()
         self._spec_folder: Any = None  # the packed spec folder in Ray's object store (params mode)
 
-    def use_slots(self, slots: dict[int, Slot]) -> None:
+    def use_slots(self, slots: dict[int, Slot]) -> dict[int, Slot]:
         self.workers = max(len(slots), 1)  # Ray places experiments itself; only the count matters here
+        return {}  # no local devices: a task gets what Ray assigns it
 
-    def prime(self, history: Sequence[Experiment]) -> None:
-        super().prime(history)
+    def prime(self, evaluator: CommandEvaluator) -> None:
         # Connect from the main thread, before any experiment; a local cluster fits `workers` at once.
         connect(
             self.spec.run.ray_address.strip(),
@@ -277,16 +277,17 @@ class RayMixin(CommandEvaluator):
                 self._spec_folder = ray.put(pack(root))
             return self._spec_folder
 
-    def run_in(
+    def run(
         self,
+        evaluator: CommandEvaluator,
         root: Path,
         experiment: Experiment,
         proposal: Proposal,
         *,
-        log_dir: Path | None = None,
-        seed_offset: int = 0,
-        repeats: int | None = None,
-        slot: int | None = None,
+        log_dir: Path | None,
+        seed_offset: int,
+        repeats: int | None,
+        slot: int | None,
     ) -> Evaluation:
         """Run on the cluster; Ray places it, so SLOT's local devices do not apply."""
         ray = import_ray()
@@ -314,9 +315,9 @@ class RayMixin(CommandEvaluator):
         finally:
             with self._refs_lock:
                 self._refs.discard(ref)
-        log_dir = log_dir or self.log_dir(experiment)
+        log_dir = log_dir or evaluator.log_dir(experiment)
         for name, data in result["logs"].items():
-            nofollow.write_bytes(log_dir / Path(name).name, data, self.anchor)
+            nofollow.write_bytes(log_dir / Path(name).name, data, evaluator.anchor)
         evaluation: Evaluation = result["evaluation"]
         evaluation.extra["ray_node"] = result["node"]
         return evaluation
@@ -328,16 +329,3 @@ class RayMixin(CommandEvaluator):
         for ref in refs:
             with contextlib.suppress(Exception):  # already finished, or the cluster is gone
                 ray.cancel(ref, force=True)
-        super().cancel_all()
-
-
-class RayCommandEvaluator(RayMixin, CommandEvaluator):
-    """Params mode on Ray."""
-
-
-class RayCodeEvaluator(RayMixin, CodeEvaluator):
-    """Code mode on Ray: the worktree is prepared, checked and committed here; the command runs there."""
-
-
-def ray_evaluator(spec: Spec) -> Evaluator:
-    return RayCodeEvaluator(spec) if spec.mode == "code" else RayCommandEvaluator(spec)

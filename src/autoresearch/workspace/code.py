@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autoresearch.propose.base import Proposal
 from autoresearch.run import integrity
-from autoresearch.run.evaluate import CommandEvaluator, Evaluation
+from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Runner
 from autoresearch.spec import Spec
 from autoresearch.store import Decision, Experiment
 from autoresearch.workspace.edits import EditError, FileEdit, parse_edits, plan_edits
@@ -60,8 +60,8 @@ class CodeEvaluator(CommandEvaluator):
     never reaches the commit, the study branch, `best` or `apply`.
     """
 
-    def __init__(self, spec: Spec) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: Spec, runner: Runner | None = None) -> None:
+        super().__init__(spec, runner)
         assert spec.code is not None
         self.code = spec.code
         self.git, self.prefix = code_workspace(spec)
@@ -76,6 +76,7 @@ class CodeEvaluator(CommandEvaluator):
                 self.commits[experiment.id] = experiment.commit_sha
                 if experiment.decision == Decision.BASELINE:
                     self.reference_commit = experiment.commit_sha
+        super().prime(history)
 
     def _repo_path(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
