@@ -328,6 +328,10 @@ def tried_blocks(facts: Facts) -> list[n.Block]:
         )
     else:
         blocks.append(n.paragraph("No candidate was tried after the baseline."))
+    examples = _not_kept_by_strategy(facts)
+    if examples:
+        blocks.append(n.paragraph("What each strategy tried that was not kept (the latest few):"))
+        blocks.append(n.table(["strategy", "#", "decision", "rationale", "why"], examples))
     if s.failure_reasons:
         blocks.append(n.paragraph("The most common reasons a candidate failed or was rejected:"))
         blocks.append(
@@ -345,6 +349,30 @@ def tried_blocks(facts: Facts) -> list[n.Block]:
             )
         )
     return blocks
+
+
+EXAMPLES_PER_STRATEGY = 3
+
+
+def _not_kept_by_strategy(facts: Facts) -> list[list[str]]:
+    """Rows of the latest reverted, failed or rejected candidates of each strategy, strategies by name."""
+    by: dict[str, list[Experiment]] = {}
+    for e in reversed(facts.experiments):  # newest first: what the search tried last is the most telling
+        if e.decision in ("reverted", "failed", "rejected"):
+            group = by.setdefault(e.strategy or "(none)", [])
+            if len(group) < EXAMPLES_PER_STRATEGY:
+                group.append(e)
+    return [
+        [
+            n.code(strategy),
+            f"#{e.id}",
+            e.decision or "",
+            n.code((e.rationale or "")[:200]),
+            n.code((e.reason or "")[:200]),
+        ]
+        for strategy in sorted(by)
+        for e in by[strategy]
+    ]
 
 
 def _count(count: int, noun: str) -> str:
