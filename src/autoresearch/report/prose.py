@@ -76,7 +76,7 @@ def _results(facts: Facts) -> str:
     s = facts.summary
     parts = [f"{k} {d}" for d, k in s.counts.items() if k and d != Decision.BASELINE]
     listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else "".join(parts)
-    text = f"Of the {s.total} experiments, " + (listed if parts else "none was tried besides the baseline") + "."
+    text = f"Of the {s.total} experiments: " + (listed if parts else "none was tried besides the baseline") + "."
     if s.strict_line:
         text += f" Noise: {s.strict_line}."
     if len(s.chain) > 1:
