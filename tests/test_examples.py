@@ -137,8 +137,12 @@ def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
     ]
     history = History(spec.study.direction, experiments)
     runs = format_runs(history, history.tally.best, spec.study_dir, HistoryLimits())
-    assert "Where the time goes (its profile, top entries):" in runs and "(count_primes)" in runs
-    assert "hot.py" in runs and "ncalls  tottime" in runs
+    assert "Where the time goes (its profile, top entries):" in runs and "ncalls  tottime" in runs
+    # The baseline's count_primes dominates its profile; after the sieve it can fall below the imports'
+    # cumulative time in the top entries, so the function's name is checked where it must lead.
+    baseline = next(e for e in experiments if e.decision == "baseline")
+    assert "hot.py" in format_runs(history, baseline, spec.study_dir, HistoryLimits())
+    assert "(count_primes)" in format_runs(history, baseline, spec.study_dir, HistoryLimits())
 
 
 def test_speedup_example_with_two_workers_tries_every_edit(tmp_path: Path) -> None:
