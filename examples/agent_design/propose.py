@@ -4,12 +4,15 @@ from blocks, the way ADAS's meta agent searches over agent code, but with no mod
 A design is a prompt block (what the model is asked, with which examples) and a reader block (how the
 reply becomes a number: take it whole, pick a number, calculate an expression the model wrote, or
 apply an operation the model named to the question's numbers). From the current best it changes one
-block to one not tried in this study, drawn with a seed of the study's length, so a study replays
-exactly; it writes the whole agent.py for the new design. An LLM or a coding agent can take its place
+block to one not tried in this study. Which block, it reads from the scorer's feedback on the best:
+when most wrong answers hold words, the reader is what fails first; otherwise the prompt. The choice
+among those blocks is drawn with a seed of the study's length, so a study replays exactly. It writes
+the whole agent.py of the new design. An LLM or a coding agent can take its place
 (README.md) and write agent code no block here holds.
 """
 
 import json
+import random
 import re
 import sys
 from typing import Any
@@ -150,13 +153,16 @@ def main() -> None:
     prompt, reader = design.groups()
     tried = {e.get("strategy") for e in study["history"]} | {p.get("strategy") for p in study["pending"]}
     tried.add(f"{prompt}+{reader}")
-    # One block changed at a time, from the current best: the neighbours not tried yet.
-    options = [(p, reader) for p in PROMPTS if p != prompt] + [(prompt, r) for r in READERS if r != reader]
-    options = [option for option in options if "+".join(option) not in tried]
+    # One block changed at a time, from the current best: the neighbours not tried yet, the block that
+    # the feedback implicates first.
+    new_prompts = [(p, reader) for p in PROMPTS if p != prompt and f"{p}+{reader}" not in tried]
+    new_readers = [(prompt, r) for r in READERS if r != reader and f"{prompt}+{r}" not in tried]
+    answered = re.findall(r"wrong: answered '(.*)' to '", (study["best"] or {}).get("feedback") or "")
+    wordy = sum(bool(re.search(r"[A-Za-z]{3}", said)) for said in answered) > len(answered) / 2
+    options = (new_readers or new_prompts) if wordy else (new_prompts or new_readers)
     if not options:
         print(json.dumps({"done": True}))
         return
-    import random
 
     new_prompt, new_reader = random.Random(len(study["history"])).choice(options)
     changed = f"prompt {prompt} -> {new_prompt}" if new_prompt != prompt else f"reader {reader} -> {new_reader}"
