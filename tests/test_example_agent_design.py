@@ -63,7 +63,7 @@ def memoriser(root: Path) -> str:
     return f"TABLE = {table!r}\n\n\ndef solve(question, ask):\n    return TABLE.get(question, '')\n"
 
 
-# Seven studies' worth of a real model on CPU: about 2 minutes on an idle 2-core machine, far more under load.
+# Seven experiments of a real model on CPU: about 3.5 minutes of CPU time, and far more wall time under load.
 @pytest.mark.timeout(1800)
 def test_agent_design_improves_on_search_reports_holdout_and_rejects_bad_agents(tmp_path: Path) -> None:
     root = tracked_copy("agent_design", tmp_path / "agent_design")
