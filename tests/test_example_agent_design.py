@@ -35,8 +35,8 @@ else:
 
 COSTLY = """\
 def solve(question, ask):
-    for _ in range(3):  # three tries per question: over the cost guard's 2 calls
-        ask([{"role": "user", "content": question}], 1)
+    for _ in range(3):  # three tries per question: over the cost guard's 2 calls (short ones, for speed)
+        ask([{"role": "user", "content": "Hi"}], 1)
     return ""
 """
 
