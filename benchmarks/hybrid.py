@@ -121,4 +121,6 @@ def _by_llm(e: Experiment) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.stdout.flush()
+    os._exit(0)  # llama-cpp-python's model destructor fails noisily at interpreter shutdown
