@@ -8,11 +8,16 @@ share of candidates the LLM's turns took, and the LLM's parse success rate (turn
 usable point, at the first answer and after repair turns; the others fell back to TPE).
 
     python benchmarks/hybrid.py [--seeds 0,1,2,3,4] [--experiments 16] [--share 0.3] [--sampler tpe]
+                                [--arms alone,hybrid]
+
+`--arms` runs one arm only (a missing arm prints as nan), so that seeds and arms can run as separate
+processes side by side on a machine with cores to spare.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shutil
@@ -57,7 +62,8 @@ def run(folder: Path) -> list[Experiment]:
 
 
 def best(experiments: list[Experiment]) -> float:
-    return min(e.objective for e in experiments if e.decision in ("baseline", "kept") and e.objective is not None)
+    measured = [e.objective for e in experiments if e.decision in ("baseline", "kept") and e.objective is not None]
+    return min(measured, default=math.nan)
 
 
 def main() -> None:
@@ -66,7 +72,9 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, default=16)
     parser.add_argument("--share", type=float, default=0.3)
     parser.add_argument("--sampler", default="tpe")
+    parser.add_argument("--arms", default="alone,hybrid")
     args = parser.parse_args()
+    arms = args.arms.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(
         f"quickstart, {args.experiments} experiments per study (baseline included), seeds {seeds}; "
@@ -78,12 +86,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-") as tmp:
         for seed in seeds:
             folder = Path(tmp) / str(seed)
-            alone = best(run(study(folder / "alone", seed, args.experiments, "alone", 0.0, args.sampler)))
-            hybrid = run(study(folder / "hybrid", seed, args.experiments, "hybrid", args.share, args.sampler))
+            alone = math.nan
+            if "alone" in arms:
+                alone = best(run(study(folder / "alone", seed, args.experiments, "alone", 0.0, args.sampler)))
+            hybrid = []
+            if "hybrid" in arms:
+                hybrid = run(study(folder / "hybrid", seed, args.experiments, "hybrid", args.share, args.sampler))
             turns = [e for e in hybrid if "llm_failed" in e.extra.get("hybrid", {}) or _by_llm(e)]
             usable = [e for e in turns if _by_llm(e)]
             first = [e for e in usable if e.extra.get("llm", {}).get("attempts") == 1]
-            candidates = len(hybrid) - 1
+            candidates = max(len(hybrid) - 1, 0)
             rows.append((seed, alone, best(hybrid), candidates, len(turns), len(usable), len(first)))
             print(
                 f"seed {seed}: {args.sampler} {alone:.4f}  hybrid {best(hybrid):.4f}  "
