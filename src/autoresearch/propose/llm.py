@@ -407,7 +407,8 @@ class LLMProposer:
         values["space"] = describe_space(spec)
         advice = self.advisor() if self.advisor is not None else ""
         heading = "# The optimiser's state (it proposes the other candidates)"
-        values["optimizer"] = f"{heading}\n{advice}\n" if advice else ""
+        # Ends in a blank line, and is nothing at all without an advisor: other prompts stay as they were.
+        values["optimizer"] = f"{heading}\n{advice}\n\n" if advice else ""
         return render(load_template("params", spec.root), **values)
 
     def _format_help(self) -> str:
