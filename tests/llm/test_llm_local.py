@@ -65,7 +65,6 @@ def test_local_proposer_produces_valid_params(model_path: Path, tmp_path: Path) 
         params={"hidden": 32, "layers": 2, "activation": "relu"},
     )
     proposer = LLMProposer(spec)
-    start = time.monotonic()
     proposal = proposer.propose(Context(spec=spec, history=[baseline], best=baseline))
     assert proposal.rejected_reason is None, proposal.extra.get("response")
     assert proposal.params is not None
@@ -73,4 +72,4 @@ def test_local_proposer_produces_valid_params(model_path: Path, tmp_path: Path) 
     assert 1 <= proposal.params["layers"] <= 4 and proposal.params["activation"] in ("relu", "tanh")
     assert proposal.params != baseline.params
     assert proposal.extra["llm"]["attempts"] >= 1 and proposal.strategy
-    assert proposal.cost_usd == 0.0 and proposal.tokens_out and time.monotonic() - start < 120
+    assert proposal.cost_usd == 0.0 and proposal.tokens_out
