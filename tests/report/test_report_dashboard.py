@@ -230,3 +230,21 @@ def test_headline_best_is_the_incumbent_decided_last(tmp_path: Path) -> None:
         srv.stop()
         store.close()
     assert (state["best"], state["best_id"]) == (0.6, 4)
+
+
+def test_headline_best_is_the_global_best_under_islands(tmp_path: Path) -> None:
+    # A candidate kept against its island's incumbent that did not beat the global best (extra.search.best
+    # false) is not the headline, as in `status`, `best` and the report's summary.
+    store = Store(tmp_path / ".autoresearch" / "islands")
+    store.set_meta("direction", "minimize")
+    for decision, objective, is_best in [("baseline", 1.0, True), ("kept", 0.5, True), ("kept", 0.8, False)]:
+        row = store.start_experiment(proposal={})
+        store.finish_experiment(row.id, decision=decision, objective=objective, extra={"search": {"best": is_best}})
+    srv = serve([store.study_dir])
+    try:
+        state = json.loads(_get(srv, "/api/islands/state")[1])
+    finally:
+        srv.stop()
+    summary = summarize(store.experiments(), "minimize")
+    store.close()
+    assert (state["best"], state["best_id"]) == (0.5, 2) == (summary.best, summary.best_id)

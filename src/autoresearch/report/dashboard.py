@@ -39,7 +39,9 @@ PROMPT_BYTES = 200 * 1024
 _TAIL_ROWS = 50  # on each change, re-read the newest rows too: holdout/metrics may be written after finish
 _LIGHT_COLUMNS = (
     "id, parent_id, status, decision, reason, proposer, strategy, substr(rationale, 1, 240) AS rationale, "
-    "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd"
+    "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd, "
+    # Whether a kept row became the global best (an island's keep may not have): summary.became_best.
+    "COALESCE(json_extract(extra, '$.search.best'), 1) AS global_best"
 )
 _DECISION_CODE = {
     Decision.BASELINE: "b",
@@ -184,7 +186,7 @@ class StudyView:
                     baseline = obj
                 if decision != Decision.REVERTED:
                     incumbents.append((r["id"], obj))
-                    if decided_last(r["finished_at"], r["id"]) >= incumbent_key:
+                    if r["global_best"] and decided_last(r["finished_at"], r["id"]) >= incumbent_key:
                         incumbent, incumbent_key = r, decided_last(r["finished_at"], r["id"])
             elif decision in FAILURES:
                 xs.append(r["id"])
