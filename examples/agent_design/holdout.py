@@ -33,15 +33,21 @@ def agent_argv(out: Path) -> list[str]:
     if bwrap is None:
         print("note: no bubblewrap here: the agent runs with holdout/answers.json readable", file=sys.stderr)
         return argv
+    study = study_folder()
+    imports = [Path(entry or ".").resolve() for entry in {sys.prefix, *sys.path}]
     nested = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # The private /tmp must not hide the Python running the agent (a virtual environment or an editable
+    # install in a clone under /tmp): those folders come back read-only, but never the study's folder or
+    # one holding it (that would show the answers), and before the study's folder is hidden below.
+    for path in imports:
+        if path.is_dir() and Path("/tmp") in path.parents and not (path == study or path in study.parents):
+            nested += ["--ro-bind", str(path), str(path)]
     nested += ["--unshare-pid", "--die-with-parent"]
     # The study's folder disappears (the user's holdout/ and every other candidate's worktree with it);
     # this candidate's folder comes back read-only with its answers blanked, and the output is writable.
     nested += ["--tmpfs", str(study_folder()), "--ro-bind", str(HERE), str(HERE)]
     nested += ["--ro-bind", "/dev/null", str(ANSWERS), "--bind", str(out), str(out)]
-    study = study_folder()
-    for entry in {sys.prefix, *sys.path}:  # a virtual environment or a source checkout kept in the study's folder
-        path = Path(entry or ".").resolve()
+    for path in imports:  # a virtual environment or a source checkout kept in the study's folder
         if path.is_dir() and study in path.parents and HERE not in (path, *path.parents):
             nested += ["--ro-bind", str(path), str(path)]
     return [*nested, *argv]
