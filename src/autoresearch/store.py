@@ -98,6 +98,11 @@ CREATE TABLE IF NOT EXISTS ablations (
 """
 
 
+# In SQL, whether a row became the global best when decided (history.became_best's flag): rows without
+# the archive's flag are a single chain's, so they did.
+GLOBAL_BEST_FLAG = "COALESCE(json_extract(extra, '$.search.best'), 1)"
+
+
 class StoreError(Exception):
     """The store cannot be used as it is; the message says why and what to do."""
 
@@ -341,7 +346,7 @@ class Store:
         """The first (or LAST) finished experiment, by id, whose decision is one of DECISIONS; with BEST,
         only one that became the global best when decided (search/archive.py)."""
         order = "DESC" if last else "ASC"
-        only_best = " AND COALESCE(json_extract(extra, '$.search.best'), 1) != 0" if best else ""
+        only_best = f" AND {GLOBAL_BEST_FLAG} != 0" if best else ""
         row = self._db.execute(
             f"SELECT * FROM experiments WHERE status='done' AND decision IN ({', '.join('?' * len(decisions))})"
             f"{only_best} ORDER BY id {order} LIMIT 1",

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from autoresearch.report.summary import decided_last, improvement, keep_rate, running_best_points
-from autoresearch.store import DB_NAME, FAILURES, MEASURED, Decision
+from autoresearch.store import DB_NAME, FAILURES, GLOBAL_BEST_FLAG, MEASURED, Decision
 
 TOKEN_HEADER = "X-Autoresearch-Token"
 TOKEN_COOKIE = "autoresearch_token"
@@ -40,8 +40,8 @@ _TAIL_ROWS = 50  # on each change, re-read the newest rows too: holdout/metrics 
 _LIGHT_COLUMNS = (
     "id, parent_id, status, decision, reason, proposer, strategy, substr(rationale, 1, 240) AS rationale, "
     "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd, "
-    # Whether a kept row became the global best (an island's keep may not have): summary.became_best.
-    "COALESCE(json_extract(extra, '$.search.best'), 1) AS global_best"
+    # Whether a kept row became the global best (an island's keep may not have): history.became_best.
+    f"{GLOBAL_BEST_FLAG} AS global_best"
 )
 _DECISION_CODE = {
     Decision.BASELINE: "b",
