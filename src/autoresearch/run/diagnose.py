@@ -73,8 +73,8 @@ def mounts(spec: Spec, view: sandbox.View) -> list[Mount]:
 
 def _hidden_why(place: Path) -> str:
     if place.name == ".git":
-        return "git's data, hidden from every sandboxed process"
-    return "the study's folder (store, logs, other experiments), hidden from every sandboxed process"
+        return "git's data: hidden from every sandboxed process"
+    return "the study's folder with the store, logs and other experiments: hidden from every sandboxed process"
 
 
 def _data_why(spec: Spec, rel: str) -> str:
@@ -118,7 +118,7 @@ def explain(spec: Spec, view: sandbox.View, command: str, env: Mapping[str, str]
     bwrap = sandbox.resolve_kind(spec) == "bwrap"
     if bwrap:
         layout = mounts(spec, view)
-        cause = _missing_path(command, output, layout) or _refused_write(output, layout)
+        cause = _refused_write(output, layout) or _missing_path(command, output, layout)
         if cause is not None:
             return cause
     if not network and _NO_NETWORK.search(output):
@@ -135,7 +135,7 @@ def _missing_path(command: str, output: str, layout: list[Mount]) -> Cause | Non
         if not os.path.lexists(path):
             continue
         mount = state_of(path.resolve(), layout)
-        if mount.state == "private":
+        if mount.state == "private" and mount.path != path.resolve():  # /tmp itself is there, empty
             folder = sandbox_defaults.environment_of(path) if path.parent.name == "bin" else path
             folder = folder if folder.is_dir() else folder.parent
             return Cause(
