@@ -71,9 +71,9 @@ def library_study(root: Path, bench: str, extra: str = "", run: str = "") -> Pat
     return root
 
 
-def autoresearch(root: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def autoresearch(root: Path, env: dict[str, str] | None = None, *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "autoresearch", "run", str(root)],
+        [PYTHON, "-m", "autoresearch", "run", *flags, str(root)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -300,3 +300,41 @@ def test_a_candidates_failure_is_not_diagnosed(tmp_path: Path) -> None:
         store.close()
     assert [e.decision for e in rows] == ["baseline", "failed"]
     assert "MYLIB_SECRET_NAME" in (rows[1].reason or "") and "sandbox" not in (rows[1].reason or "")
+
+
+def test_a_proposers_first_failure_names_its_own_option(tmp_path: Path) -> None:
+    # A script proposer that needs a variable the allowlist dropped: its first failure names the
+    # [proposer] option that passes it; later failures are not diagnosed (one verdict per run).
+    propose = "import os, json\nos.environ['MYLIB_PROPOSER_KEY']\nprint(json.dumps({'params': {'x': 1}}))\n"
+    write_study(
+        tmp_path / "s",
+        f"""
+        [study]
+        name = "lib"
+        [run]
+        command = "{PYTHON} exp.py {{x}}"
+        [metric]
+        name = "loss"
+        [params]
+        x = {{ low = 0, high = 9, default = 0 }}
+        [proposer]
+        use = "script:{PYTHON} propose.py"
+        [budget]
+        experiments = 3
+        """,
+        {"propose.py": propose, "exp.py": "import sys\nprint('loss:', sys.argv[1])\n"},
+    )
+    root = tmp_path / "s"
+    env = {**os.environ, "MYLIB_PROPOSER_KEY": "k"}
+    autoresearch(root, env)
+    rows = experiments(root)
+    assert [e.decision for e in rows][1:] == ["rejected", "rejected"], [(e.decision, e.reason) for e in rows]
+    fix = 'pass_env = ["MYLIB_PROPOSER_KEY"] in [proposer] options'
+    assert fix in (rows[1].reason or "") and "KeyError" in (rows[1].reason or "")
+    assert "sandbox" not in (rows[2].reason or "")
+    spec = root / "autoresearch.toml"
+    text = spec.read_text().replace("experiments = 3", "experiments = 4")
+    spec.write_text(text.replace('propose.py"\n', 'propose.py"\noptions = { pass_env = ["MYLIB_PROPOSER_KEY"] }\n'))
+    resumed = autoresearch(root, env, "--accept-spec-change")  # a proposer option changes the search
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert experiments(root)[-1].params == {"x": 1}  # the proposer runs, with its variable

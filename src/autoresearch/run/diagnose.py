@@ -9,9 +9,10 @@ them on it.
 `mounts` models bwrap's view as `_bwrap_argv` builds it (later mounts cover earlier ones), so both the
 diagnosis and `autoresearch sandbox` read one description of what a process sees.
 
-Only the user's own commands are diagnosed (the baseline, the pre-flight check, `autoresearch sandbox`):
-the diagnosis looks at paths and variables outside the sandbox, and a candidate that could print names
-and read the verdict would learn what exists outside its view.
+Only the user's own commands are diagnosed (the baseline, the pre-flight check, `autoresearch sandbox`,
+a proposer's first failure in a run): the diagnosis looks at paths and variables outside the sandbox,
+and a candidate or proposer that could print names and read the verdicts would learn what exists
+outside its view. One verdict per proposer and run bounds what a proposer can learn to one fact.
 """
 
 from __future__ import annotations
@@ -112,21 +113,41 @@ def _shown(path: Path) -> str:
     return "~/" + str(path.relative_to(home)) if home in path.parents else str(path)
 
 
-def explain(spec: Spec, view: sandbox.View, command: str, env: Mapping[str, str], output: str) -> Cause | None:
-    """The sandbox wall that most likely made COMMAND fail with OUTPUT (its stdout and stderr tails), or None."""
+# Where each widening is written, for experiments (and guards, holdout, scorer) and for proposers,
+# whose network, variables and writable folders are their own [proposer] options.
+_LINES = {
+    False: {
+        "network": "set sandbox.network = true",
+        "pass_env": 'pass it with run.pass_env = ["{}"]',
+        "writable": 'allow writing there with sandbox.writable = ["{}"]',
+    },
+    True: {
+        "network": "set network = true in [proposer] options",
+        "pass_env": 'pass it with pass_env = ["{}"] in [proposer] options',
+        "writable": 'allow writing there with writable = ["{}"] in [proposer] options',
+    },
+}
+
+
+def explain(
+    spec: Spec, view: sandbox.View, command: str, env: Mapping[str, str], output: str, proposer: bool = False
+) -> Cause | None:
+    """The sandbox wall that most likely made COMMAND fail with OUTPUT (its stdout and stderr tails), or None.
+    PROPOSER: the fix is a [proposer] option where it has one."""
+    lines = _LINES[proposer]
     network = spec.sandbox.network if view.network is None else view.network
     bwrap = sandbox.resolve_kind(spec) == "bwrap"
     if bwrap:
         layout = mounts(spec, view)
-        cause = _refused_write(output, layout) or _missing_path(command, output, layout)
+        cause = _refused_write(output, layout, lines["writable"]) or _missing_path(command, output, layout)
         if cause is not None:
             return cause
     if not network and _NO_NETWORK.search(output):
         return Cause(
             "has no network (sandbox.network = false): the connection was refused",
-            "set sandbox.network = true if the command must reach the network",
+            lines["network"] + " if the command must reach the network",
         )
-    return _dropped_variable(command, output, env)
+    return _dropped_variable(command, output, env, lines["pass_env"])
 
 
 def _missing_path(command: str, output: str, layout: list[Mount]) -> Cause | None:
@@ -151,7 +172,7 @@ def _missing_path(command: str, output: str, layout: list[Mount]) -> Cause | Non
     return None
 
 
-def _refused_write(output: str, layout: list[Mount]) -> Cause | None:
+def _refused_write(output: str, layout: list[Mount], fix: str) -> Cause | None:
     """A write refused on a read-only path (a cache in HOME, data beside the study)."""
     for line in output.splitlines():
         if not _READ_ONLY.search(line):
@@ -164,12 +185,12 @@ def _refused_write(output: str, layout: list[Mount]) -> Cause | None:
             folder = path if path.is_dir() or (not path.exists() and not path.suffix) else path.parent
             return Cause(
                 f"keeps {path} read-only (everything outside the run's folders is)",
-                f'allow writing there with sandbox.writable = ["{_shown(folder)}"]',
+                fix.format(_shown(folder)),
             )
     return None
 
 
-def _dropped_variable(command: str, output: str, env: Mapping[str, str]) -> Cause | None:
+def _dropped_variable(command: str, output: str, env: Mapping[str, str], fix: str) -> Cause | None:
     """A variable set outside, left out by the environment allowlist, that the command or output asks for."""
     dropped = [name for name in os.environ if name not in env and len(name) > 1]
     for name in sorted(dropped, key=len, reverse=True):
@@ -182,7 +203,7 @@ def _dropped_variable(command: str, output: str, env: Mapping[str, str]) -> Caus
         if re.search(asks, command) or re.search(asks, output):
             return Cause(
                 f"drops {name} from the environment (only an allowlist of variables passes)",
-                f'pass it with run.pass_env = ["{name}"]',
+                fix.format(name),
             )
     return None
 
@@ -197,3 +218,19 @@ def missing_files(text: str, names: Iterable[str]) -> list[str]:
         if name in text or (Path(name).name in text and len(Path(name).name) > 3) or stem in modules:
             found.append(name)
     return found
+
+
+class ProposerDiagnosis:
+    """A proposer's failures, diagnosed once per run (the first): a proposer may be adversarial, and
+    one verdict is all it can ever read back."""
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def __call__(self, spec: Spec, view: sandbox.View, command: str, env: Mapping[str, str], output: str) -> str:
+        """'; <cause>' for the first failure whose cause is the sandbox, else ''."""
+        if self.used:
+            return ""
+        self.used = True
+        cause = explain(spec, view, command, env, output[-4000:], proposer=True)
+        return f"; {cause}" if cause else ""
