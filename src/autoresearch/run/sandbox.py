@@ -16,7 +16,8 @@ Everything is an argv prefix put in front of the command by autoresearch (see `r
 - `kind = "auto"` (the default): bwrap where it works here, else none, with a warning.
 
 The same `View`-based prefix runs experiments, repeats, rechecks, guards, the holdout, the scorer and
-script/agent proposers.
+script/agent proposers. What it opens for tools (interpreters named in commands, `sandbox.readable`,
+per-run caches) is in `sandbox_defaults`; naming it when it makes a command fail, in `diagnose`.
 """
 
 from __future__ import annotations
