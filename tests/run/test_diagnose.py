@@ -338,3 +338,12 @@ def test_a_proposers_first_failure_names_its_own_option(tmp_path: Path) -> None:
     resumed = autoresearch(root, env, "--accept-spec-change")  # a proposer option changes the search
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert experiments(root)[-1].params == {"x": 1}  # the proposer runs, with its variable
+
+
+def test_a_plain_bug_that_prints_a_path_in_tmp_is_not_blamed_on_the_sandbox(tmp_path: Path) -> None:
+    # The output names a folder that exists outside, under /tmp, but does not complain it is missing.
+    bench = f"print('working in', {str(tmp_path)!r})\nraise ValueError('the model diverged')\n"
+    root = library_study(tmp_path / "lib", bench)
+    failed = autoresearch(root)
+    assert failed.returncode == 1 and "ValueError: the model diverged" in failed.stdout, failed.stdout
+    assert "the sandbox is" not in failed.stdout and "not committed" not in failed.stdout

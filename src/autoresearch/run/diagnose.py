@@ -95,6 +95,11 @@ def state_of(path: Path, layout: list[Mount]) -> Mount:
 
 _PATH = re.compile(r"(?<![\w.~/-])(~?/[\w.@+%=,-]+(?:/[\w.@+%=,-]*)*)")
 _READ_ONLY = re.compile(r"read-only file system|\[errno 30\]|erofs", re.IGNORECASE)
+_MISSING = re.compile(
+    r"no such file|not found|cannot access|can't open|cannot open|does not exist|not a directory|\[errno 2\]|"
+    r"filenotfound|cannot find|could not find",
+    re.IGNORECASE,
+)
 _NO_NETWORK = re.compile(
     r"network is unreachable|connection refused|temporary failure in name resolution|name or service not known|"
     r"could not resolve host|nodename nor servname|no address associated|\[errno (101|111|-2|-3)\]|getaddrinfo failed",
@@ -151,8 +156,11 @@ def explain(
 
 
 def _missing_path(command: str, output: str, layout: list[Mount]) -> Cause | None:
-    """A path the command or its output names, there outside, but private or hidden inside."""
-    for path in [*paths_in(command), *paths_in(output)]:
+    """A path the command names, or its output says is missing, there outside, but private or hidden
+    inside. (An output path without a complaint may be the sandbox's own /tmp, a pytest basetemp that
+    happens to exist outside too: naming it would blame the sandbox for a plain bug.)"""
+    complaints = [paths_in(line) for line in output.splitlines() if _MISSING.search(line)]
+    for path in [*paths_in(command), *(path for found in complaints for path in found)]:
         if not os.path.lexists(path):
             continue
         mount = state_of(path.resolve(), layout)
