@@ -269,11 +269,12 @@ def run(
     show_default=True,
     help="Whose view `-- CMD` runs in.",
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[PATH] [-- CMD...]")
 @user_errors
 def sandbox(role: str, args: tuple[str, ...]) -> None:
-    """What an experiment (and each guard, the holdout, the scorer, a proposer) sees in the sandbox of the
-    study in PATH; `autoresearch sandbox [PATH] -- CMD` runs CMD in that view, to try a guard by hand."""
+    """Without CMD: what an experiment (and each guard, the holdout, the scorer, a proposer) sees in the
+    sandbox of the study in PATH. With `-- CMD`: runs CMD in that view, to try a guard by hand before
+    the study spends its budget."""
     from autoresearch.run import sandbox_view
     from autoresearch.spec import load_spec
 
