@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,40 @@ def test_caches_follow_the_users_choice_then_writable_folders_then_a_per_run_fol
     assert env["HF_HOME"] == str(home / ".cache" / "huggingface")
     assert env["TRITON_CACHE_DIR"] == "/tmp/.cache/triton"
     assert os.environ["PIP_CACHE_DIR"] == str(tmp_path / "pip")
+
+
+def test_a_program_right_in_tmp_is_shown_alone_and_tmp_stays_private(tmp_path: Path) -> None:
+    # Showing its folder would be showing the host's whole /tmp, read-only, over the private one.
+    name = f"autoresearch-test-{uuid.uuid4().hex[:8]}"
+    script, marker = Path("/tmp") / f"{name}.sh", Path("/tmp") / f"{name}.marker"
+    marker.write_text("the host's /tmp\n")
+    script.write_text(
+        f"#!/bin/sh\necho scratch > /tmp/{name}.scratch && echo loss: $(wc -c < /tmp/{name}.scratch)\n"
+        f"test -e {marker} && echo seen: 1 || echo seen: 0\n"
+    )
+    script.chmod(0o755)
+    try:
+        root = library_study(tmp_path / "lib", "print('loss: 1.0')\n")
+        spec_file = root / "autoresearch.toml"
+        spec_file.write_text(spec_file.read_text().replace(f'command = "{PYTHON} bench.py"', f'command = "{script}"'))
+        assert sandbox_defaults.named_interpreters(load_spec(root)) == (script,)
+        done = autoresearch(root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        # The private /tmp is writable and its own: the host's marker is not there, the scratch not here.
+        assert experiments(root)[0].metrics == {"loss": 8.0, "seen": 0.0}
+        assert not (Path("/tmp") / f"{name}.scratch").exists()
+    finally:
+        script.unlink()
+        marker.unlink()
+
+
+def test_readable_tmp_itself_is_refused(tmp_path: Path) -> None:
+    root = library_study(tmp_path / "lib", "print('loss: 1.0')\n", extra='[sandbox]\nreadable = ["/tmp"]')
+    refused = autoresearch(root)
+    assert refused.returncode == 1 and "sandbox.readable: '/tmp' would replace the private /tmp" in refused.stderr
+    assert experiments_or_none(root) is None
+
+
+def experiments_or_none(root: Path) -> list[object] | None:
+    """The study's experiments, or None when it never started (no store)."""
+    return experiments(root) if (root / ".autoresearch" / "lib" / "study.db").exists() else None

@@ -58,6 +58,11 @@ def check_paths(spec: Spec) -> None:
     for key, texts in (("readable", spec.sandbox.readable), ("writable", spec.sandbox.writable)):
         for text in texts:
             path = Path(os.path.expanduser(text)).resolve()
+            if key == "readable" and path in (PRIVATE_TMP, Path("/")):
+                raise SandboxError(
+                    f"sandbox.readable: {text!r} would replace the private /tmp (nothing could write there); "
+                    "name the folders under /tmp that the commands need"
+                )
             place = next((h for h in hidden if _inside(path, h)), None)
             if place is not None:
                 raise SandboxError(
@@ -108,13 +113,14 @@ def named_interpreters(spec: Spec) -> tuple[Path, ...]:
             path = Path(word.split("=", 1)[1] if word.startswith("-") and "=" in word else word)
             if not path.is_absolute() or not path.is_file() or not os.access(path, os.X_OK):
                 continue
-            found.add(environment_of(path))
-            found.add(environment_of(path.resolve()))  # a venv whose python links into another one
+            for executable in (path, path.resolve()):  # a venv whose python links into another one
+                folder = environment_of(executable)
+                found.add(executable if folder == PRIVATE_TMP else folder)  # never the whole /tmp
     venv = spec.root / ".venv"
     if venv.is_dir():
         found.add(venv)
     hidden = hidden_places(spec)
-    under_tmp = {f.resolve() for f in found if PRIVATE_TMP in f.resolve().parents}
+    under_tmp = {f.resolve() for f in found if PRIVATE_TMP in f.resolve().parents}  # elsewhere: readable already
     return tuple(sorted(f for f in under_tmp if not any(_inside(f, h) for h in hidden)))
 
 
