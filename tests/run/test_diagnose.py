@@ -347,3 +347,23 @@ def test_a_plain_bug_that_prints_a_path_in_tmp_is_not_blamed_on_the_sandbox(tmp_
     failed = autoresearch(root)
     assert failed.returncode == 1 and "ValueError: the model diverged" in failed.stdout, failed.stdout
     assert "the sandbox is" not in failed.stdout and "not committed" not in failed.stdout
+
+
+def test_a_scorer_reading_labels_in_tmp_names_sandbox_readable(tmp_path: Path) -> None:
+    # The scorer's message never quotes its output (it may hold hidden data), but names the wall.
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "y.txt").write_text("1 0 1\n")
+    score = f"labels = open({str(labels / 'y.txt')!r}).read().split()\nprint('loss:', len(labels))\n"
+    scorer = f'[scorer]\ncommand = "{PYTHON} score.py"'
+    root = library_study(tmp_path / "lib", "print('ran')\n", extra=scorer)
+    (root / "score.py").write_text(score)
+    subprocess.run(["git", "add", "score.py"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "s"], cwd=root, check=True)
+    failed = autoresearch(root)
+    assert_sandbox_named(failed, f'sandbox.readable = ["{labels}"]')
+    assert "the scorer failed (exit code 1)" in failed.stdout
+    add_lines(root, "sandbox", f'readable = ["{labels}"]')
+    done = autoresearch(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert experiments(root)[-1].metrics == {"loss": 3.0}
