@@ -260,6 +260,39 @@ def run(
         sys.exit(1)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--as",
+    "role",
+    type=click.Choice(["experiment", "holdout", "scorer", "proposer"]),
+    default="experiment",
+    show_default=True,
+    help="Whose view `-- CMD` runs in.",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[PATH] [-- CMD...]")
+@user_errors
+def sandbox(role: str, args: tuple[str, ...]) -> None:
+    """Without CMD: what an experiment (and each guard, the holdout, the scorer, a proposer) sees in the
+    sandbox of the study in PATH. With `-- CMD`: runs CMD in that view, to try a guard by hand before
+    the study spends its budget."""
+    from autoresearch.run import sandbox_view
+    from autoresearch.spec import load_spec
+
+    after = len(sys.argv) - sys.argv.index("--") - 1 if "--" in sys.argv else 0
+    before, command = (args[: len(args) - after], args[len(args) - after :]) if after else (args, ())
+    if len(before) > 1:
+        raise UserError(f"one PATH at most, got {' '.join(before)}; put the command after --", exit_code=2)
+    spec = load_spec(Path(before[0]) if before else Path())
+    if not command:
+        emit(sandbox_view.describe(spec))
+        return
+    note(f"autoresearch: {sandbox_view.working_folder_note(spec)}")
+    import shlex
+
+    # One word is a shell command line as the spec would hold it ("cd x && pytest"); more are argv.
+    sys.exit(sandbox_view.run(spec, command[0] if len(command) == 1 else shlex.join(command), role))
+
+
 def _prog() -> str:
     """How the user ran this command, for hints they can paste: `.venv/bin/autoresearch` stays so."""
     argv0 = Path(sys.argv[0])

@@ -196,6 +196,9 @@ class Loop:
             self._rerun_interrupted(pool)
             ready: tuple[Proposal, Proposer] | Stop | None = None
             if self.baseline is None and not self._in_flight:
+                cannot_start = self.evaluator.preflight()  # before the budget is spent on a doomed baseline
+                if cannot_start:
+                    return f"stopped before the baseline: {cannot_start}; fix it and run again"
                 self._start(pool, self.baseline_proposal, is_baseline=True)
                 if self._pipelined:  # a slow proposer prepares the first candidate meanwhile
                     ready = self._propose()
@@ -203,7 +206,7 @@ class Loop:
             if self.baseline is None:
                 failed = self.history[-1] if self.history else None
                 where = f" (logs: {failed.log_dir})" if failed and failed.log_dir else ""
-                hint = self.evaluator.baseline_hint()
+                hint = self.evaluator.baseline_hint(failed)
                 return (
                     f"the baseline failed: {failed.reason if failed else 'not run'}{where}"
                     + (f". {hint}" if hint else "")

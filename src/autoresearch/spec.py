@@ -407,12 +407,14 @@ class SandboxSection(_Section):
     processes: int | None = Field(default=None, ge=1)  # RLIMIT_NPROC: per user, not enforced for root
     file_size: Size | None = None  # largest file the experiment may write (RLIMIT_FSIZE)
     writable: list[str] = []  # bwrap: more folders every sandboxed process may write (e.g. "~/.cache/torch")
+    readable: list[str] = []  # bwrap: more paths shown read-only where the view has none (under /tmp)
 
     @model_validator(mode="after")
     def _check(self) -> SandboxSection:
-        for text in self.writable:
-            if not Path(text).expanduser().is_absolute():
-                raise ValueError(f"writable path {text!r} must be absolute (or start with ~)")
+        for key, paths in (("writable", self.writable), ("readable", self.readable)):
+            for text in paths:
+                if not Path(text).expanduser().is_absolute():
+                    raise ValueError(f"{key} path {text!r} must be absolute (or start with ~)")
         return self
 
 

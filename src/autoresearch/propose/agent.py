@@ -17,7 +17,7 @@ from autoresearch.propose.base import Context, Proposal
 from autoresearch.propose.materials import MATERIALS_DIR, write_agent_materials
 from autoresearch.propose.prompt import HistoryLimits, format_parent
 from autoresearch.propose.script import experiment_summary
-from autoresearch.run import nofollow, sandbox
+from autoresearch.run import diagnose, nofollow, sandbox
 from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
 from autoresearch.store import FAILURES, Experiment
@@ -93,6 +93,7 @@ class AgentProposer:
         self.timeout = float(timeout or spec.proposer.options.get("timeout", 1800))
         self.git, self.prefix = code_workspace(spec)
         self.folder = spec.study_dir / "agent"
+        self.diagnose = diagnose.ProposerDiagnosis()
 
     def propose(self, context: Context) -> Proposal:
         # The policy's parent (the best, a draft's baseline, a failed node to debug), never a guess.
@@ -110,10 +111,11 @@ class AgentProposer:
         # only writable folder, the allowlisted environment. Its API key and network come from
         # [proposer] options (pass_env, network, writable), never by default.
         view = sandbox.proposer_view(self.spec, worktree, writable=(), readable=(prompt_file,))
+        env = sandbox.proposer_env(self.spec, {})
         done = run_piped(
             command,
             cwd=root,
-            env=sandbox.proposer_env(self.spec, {}),
+            env=env,
             timeout=self.timeout,
             preexec=sandbox.prefix(self.spec, view),
         )
@@ -124,7 +126,8 @@ class AgentProposer:
         extra = self._io(prompt, done.stdout, done.stderr)
         if done.exit_code != 0:
             tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-            return Proposal(rejected_reason=f"the agent exited with {done.exit_code}: {tail}", extra=extra)
+            cause = self.diagnose(self.spec, view, self.command, env, done.stdout + "\n" + done.stderr)
+            return Proposal(rejected_reason=f"the agent exited with {done.exit_code}: {tail}{cause}", extra=extra)
         files, reason = self._edits(worktree, parent)
         if reason is not None:
             return Proposal(rejected_reason=reason, extra=extra)

@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from autoresearch.propose.base import Context, Proposal, SearchExhausted, WaitForResults
-from autoresearch.run import nofollow, sandbox
+from autoresearch.run import diagnose, nofollow, sandbox
 from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
@@ -118,6 +118,7 @@ class ScriptProposer:
         self.spec = spec
         self.command = command
         self.timeout = timeout
+        self.diagnose = diagnose.ProposerDiagnosis()
 
     def propose(self, context: Context) -> Proposal:
         payload = json.dumps(context_payload(context))
@@ -126,10 +127,11 @@ class ScriptProposer:
         state = self.spec.study_dir / "proposer"
         os.close(nofollow.open_dir(state, self.spec.root))
         view = sandbox.proposer_view(self.spec, self.spec.root, writable=(state,))
+        env = sandbox.proposer_env(self.spec, {"AUTORESEARCH_PROPOSER_DIR": str(state)})
         done = run_piped(
             self.command,
             cwd=self.spec.root,
-            env=sandbox.proposer_env(self.spec, {"AUTORESEARCH_PROPOSER_DIR": str(state)}),
+            env=env,
             timeout=self.timeout,
             preexec=sandbox.prefix(self.spec, view),
             stdin=payload,
@@ -138,7 +140,8 @@ class ScriptProposer:
             return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s")
         if done.exit_code != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
-            return Proposal(rejected_reason=f"proposer script exited with {done.exit_code}: {tail[0]}")
+            cause = self.diagnose(self.spec, view, self.command, env, done.stdout + "\n" + done.stderr)
+            return Proposal(rejected_reason=f"proposer script exited with {done.exit_code}: {tail[0]}{cause}")
         proposal = parse_proposal(done.stdout)
         if proposal.rejected_reason is None:
             proposal.rejected_reason = context.check(proposal)

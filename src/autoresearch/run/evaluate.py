@@ -26,6 +26,7 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
+from autoresearch.run import diagnose as diagnose_run
 from autoresearch.run import feedback, integrity, nofollow, sandbox
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
@@ -87,8 +88,13 @@ class Evaluator:
     def close(self) -> None:
         """The study has stopped: release what only running needs (code mode's worktrees)."""
 
-    def baseline_hint(self) -> str:
-        """After a failed baseline: a likely cause the user can fix (code mode: uncommitted files), or ''."""
+    def baseline_hint(self, failed: Experiment | None) -> str:
+        """After the baseline FAILED: a likely cause the user can fix (code mode: a missing file that is not
+        committed), or ''."""
+        return ""
+
+    def preflight(self) -> str:
+        """Before the baseline: why a command of the spec cannot start in the sandbox, or ''."""
         return ""
 
     def remeasure(
@@ -212,6 +218,11 @@ class CommandEvaluator(Evaluator):
 
     def prime(self, history: Sequence[Experiment]) -> None:
         self.runner.prime(self)
+
+    def preflight(self) -> str:
+        from autoresearch.run import preflight
+
+        return preflight.check(self.spec)
 
     def protected(self) -> list[str]:
         """Paths (globs) relative to the run's folder that no run may change."""
@@ -374,6 +385,7 @@ class CommandEvaluator(Evaluator):
             logs=log_dir,
             view=view,
             devices=devices,
+            diagnose=_is_baseline(experiment),
         )
         if self.spec.scorer is None:
             evaluation = self.read(result, cwd)
@@ -418,11 +430,15 @@ class CommandEvaluator(Evaluator):
         view: sandbox.View,
         stem: str = "",
         devices: Slot | None = None,
+        diagnose: bool = False,
     ) -> RunResult:
         """Run COMMAND in the spec's sandbox, seeing VIEW, logging to LOGS/<STEM>stdout.log and
         stderr.log (opened without following links) and killable by Ctrl-C: every candidate-influenced
-        process the evaluator starts (runs, guards, holdout, scorer, profile) starts here."""
-        return run_command(
+        process the evaluator starts (runs, guards, holdout, scorer, profile) starts here.
+
+        DIAGNOSE (the user's own code, the baseline; never a candidate's, see run/diagnose.py): when it
+        fails, name the sandbox wall that likely caused it in the result's `sandbox_cause`."""
+        result = run_command(
             command,
             cwd=cwd,
             env=env,
@@ -436,6 +452,11 @@ class CommandEvaluator(Evaluator):
             on_exit=self.running.discard,
             anchor=self.anchor,
         )
+        if diagnose and not result.succeeded and not result.timed_out:
+            output = read_tail(result.stdout_path, 2000) + "\n" + read_tail(result.stderr_path, 2000)
+            cause = diagnose_run.explain(self.spec, view, command, env, output)
+            result.sandbox_cause = str(cause) if cause else ""
+        return result
 
     def score(
         self,
@@ -470,6 +491,7 @@ class CommandEvaluator(Evaluator):
             logs=log_dir,
             view=view,
             stem="scorer.",
+            diagnose=_is_baseline(experiment),
         )
         evaluation = self.read(result, home, timeout=scorer.timeout)
         # Only the scorer's `feedback:` lines pass (the user's scorer chooses what hidden data they quote).
@@ -485,6 +507,7 @@ class CommandEvaluator(Evaluator):
             if result.exit_code == 0 and not result.timed_out:
                 why = f"no metric {self.spec.metric.name} in its output"
             evaluation.error = f"the scorer failed ({why}); see scorer.stderr.log in the experiment's folder"
+            evaluation.error += f"; {result.sandbox_cause}" if result.sandbox_cause else ""
         evaluation.exit_code, evaluation.duration = run.exit_code, run.duration
         return evaluation
 
@@ -572,6 +595,7 @@ class CommandEvaluator(Evaluator):
             timeout=holdout.timeout,
             logs=log_dir,
             view=view,
+            diagnose=_is_baseline(experiment),
         )
         return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
 
@@ -647,6 +671,7 @@ class CommandEvaluator(Evaluator):
                     logs=log_dir,
                     view=sandbox.View(root, writable=(output_dir,), readable=readable),
                     stem=f"guard-{slug}.",
+                    diagnose=_is_baseline(experiment),
                 )
             except nofollow.UnsafePath as exc:
                 return f"guard {guard.name}: a run planted a symlink where autoresearch keeps its files: {exc}"
@@ -658,7 +683,11 @@ class CommandEvaluator(Evaluator):
                     for line in read_tail(path, 400, whole_lines=True).splitlines()
                     if line.strip()
                 ]
-                return f"guard {guard.name} failed ({why}): {' | '.join(lines[-3:])} (log: {result.stdout_path.parent})"
+                cause = f"; {result.sandbox_cause}" if result.sandbox_cause else ""
+                return (
+                    f"guard {guard.name} failed ({why}): {' | '.join(lines[-3:])} (log: {result.stdout_path.parent})"
+                    + cause
+                )
         return None
 
     def read(
@@ -693,11 +722,18 @@ class CommandEvaluator(Evaluator):
             evaluation.error = measured.error
         else:
             evaluation.objective = measured.objective
+        if evaluation.error is not None and result.sandbox_cause:
+            evaluation.error += f"; {result.sandbox_cause}"
         return evaluation
 
     def cancel_all(self) -> None:
         self.runner.cancel_all()
         self.running.kill_all()
+
+
+def _is_baseline(experiment: Experiment) -> bool:
+    """Whether EXPERIMENT runs the user's own code: only its failures are diagnosed (run/diagnose.py)."""
+    return bool(experiment.extra.get("baseline"))
 
 
 def _plain_dir(path: Path) -> bool:

@@ -69,6 +69,7 @@ class RunResult:
     stderr_path: Path
     truncated: bool  # some output was dropped to keep the logs under the cap
     error: str | None = None  # the command could not be started at all
+    sandbox_cause: str = ""  # how the sandbox likely made it fail, with the spec line that allows it (diagnose)
 
     @property
     def succeeded(self) -> bool:

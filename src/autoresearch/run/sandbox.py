@@ -16,7 +16,8 @@ Everything is an argv prefix put in front of the command by autoresearch (see `r
 - `kind = "auto"` (the default): bwrap where it works here, else none, with a warning.
 
 The same `View`-based prefix runs experiments, repeats, rechecks, guards, the holdout, the scorer and
-script/agent proposers.
+script/agent proposers. What it opens for tools (interpreters named in commands, `sandbox.readable`,
+per-run caches) is in `sandbox_defaults`; naming it when it makes a command fail, in `diagnose`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from autoresearch.run import sandbox_defaults
 from autoresearch.spec import SandboxSection, Spec
 from autoresearch.store import Store
 
@@ -148,6 +150,7 @@ def check(spec: Spec) -> list[str]:
     kind = resolve_kind(spec)
     if kind == "bwrap":
         _bwrap()
+        sandbox_defaults.check_paths(spec)
     elif not sandbox.network:
         _unshare_argv()
     warnings = []
@@ -198,8 +201,11 @@ def prefix(spec: Spec, view: View) -> list[str]:
 
 
 def env_overrides(spec: Spec) -> dict[str, str]:
-    """Variables the sandbox sets: under bwrap only the private /tmp is writable scratch space."""
-    return {"TMPDIR": "/tmp"} if resolve_kind(spec) == "bwrap" else {}
+    """Variables the sandbox sets: under bwrap only the private /tmp is writable scratch space, and the
+    caches tools write go there unless the user chose otherwise (sandbox_defaults)."""
+    if resolve_kind(spec) != "bwrap":
+        return {}
+    return {"TMPDIR": "/tmp", **sandbox_defaults.cache_env(spec)}
 
 
 def hidden_paths(spec: Spec) -> list[Path]:
@@ -251,6 +257,9 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
     # The private /tmp must not hide the Python running autoresearch ({python}) when it lives there.
     for folder in _python_under_tmp():
         argv += ["--ro-bind", str(folder), str(folder)]
+    # Interpreters the commands name and `sandbox.readable`, before the hiding mounts below.
+    for path in sandbox_defaults.readable_folders(spec):
+        argv += ["--ro-bind-try", str(path), str(path)]
     if not network:
         argv.append("--unshare-net")
     bind_root = ["--ro-bind" if view.read_only_root else "--bind", str(root), str(root)]

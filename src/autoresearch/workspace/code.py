@@ -15,7 +15,9 @@ from pathlib import Path
 
 from autoresearch.propose.base import Proposal
 from autoresearch.run import integrity
+from autoresearch.run.diagnose import missing_files
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Runner
+from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
 from autoresearch.store import Decision, Experiment
 from autoresearch.workspace.edits import EditError, FileEdit, parse_edits, plan_edits
@@ -270,8 +272,10 @@ class CodeEvaluator(CommandEvaluator):
             id=variant_id, status="done", proposal={}, created_at=0.0, commit_sha=sha, diff=diff, extra={}
         )
 
-    def baseline_hint(self) -> str:
-        if self.code.include_uncommitted:
+    def baseline_hint(self, failed: Experiment | None) -> str:
+        """Uncommitted files are named only when the failure shows one missing (its name, or its module
+        in a `No module named` error): anything else (the sandbox, a bug) is not theirs to explain."""
+        if self.code.include_uncommitted or failed is None:
             return ""
         try:
             status = git(
@@ -289,6 +293,7 @@ class CodeEvaluator(CommandEvaluator):
             return ""
         spec_files = {self._repo_path(name) for name in ("autoresearch.toml", self.spec.study.goal_file or "")}
         paths = [p for p in (e[3:] for e in status.decode("utf-8", "replace").split("\0") if e) if p not in spec_files]
+        paths = missing_files(_failure_text(failed, self.log_dir(failed)), paths)
         if not paths:
             return ""
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
@@ -313,3 +318,9 @@ class CodeEvaluator(CommandEvaluator):
                 sha = experiment.commit_sha or self.commits.get(experiment.id)
                 if sha:
                     self.git.set_head(name, sha)
+
+
+def _failure_text(failed: Experiment, log_dir: Path) -> str:
+    """What a failed experiment said: its reason and the tails of its logs (run, guards, scorer)."""
+    logs = sorted(log_dir.glob("*.log")) if log_dir.is_dir() else []
+    return "\n".join([failed.reason or "", *(read_tail(path, 4000) for path in logs)])
