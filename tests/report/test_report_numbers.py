@@ -41,6 +41,7 @@ LOSS_TRUE = [
     "The loss went down by 2, an improvement of 2.",
     "the loss is 2 lower",
     "It is 1.25x better, 1.25× lower in loss, a 1.25-fold improvement.",
+    "The loss fell by a factor of 1.25.",
     "The loss is 1.25 times lower.",
     "Re-measured it is +18.0% (95% CI +10.0% to +26.0%).",
     "Of the 4 experiments, 2 were kept; #37 is the latest.",
@@ -59,6 +60,7 @@ LOSS_FALSE = [
     ("a 37-fold improvement", ["37-fold"]),
     ("37 times better than the baseline", ["37 times"]),
     ("×37 on the loss", ["37"]),
+    ("It improved by a factor of 37.", ["37"]),
     # A wrong sign, written or worded.
     ("The best improved by -20%.", ["-20%"]),
     ("The loss rose by 20%.", ["20%"]),
@@ -139,3 +141,10 @@ def test_tokens_read_unit_sense_and_sign() -> None:
     assert read("twice as fast; ran twice") == [("twice", 2.0, "x", 0, ""), ("twice", 2.0, "", 0, "")]
     assert read("ResNet-50, fp16, log10, v2 and #3") == [("50", 50.0, "", 0, ""), ("3", 3.0, "", 0, "")]
     assert read("the 2nd of one hundred five") == [("2", 2.0, "", 0, ""), ("one hundred five", 105.0, "", 0, "")]
+
+
+def test_by_after_another_clause_is_no_change() -> None:
+    # "by" far from the change word, after another figure, introduces something else (how it was measured).
+    text = "The improvement is +18.0% (95% CI +10.0% to +26.0%), measured by 4 interleaved pairs."
+    assert [(t.text, t.sense) for t in tokens(text)][-1] == ("4", 0)
+    assert loss_book().unknown(text) == []

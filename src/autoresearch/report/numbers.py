@@ -87,6 +87,7 @@ _ANY_SENSE = "|".join(words for _, _, words in _SENSES)
 # "the gain was", "speedup:", "fell" only right before the number.
 _BY = re.compile(rf"\bby\s+{_HEDGE}$", re.I)
 _NAMED = re.compile(rf"\b(?:{_ANY_SENSE})\s*(?:(?:of|is|was|were|by)\s+|:\s*)?{_HEDGE}$", re.I)
+_FACTOR_OF = re.compile(rf"\bfactor\s+of\s+{_HEDGE}$", re.I)
 # After a plain number (no unit) only a comparative claims a change: "0.3 lower"; "3 more runs" is a count.
 _PLAIN_AFTER = re.compile(r"better|worse|faster|slower|higher|lower|larger|smaller", re.I)
 
@@ -124,12 +125,19 @@ def _sense(before: str, after: str, *, plain: bool = False) -> tuple[int, str]:
         window = named.group(0)
     elif not _BY.search(window):
         return 0, ""
-    found: tuple[int, int, str] | None = None
+    found: tuple[int, int, int, str] | None = None
     for change, sign, words in _SENSES:
         for match in re.finditer(rf"\b(?:{words})\b", window, re.I):
             if found is None or match.start() > found[0]:
-                found = (match.start(), sign, change)
-    return (found[1], found[2]) if found else (0, "")
+                found = (match.start(), match.end(), sign, change)
+    if found is None:
+        return 0, ""
+    # "improved the loss by": a few words between; "the improvement is +4% (10 pairs) measured by": another
+    # number, or a clause, between the change and "by" makes "by" introduce something else.
+    between = window[found[1] :]
+    if re.search(r"\d|[,()]", between) or len(between.split()) > 6:
+        return 0, ""
+    return found[2], found[3]
 
 
 def tokens(text: str) -> list[Token]:
@@ -151,8 +159,8 @@ def tokens(text: str) -> list[Token]:
             if suffix:
                 unit, scale, extra = suffix_unit, suffix_scale, suffix.group(0)
                 break
-        if prefix_ratio and not unit:
-            unit = "x"
+        if (prefix_ratio or _FACTOR_OF.search(text, 0, start)) and not unit:
+            unit = "x"  # "×37", "x37", "a factor of 37"
         elif (previous.isalnum() or previous in "_.") and not unit:
             continue  # part of a word or a version: "v2", "log10", "fp16", "1.2.3" (but "x37%" is a claim)
         clean = re.sub(r"[, '_]", "", body)
