@@ -97,7 +97,10 @@ def formula_in_spreadsheet(root: Path, kind: str) -> str | None:
 # -- Markdown, HTML, LaTeX -----------------------------------------------------------------------------
 
 
-_FORMATTING = r"</?(?:p|code|pre|strong|em|h\d|ul|ol|li|br|hr|blockquote|table|thead|tbody|tr|th|td)\s*/?>"
+_FORMATTING = (
+    r"</?(?:p|code|pre|strong|em|h\d|ul|ol|li|br|hr|blockquote|table|thead|tbody|tr|th|td)\s*/?>"
+    r'|<code class="language-\w+">'
+)
 
 
 def acting_markdown(markdown: str, own_images: tuple[str, ...] = ()) -> str | None:
@@ -109,7 +112,7 @@ def acting_markdown(markdown: str, own_images: tuple[str, ...] = ()) -> str | No
         own = re.fullmatch(r'<img src="([^"]*)"[^>]*>', tag)
         if not re.fullmatch(_FORMATTING, tag) and not (own and own.group(1) in own_images):
             return f"a live tag: {tag[:100]}"
-    outside = re.sub(r"<(code|pre)>.*?</\1>", " ", rendered, flags=re.DOTALL)
+    outside = re.sub(r"<(code|pre)\b[^>]*>.*?</\1>", " ", rendered, flags=re.DOTALL)
     bare = re.search(r"https?://\S*|www\.\S+", outside)
     return f"a bare link: {bare.group(0)[:80]}" if bare else None
 
