@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.paired import Confirmation
+from autoresearch.report.escape import spreadsheet_cell
 from autoresearch.spec import Spec
 from autoresearch.store import Decision, Experiment
 
@@ -71,15 +72,16 @@ def write_export(
     rows = export_rows(spec, experiments, confirmation)
     columns = list(rows[0]) if rows else ["commit", spec.metric.name, "memory_gb", "status", "description"]
     if fmt == "tsv":
-        # Plain tab-separated lines, as karpathy/autoresearch writes them (no quoting).
-        lines = ["\t".join(columns)]
-        lines += ["\t".join(" ".join(str(row[c]).split()) for c in columns) for row in rows]
+        # Plain tab-separated lines, as karpathy/autoresearch writes them (no quoting); a text cell that a
+        # spreadsheet would read as a formula starts with an apostrophe.
+        lines = ["\t".join(str(spreadsheet_cell(" ".join(c.split()))) for c in columns)]
+        lines += ["\t".join(str(spreadsheet_cell(" ".join(str(row[c]).split()))) for c in columns) for row in rows]
         path.write_text("\n".join(lines) + "\n")
     elif fmt == "csv":
         with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, columns)
-            writer.writeheader()
-            writer.writerows(rows)
+            writer = csv.writer(handle)
+            writer.writerow([spreadsheet_cell(c) for c in columns])
+            writer.writerows([spreadsheet_cell(row[c]) for c in columns] for row in rows)
     elif fmt == "json":
         path.write_text(json.dumps(rows, indent=2) + "\n")
     elif fmt == "jsonl":

@@ -18,6 +18,8 @@ mlflow = pytest.importorskip("mlflow")
 def test_export_one_run_per_experiment(tmp_path: Path, mode: str) -> None:
     spec = make_spec(tmp_path, mode=mode)
     store = make_study(spec.study_dir, 25, mode=mode, seed=7, logs=False)
+    planted = store.experiments()[1].id  # MLflow's UI renders the note as Markdown: HTML must stay text
+    store.update(planted, rationale="<img src=x onerror=alert(1)> [x](http://evil.example/)\n```\n<script>")
     result = export_mlflow(spec, store, tmp_path / "mlruns")
     assert (result.exported, result.skipped) == (25, 0)
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # the opt-in does not leak into the caller
@@ -30,6 +32,9 @@ def test_export_one_run_per_experiment(tmp_path: Path, mode: str) -> None:
         for e in store.experiments():
             run = runs[str(e.id)]
             assert run.data.tags["autoresearch.decision"] == e.decision
+            note = run.data.tags.get("mlflow.note.content", "")
+            fence = "````" if e.id == planted else "```"  # longer than any fence inside the rationale
+            assert note == (f"{fence}text\n{e.rationale}\n{fence}" if e.rationale else "")
             if e.objective is not None:
                 assert run.data.metrics["objective"] == pytest.approx(e.objective)
                 assert run.data.metrics["val_loss"] == pytest.approx(e.metrics["val_loss"])

@@ -120,7 +120,8 @@ def _scatter_cls(n: int) -> Any:
 def _hover(e: Experiment) -> str:
     rationale = html.escape((e.rationale or "")[:160])
     value = fmt(e.objective) if e.objective is not None else html.escape((e.reason or "")[:120])
-    return f"#{e.id} {e.decision or e.status}: {value}<br>{e.strategy or ''} {rationale}"
+    # Plotly reads hover text and tick labels as a subset of HTML (links included): a candidate's words escaped.
+    return f"#{e.id} {e.decision or e.status}: {value}<br>{html.escape(e.strategy or '')} {rationale}"
 
 
 def progress_figure(experiments: Sequence[Experiment], direction: str, metric_label: str) -> go.Figure:
@@ -223,7 +224,7 @@ def _strategy_figure(s: Summary) -> go.Figure | None:
         return None
     fig = go.Figure(
         go.Bar(
-            x=[st.strategy for st in s.strategies],
+            x=[html.escape(st.strategy) for st in s.strategies],
             y=[100 * st.success_rate for st in s.strategies],
             text=[f"{st.kept}/{st.total}" for st in s.strategies],
             textposition="outside",

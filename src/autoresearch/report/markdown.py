@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autoresearch.report.escape import md_cell, md_code, md_code_cell, md_fence, md_text
 from autoresearch.report.summary import Summary
 
 MAX_DIFF_CHARS = 20_000  # per kept change: a huge generated diff must not bury the rest of the report
@@ -56,8 +57,10 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
     ]
 
 
-def _cell(text: object) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+# Every cell and line below passes through report/escape.py: `_cell` for our own words and figures,
+# `_quoted` for what a candidate or an LLM wrote (a code span: no HTML, link or image can act).
+_cell = md_cell
+_quoted = md_code_cell
 
 
 def render_markdown(
@@ -67,18 +70,18 @@ def render_markdown(
     lessons: str | None = None,
     lineage_png: str | None = None,
 ) -> str:
-    out: list[str] = [f"# autoresearch report: {s.name}", ""]
+    out: list[str] = [f"# autoresearch report: {md_text(s.name)}", ""]
     for warning in s.warnings:
-        out += [f"> **Warning** — {warning}", ""]
+        out += [f"> **Warning** — {md_cell(warning)}", ""]
     if s.holdout is not None and s.holdout.diverged:
-        out += [f"> **Warning** — {s.holdout.message}", ""]
+        out += [f"> **Warning** — {md_cell(s.holdout.message)}", ""]
     out += ["## Summary", "", "| | |", "| --- | --- |"]
     out += [f"| {k} | {_cell(v)} |" for k, v in summary_rows(s)]
     out.append("")
     if progress_png:
         out += ["## Progress", "", f"![progress]({progress_png})", ""]
     if lineage_png:
-        out += ["## Lineage", "", f"Search policy: {s.policy}. Which experiment each was built on:", ""]
+        out += ["## Lineage", "", f"Search policy: {md_text(s.policy)}. Which experiment each was built on:", ""]
         out += [f"![lineage]({lineage_png})", ""]
         if s.heads:
             out += ["| lineage | best | objective |", "| --- | --- | --- |"]
@@ -86,8 +89,8 @@ def render_markdown(
             out.append("")
 
     if s.holdout is not None and s.holdout.points:
-        out += ["## Objective vs holdout", "", s.holdout.message, ""]
-        out += ["| # | objective | holdout " + s.holdout.metric + " |", "| --- | --- | --- |"]
+        out += ["## Objective vs holdout", "", md_cell(s.holdout.message), ""]
+        out += ["| # | objective | holdout " + _cell(s.holdout.metric) + " |", "| --- | --- | --- |"]
         out += [f"| {p.id} | {fmt(p.objective)} | {fmt(p.holdout)} |" for p in s.holdout.points]
         out.append("")
 
@@ -96,7 +99,7 @@ def render_markdown(
         out.append("| --- | --- | --- | --- | --- | --- | --- |")
         for st in s.strategies:
             out.append(
-                f"| {_cell(st.strategy)} | {st.total} | {st.kept} | {fmt_pct(100 * st.success_rate)} "
+                f"| {_quoted(st.strategy)} | {st.total} | {st.kept} | {fmt_pct(100 * st.success_rate)} "
                 f"| {st.reverted} | {st.failed} | {st.rejected} |"
             )
         out.append("")
@@ -119,31 +122,30 @@ def render_markdown(
         out += ["## Chain of kept changes", ""]
         for step in s.chain:
             delta = "" if step.delta is None else f", Δ {step.delta:+.6g}"
-            out.append(f"### #{step.id} — {step.decision}: {fmt(step.objective)}{delta}")
+            out.append(f"### #{step.id} — {_cell(step.decision)}: {fmt(step.objective)}{delta}")
             out.append("")
             if step.strategy:
-                out.append(f"*strategy:* {_cell(step.strategy)}  ")
+                out.append(f"*strategy:* {md_code(step.strategy)}  ")
             if step.rationale:
-                out.append(f"*rationale:* {_cell(step.rationale)}")
+                out.append(f"*rationale:* {md_code(step.rationale)}")
             out.append("")
             for curve in step.curves:
-                out.append(f"- curve `{curve}`")
+                out.append(f"- curve {md_code(curve)}")
             if step.feedback:
-                out += ["", "*feedback:*", "", "```text", step.feedback.rstrip("\n").replace("```", "'''"), "```"]
+                out += ["", "*feedback:*", "", *md_fence(step.feedback)]
             if step.curves or step.feedback:
                 out.append("")
             if step.params and s.mode == "params":
-                out.append("`" + ", ".join(f"{k}={v!r}" for k, v in step.params.items()) + "`")
+                out.append(md_code(", ".join(f"{k}={v!r}" for k, v in step.params.items())))
                 out.append("")
             if step.diff:
                 diff = step.diff
                 if len(diff) > MAX_DIFF_CHARS:
                     diff = diff[:MAX_DIFF_CHARS] + f"\n... ({len(step.diff) - MAX_DIFF_CHARS} more characters)"
-                fence = "````" if "```" in diff else "```"
-                out += [f"{fence}diff", diff.rstrip("\n"), fence, ""]
+                out += [*md_fence(diff, "diff"), ""]
 
-    if lessons:
-        out += ["## Lessons", "", lessons.strip(), ""]
+    if lessons:  # an LLM proposer wrote them: shown as text, as report.html shows them
+        out += ["## Lessons", "", *md_fence(lessons.strip()), ""]
 
     if s.failure_reasons:
         out += [
@@ -155,7 +157,7 @@ def render_markdown(
         for f in s.failure_reasons:
             decisions = ", ".join(f"{d} {n}" for d, n in f.decisions.items())
             examples = ", ".join(f"#{i}" for i in f.example_ids)
-            out.append(f"| {f.count} | {decisions} | {_cell(f.example or f.reason)} | {examples} |")
+            out.append(f"| {f.count} | {_cell(decisions)} | {_quoted(f.example or f.reason)} | {examples} |")
         out.append("")
 
     if s.rows:
@@ -171,7 +173,7 @@ def render_markdown(
         for r in s.rows:
             out.append(
                 f"| {r.id} | {'' if r.parent_id is None else r.parent_id} | {r.decision} | {fmt(r.objective)} "
-                f"| {_cell(r.strategy or '')} | {_cell(r.reason)} | {_cell(r.rationale)} |"
+                f"| {_quoted(r.strategy or '')} | {_quoted(r.reason)} | {_quoted(r.rationale)} |"
             )
         out.append("")
     return "\n".join(out)

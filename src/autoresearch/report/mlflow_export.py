@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoresearch.report.escape import md_fence
 from autoresearch.spec import Spec
 from autoresearch.store import Decision, Store
 
@@ -93,7 +94,8 @@ def export_mlflow(spec: Spec, store: Store, tracking_dir: Path, *, experiment_na
                 "autoresearch.strategy": e.strategy or "",
                 "autoresearch.proposer": e.proposer or "",
                 "autoresearch.parent_id": "" if e.parent_id is None else str(e.parent_id),
-                "mlflow.note.content": e.rationale or "",
+                # MLflow's UI renders the note as Markdown: the rationale goes in as a code block, as text.
+                "mlflow.note.content": "\n".join(md_fence(e.rationale)) if e.rationale else "",
             }
             if e.commit_sha:
                 tags["autoresearch.commit"] = e.commit_sha

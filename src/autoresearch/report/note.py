@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from autoresearch.report.escape import md_cell, md_inline, md_text
+
 
 @dataclass
 class Block:
@@ -52,28 +54,27 @@ def code(text: str) -> str:
 # -- Markdown ---------------------------------------------------------------------------------------
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
-
-
 def to_markdown(title: str, blocks: list[Block]) -> str:
-    out = [f"# {title}", ""]
+    """The note as Markdown. Every text passes through report/escape.py: our `code` spans and **bold**
+    stay, and no HTML, link or image in an LLM's prose or the store's text can act."""
+    out = [f"# {md_inline(title)}", ""]
     for b in blocks:
         if b.kind == "heading":
-            out += ["#" * b.level + " " + b.text, ""]
+            out += ["#" * b.level + " " + md_inline(b.text), ""]
         elif b.kind in ("paragraph", "note"):
-            out += [b.text, ""]
+            out += [md_text(" ".join(b.text.split())), ""]
         elif b.kind == "bullets":
-            out += [f"- {item}" for item in b.items] + [""]
+            out += [f"- {md_inline(' '.join(item.split()))}" for item in b.items] + [""]
         elif b.kind == "table":
-            out.append("| " + " | ".join(_cell(h) for h in b.items) + " |")
+            out.append("| " + " | ".join(md_cell(h) for h in b.items) + " |")
             out.append("|" + " --- |" * len(b.items))
-            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in b.rows]
+            out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in b.rows]
             out.append("")
         elif b.kind == "figure":
-            out += [f"![{b.items[0]}]({b.text})", "", f"*{b.items[0]}*", ""]
+            caption = md_inline(" ".join(b.items[0].split()))
+            out += [f"![{caption}]({b.text})", "", f"*{caption}*", ""]
         elif b.kind == "quote":
-            out += ["> " + line if line.strip() else ">" for line in b.text.strip().splitlines()] + [""]
+            out += ["> " + md_text(line) if line.strip() else ">" for line in b.text.strip().splitlines()] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -102,24 +102,41 @@ def gather(spec: Spec, store: Store, *, ablation_skipped: bool = False) -> Facts
 def number_book(facts: Facts, store: Store) -> NumberBook:
     """Every number the note may state: the store's values, and the figures computed from them here."""
     book = NumberBook()
+    direction = facts.spec.study.direction
+    by_id = {e.id: e for e in facts.experiments}
     for e in facts.experiments:
         book.add(
             e.id,
             e.parent_id,
             e.objective,
-            e.metrics,
             e.params,
             e.holdout,
             e.extra.get("repeats"),
             e.extra.get("paired"),
         )
+        book.add_metrics(e.metrics)
+        book.add_seconds(e.duration)
+        parent = by_id.get(e.parent_id) if e.parent_id is not None else None
+        if parent is not None and e.decision in ("kept", "reverted"):
+            book.add_step(parent.objective, e.objective, direction)  # what each candidate changed
     for key in ("spec_snapshot", "confirmation"):
         book.add(store.get_meta(key))
     for a in AblationStore(store).all():
         book.add(a.id, a.best_id, a.change_id, a.record)
+        book.add_gain(*(a.record.get(k) for k in ("effect", "low", "high")))
     s = facts.summary
     book.add(s.total, list(s.counts.values()), s.improvement_abs, s.improvement_pct, s.strict_kept, CONFIDENCE)
     book.add([step.delta for step in s.chain])
+    # Changes, by kind: the best against the baseline and each kept step against the one before.
+    book.add_step(s.baseline, s.best, direction)
+    for before, after in zip(s.chain, s.chain[1:], strict=False):
+        book.add_step(before.objective, after.objective, direction)
+    c = facts.confirmation
+    if c is not None:
+        book.add_gain(c.improvement, c.low, c.high, c.selected)
+    book.add_seconds(facts.spec.run.timeout, s.wall_s, s.compute_s)
+    if facts.spec.budget.hours:
+        book.add_seconds(3600 * facts.spec.budget.hours)
     for st in s.strategies:
         book.add(st.total, st.kept, st.reverted, st.failed, st.rejected)
     for f in s.failure_reasons:
