@@ -11,10 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any, NamedTuple
 
 import pytest
 
 from autoresearch.cli import main as cli_main
+from autoresearch.spec import load_spec
+from autoresearch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 READMES = [REPO / "README.md", *sorted((REPO / "examples").glob("*/README.md"))]
@@ -33,20 +36,26 @@ docs = load_docs_script()
 QUICKSTART = (REPO / "examples" / "quickstart" / "README.md").read_text()
 
 
+class QuickstartRun(NamedTuple):
+    ran: dict[str, Any]  # each documented command's result (docs.Ran)
+    objectives: dict[int, float]  # each experiment's, from the study's store
+    root: Path  # the repository-like folder it ran in
+
+
 @pytest.fixture(scope="module")
-def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict, dict[int, float]]]:
+def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> QuickstartRun:
     """One real run of everything the quickstart README documents, as written, in a copy laid out
-    like the repository: (each command's result, each experiment's objective)."""
+    like the repository."""
     root = tmp_path_factory.mktemp("quickstart-docs")
     ran = docs.run_readme(QUICKSTART, root)
-    yield ran, docs.study_objectives(root)
+    return QuickstartRun(ran, docs.study_objectives(root), root)
 
 
 # -- the quickstart, for real --------------------------------------------------------------------------
 
 
-def test_every_documented_command_runs_as_written(quickstart_run: tuple[dict, dict[int, float]]) -> None:
-    ran, _ = quickstart_run
+def test_every_documented_command_runs_as_written(quickstart_run: QuickstartRun) -> None:
+    ran = quickstart_run.ran
     assert docs.failures(ran) == []
     subcommands = {shlex.split(c)[1] for c in ran if c.startswith(".venv/bin/autoresearch ")}
     assert subcommands >= {"run", "status", "log", "show", "best", "report", "export", "apply"}, subcommands
@@ -54,16 +63,16 @@ def test_every_documented_command_runs_as_written(quickstart_run: tuple[dict, di
     assert not any("pip" in c or "venv" in shlex.split(c)[:3] for c in ran)  # the install is CI's
 
 
-def test_transcripts_are_what_a_real_run_prints(quickstart_run: tuple[dict, dict[int, float]]) -> None:
-    ran, _ = quickstart_run
+def test_transcripts_are_what_a_real_run_prints(quickstart_run: QuickstartRun) -> None:
+    ran = quickstart_run.ran
     blocks = docs.transcript_blocks(QUICKSTART)
     assert {b.command.split()[1] for b in blocks if "autoresearch" in b.command} >= {"run", "status", "best", "report"}
     assert docs.differences(QUICKSTART, ran) == []
     assert docs.rewritten(QUICKSTART, ran) == QUICKSTART  # a rewrite from this run changes nothing
 
 
-def test_quoted_figures_hold(quickstart_run: tuple[dict, dict[int, float]]) -> None:
-    ran, objectives = quickstart_run
+def test_quoted_figures_hold(quickstart_run: QuickstartRun) -> None:
+    ran, objectives, root = quickstart_run
     assert docs.figure_errors(QUICKSTART, objectives) == []
     assert docs.quoted_figures(QUICKSTART) >= 6
     # The deterministic figures the README's prose quotes, from the study's store.
@@ -75,11 +84,16 @@ def test_quoted_figures_hold(quickstart_run: tuple[dict, dict[int, float]]) -> N
     shown = json.loads(best_block.text[best_block.text.index("{") :])
     printed = ran[best_block.command].output
     assert json.loads(printed[printed.index("{") :]) == shown
-    assert "activation" in shown and shown["epochs"] == 70, shown
+    assert json.loads((root / "examples" / "quickstart" / "best_params.json").read_text()) == shown
+    store = Store(load_spec(root / "examples" / "quickstart").study_dir, create=False)
+    try:
+        assert store.get(30).params == shown
+    finally:
+        store.close()
 
 
-def test_a_drifted_readme_is_named(quickstart_run: tuple[dict, dict[int, float]]) -> None:
-    ran, objectives = quickstart_run
+def test_a_drifted_readme_is_named(quickstart_run: QuickstartRun) -> None:
+    ran, objectives, _ = quickstart_run
     figure = QUICKSTART.replace("#2 0.975578", "#2 0.975579", 1)
     assert [e for e in docs.figure_errors(figure, objectives) if "`#2 0.975579` but experiment #2 has 0.975578" in e]
     status = ".venv/bin/autoresearch status examples/quickstart"
