@@ -88,7 +88,7 @@ def main() -> None:
     read_ms = timed(lambda: Store(spec.study_dir, create=False).experiments(), repeats=3)
     rows.append(("baseline: read all rows (Store.experiments)", read_ms, ""))
     experiments = store.experiments()
-    rows.append(("summary (incl. fANOVA importance)", timed(lambda: summarize_spec(spec, experiments)), ""))
+    rows.append(("summary (incl. parameter importance)", timed(lambda: summarize_spec(spec, experiments)), ""))
     report_ms = timed(lambda: write_report(spec, store))
     html_mb = (spec.study_dir / "report" / "report.html").stat().st_size / 1e6
     rows.append((f"write_report (html {html_mb:.1f} MB + md + png)", report_ms, "< 10000"))

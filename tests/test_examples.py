@@ -129,6 +129,13 @@ def test_speedup_example_in_a_fresh_repository(tmp_path: Path) -> None:
     ]
     best = cli("best", str(root))
     assert "+    sieve = bytearray([1]) * n" in best.stdout
+    # The README's `git log` shows the study's chain, one commit per kept change, and not the history
+    # it started from (here the repository's one commit, "example").
+    readme = (EXAMPLES / "speedup" / "README.md").read_text()
+    (git_log,) = [line.split("#")[0].split() for line in readme.splitlines() if line.startswith("git log")]
+    chain = subprocess.run(git_log, cwd=root, capture_output=True, text=True, check=True).stdout.splitlines()
+    kept = [e for e in rows(root / ".autoresearch" / "speedup") if e.decision == "kept"]
+    assert len(chain) == len(kept) >= 3 and not any(line.endswith(" example") for line in chain), chain
     # [profile] ran on each new best; a prompt built now shows the incumbent's: where the time goes.
     spec = load_spec(root)
     experiments = rows(spec.study_dir)

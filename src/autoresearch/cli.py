@@ -524,12 +524,12 @@ def clean(path: Path) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Default: .autoresearch/<study>/report.")
 @user_errors
 def report(path: Path, output: Path | None) -> None:
-    """Write report.html (self-contained, works offline), report.md and progress.png."""
-    from autoresearch.report.html import write_report
+    """Write report.html (self-contained, works offline), report.md, progress.png and lineage.png."""
+    from autoresearch.report.html import write_report_files
 
     spec, study = _open(path)
-    html, markdown = write_report(spec, study.store, output)
-    console().print(f"wrote {html}\nwrote {markdown}", markup=False)
+    written = write_report_files(spec, study.store, output)
+    console().print("\n".join(f"wrote {file}" for file in written), markup=False)
 
 
 @main.command()

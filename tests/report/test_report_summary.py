@@ -110,9 +110,9 @@ def test_param_importance_degrades_gracefully(tmp_path: Path) -> None:
     )
     s = summarize_spec(narrowed, store.experiments())
     assert s.param_importances is None
-    assert s.importance_error and "at least 2" in s.importance_error
+    assert s.importance_error and "at least 3" in s.importance_error
     _, md = write_report(narrowed, store, tmp_path / "out")
-    assert "Not available: needs at least 2" in md.read_text()
+    assert "Not available: needs at least 3" in md.read_text()
 
 
 def test_maximize_and_code_mode(tmp_path: Path) -> None:

@@ -37,7 +37,14 @@ _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple[Path, Path]:
-    """Write report.html, report.md and progress.png into OUT_DIR (default: <study_dir>/report)."""
+    """Write the report into OUT_DIR (default: <study_dir>/report); returns report.html's and report.md's paths."""
+    html_path, md_path, *_ = write_report_files(spec, store, out_dir)
+    return html_path, md_path
+
+
+def write_report_files(spec: Spec, store: Store, out_dir: Path | None = None) -> list[Path]:
+    """Write report.html, report.md, progress.png and lineage.png into OUT_DIR (default:
+    <study_dir>/report); returns every file written, in that order, for the user to be told."""
     out_dir = Path(out_dir) if out_dir is not None else spec.study_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     experiments = store.experiments()
@@ -49,14 +56,16 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     summary.policy, summary.heads = search_heads(store)
     lessons_file = spec.study_dir / "lessons.md"
     lessons = lessons_file.read_text(errors="replace") if lessons_file.is_file() else None
-    plot_progress(
+    progress_path = plot_progress(
         experiments,
         spec.study.direction,
         out_dir / "progress.png",
         title=f"{spec.name}: {summary.total} experiments",
         metric_label=spec.metric.name,
     )
-    plot_lineage(experiments, out_dir / "lineage.png", title=f"{spec.name}: which experiment each was built on")
+    lineage_path = plot_lineage(
+        experiments, out_dir / "lineage.png", title=f"{spec.name}: which experiment each was built on"
+    )
     md_path = write_markdown(
         summary, out_dir / "report.md", progress_png="progress.png", lessons=lessons, lineage_png="lineage.png"
     )
@@ -64,7 +73,7 @@ def write_report(spec: Spec, store: Store, out_dir: Path | None = None) -> tuple
     log_params = {name for name, p in spec.params.items() if p.log}
     page = render_html(summary, experiments, metric_label=spec.metric.name, lessons=lessons, log_params=log_params)
     html_path.write_text(page)
-    return html_path, md_path
+    return [html_path, md_path, progress_path, lineage_path]
 
 
 def search_heads(store: Store) -> tuple[str, list[Head]]:

@@ -108,7 +108,8 @@ def render_markdown(
         out += ["## Parameter importance", ""]
         if s.param_importances:
             out += [
-                f"Method: {s.importance_method} (Optuna).",
+                f"Method: {s.importance_method} (each parameter's share of the objective's rank variance it"
+                " explains beyond chance).",
                 "",
                 "| parameter | importance |",
                 "| --- | --- |",

@@ -13,14 +13,11 @@ from typing import Any
 from autoresearch.direction import better, sign
 from autoresearch.history import became_best
 from autoresearch.judge import strict_kept
+from autoresearch.report.importance import METHOD as IMPORTANCE_METHOD
+from autoresearch.report.importance import rank_anova_importances
 from autoresearch.run.feedback import summarise_curve
 from autoresearch.spec import ParamSpec, Spec
 from autoresearch.store import FAILURES, JUDGED, Decision, Experiment
-
-# Above this many trials, parameter importance is computed on an even subsample: fANOVA grows
-# superlinearly (Optuna's default forest takes ~18 s on 1,000 trials) and 500 trials with a
-# smaller forest (16 trees, depth 8) already give the same ranking in well under a second.
-_IMPORTANCE_MAX_TRIALS = 500
 
 
 @dataclass
@@ -447,15 +444,12 @@ def _slices(experiments: Sequence[Experiment]) -> dict[str, list[tuple[Any, floa
 def _importances(
     summary: Summary, experiments: Sequence[Experiment], params: dict[str, ParamSpec], direction: str
 ) -> None:
-    """Parameter importances via Optuna on an in-memory study rebuilt from the experiments.
+    """Parameter importances (report/importance.py: no scikit-learn, no Optuna study) over the experiments.
 
-    Any failure (too few trials, a single value per parameter, no scikit-learn for fANOVA) leaves
+    Any failure (too few trials, no parameter that explains anything) leaves
     `param_importances` None and says why: a report must never fail because of this section.
     """
     try:
-        import optuna
-        from optuna.trial import TrialState, create_trial
-
         from autoresearch.propose.samplers import distribution  # the samplers' own search space
 
         distributions = {name: distribution(p) for name, p in params.items()}
@@ -467,35 +461,16 @@ def _importances(
             if not all(_in_space(distributions[k], v) for k, v in values.items()):
                 continue  # outside the declared space (e.g. the spec changed since): skip, don't fail
             eligible.append((values, e.objective))
-        if len(eligible) > _IMPORTANCE_MAX_TRIALS:
-            stride = len(eligible) / _IMPORTANCE_MAX_TRIALS
-            eligible = [eligible[int(i * stride)] for i in range(_IMPORTANCE_MAX_TRIALS)]
-        trials = [
-            create_trial(
-                params=values,
-                distributions={k: distributions[k] for k in values},
-                value=objective,
-                state=TrialState.COMPLETE,
-            )
-            for values, objective in eligible
-        ]
-        if len(trials) < 2:
-            summary.importance_error = f"needs at least 2 finished trials in the search space, got {len(trials)}"
+        if len(eligible) < 3:
+            summary.importance_error = f"needs at least 3 finished trials in the search space, got {len(eligible)}"
             return
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize")
-        study.add_trials(trials)
-        errors = []
-        for method, evaluator in _evaluators():
-            try:
-                result = optuna.importance.get_param_importances(study, evaluator=evaluator)
-            except Exception as exc:  # an optional dependency or a degenerate space; try the next
-                errors.append(f"{method}: {exc}")
-                continue
-            summary.param_importances = {k: float(v) for k, v in result.items()}
-            summary.importance_method = method
+        categorical = {name for name, p in params.items() if p.type == "categorical"}
+        try:
+            summary.param_importances = rank_anova_importances(eligible, categorical)
+        except ValueError as exc:
+            summary.importance_error = str(exc)
             return
-        summary.importance_error = "; ".join(errors)
+        summary.importance_method = IMPORTANCE_METHOD
     except Exception as exc:
         summary.importance_error = f"{type(exc).__name__}: {exc}"
 
@@ -505,13 +480,3 @@ def _in_space(distribution: Any, value: Any) -> bool:
         return bool(distribution._contains(distribution.to_internal_repr(value)))
     except (ValueError, TypeError):
         return False
-
-
-def _evaluators() -> list[tuple[str, Any]]:
-    from optuna import importance
-
-    found: list[tuple[str, Any]] = [("fanova", importance.FanovaImportanceEvaluator(n_trees=16, max_depth=8, seed=0))]
-    ped = getattr(importance, "PedAnovaImportanceEvaluator", None)
-    if ped is not None:
-        found.append(("ped-anova", ped()))
-    return found
