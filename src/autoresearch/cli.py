@@ -256,7 +256,7 @@ def run(
     outcome = loop.run()
     if outcome.interrupted or outcome.stopped.startswith("interrupted"):
         sys.exit(INTERRUPTED)
-    if outcome.best is None:
+    if outcome.best is None or outcome.failed:
         sys.exit(1)
 
 
