@@ -183,6 +183,18 @@ confirm = true                   # at the end: best vs baseline on confirm_pairs
 """
 
 
+# What each template's spec runs, as written: {path in the study's folder: file in templates/}.
+STARTER_FILES = {
+    "params": {"train.py": "params_train.py"},
+    "code": {
+        "src/hot.py": "code_hot.py",
+        "bench.py": "code_bench.py",
+        "tests/test_hot.py": "code_test_hot.py",
+        "propose.py": "code_propose.py",
+    },
+}
+
+
 def looks_like_time(metric: str) -> bool:
     return bool(_TIME_WORDS.search(metric))
 
@@ -211,10 +223,25 @@ def init(template: str, metric: str | None, force: bool, path: Path) -> None:
         text += TIMING_NOISE
     path.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
+    written = [target]
     goal = path / "program.md"
     if not goal.exists():
         goal.write_text((files("autoresearch") / "templates" / "program.md").read_text())
-    console().print(f"wrote {target} and {goal}; edit them, then run `{_prog()} run{_path_arg(path)}`", markup=False)
+        written.append(goal)
+    # The template runs as written: the files it names are written too, where none exist yet (never
+    # over yours), unless another metric says the experiment is the user's own.
+    starters = STARTER_FILES[template] if metric in (None, name_line.group(1)) else {}
+    for name, source in starters.items():
+        starter = path / name
+        if not starter.exists():
+            starter.parent.mkdir(parents=True, exist_ok=True)
+            starter.write_text((files("autoresearch") / "templates" / source).read_text())
+            written.append(starter)
+    shown = ", ".join(str(p) for p in written)
+    then = f"run `{_prog()} run{_path_arg(path)}`"
+    if template == "code":  # candidates are built from the last commit
+        then = f"commit them (git add {' '.join(str(p) for p in written)} && git commit -m study) and {then}"
+    console().print(f"wrote {shown}; {then}, then adapt them to your own experiment", markup=False)
 
 
 @main.command()
