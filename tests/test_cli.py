@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from autoresearch.spec import load_spec
+from autoresearch.store import Store
 from tests.conftest import BOWL, bowl_spec, cli, write_study
 
 
@@ -127,6 +128,15 @@ def test_each_template_runs_as_written_offline(tmp_path: Path) -> None:
         log = cli("log", cwd=folder).stdout
         assert "rejected" not in log and "failed" not in log, log
         assert "kept" in log, log  # the starters leave room to improve, and the loop finds it
+        store = Store(folder / ".autoresearch" / template, create=False)
+        try:
+            experiments = store.experiments()
+        finally:
+            store.close()
+        # The params starter prints a val_loss curve: drawn, never flagged as an ambiguous value.
+        assert not any("printed" in flag for e in experiments for flag in e.extra.get("flags", []))
+        if template == "params":
+            assert all(e.extra["series"]["val_loss"]["n"] == 6 for e in experiments)
 
 
 def test_init_never_overwrites_a_file_of_yours(tmp_path: Path) -> None:
