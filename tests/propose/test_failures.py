@@ -59,6 +59,8 @@ def test_the_same_failure_three_times_stops_the_study(
     assert error in stop[0] and "docs/script.md" in stop[0] and "run again to resume" in stop[0]
     # The baseline, then exactly the three failures, recorded as rejected and marked: no budget used.
     assert _rows(root) == [("baseline", False)] + [("rejected", True)] * SAME_FAILURE_LIMIT
+    said = "3 proposer failures (no proposal: see `autoresearch log`), not counted in the budget"
+    assert said in run.stdout and said in cli("status", str(root)).stdout
 
     # Fixed, the study resumes: the failures did not use its budget of 10.
     (root / "propose.py").write_text(
