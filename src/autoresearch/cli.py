@@ -326,10 +326,12 @@ def status(path: Path) -> None:
 @main.command()
 @path_argument
 @click.option("--pairs", type=click.IntRange(2, 200), help="Interleaved pairs to run (default: noise.confirm_pairs).")
+@click.option("--force", is_flag=True, help="Record this figure even if an earlier one had more pairs.")
 @user_errors
-def confirm(path: Path, pairs: int | None) -> None:
+def confirm(path: Path, pairs: int | None, force: bool) -> None:
     """Re-measure the best against the baseline, interleaved: the improvement with a confidence interval."""
     from autoresearch.loop import make_evaluator
+    from autoresearch.paired import Interleaved, shown_text
     from autoresearch.paired import confirm as confirm_study
     from autoresearch.run import reaper
     from autoresearch.run.resources import plan_slots
@@ -337,6 +339,20 @@ def confirm(path: Path, pairs: int | None) -> None:
     from autoresearch.store import RunLock, Store
 
     spec = load_spec(path)
+    out = console()
+    count = pairs or spec.noise.confirm_pairs
+
+    def pair_done(runs: Interleaved) -> None:  # a line per pair: a confirmation takes minutes
+        n = len(runs.order)
+        if n == 1:
+            out.print(f"re-measuring best #{runs.a.id} against baseline #{runs.b.id} on {count} interleaved pairs")
+        first = "best" if runs.order[-1] == "AB" else "baseline"
+        out.print(
+            f"pair {n}/{count}: best {runs.a_values[-1]:.6g}, baseline {runs.b_values[-1]:.6g} ({first} ran first)",
+            markup=False,
+            soft_wrap=True,
+        )
+
     store = Store(spec.study_dir, create=False)  # fails clearly when the study has never run
     try:
         with RunLock(spec.study_dir):  # not while `run` measures: both would share the machine
@@ -345,7 +361,8 @@ def confirm(path: Path, pairs: int | None) -> None:
             evaluator.prime(store.experiments())
             try:
                 with reaper.subreaper():
-                    result = confirm_study(spec, store, evaluator, pairs)
+                    result = confirm_study(spec, store, evaluator, pairs, force=force, on_pair=pair_done)
+                    text = result if isinstance(result, str) else shown_text(result, store)
             except KeyboardInterrupt:
                 evaluator.cancel_all()
                 raise UserError("interrupted; nothing was recorded", exit_code=130) from None
@@ -355,7 +372,7 @@ def confirm(path: Path, pairs: int | None) -> None:
         store.close()
     if isinstance(result, str):
         raise UserError(result)
-    console().print(result.text(), markup=False, soft_wrap=True)
+    out.print(text, markup=False, soft_wrap=True)
 
 
 @main.command()

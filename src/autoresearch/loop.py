@@ -481,7 +481,7 @@ class Loop:
         except KeyboardInterrupt:
             self.evaluator.cancel_all()
             return "confirmation interrupted; run `autoresearch confirm` to measure it"
-        return result if isinstance(result, str) else result.text()
+        return result if isinstance(result, str) else paired.shown_text(result, self.store)
 
     # -- budget ------------------------------------------------------------------------------------
 
