@@ -492,7 +492,10 @@ def apply(args: tuple[str, ...], path_option: Path | None, params_file: Path | N
         what = "failed its guard" if failed_guard else f"was {experiment.decision}"
         warn(f"experiment {experiment.id} {what}: {experiment.reason}; applying it anyway, as asked")
     written = study.apply(experiment, params_file=params_file, force=force)
-    console().print(f"applied experiment {experiment.id}: {written}", markup=False)
+    if written.startswith("already applied"):  # a second apply: nothing to change
+        console().print(f"experiment {experiment.id} is {written}", markup=False)
+    else:
+        console().print(f"applied experiment {experiment.id}: {written}", markup=False)
 
 
 def _id_and_path(args: tuple[str, ...], path_option: Path | None) -> tuple[int | None, Path]:
