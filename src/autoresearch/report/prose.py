@@ -31,6 +31,19 @@ def _ids(ids: list[int]) -> str:
     return ", ".join(f"#{i}" for i in ids)
 
 
+def _sure(facts: Facts, ids: list[int]) -> str:
+    """'#3 (+98.0% (95% CI +97.1% to +98.9%), 4 pairs)': how sure each verdict is, never the word alone."""
+    from autoresearch.report.writeup import _interval
+
+    shown = []
+    for i in ids:
+        a = facts.ablation_of(i)
+        shown.append(
+            f"#{i} ({_interval(a.record)})" if a is not None and a.record.get("effect") is not None else f"#{i}"
+        )
+    return ", ".join(shown)
+
+
 def template(facts: Facts) -> dict[str, str]:
     return {
         "abstract": _abstract(facts),
@@ -65,7 +78,7 @@ def _abstract(facts: Facts) -> str:
     carriers = _by_outcome(facts).get("carrier", [])
     if facts.ablations:
         text += f" Of the {len(facts.changes)} kept changes the best is built from, " + (
-            f"{len(carriers)} {'carries' if len(carriers) == 1 else 'carry'} the gain ({_ids(carriers)})."
+            f"{len(carriers)} {'carries' if len(carriers) == 1 else 'carry'} the gain ({_sure(facts, carriers)})."
             if carriers
             else "none carries the gain measurably."
         )
@@ -118,8 +131,9 @@ def _ablation(facts: Facts) -> str:
         "failed": "Not measured because a run failed",
     }
     for outcome, label in words.items():
-        if by.get(outcome):
-            text += f" {label}: {_ids(by[outcome])}."
+        if by.get(outcome):  # a verdict in words comes with its figure, interval and pairs
+            ids = _sure(facts, by[outcome]) if outcome in ("carrier", "harmful") else _ids(by[outcome])
+            text += f" {label}: {ids}."
     return text
 
 
