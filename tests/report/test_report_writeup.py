@@ -567,3 +567,27 @@ def test_latex_escapes_what_the_store_may_hold() -> None:
     assert r"\title{a\_b \& c}" in tex
     assert r"50\% of \texttt{x\_1 $\rightarrow$ \{y\}} and \textbf{\#3} --- done\ldots{}" in tex
     assert r"\$ & \textasciitilde{} \\" in tex and "→" not in tex
+
+
+def test_a_verdict_in_words_says_how_sure_it_is() -> None:
+    # The prose never says "carries the gain" or "harmful" alone: the figure, its interval and the pairs
+    # come with it, and a verdict whose interval does not exclude noise says that it is the rule's only.
+    from autoresearch.report.prose import _sure
+    from autoresearch.store import Ablation
+
+    def made(change: int, record: dict[str, Any]) -> Ablation:
+        return Ablation(1, 9, change, "strict", "done", 0.0, outcome="carrier", record=record)
+
+    measured = {
+        3: made(3, {"effect": 0.054, "low": -0.019, "high": 0.122, "pairs": 3}),
+        7: made(7, {"effect": 0.2, "low": 0.15, "high": 0.25, "pairs": 4}),
+    }
+
+    class Facts:
+        def ablation_of(self, change: int) -> Ablation | None:
+            return measured.get(change)
+
+    assert _sure(Facts(), [3, 7, 8]) == (  # type: ignore[arg-type]
+        "#3 (+5.4% (95% CI -1.9% to +12.2%), 3 pairs; by the rule only, its interval does not exclude noise), "
+        "#7 (+20.0% (95% CI +15.0% to +25.0%), 4 pairs), #8"
+    )

@@ -38,9 +38,13 @@ def _sure(facts: Facts, ids: list[int]) -> str:
     shown = []
     for i in ids:
         a = facts.ablation_of(i)
-        shown.append(
-            f"#{i} ({_interval(a.record)})" if a is not None and a.record.get("effect") is not None else f"#{i}"
-        )
+        if a is None or a.record.get("effect") is None:
+            shown.append(f"#{i}")
+            continue
+        low, high = a.record.get("low"), a.record.get("high")
+        unsure = low is None or high is None or low <= 0 <= high  # the rule's verdict, not the interval's
+        caveat = "; by the rule only, its interval does not exclude noise" if unsure else ""
+        shown.append(f"#{i} ({_interval(a.record)}{caveat})")
     return ", ".join(shown)
 
 
