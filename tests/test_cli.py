@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from autoresearch.spec import load_spec
+from autoresearch.store import Store
 from tests.conftest import BOWL, bowl_spec, cli, write_study
 
 
@@ -104,6 +105,50 @@ def test_a_missing_extra_is_one_line_naming_the_install(bowl_study: Path, tmp_pa
     assert report.stderr.strip() == (
         "error: this needs plotly, which is not installed; install it with: pip install 'autoresearch[dashboard]'"
     )
+
+
+def test_each_template_runs_as_written_offline(tmp_path: Path) -> None:
+    # A newcomer's first hour: init in a fresh git repository, commit what it wrote, run. No network
+    # and no API key are needed (the environment is passed by allowlist in any case).
+    git = ["git", "-c", "user.name=u", "-c", "user.email=u@x"]
+    ends = {
+        "params": "stopped: experiment budget reached (20)",
+        "code": "stopped: the script proposer has nothing more to propose",
+    }
+    for template, end in ends.items():
+        folder = tmp_path / template
+        folder.mkdir()
+        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=folder, check=True)
+        init = cli("init", "--template", template, cwd=folder)
+        assert init.returncode == 0, init.stderr
+        if template == "code":
+            assert "commit them (git add" in init.stdout
+            assert 'use = "script:{python} propose.py"' in (folder / "autoresearch.toml").read_text()
+        subprocess.run([*git, "add", "-A"], cwd=folder, check=True)
+        subprocess.run([*git, "commit", "-qm", "study"], cwd=folder, check=True)
+        run = cli("run", cwd=folder, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert end in run.stdout, run.stdout
+        log = cli("log", cwd=folder).stdout
+        assert "rejected" not in log and "failed" not in log, log
+        assert "kept" in log, log  # the starters leave room to improve, and the loop finds it
+        store = Store(folder / ".autoresearch" / template, create=False)
+        try:
+            experiments = store.experiments()
+        finally:
+            store.close()
+        # The params starter prints a val_loss curve: drawn, never flagged as an ambiguous value.
+        assert not any("printed" in flag for e in experiments for flag in e.extra.get("flags", []))
+        if template == "params":
+            assert all(e.extra["series"]["val_loss"]["n"] == 6 for e in experiments)
+
+
+def test_init_never_overwrites_a_file_of_yours(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print('mine')\n")
+    assert cli("init", str(tmp_path)).returncode == 0
+    assert (tmp_path / "train.py").read_text() == "print('mine')\n"
+    other = cli("init", "--template", "code", "--metric", "ops", str(tmp_path / "own"))
+    assert other.returncode == 0 and not (tmp_path / "own" / "bench.py").exists()  # another metric: their bench
 
 
 def test_init_writes_a_command_that_runs_without_an_activated_venv(tmp_path: Path) -> None:

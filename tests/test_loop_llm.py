@@ -136,3 +136,23 @@ def test_pipelining_proposes_while_the_experiment_runs(tmp_path: Path, fake_llm:
     for t in asked_at:
         assert any((r.started_at or 0) <= t <= (r.finished_at or 0) for r in rows), (t, rows)
     assert len(rows) == 5 and len({r.params["x"] for r in rows}) == 5
+
+
+def test_unusable_answers_are_counted_in_the_budget_and_said(
+    tmp_path: Path, fake_llm: FakeLLMServer, api_key: str
+) -> None:
+    # The first proposal gets garbage on each of its 3 attempts (an unusable answer); the rest are fine.
+    fake_llm.script(*[Reply(text="I think x should be smaller")] * 3)
+    fake_llm.responder = counting_responder()
+    root = study(tmp_path, fake_llm.openai_url, budget=4)
+    run = cli("run", str(root), env_extra={"OPENAI_API_KEY": SECRET})
+    assert run.returncode == 0, run.stdout + run.stderr
+    said = "1 of 4 experiments were unusable LLM answers (rejected after the repair turns), counted in the budget"
+    assert said in run.stdout
+    assert said in cli("status", str(root)).stdout
+    store = Store(root / ".autoresearch" / "llm", create=False)
+    try:
+        decisions = [e.decision for e in store.experiments()]
+    finally:
+        store.close()
+    assert decisions[:2] == ["baseline", "rejected"] and len(decisions) == 4  # the budget included it

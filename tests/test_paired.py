@@ -107,7 +107,17 @@ def test_study_end_and_confirm_command_report_the_confirmed_figure(tmp_path: Pat
     assert f"confirmed: best #{kept[-1].id} vs baseline #1 over 10 interleaved pairs" in status.stdout
     again = cli("confirm", "--pairs", "3", str(root))
     assert again.returncode == 0, again.stderr
-    assert "over 3 interleaved pairs" in again.stdout
+    lines = again.stdout.splitlines()  # a line per pair while it measures, then the figure
+    assert lines[0] == f"re-measuring best #{kept[-1].id} against baseline #1 on 3 interleaved pairs"
+    assert [line.split(":")[0] for line in lines[1:4]] == ["pair 1/3", "pair 2/3", "pair 3/3"]
+    # Fewer pairs than the figure on record: shown, not recorded; the more precise one stays, and it says so.
+    assert (
+        "over 3 interleaved pairs" in again.stdout
+        and "Not recorded: the earlier confirmation over 10 pairs" in again.stdout
+    )
+    assert "vs baseline #1 over 10 interleaved pairs" in cli("status", str(root)).stdout
+    forced = cli("confirm", "--pairs", "3", "--force", str(root))
+    assert forced.returncode == 0 and "Not recorded" not in forced.stdout, forced.stderr
     assert cli("export", "--format", "json", str(root)).returncode == 0
     rows = {row["id"]: row for row in json.loads((root / "results.json").read_text())}
     best_row = rows[kept[-1].id]

@@ -5,8 +5,9 @@ whose gain a later change made redundant, rides along as a passenger. Each kept 
 lineage is undone on its own (params mode: its parameters put back to its parent's values; code mode:
 its commit reverted onto the best's, file by file, or reported as not merging cleanly), and the best is
 measured against that variant the way the study decides a keep: interleaved pairs under `paired`, the
-run's repeats otherwise. A change *carries* the gain when the best beats the variant by the rule, is
-*harmful* when the variant beats the best by the rule, and is a *passenger* otherwise.
+run's repeats otherwise (at least MIN_PAIRS pairs, so that every verdict has an interval). A change
+*carries* the gain when the best beats the variant by the rule, is *harmful* when the variant beats the
+best by the rule, and is a *passenger* otherwise.
 
 Every run goes through the study's evaluator (its sandbox, fresh checkouts, log rules); results go to
 the store's `ablations` table, which nothing that counts experiments reads, and are reused by the next
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 ABLATION_SEEDS = 20_000_000  # seed offsets of ablation runs start here, far from experiments' and confirm's
 OUTCOMES = ("carrier", "passenger", "harmful", "superseded", "conflict", "failed")
+# Under the rules without pairs, at least this many interleaved pairs per change: one pair would call a
+# change harmful or the carrier of the gain on a single draw, and gives no interval to say how sure.
+MIN_PAIRS = 3
 
 
 def rule_label(spec: Spec) -> str:
@@ -118,7 +122,7 @@ def measure(
             return Measured("carrier", f"without #{change.id}: {verdict.reason}", record)
         outcome = "harmful" if record["high"] < 0 else "passenger"
         return Measured(outcome, f"without #{change.id}: {verdict.reason}", record)
-    failed = runs.measure(spec.run.repeats)
+    failed = runs.measure(max(spec.run.repeats, MIN_PAIRS))
     record = runs.record()
     if failed is not None:
         return Measured("failed", _failure(failed, variant, change), record)

@@ -183,6 +183,18 @@ confirm = true                   # at the end: best vs baseline on confirm_pairs
 """
 
 
+# What each template's spec runs, as written: {path in the study's folder: file in templates/}.
+STARTER_FILES = {
+    "params": {"train.py": "params_train.py"},
+    "code": {
+        "src/hot.py": "code_hot.py",
+        "bench.py": "code_bench.py",
+        "tests/test_hot.py": "code_test_hot.py",
+        "propose.py": "code_propose.py",
+    },
+}
+
+
 def looks_like_time(metric: str) -> bool:
     return bool(_TIME_WORDS.search(metric))
 
@@ -211,10 +223,25 @@ def init(template: str, metric: str | None, force: bool, path: Path) -> None:
         text += TIMING_NOISE
     path.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
+    written = [target]
     goal = path / "program.md"
     if not goal.exists():
         goal.write_text((files("autoresearch") / "templates" / "program.md").read_text())
-    console().print(f"wrote {target} and {goal}; edit them, then run `{_prog()} run{_path_arg(path)}`", markup=False)
+        written.append(goal)
+    # The template runs as written: the files it names are written too, where none exist yet (never
+    # over yours), unless another metric says the experiment is the user's own.
+    starters = STARTER_FILES[template] if metric in (None, name_line.group(1)) else {}
+    for name, source in starters.items():
+        starter = path / name
+        if not starter.exists():
+            starter.parent.mkdir(parents=True, exist_ok=True)
+            starter.write_text((files("autoresearch") / "templates" / source).read_text())
+            written.append(starter)
+    shown = ", ".join(str(p) for p in written)
+    then = f"run `{_prog()} run{_path_arg(path)}`"
+    if template == "code":  # candidates are built from the last commit
+        then = f"commit them (git add {' '.join(str(p) for p in written)} && git commit -m study) and {then}"
+    console().print(f"wrote {shown}; {then}, then adapt them to your own experiment", markup=False)
 
 
 @main.command()
@@ -256,7 +283,7 @@ def run(
     outcome = loop.run()
     if outcome.interrupted or outcome.stopped.startswith("interrupted"):
         sys.exit(INTERRUPTED)
-    if outcome.best is None:
+    if outcome.best is None or outcome.failed:
         sys.exit(1)
 
 
@@ -332,10 +359,12 @@ def status(path: Path) -> None:
 @main.command()
 @path_argument
 @click.option("--pairs", type=click.IntRange(2, 200), help="Interleaved pairs to run (default: noise.confirm_pairs).")
+@click.option("--force", is_flag=True, help="Record this figure even if an earlier one had more pairs.")
 @user_errors
-def confirm(path: Path, pairs: int | None) -> None:
+def confirm(path: Path, pairs: int | None, force: bool) -> None:
     """Re-measure the best against the baseline, interleaved: the improvement with a confidence interval."""
     from autoresearch.loop import make_evaluator
+    from autoresearch.paired import Interleaved, shown_text
     from autoresearch.paired import confirm as confirm_study
     from autoresearch.run import reaper
     from autoresearch.run.resources import plan_slots
@@ -343,6 +372,20 @@ def confirm(path: Path, pairs: int | None) -> None:
     from autoresearch.store import RunLock, Store
 
     spec = load_spec(path)
+    out = console()
+    count = pairs or spec.noise.confirm_pairs
+
+    def pair_done(runs: Interleaved) -> None:  # a line per pair: a confirmation takes minutes
+        n = len(runs.order)
+        if n == 1:
+            out.print(f"re-measuring best #{runs.a.id} against baseline #{runs.b.id} on {count} interleaved pairs")
+        first = "best" if runs.order[-1] == "AB" else "baseline"
+        out.print(
+            f"pair {n}/{count}: best {runs.a_values[-1]:.6g}, baseline {runs.b_values[-1]:.6g} ({first} ran first)",
+            markup=False,
+            soft_wrap=True,
+        )
+
     store = Store(spec.study_dir, create=False)  # fails clearly when the study has never run
     try:
         with RunLock(spec.study_dir):  # not while `run` measures: both would share the machine
@@ -351,7 +394,8 @@ def confirm(path: Path, pairs: int | None) -> None:
             evaluator.prime(store.experiments())
             try:
                 with reaper.subreaper():
-                    result = confirm_study(spec, store, evaluator, pairs)
+                    result = confirm_study(spec, store, evaluator, pairs, force=force, on_pair=pair_done)
+                    text = result if isinstance(result, str) else shown_text(result, store)
             except KeyboardInterrupt:
                 evaluator.cancel_all()
                 raise UserError("interrupted; nothing was recorded", exit_code=130) from None
@@ -361,7 +405,7 @@ def confirm(path: Path, pairs: int | None) -> None:
         store.close()
     if isinstance(result, str):
         raise UserError(result)
-    console().print(result.text(), markup=False, soft_wrap=True)
+    out.print(text, markup=False, soft_wrap=True)
 
 
 @main.command()
@@ -481,7 +525,10 @@ def apply(args: tuple[str, ...], path_option: Path | None, params_file: Path | N
         what = "failed its guard" if failed_guard else f"was {experiment.decision}"
         warn(f"experiment {experiment.id} {what}: {experiment.reason}; applying it anyway, as asked")
     written = study.apply(experiment, params_file=params_file, force=force)
-    console().print(f"applied experiment {experiment.id}: {written}", markup=False)
+    if written.startswith("already applied"):  # a second apply: nothing to change
+        console().print(f"experiment {experiment.id} is {written}", markup=False)
+    else:
+        console().print(f"applied experiment {experiment.id}: {written}", markup=False)
 
 
 def _id_and_path(args: tuple[str, ...], path_option: Path | None) -> tuple[int | None, Path]:

@@ -33,6 +33,7 @@ from autoresearch.propose.base import (
     Stop,
     WaitForResults,
 )
+from autoresearch.propose.failures import FailureStreak
 from autoresearch.run import nofollow, reaper, sandbox
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Evaluator, Runner
 from autoresearch.run.parallel import DUPLICATE_RETRIES, Parallel
@@ -60,6 +61,7 @@ class Outcome:
     experiments: int  # rows in the store, all decisions
     interrupted: int = 0  # experiments stopped by Ctrl-C, left `running` to be re-run on resume
     confirmation: str = ""  # best vs baseline re-measured on interleaved pairs (noise.confirm), in words
+    failed: bool = False  # it stopped on an error to fix (e.g. a proposer failing again and again)
 
 
 class Observer(Protocol):
@@ -144,6 +146,7 @@ class Loop:
         self._interrupted = 0
         # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
         self._rows = 0  # experiments in the store, all decisions and running ones
+        self._failures = FailureStreak()  # the proposer's failures in a row (this run only)
         self._spent = 0.0  # their cost in USD
         self._store_fingerprint: tuple[int, int] = (0, 0)  # who last wrote the store: see _check_store
 
@@ -183,6 +186,7 @@ class Loop:
                     confirmation = self._confirm() if self.spec.noise.confirms and not self._interrupted else ""
                 self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
                 outcome = Outcome(self.best, self.baseline, stopped, self._rows, self._interrupted, confirmation)
+                outcome.failed = self._failures.stop_reason != ""
                 if self.observer:
                     self.observer.stopped(self, outcome)
                 return outcome
@@ -226,6 +230,7 @@ class Loop:
                         stopped = proposed.reason
                         break
                     self._start(pool, *proposed)
+                    stopped = self._failures.stop_reason
                 if self._pipelined and not stopped and ready is None and not self.budget_exhausted():
                     # Propose the next candidate while the experiment runs, so a slow proposer (an
                     # LLM) does not leave the machine idle between experiments.
@@ -342,12 +347,16 @@ class Loop:
             tokens_out=proposal.tokens_out,
             cost_usd=proposal.cost_usd,
             extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
-            | ({"baseline": True} if is_baseline else {}),
+            | ({"baseline": True} if is_baseline else {})
+            | ({"proposer_failed": True} if proposal.proposer_failed else {}),
             meta={POLICY_STATE: json.dumps({"policy": self.policy.name, "state": self.policy.state()})},
         )
         self._rows += 1
         self._spent += proposal.cost_usd or 0.0
         proposal.experiment_id = experiment.id
+        if not is_baseline:
+            name = (proposer or self.proposer).name
+            self._failures.observe(name, proposal.proposer_failed, proposal.rejected_reason)
         log_dir = self.evaluator.log_dir(experiment)
         if log_dir is not None:  # known before it runs, so live views can follow its logs
             self.store.update(experiment.id, log_dir=str(log_dir))
@@ -475,7 +484,7 @@ class Loop:
         except KeyboardInterrupt:
             self.evaluator.cancel_all()
             return "confirmation interrupted; run `autoresearch confirm` to measure it"
-        return result if isinstance(result, str) else result.text()
+        return result if isinstance(result, str) else paired.shown_text(result, self.store)
 
     # -- budget ------------------------------------------------------------------------------------
 
@@ -486,8 +495,10 @@ class Loop:
     def budget_exhausted(self) -> str:
         """Why the study must stop starting experiments, or "" while budget remains."""
         budget = self.spec.budget
-        # A failed baseline is retried on the next run and costs no budget: fixing it must not use it up.
-        if budget.experiments is not None and self._rows - self.archive.failed_baselines >= budget.experiments:
+        # A failed baseline is retried on the next run and costs no budget: fixing it must not use it up;
+        # nor does a proposer that produced no proposal (propose/failures.py).
+        free = self.archive.failed_baselines + self.archive.proposer_failures
+        if budget.experiments is not None and self._rows - free >= budget.experiments:
             return f"experiment budget reached ({budget.experiments})"
         if budget.hours is not None and self.elapsed >= budget.hours * 3600:
             return f"time budget reached ({budget.hours:g} h)"

@@ -6,10 +6,12 @@ Accepted lines (karpathy/autoresearch and pi-autoresearch formats)::
     val_loss=0.3121
     METRIC val_loss=0.3121
 
-The last line with a given name counts; a name printed more than once with different values is
-reported (`Measurement.repeated`) and the experiment flagged, since a candidate printing a fake line
-after the real one is the classic way to game a metric. Alternatively a regex with one capture group
-(its last match counts), or a key in a JSON file the experiment writes (read without following links).
+The last line with a given name counts. A name printed many times is a curve; when the counted value
+does not follow from what was printed before it (curves.py: two different values, or a last step that
+jumps away from its curve), it is reported (`Measurement.ambiguous`) and the experiment flagged, since
+a candidate printing a fake line after the real one is the classic way to game a metric.
+Alternatively a regex with one capture group (its last match counts), or a key in a JSON file the
+experiment writes (read without following links).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autoresearch.curves import ambiguity
+
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)"
 _METRIC_LINE = re.compile(
     rf"^\s*(?:METRIC\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]*)\s*(?::|=)\s*(?P<value>{_NUMBER})\s*$",
@@ -31,19 +35,18 @@ _METRIC_LINE = re.compile(
 )
 
 
-def parse_metric_lines(text: str, repeated: set[str] | None = None) -> dict[str, float]:
+def parse_metric_lines(text: str, printed: dict[str, list[float]] | None = None) -> dict[str, float]:
     """Every `name: number`, `name=number` and `METRIC name=number` line in TEXT (the last one counts).
 
-    Names seen again with a different value are added to REPEATED.
+    PRINTED, when given, receives every value of each name in the order printed.
     """
     metrics: dict[str, float] = {}
     for line in text.splitlines():
         match = _METRIC_LINE.match(line)
         if match:
             name, value = match.group("name"), float(match.group("value"))
-            old = metrics.get(name)
-            if repeated is not None and old is not None and not (old == value or (old != old and value != value)):
-                repeated.add(name)
+            if printed is not None:
+                printed.setdefault(name, []).append(value)
             metrics[name] = value
     return metrics
 
@@ -184,7 +187,8 @@ class Measurement:
     metrics: dict[str, float]
     objective: float | None
     error: str | None  # why no usable objective could be read
-    repeated: list[str] = field(default_factory=list)  # names printed more than once with different values
+    # Names whose counted (last) value is ambiguous, with why (curves.py); a curve alone is not.
+    ambiguous: dict[str, str] = field(default_factory=dict)
 
 
 def measure(
@@ -197,10 +201,13 @@ def measure(
     cwd: Path | None = None,
 ) -> Measurement:
     """All metrics in OUTPUT (and the JSON file), and the objective computed from them."""
-    repeated: set[str] = set()
-    metrics = parse_metric_lines(output, repeated)
+    printed: dict[str, list[float]] = {}
+    metrics = parse_metric_lines(output, printed)
     result = _measure(output, metrics, metric, pattern, json_file, objective, cwd)
-    result.repeated = sorted(repeated)
+    for name in sorted(printed):
+        why = ambiguity(name, printed[name])
+        if why is not None:
+            result.ambiguous[name] = why
     return result
 
 

@@ -17,6 +17,7 @@ import math
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ class Interleaved:
     b_values: list[float] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # "AB" or "BA" per pair
     logs: Path | None = None  # where the runs' folders go (default: for_experiment's recheck/)
+    on_pair: Callable[[Interleaved], None] | None = None  # told after each pair (progress lines)
 
     def measure(self, pairs: int) -> str | None:
         """Add pairs until there are PAIRS; why one run failed, or None."""
@@ -75,6 +77,8 @@ class Interleaved:
             self.a_values.append(values[self.a.id])
             self.b_values.append(values[self.b.id])
             self.order.append("AB" if first_a else "BA")
+            if self.on_pair is not None:
+                self.on_pair(self)
         return None
 
     @property
@@ -200,9 +204,19 @@ def selected_improvement(best: float, baseline: float, direction: str) -> float:
     return sign(direction) * (baseline - best) / (abs(baseline) or 1.0)
 
 
-def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = None) -> Confirmation | str:
+def confirm(
+    spec: Spec,
+    store: Store,
+    evaluator: Evaluator,
+    pairs: int | None = None,
+    *,
+    force: bool = False,
+    on_pair: Callable[[Interleaved], None] | None = None,
+) -> Confirmation | str:
     """Re-measure the best against the baseline on interleaved pairs; store and return the result.
 
+    The stored figure is the most precise one for this best and baseline: a result over fewer pairs than
+    the one on record is returned but not stored, unless FORCE (`shown_text` says which one is shown).
     Returns why it could not (no best yet, the best is the baseline, a run failed) as a string.
     """
     from autoresearch.study import latest_incumbent
@@ -224,6 +238,7 @@ def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = 
         direction=spec.study.direction,
         seed_offset=_CONFIRM_SEEDS + 1000 * previous,
         rng=order_rng(spec.study.seed, best.id, baseline.id, previous),
+        on_pair=on_pair,
     )
     failed = runs.measure(count)
     store.set_meta("confirmations", str(previous + 1))
@@ -241,5 +256,28 @@ def confirm(spec: Spec, store: Store, evaluator: Evaluator, pairs: int | None = 
         selected=selected_improvement(best.objective, baseline.objective, spec.study.direction),
         measured_at=time.time(),
     )
-    store.set_meta(CONFIRMATION_META, result.to_json())
+    earlier = Confirmation.from_store(store)
+    if force or not _more_precise(earlier, result):
+        store.set_meta(CONFIRMATION_META, result.to_json())
     return result
+
+
+def _more_precise(earlier: Confirmation | None, result: Confirmation) -> bool:
+    """Whether EARLIER measured the same best and baseline on more pairs than RESULT."""
+    return (
+        earlier is not None
+        and (earlier.best_id, earlier.baseline_id) == (result.best_id, result.baseline_id)
+        and earlier.pairs > result.pairs
+    )
+
+
+def shown_text(result: Confirmation, store: Store) -> str:
+    """RESULT in words, and which figure the study keeps showing when it kept a more precise one."""
+    kept = Confirmation.from_store(store)
+    if kept is None or kept == result or not _more_precise(kept, result):
+        return result.text()
+    return (
+        f"{result.text()}. Not recorded: the earlier confirmation over {kept.pairs} pairs is more precise "
+        f"and is the one status, the report and the export show ({kept.improvement:+.1%}, 95% CI "
+        f"{kept.low:+.1%} to {kept.high:+.1%}); `autoresearch confirm --force` records this one instead"
+    )

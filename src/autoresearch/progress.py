@@ -130,8 +130,24 @@ def status_text(spec: Spec, store: Store) -> str:
     flagged = store.count_flagged()
     if flagged:
         lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
+    lines += proposer_lines(store, s.total)
     lines += [f"warning: {warning}" for warning in recorded_warnings(store)]
     return "\n".join(lines)
+
+
+def proposer_lines(store: Store, total: int) -> list[str]:
+    """Experiments that were no candidate of the proposer's, and whether they used the budget."""
+    lines = []
+    unusable = store.count_marked("unusable_answer")
+    if unusable:
+        lines.append(
+            f"{unusable} of {total} experiments were unusable LLM answers (rejected after the repair turns), "
+            "counted in the budget"
+        )
+    failed = store.count_marked("proposer_failed")
+    if failed:
+        lines.append(f"{failed} proposer failures (no proposal: see `autoresearch log`), not counted in the budget")
+    return lines
 
 
 def _search_line(store: Store, shown: int = 8) -> str:
@@ -278,6 +294,8 @@ class LiveView:
         )
         if outcome.confirmation:
             self.console.print(outcome.confirmation, markup=False, soft_wrap=True)
+        for line in proposer_lines(loop.store, outcome.experiments):
+            self.console.print(line, markup=False, soft_wrap=True)
         if self.next_steps and outcome.best is not None and not outcome.interrupted:
             steps = ", ".join(f"`{self.next_steps.format(command=c)}`" for c in ("report", "best", "apply"))
             self.console.print(f"next: {steps}", markup=False, soft_wrap=True)

@@ -369,6 +369,14 @@ class Store:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def count_marked(self, key: str) -> int:
+        """Experiments whose extra[KEY] is true (e.g. `proposer_failed`, `unusable_answer`)."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE json_extract(extra, ?) = 1", (f"$.{key}",)
+            ).fetchone()[0]
+        )
+
     def count_flagged(self) -> int:
         """Experiments with integrity flags."""
         return int(

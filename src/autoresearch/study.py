@@ -79,7 +79,7 @@ class Study:
             write_params_file(target, experiment.params)
             return f"wrote parameters to {target}"
         from autoresearch.workspace.code import code_workspace
-        from autoresearch.workspace.git import GitError
+        from autoresearch.workspace.git import AlreadyApplied, GitError
 
         baseline = self.baseline
         if experiment.commit_sha is None or baseline is None or baseline.commit_sha is None:
@@ -95,6 +95,8 @@ class Study:
                 editable=[start + pattern for pattern in self.spec.code.editable],
                 protected=[start + pattern for pattern in [*self.spec.code.protected, *self.spec.integrity.protected]],
             )
+        except AlreadyApplied as done:
+            return f"already applied: your working tree holds its {', '.join(done.paths)}; nothing to do"
         except GitError as exc:
             raise ApplyError(str(exc)) from None
         return f"changed {', '.join(changed) or 'nothing'}"

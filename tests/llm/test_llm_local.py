@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -73,3 +75,23 @@ def test_local_proposer_produces_valid_params(model_path: Path, tmp_path: Path) 
     assert proposal.params != baseline.params
     assert proposal.extra["llm"]["attempts"] >= 1 and proposal.strategy
     assert proposal.cost_usd == 0.0 and proposal.tokens_out
+
+
+def test_the_model_is_closed_before_interpreter_shutdown(model_path: Path) -> None:
+    # Left to the garbage collector at shutdown, Llama.__del__ printed a traceback after the study's
+    # last line ("Exception ignored in: <function Llama.__del__ ...> ... TypeError"). A real interpreter
+    # loads the model, answers under a schema as the proposer does, and exits.
+    script = (
+        "import autoresearch.cli, optuna\n"
+        "from autoresearch.llm import make_backend\n"
+        "class Holder:\n    pass\n"
+        "holder = Holder()\n"
+        "holder.backend = make_backend('llm:local', {'n_ctx': 512})\n"
+        "schema = {'type': 'object', 'properties': {'a': {'type': 'integer'}}, 'required': ['a']}\n"
+        "reply = holder.backend.chat([{'role': 'user', 'content': 'hi'}], temperature=0.0, max_tokens=4, "
+        "json_schema=schema)\n"
+        "print('answered', bool(reply.text))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "answered True", done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr

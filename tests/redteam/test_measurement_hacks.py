@@ -78,6 +78,32 @@ def test_print_a_fake_metric_line(tmp_path: Path) -> None:
     assert any("loss" in flag for flag in hack.extra["flags"])
 
 
+CURVE = """
+import train
+offset = train.train()
+for epoch in range(6):  # a loss per epoch, settling: the last line counts
+    print("loss:", round(offset + 1.0 / (epoch + 1), 4))
+"""
+
+
+def test_a_fake_line_after_a_curve_is_rejected_and_the_curve_is_not(tmp_path: Path) -> None:
+    # The metric comes from the evaluator's own curve. An honest improvement prints a curve and gets no
+    # flag; a fake better line appended at exit, its name spelled so that no diff line names the metric,
+    # jumps away from the curve it ends: flagged, and with reject_flagged, rejected.
+    fake = "import atexit\natexit.register(lambda: print('lo' + 'ss:', 0.0))\n\ndef train():\n    return 1.0\n"
+    root = code_study(
+        tmp_path / "s",
+        {"evaluate.py": CURVE, "train.py": TRAIN},
+        [whole("def train():\n    return 0.5\n", "a real gain"), whole(fake, "print a better loss")],
+        extra="[integrity]\nreject_flagged = true",
+    )
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept", "rejected"]
+    assert not experiments[0].extra.get("flags") and not experiments[1].extra.get("flags")
+    assert experiments[1].objective == pytest.approx(0.5 + 1 / 6, abs=1e-3)
+    assert "the last loss printed (0, which counts) leaves its curve" in (experiments[2].reason or "")
+
+
 def test_write_the_metrics_file_from_a_background_process(tmp_path: Path) -> None:
     # cheat 1 leaves a background job that writes metrics.json after the run; cheat 2 then writes
     # nothing, hoping the stale file is read. Both fail: the job dies with the run, stale files are removed.

@@ -183,14 +183,16 @@ def test_params_study_note_ablation_and_numbers(tmp_path: Path) -> None:
     assert "confirmed improvement | +100.0% (95% CI" in note  # confirm ran: the best is exactly 0
     assert_numbers_from_store(note, study_dir, GOAL)
 
-    # Each kept change of the best's lineage was re-measured once, interleaved with the best.
+    # Each kept change of the best's lineage was re-measured on 3 pairs (repeats = 1 gives no interval),
+    # interleaved with the best, and the verdict in words says how sure it is.
     rows = ablations(study_dir)
     assert [(r["change_id"], r["outcome"]) for r in rows] == [(2, "passenger"), (3, "carrier")]
-    assert all(r["best_id"] == 3 and len(r["record"]["a"]) == len(r["record"]["b"]) == 1 for r in rows)
-    assert rows[0]["record"]["a"] == rows[0]["record"]["b"] == [0.0]  # without #2: x back to 5, mode b: same
-    assert rows[1]["record"]["b"] == [1.0]  # without #3: mode a again (y back to 5, unused there): 0 + 1
+    assert all(r["best_id"] == 3 and len(r["record"]["a"]) == len(r["record"]["b"]) == 3 for r in rows)
+    assert rows[0]["record"]["a"] == rows[0]["record"]["b"] == [0.0] * 3  # without #2: x back to 5, mode b: same
+    assert rows[1]["record"]["b"] == [1.0] * 3  # without #3: mode a again (y back to 5, unused there): 0 + 1
     assert "| #2 | `x: 5.0 -> 1.0` | passenger |" in note
     assert re.search(r"\| #3 \| .*`mode: \"a\" -> \"b\"`.* \| carries the gain \|", note)
+    assert re.search(r"Carry the gain: #3 \(\+[0-9.]+% \(95% CI [^)]+\), 3 pairs\)\.", note), note
     assert (study_dir / "ablations").is_dir()  # the runs' logs, apart from the experiments'
 
     # Nothing counts the ablation as experiments, the study resumes, and a second writeup reuses them.
@@ -355,7 +357,7 @@ def test_code_study_ablation_reverts_each_kept_commit(tmp_path: Path) -> None:
     # Without #2 (ITERATIONS back to 1000) the fast path ignores it: a passenger. Without #3 the slow
     # path runs again, with #2's 500 iterations: #3 carries the gain.
     assert [(r["change_id"], r["outcome"]) for r in rows] == [(2, "passenger"), (3, "carrier")]
-    assert rows[0]["record"]["b"] == [10.0] and rows[1]["record"]["b"] == [500.0]
+    assert rows[0]["record"]["b"] == [10.0] * 3 and rows[1]["record"]["b"] == [500.0] * 3  # 3 pairs each
     variants = [json.loads(r["variant"]) for r in rows]
     assert "-ITERATIONS = 500" in variants[0]["diff"] and "+ITERATIONS = 1000" in variants[0]["diff"]
     assert "-    return fast()" in variants[1]["diff"] and "+    return slow(ITERATIONS)" in variants[1]["diff"]
@@ -500,8 +502,9 @@ def test_quickstart_writeup(tmp_path: Path) -> None:
             assert row["outcome"] == "superseded"
             continue
         a, b = row["record"]["a"], row["record"]["b"]
-        assert len(a) == len(b) == 1  # strict rule, one repeat: one interleaved pair
-        expected = "carrier" if a[0] < b[0] else "harmful" if b[0] < a[0] else "passenger"
+        assert len(a) == len(b) == 3  # strict rule, one repeat: at least 3 interleaved pairs all the same
+        mean_a, mean_b = sum(a) / 3, sum(b) / 3
+        expected = "carrier" if mean_a < mean_b else "harmful" if mean_b < mean_a else "passenger"
         assert row["outcome"] == expected, row
 
 
@@ -564,3 +567,27 @@ def test_latex_escapes_what_the_store_may_hold() -> None:
     assert r"\title{a\_b \& c}" in tex
     assert r"50\% of \texttt{x\_1 $\rightarrow$ \{y\}} and \textbf{\#3} --- done\ldots{}" in tex
     assert r"\$ & \textasciitilde{} \\" in tex and "→" not in tex
+
+
+def test_a_verdict_in_words_says_how_sure_it_is() -> None:
+    # The prose never says "carries the gain" or "harmful" alone: the figure, its interval and the pairs
+    # come with it, and a verdict whose interval does not exclude noise says that it is the rule's only.
+    from autoresearch.report.prose import _sure
+    from autoresearch.store import Ablation
+
+    def made(change: int, record: dict[str, Any]) -> Ablation:
+        return Ablation(1, 9, change, "strict", "done", 0.0, outcome="carrier", record=record)
+
+    measured = {
+        3: made(3, {"effect": 0.054, "low": -0.019, "high": 0.122, "pairs": 3}),
+        7: made(7, {"effect": 0.2, "low": 0.15, "high": 0.25, "pairs": 4}),
+    }
+
+    class Facts:
+        def ablation_of(self, change: int) -> Ablation | None:
+            return measured.get(change)
+
+    assert _sure(Facts(), [3, 7, 8]) == (  # type: ignore[arg-type]
+        "#3 (+5.4% (95% CI -1.9% to +12.2%), 3 pairs; by the rule only, its interval does not exclude noise), "
+        "#7 (+20.0% (95% CI +15.0% to +25.0%), 4 pairs), #8"
+    )

@@ -174,6 +174,16 @@ def test_best_show_and_apply(tmp_path: Path) -> None:
     assert applied.returncode == 0, applied.stderr
     assert (root / "target.py").read_text() == target(4, long_line)
     assert git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    # A second apply finds exactly that candidate in the tree: already applied, not "uncommitted changes".
+    again = cli("apply", str(root))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == (
+        "experiment 2 is already applied: your working tree holds its target.py; nothing to do"
+    )
+    assert (root / "target.py").read_text() == target(4, long_line)
+    # Another candidate over it is still refused: the tree holds changes that are not its baseline.
+    other = cli("apply", "3", str(root))
+    assert other.returncode == 1 and "uncommitted" in other.stderr
 
 
 def test_apply_of_a_rejected_candidate_warns(tmp_path: Path) -> None:

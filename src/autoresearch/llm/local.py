@@ -7,6 +7,7 @@ weak, but it needs no network and the grammar guarantees well-formed JSON, so th
 
 from __future__ import annotations
 
+import atexit
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +17,17 @@ from autoresearch.llm.base import ChatReply, LLMError, Message
 
 _MODELS: dict[tuple[str, int, int], Any] = {}  # loading takes seconds: one instance per file and settings
 _LOAD_LOCK = threading.Lock()
+
+
+def close_models() -> None:
+    """Free every loaded model now. Registered with atexit: left to the garbage collector at interpreter
+    shutdown, llama-cpp-python's `Llama.__del__` runs after the modules it calls were torn down and
+    prints a traceback (`TypeError: 'NoneType' object is not callable`) after the study's last line."""
+    with _LOAD_LOCK:
+        models = list(_MODELS.values())
+        _MODELS.clear()
+    for model in models:
+        model.close()
 
 
 def bundled_smollm2() -> Path:
@@ -50,6 +62,8 @@ class LocalBackend:
         key = (str(path), n_ctx, seed)
         with _LOAD_LOCK:
             if key not in _MODELS:
+                if not _MODELS:
+                    atexit.register(close_models)  # once per batch of loads; closing twice is harmless
                 try:
                     _MODELS[key] = llama_cpp.Llama(
                         model_path=str(path), n_ctx=n_ctx, seed=seed, n_threads=n_threads, verbose=False

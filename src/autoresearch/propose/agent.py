@@ -121,13 +121,19 @@ class AgentProposer:
         )
         if done.timed_out:
             return Proposal(
-                rejected_reason=f"the agent did not finish within {self.timeout:g}s", extra=self._io(prompt)
+                rejected_reason=f"the agent did not finish within {self.timeout:g}s",
+                extra=self._io(prompt),
+                proposer_failed=True,
             )
         extra = self._io(prompt, done.stdout, done.stderr)
         if done.exit_code != 0:
             tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
             cause = self.diagnose(self.spec, view, self.command, env, done.stdout + "\n" + done.stderr)
-            return Proposal(rejected_reason=f"the agent exited with {done.exit_code}: {tail}{cause}", extra=extra)
+            return Proposal(
+                rejected_reason=f"the agent exited with {done.exit_code}: {tail}{cause}",
+                extra=extra,
+                proposer_failed=True,
+            )
         files, reason = self._edits(worktree, parent)
         if reason is not None:
             return Proposal(rejected_reason=reason, extra=extra)

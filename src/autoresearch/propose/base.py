@@ -46,6 +46,9 @@ class Proposal:
     # A proposal that was invalid from the start (unparsable LLM output, edits that do not apply):
     # recorded as `rejected` with this reason instead of being run.
     rejected_reason: str | None = None
+    # The proposer itself failed (its command crashed, timed out or printed no proposal): the row uses
+    # no budget, and the same failure again and again stops the study (propose/failures.py).
+    proposer_failed: bool = False
 
     def to_record(self) -> dict[str, Any]:
         """What the store keeps to re-run this proposal after a crash."""

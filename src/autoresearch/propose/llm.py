@@ -198,6 +198,7 @@ class LLMProposer:
                     f"the LLM gave no usable proposal in {max_attempts} attempt(s); last error: {errors[-1]}"
                 )
             )
+            extra["unusable_answer"] = True  # counted in the budget, and status says how many (docs/llm.md)
         proposal.strategy = strategy.name
         if parent is not None and proposal.parent_id is None:
             proposal.parent_id = parent.id

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 from autoresearch.propose.base import Context, Proposal, SearchExhausted, WaitForResults
@@ -22,6 +23,7 @@ from autoresearch.run import diagnose, nofollow, sandbox
 from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
 from autoresearch.store import Experiment
+from autoresearch.workspace.params import render_command
 
 # A script that prints this (alone) has nothing more to propose.
 EXHAUSTED = {"done": True}
@@ -87,18 +89,22 @@ def parse_proposal(text: str) -> Proposal:
         data = json.loads(text)
     except ValueError as exc:
         snippet = text.strip()[:200] or "(nothing)"
-        return Proposal(rejected_reason=f"proposer output is not JSON ({exc}): {snippet}")
+        return Proposal(rejected_reason=f"proposer output is not JSON ({exc}): {snippet}", proposer_failed=True)
     if data == EXHAUSTED:
         raise SearchExhausted("the script proposer has nothing more to propose")
     if data == WAIT:
         raise WaitForResults
     if not isinstance(data, dict) or ("params" not in data and "edits" not in data):
-        return Proposal(rejected_reason='proposer output must be a JSON object with "params" or "edits"')
+        return Proposal(
+            rejected_reason='proposer output must be a JSON object with "params" or "edits"', proposer_failed=True
+        )
     if "params" in data and not isinstance(data["params"], dict):
-        return Proposal(rejected_reason='"params" must be a JSON object of name: value')
+        return Proposal(rejected_reason='"params" must be a JSON object of name: value', proposer_failed=True)
     edits = data.get("edits")
     if edits is not None and not isinstance(edits, str | dict):
-        return Proposal(rejected_reason='"edits" must be a string (or an object of path: content)')
+        return Proposal(
+            rejected_reason='"edits" must be a string (or an object of path: content)', proposer_failed=True
+        )
     edit_format = data.get("format")
     if isinstance(edits, dict):  # whole files given as {path: content}
         edits, edit_format = json.dumps(edits), "whole_json"
@@ -128,8 +134,9 @@ class ScriptProposer:
         os.close(nofollow.open_dir(state, self.spec.root))
         view = sandbox.proposer_view(self.spec, self.spec.root, writable=(state,))
         env = sandbox.proposer_env(self.spec, {"AUTORESEARCH_PROPOSER_DIR": str(state)})
+        command = render_command(self.command, {"python": sys.executable})  # {python}: as in [run] command
         done = run_piped(
-            self.command,
+            command,
             cwd=self.spec.root,
             env=env,
             timeout=self.timeout,
@@ -137,11 +144,13 @@ class ScriptProposer:
             stdin=payload,
         )
         if done.timed_out:
-            return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s")
+            return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s", proposer_failed=True)
         if done.exit_code != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
-            cause = self.diagnose(self.spec, view, self.command, env, done.stdout + "\n" + done.stderr)
-            return Proposal(rejected_reason=f"proposer script exited with {done.exit_code}: {tail[0]}{cause}")
+            cause = self.diagnose(self.spec, view, command, env, done.stdout + "\n" + done.stderr)
+            return Proposal(
+                rejected_reason=f"proposer script exited with {done.exit_code}: {tail[0]}{cause}", proposer_failed=True
+            )
         proposal = parse_proposal(done.stdout)
         if proposal.rejected_reason is None:
             proposal.rejected_reason = context.check(proposal)

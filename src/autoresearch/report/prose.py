@@ -31,6 +31,23 @@ def _ids(ids: list[int]) -> str:
     return ", ".join(f"#{i}" for i in ids)
 
 
+def _sure(facts: Facts, ids: list[int]) -> str:
+    """'#3 (+98.0% (95% CI +97.1% to +98.9%), 4 pairs)': how sure each verdict is, never the word alone."""
+    from autoresearch.report.writeup import _interval
+
+    shown = []
+    for i in ids:
+        a = facts.ablation_of(i)
+        if a is None or a.record.get("effect") is None:
+            shown.append(f"#{i}")
+            continue
+        low, high = a.record.get("low"), a.record.get("high")
+        unsure = low is None or high is None or low <= 0 <= high  # the rule's verdict, not the interval's
+        caveat = "; by the rule only, its interval does not exclude noise" if unsure else ""
+        shown.append(f"#{i} ({_interval(a.record)}{caveat})")
+    return ", ".join(shown)
+
+
 def template(facts: Facts) -> dict[str, str]:
     return {
         "abstract": _abstract(facts),
@@ -65,7 +82,7 @@ def _abstract(facts: Facts) -> str:
     carriers = _by_outcome(facts).get("carrier", [])
     if facts.ablations:
         text += f" Of the {len(facts.changes)} kept changes the best is built from, " + (
-            f"{len(carriers)} {'carries' if len(carriers) == 1 else 'carry'} the gain ({_ids(carriers)})."
+            f"{len(carriers)} {'carries' if len(carriers) == 1 else 'carry'} the gain ({_sure(facts, carriers)})."
             if carriers
             else "none carries the gain measurably."
         )
@@ -118,8 +135,9 @@ def _ablation(facts: Facts) -> str:
         "failed": "Not measured because a run failed",
     }
     for outcome, label in words.items():
-        if by.get(outcome):
-            text += f" {label}: {_ids(by[outcome])}."
+        if by.get(outcome):  # a verdict in words comes with its figure, interval and pairs
+            ids = _sure(facts, by[outcome]) if outcome in ("carrier", "harmful") else _ids(by[outcome])
+            text += f" {label}: {ids}."
     return text
 
 

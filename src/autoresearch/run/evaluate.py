@@ -707,10 +707,8 @@ class CommandEvaluator(Evaluator):
         objective = m.objective if isinstance(m, MetricSection) else None
         measured = measure(output, metric=name, pattern=m.pattern, json_file=m.json_file, objective=objective, cwd=cwd)
         evaluation.metrics = measured.metrics
-        if measured.repeated:
-            evaluation.extra["flags"] = [
-                f"printed {', '.join(measured.repeated)} more than once with different values (the last counts)"
-            ]
+        if measured.ambiguous:  # a curve is not; a counted value that does not follow from it is
+            evaluation.extra["flags"] = list(measured.ambiguous.values())
         if result.error is not None:
             evaluation.error = result.error
         elif result.timed_out:

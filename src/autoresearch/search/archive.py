@@ -36,6 +36,7 @@ class Archive:
         self.best: Experiment | None = None  # the global incumbent, as recorded (holdout included)
         self.since_improvement = 0  # experiments decided since the global best last changed
         self.failed_baselines = 0  # failed baselines are retried and use no budget
+        self.proposer_failures = 0  # nor do rows where the proposer produced no proposal (propose/failures.py)
         self._children: dict[int, int] = {}
         self._depth: dict[int, int] = {}
 
@@ -50,6 +51,8 @@ class Archive:
             self._children[parent] = self._children.get(parent, 0) + 1
         if bool(view.extra.get("baseline")) and view.decision == Decision.FAILED:
             self.failed_baselines += 1
+        elif view.extra.get("proposer_failed"):
+            self.proposer_failures += 1  # not a candidate: neither progress nor stagnation
         elif became_best(view):
             # As recorded, holdout values included: the judge compares holdouts with the best's.
             # Proposers get the holdout-free view (Context takes it from the history).

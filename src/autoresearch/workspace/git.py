@@ -77,6 +77,14 @@ class GitError(Exception):
     """A git operation failed or was refused; the message says why and what to do."""
 
 
+class AlreadyApplied(GitError):
+    """The user's working tree already holds exactly the candidate's version of every file it changes."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(f"already applied: {', '.join(paths)}")
+        self.paths = paths
+
+
 def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
     env.update(IDENTITY)
@@ -695,6 +703,9 @@ class GitWorkspace:
                 f"not applying: {', '.join(linked)} is or lies under a symbolic link in your checkout; "
                 "autoresearch does not write through links. Nothing was changed"
             )
+        after = self.blobs(sha, paths)
+        if all(read_file(self.root, p) == after.get(p) and path_state(self.root, p) != "other" for p in paths):
+            raise AlreadyApplied(paths)  # a second `apply`: the tree holds exactly the candidate's files
         # Compared byte for byte with the baseline, not through `git status` (which would run the
         # repository's filters): anything else is uncommitted work or in the way.
         blocked = [p for p in paths if read_file(self.root, p) != before.get(p) or path_state(self.root, p) == "other"]
@@ -703,7 +714,6 @@ class GitWorkspace:
                 "not applying: these files have uncommitted changes or are in the way: "
                 f"{', '.join(blocked)}. Commit or stash them and run again; nothing was changed"
             )
-        after = self.blobs(sha, paths)
         done: list[str] = []
         try:
             for path in paths:
