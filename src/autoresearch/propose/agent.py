@@ -116,11 +116,14 @@ class AgentProposer:
             env=sandbox.proposer_env(self.spec, {}),
             timeout=self.timeout,
             preexec=sandbox.prefix(self.spec, view),
+            max_bytes=self.spec.run.max_log_size,  # a proposer's answer is candidate output too
         )
         if done.timed_out:
             return Proposal(
                 rejected_reason=f"the agent did not finish within {self.timeout:g}s", extra=self._io(prompt)
             )
+        if done.too_long:
+            return Proposal(rejected_reason=done.too_long, extra=self._io(prompt))
         extra = self._io(prompt, done.stdout, done.stderr)
         if done.exit_code != 0:
             tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]

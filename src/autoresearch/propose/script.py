@@ -133,9 +133,12 @@ class ScriptProposer:
             timeout=self.timeout,
             preexec=sandbox.prefix(self.spec, view),
             stdin=payload,
+            max_bytes=self.spec.run.max_log_size,  # a proposer's answer is candidate output too
         )
         if done.timed_out:
             return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s")
+        if done.too_long:
+            return Proposal(rejected_reason=done.too_long)
         if done.exit_code != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
             return Proposal(rejected_reason=f"proposer script exited with {done.exit_code}: {tail[0]}")

@@ -69,6 +69,7 @@ class RunResult:
     stderr_path: Path
     truncated: bool  # some output was dropped to keep the logs under the cap
     error: str | None = None  # the command could not be started at all
+    stdout_cut: int = 0  # bytes of stdout dropped by the cap (where metric lines are read)
 
     @property
     def succeeded(self) -> bool:
@@ -152,6 +153,7 @@ def run_command(
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     if preexec:
         argv = [*preexec, *argv]
+    token = reaper.new_token()
     start = time.monotonic()
     try:
         with reaper.LOCK:  # see reaper: a leader is registered before anyone looks for strays
@@ -159,7 +161,7 @@ def run_command(
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=dict(env),
+                env={**env, reaper.TOKEN_VAR: token},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -181,17 +183,12 @@ def run_command(
     ]
     timed_out = False
     try:
-        with _contained(proc, before):
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+        with _contained(proc, before, token):
+            if not _exited(proc, timeout):
                 timed_out = True
                 _kill_group(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=kill_grace)
-                except subprocess.TimeoutExpired:
+                if not _exited(proc, kill_grace):
                     _kill_group(proc.pid, signal.SIGKILL)
-                    proc.wait()
     finally:
         if on_exit is not None:
             on_exit(proc.pid)
@@ -205,25 +202,40 @@ def run_command(
         stdout_path=stdout_path,
         stderr_path=stderr_path,
         truncated=any(log.dropped for log in logs),
+        stdout_cut=logs[0].dropped,
     )
 
 
+def _exited(proc: subprocess.Popen[Any], timeout: float | None) -> bool:
+    """Wait up to TIMEOUT seconds for PROC to exit, without reaping it (see `_contained`)."""
+    end = None if timeout is None else time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # already reaped
+            return True
+        if end is not None and time.monotonic() >= end:
+            return False
+        time.sleep(delay if end is None else max(min(delay, end - time.monotonic()), 0))
+        delay = min(delay * 2, 0.05)
+
+
 @contextlib.contextmanager
-def _contained(proc: subprocess.Popen[Any], before: set[int]) -> Iterator[None]:
-    """Nothing PROC started outlives the block: on an error (Ctrl-C) PROC is killed at once; at the end
-    whatever it left in its group (background jobs, daemons it forked) is killed, which also closes the
-    pipes they held, and the processes that left the group (setsid), re-parented to us while the loop
-    is a subreaper, are swept."""
+def _contained(proc: subprocess.Popen[Any], before: set[int], token: str) -> Iterator[None]:
+    """Nothing PROC started outlives the block, and all of it is gone before it ends, so before any
+    output of the run is read: its group is killed, then `reaper.sweep` stops and kills every other
+    process of the run (left the group or the session, double-forked, a chain of forks) until none is
+    left, which also closes the pipes they held. PROC is reaped only then: while it is a zombie its pid,
+    the run's group and session id, cannot be given to an unrelated process."""
     try:
         yield
-    except BaseException:
-        _kill_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
     finally:
         _kill_group(proc.pid, signal.SIGKILL)
+        reaper.sweep(proc.pid, token, before)
+        proc.wait()
         reaper.unregister(proc.pid)
-        reaper.reap_escaped(before)
 
 
 def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -> str:
@@ -247,6 +259,12 @@ def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -
     return tail
 
 
+# The most a proposer (script or agent) may print on stdout or stderr by default (the loop passes
+# run.max_log_size): a proposal, even of whole files, is
+# far smaller; more is read no further (a 3 GB answer must not exhaust the loop's memory).
+MAX_PIPED_BYTES = 10 * 1024**2
+
+
 @dataclass
 class Piped:
     """What a proposer command printed (see `run_piped`)."""
@@ -255,6 +273,42 @@ class Piped:
     stdout: str
     stderr: str
     timed_out: bool
+    overflow: str | None = None  # which stream went over the cap, and the cap: the answer is not read
+
+    @property
+    def too_long(self) -> str | None:
+        """Why the answer cannot be used because it was too long (one line naming the fix), or None."""
+        if self.overflow is None:
+            return None
+        return f"the proposer printed more than {self.overflow}; print only the proposal (logs to a file)"
+
+
+class _Capture:
+    """Reads a stream into memory up to CAP bytes; the rest is drained and counted, never kept."""
+
+    def __init__(self, stream: IO[bytes], cap: int) -> None:
+        self.stream, self.cap = stream, cap
+        self.data = bytearray()
+        self.over = 0
+        self.thread = threading.Thread(target=self._copy, daemon=True)
+        self.thread.start()
+
+    def _copy(self) -> None:
+        for chunk in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
+            room = self.cap - len(self.data)
+            self.data += chunk[: max(room, 0)]
+            self.over += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return self.data.decode(errors="replace")
+
+
+def _feed(stream: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the command may exit without reading its input
+        stream.write(data)
+    with contextlib.suppress(OSError):
+        stream.close()
 
 
 def run_piped(
@@ -265,34 +319,34 @@ def run_piped(
     timeout: float,
     preexec: Sequence[str] = (),
     stdin: str | None = None,
+    max_bytes: int = MAX_PIPED_BYTES,
 ) -> Piped:
     """Run a proposer's COMMAND with STDIN, capturing its output; nothing it started survives it.
 
-    Like `run_command`: its own session, the group killed when it ends, and (while the loop is a
-    subreaper) the processes that escaped the group swept too; under bwrap its PID namespace ends it all.
+    Like `run_command`: its own session, and every process of it killed (`reaper.sweep`) before its
+    output is used. At most MAX_BYTES of each stream are kept; more sets `overflow`.
     """
     argv = [*preexec, "/bin/sh", "-c", command]
+    token = reaper.new_token()
     with reaper.LOCK:
         before = reaper.children()
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=dict(env),
+            env={**env, reaper.TOKEN_VAR: token},
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            text=True,
-            errors="replace",
         )
         reaper.register(proc.pid)
-    timed_out = False
-    with _contained(proc, before):
-        try:
-            out, err = proc.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc.pid, signal.SIGKILL)
-            reaper.reap_escaped(before)  # an escaped process holding the pipes would block the read
-            out, err = proc.communicate()
-    return Piped(None if timed_out else proc.returncode, out or "", err or "", timed_out)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _Capture(proc.stdout, max_bytes), _Capture(proc.stderr, max_bytes)
+    if stdin is not None:
+        assert proc.stdin is not None
+        threading.Thread(target=_feed, args=(proc.stdin, stdin.encode()), daemon=True).start()
+    with _contained(proc, before, token):
+        timed_out = not _exited(proc, timeout)
+    stdout, stderr = out.text(), err.text()
+    overflow = next((f"{max_bytes} bytes on {name}" for name, c in (("stdout", out), ("stderr", err)) if c.over), None)
+    return Piped(None if timed_out else proc.returncode, stdout, stderr, timed_out, overflow)
