@@ -525,6 +525,8 @@ class Loop:
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
             if experiment.status == "done":
                 done.append(experiment)
+            if experiment.holdout is not None and experiment.decision != Decision.BASELINE:
+                self.referee.holdout_spent += 1  # a holdout decision: the budget counts across runs
         done.sort(key=lambda e: (e.finished_at or 0.0, e.id))  # the order they were decided in
         for experiment in done:
             self.policy.observe(self.archive.add(experiment))

@@ -27,6 +27,7 @@ from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
 from autoresearch.run import feedback, integrity, nofollow, sandbox
+from autoresearch.run.holdout import score_holdout
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
@@ -559,14 +560,17 @@ class CommandEvaluator(Evaluator):
             values["run_output_dir"] = str(run_output)
             env_extra["AUTORESEARCH_RUN_OUTPUT_DIR"] = str(run_output)
         view = sandbox.View(root, writable=(output_dir,), readable=readable, reveal=tuple(holdout.data))
+        env = self._env(experiment, proposal_of(experiment), values) | env_extra
         result = self.launch(
             render_command(holdout.command, values),
             cwd=cwd,
-            env=self._env(experiment, proposal_of(experiment), values) | env_extra,
+            env=env,
             timeout=holdout.timeout,
             logs=log_dir,
             view=view,
         )
+        if holdout.scorer is not None:  # what the candidate's code printed does not count
+            return score_holdout(self, result, log_dir=log_dir, output_dir=output_dir, values=values, env=env)
         return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
 
     def profile(self, experiment: Experiment) -> str:
