@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from autoresearch import judge, paired
+from autoresearch import diskfull, judge, paired
 from autoresearch.direction import reached
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
@@ -383,6 +383,9 @@ class Loop:
             try:
                 evaluation = future.result()
             except Exception as exc:  # a bug or an OS error while materialising: the study goes on
+                if diskfull.disk_full(exc):  # the machine's fault, not the candidate's: stop, record nothing
+                    self.evaluator.cancel_all()
+                    raise
                 evaluation = Evaluation(error=f"autoresearch could not run it: {type(exc).__name__}: {exc}")
             self._conclude(experiment, proposal, evaluation)
 

@@ -84,10 +84,19 @@ class _CappedLog:
         self.tail: deque[bytes] = deque()
         self.tail_size, self.tail_cap = 0, tail
         self.dropped = 0
+        self.error: OSError | None = None  # a failed write (a full disk): the stream is still drained
         self.thread = threading.Thread(target=self._copy, daemon=True)
         self.thread.start()
 
     def _copy(self) -> None:
+        try:
+            self._copy_capped()
+        except OSError as exc:
+            self.error = exc
+            for _ in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
+                pass  # never block the command on a pipe nobody reads
+
+    def _copy_capped(self) -> None:
         written = 0
         with os.fdopen(self.fd, "wb") as out:
             for chunk in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
@@ -194,6 +203,10 @@ def run_command(
             on_exit(proc.pid)
         for log in logs:
             log.join(timeout=10)
+    for log, path in zip(logs, (stdout_path, stderr_path), strict=True):
+        if log.error is not None:  # the log is incomplete: nothing can be read from this run (a full disk)
+            log.error.filename = log.error.filename or str(path)
+            raise log.error
     duration = time.monotonic() - start
     return RunResult(
         exit_code=None if timed_out else proc.returncode,
