@@ -139,22 +139,38 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, process group, session) of PID, or None when it is gone."""
+def _read(path: str, size: int) -> bytes:
+    """Up to SIZE bytes of a /proc file (raw os calls: a scan reads one per process, so they must be cheap)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[2]), int(fields[3])
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, process group, session, start time in clock ticks after boot) of PID, or None when gone."""
+    try:
+        fields = _read(f"/proc/{pid}/stat", 1024).rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
 
 
 def _carries(pid: int, marker: bytes) -> bool:
     try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return marker in handle.read()
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        data = b""
+        while chunk := os.read(fd, 65536):
+            data += chunk
+        return marker in data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def members(leader: int, token: str, before: set[int]) -> set[int]:
@@ -165,6 +181,8 @@ def members(leader: int, token: str, before: set[int]) -> set[int]:
     me, own_session = os.getpid(), os.getsid(0)
     marker = f"{TOKEN_VAR}={token}\0".encode()
     escaped = children() - before - _leaders if active() else set()
+    leader_stat = _stat(leader)  # a zombie until the sweep ends: still readable
+    started = leader_stat[3] if leader_stat is not None else 0
     found: set[int] = set()
     try:
         entries = os.listdir("/proc")
@@ -177,10 +195,12 @@ def members(leader: int, token: str, before: set[int]) -> set[int]:
         stat = _stat(pid)
         if stat is None or stat[0] in ("Z", "X"):
             continue
-        _, group, session = stat
+        _, group, session, start = stat
         if session == own_session and pid not in escaped and group != leader:
             continue  # ours: the loop, its threads' helpers (git, a proposer being started)
-        if group == leader or session == leader or pid in escaped or _carries(pid, marker):
+        # A process older than the leader cannot descend from it: only newer ones' environments are read.
+        descends = start >= started and _carries(pid, marker)
+        if group == leader or session == leader or pid in escaped or descends:
             found.add(pid)
     return found
 
