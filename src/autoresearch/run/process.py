@@ -220,19 +220,17 @@ def run_command(
 
 
 def _exited(proc: subprocess.Popen[Any], timeout: float | None) -> bool:
-    """Wait up to TIMEOUT seconds for PROC to exit, without reaping it (see `_contained`)."""
-    end = None if timeout is None else time.monotonic() + timeout
-    delay = 0.0005
-    while True:
-        try:
-            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                return True
-        except ChildProcessError:  # already reaped
-            return True
-        if end is not None and time.monotonic() >= end:
-            return False
-        time.sleep(delay if end is None else max(min(delay, end - time.monotonic()), 0))
-        delay = min(delay * 2, 0.05)
+    """Wait up to TIMEOUT seconds for PROC to exit, without reaping it (see `_contained`): a blocking
+    waitid in a helper thread, so the exit is seen at once (a polling loop would add milliseconds)."""
+    done = threading.Event()
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # already reaped
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return done.wait(timeout)
 
 
 @contextlib.contextmanager
