@@ -1,4 +1,4 @@
-"""Issue #20, classes 4 and 6 and the reaper: the measurement boundary, the holdout, hostile output.
+"""Issue #20, classes 4 and 6 and the reaper (class 5): the measurement boundary, the holdout, hostile output.
 
 Each scenario plays a study through the CLI (tests/redteam/scenarios.play) whose candidate or proposer
 attacks how its number is read: processes outliving the run to rewrite what is read after it, metric
@@ -214,8 +214,8 @@ def huge_proposer_stdout(root: Path, kind: str) -> str | None:
 
 ATTACKS = [
     Attack("a background step rewrites the metrics file", 4, late_metrics_rewrite),
-    Attack("a daemon with no marks outlives the run", 4, daemon_without_marks),
-    Attack("a chain of forks outruns the reaper", 4, fork_chain),
+    Attack("a daemon with no marks outlives the run", 5, daemon_without_marks),
+    Attack("a chain of forks outruns the reaper", 5, fork_chain),
     Attack("the log cap cuts a crafted line into a fake", 4, metric_cut_by_log_cap),
     Attack("a corrupted true line beside a parsable fake", 4, corrupted_true_line),
     Attack("a faked holdout value", 4, faked_holdout_value),
