@@ -1,9 +1,10 @@
 """Running one experiment command as a subprocess, safely.
 
 The command runs in its own process group (its own session), so that on a timeout SIGTERM and then
-SIGKILL reach every process it started; when the command exits, whatever it left behind in its group
-is killed too, and (while the loop is a subreaper, see `reaper`) so is anything that left the group
-with setsid, so no orphan outlives the experiment. Output is streamed to log files capped in size:
+SIGKILL reach every process it started; when the command exits, whatever it left behind is killed
+before the call returns, so before any of its output is read: its group, then every other process of
+the run (`reaper.sweep`: its session, the run's token in the environment, orphans re-parented to the
+subreaper), so no process outlives the experiment. Output is streamed to log files capped in size:
 the head is written as it comes, and the last `tail_bytes` are kept and appended at the end.
 """
 
