@@ -61,3 +61,45 @@ def test_unusable_values_are_errors(output: str, reason: str) -> None:
 def test_division_by_zero_is_an_error() -> None:
     result = measure("a: 1\nb: 0\n", metric="a", objective="a / b")
     assert result.objective is None and "could not be computed" in (result.error or "")
+
+
+# -- a metric that cannot be read unambiguously fails the run -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "loss: 0.1\n\x00loss: 2.0\n",  # the true line corrupted by a stray byte, a fake beside it
+        "loss: 0.1\nloss: 2.O\n",  # a value that does not parse
+        "** loss: 2.0 **\nloss: 0.1\n",  # a line that starts like one but carries more
+        "METRIC loss=0.1\nloss: 0.5 (best)\n",
+    ],
+)
+def test_a_line_that_starts_like_the_metric_but_does_not_parse_fails(output: str) -> None:
+    result = measure(output, metric="loss")
+    assert result.objective is None and result.error is not None
+    assert result.error.startswith("metric unreadable:") and "name: number" in result.error
+
+
+def test_other_names_and_prose_are_not_ambiguous() -> None:
+    output = "train loss: 9\nval_loss: 8\nLOSS: 7 x\nlossy: 6 x\nnotes: loss: 5\nloss: 0.25\n"
+    assert measure(output, metric="loss").objective == 0.25
+    # the objective's names are the ones checked
+    assert measure("a: 1\nb: 2 apples\n", metric="x", objective="a * 2").objective == 2.0
+    assert measure("a: 1\nb: 2 apples\n", metric="x", objective="a + b").error is not None
+
+
+def test_output_cut_by_the_log_cap_fails_unless_the_metric_is_in_a_file(tmp_path: Path) -> None:
+    result = measure("[... autoresearch dropped 10 bytes ...]\nloss: 0.1\n", metric="loss", cut=10)
+    assert result.objective is None and result.error is not None
+    assert "metric unreadable" in result.error and "run.max_log_size" in result.error
+    (tmp_path / "m.json").write_text('{"loss": 0.5}')
+    assert measure("...", metric="loss", json_file="m.json:loss", cwd=tmp_path, cut=10).objective == 0.5
+
+
+def test_a_metrics_file_over_the_cap_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "m.json").write_text('{"loss": 0.5, "pad": "' + "x" * 5000 + '"}')
+    result = measure("", metric="loss", json_file="m.json:loss", cwd=tmp_path, max_bytes=4096)
+    assert result.objective is None and result.error is not None
+    assert "m.json is over 4096 bytes" in result.error and "run.max_log_size" in result.error
+    assert measure("", metric="loss", json_file="m.json:loss", cwd=tmp_path, max_bytes=8192).objective == 0.5

@@ -58,6 +58,11 @@ def test_invalid_trust_keys_are_clear_spec_errors() -> None:
     assert "holdout.data path '../x' must be relative" in error_for(
         holdout={"command": "true", "metric": "m", "data": ["../x"]}
     )
+    assert "holdout.budget" in error_for(holdout={"command": "true", "metric": "m", "budget": 0})
+    assert "cannot be combined with holdout.scorer" in error_for(
+        holdout={"command": "true", "metric": "m", "json": "h.json:m", "scorer": "python s.py"}
+    )
+    assert "shown only to holdout.scorer" in error_for(holdout={"command": "true", "metric": "m", "scorer_data": ["y"]})
 
 
 def test_a_study_without_a_sandbox_says_so_in_status_and_the_report(tmp_path: Path) -> None:
@@ -220,6 +225,35 @@ def test_holdout_runs_on_kept_and_baseline_only_and_no_proposer_sees_it(tmp_path
         assert "0.98" not in format_history(context.history, "params", limits)
     finally:
         loop.store.close()
+
+
+def test_the_holdout_budget_bounds_its_decisions_across_resumes_and_is_reported(tmp_path: Path) -> None:
+    experiment = "import sys\nprint('loss:', 5.0 - int(sys.argv[1]))\n"
+    holdout = "import sys\nopen('holdout-ran.txt', 'a').write(sys.argv[1] + '\\n')\nprint('acc:', 0.9)\n"
+    root = params_study(
+        tmp_path / "s",
+        f"{PYTHON} exp.py {{cheat}}",
+        [{"params": {"cheat": c}} for c in (1, 2, 3, 4)],
+        extra=f'[holdout]\ncommand = "{PYTHON} holdout.py {{cheat}}"\nmetric = "acc"\nbudget = 2',
+        files={"exp.py": experiment, "holdout.py": holdout},
+    )
+    spec_file = root / "autoresearch.toml"
+    spec_file.write_text(spec_file.read_text().replace("experiments = 5", "experiments = 2"))
+    assert [e.decision for e in run(root)] == ["baseline", "kept"]
+    spec_file.write_text(spec_file.read_text().replace("experiments = 2", "experiments = 5"))  # resume
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept", "kept", "kept", "kept"]
+    assert (root / "holdout-ran.txt").read_text().split() == ["0", "1", "2"]  # the baseline, then 2 decisions
+    assert [e.holdout is not None for e in experiments] == [True, True, True, False, False]
+    assert "holdout budget spent (2 of 2 decisions)" in (experiments[3].reason or "")
+    spec = load_spec(root)
+    store = Store(spec.study_dir, create=False)
+    try:
+        assert "holdout budget spent (2 of 2 decisions): the holdout is no longer consulted" in status_text(spec, store)
+        markdown = render_markdown(summarize_spec(spec, store.experiments()))
+    finally:
+        store.close()
+    assert "holdout budget spent (2 of 2 decisions)" in markdown
 
 
 def test_report_flags_holdout_divergence(tmp_path: Path) -> None:

@@ -117,6 +117,15 @@ def _exit_code_for(exc: Exception) -> int | None:
     return None
 
 
+def _stop_if_disk_full(exc: Exception) -> None:
+    """A full disk (the store's SQLite or a log write) is one line and exit code 1, never a traceback."""
+    from autoresearch import diskfull
+
+    full = diskfull.disk_full(exc)
+    if full is not None:
+        raise UserError(diskfull.message(full)) from None
+
+
 def user_errors(func: F) -> F:
     """Turn the project's own exceptions into one-line messages with the right exit code."""
 
@@ -132,10 +141,12 @@ def user_errors(func: F) -> F:
                 raise
             raise UserError(hint) from None
         except OSError as exc:
+            _stop_if_disk_full(exc)
             if exc.filename is None:  # not about a path the user named: a bug or the machine
                 raise
             raise UserError(f"{exc.filename}: {exc.strerror or exc}") from None
         except Exception as exc:
+            _stop_if_disk_full(exc)
             code = _exit_code_for(exc)
             if code is None:
                 raise

@@ -157,6 +157,13 @@ def rule_verdict(
     return Verdict(verdict.keep, f"vs #{best.id}: {verdict.reason}")
 
 
+def holdout_budget_text(budget: int, spent: int) -> str:
+    """One line on the holdout budget, for the run's output, status, the report and rejections."""
+    if spent >= budget:
+        return f"holdout budget spent ({spent} of {budget} decisions): the holdout is no longer consulted"
+    return f"holdout budget: {spent} of {budget} decisions spent"
+
+
 class Referee:
     """Decides kept / reverted / rejected for a measured candidate, beyond the bare comparison.
 
@@ -169,6 +176,8 @@ class Referee:
         self.spec = spec
         self.evaluator = evaluator
         self.direction = spec.study.direction
+        # Candidates the holdout has decided (the loop counts them from the store on resume).
+        self.holdout_spent = 0
 
     def baseline(self, experiment: Experiment, evaluation: Evaluation) -> None:
         """The baseline gets a holdout value too, so that the first kept candidate has one to beat."""
@@ -219,9 +228,13 @@ class Referee:
                     return Decision.REJECTED, f"{note}; re-run gave {got}, which does not beat #{best.id}"
                 reason += "; suspiciously large, confirmed by a re-run"
         if self.spec.holdout is not None:
-            why = self._holdout_check(experiment, evaluation, best)
-            if why is not None:
-                return Decision.REJECTED, why
+            if self.holdout_spent >= self.spec.holdout.budget:  # each decision told proposers one more bit
+                reason += f"; {holdout_budget_text(self.spec.holdout.budget, self.holdout_spent)}"
+            else:
+                self.holdout_spent += 1
+                why = self._holdout_check(experiment, evaluation, best)
+                if why is not None:
+                    return Decision.REJECTED, why
         if self.spec.noise.recheck_best:
             why = self._recheck(experiment, evaluation, best, noise)
             if why is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from autoresearch import judge, paired
+from autoresearch import diskfull, judge, paired
 from autoresearch.direction import reached
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
@@ -395,6 +395,9 @@ class Loop:
             try:
                 evaluation = future.result()
             except Exception as exc:  # a bug or an OS error while materialising: the study goes on
+                if diskfull.disk_full(exc):  # the machine's fault, not the candidate's: stop, record nothing
+                    self.evaluator.cancel_all()
+                    raise
                 evaluation = Evaluation(error=f"autoresearch could not run it: {type(exc).__name__}: {exc}")
             self._conclude(experiment, proposal, evaluation)
 
@@ -539,6 +542,8 @@ class Loop:
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
             if experiment.status == "done":
                 done.append(experiment)
+            if experiment.holdout is not None and experiment.decision != Decision.BASELINE:
+                self.referee.holdout_spent += 1  # a holdout decision: the budget counts across runs
         done.sort(key=lambda e: (e.finished_at or 0.0, e.id))  # the order they were decided in
         for experiment in done:
             self.policy.observe(self.archive.add(experiment))

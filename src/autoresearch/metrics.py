@@ -12,6 +12,12 @@ jumps away from its curve), it is reported (`Measurement.ambiguous`) and the exp
 a candidate printing a fake line after the real one is the classic way to game a metric.
 Alternatively a regex with one capture group (its last match counts), or a key in a JSON file the
 experiment writes (read without following links).
+
+A metric that cannot be read unambiguously fails the run ("metric unreadable: ..."), rather than taking
+the one value that happens to parse: a stdout cut by the log cap (the cut may fall inside a metric line,
+or drop the true one), or a line that starts like a line of a metric the objective needs but is not one
+(`loss: 0.3 (best)`, a true line corrupted by a stray byte so that only a fake beside it parses). The
+metrics JSON file is read up to a cap; a larger one fails the run.
 """
 
 from __future__ import annotations
@@ -51,6 +57,16 @@ def parse_metric_lines(text: str, printed: dict[str, list[float]] | None = None)
     return metrics
 
 
+def unreadable_lines(text: str, names: set[str]) -> list[str]:
+    """The lines of TEXT that start like a metric line of one of NAMES (after any non-alphanumeric
+    bytes: a corrupted line) but do not parse as one; each is ambiguous, since it may be the true value."""
+    if not names:
+        return []
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    starts = re.compile(rf"^[^A-Za-z0-9]*(?:(?i:METRIC)\s+)?(?:{alternatives})\s*[:=]")
+    return [line for line in text.splitlines() if starts.match(line) and not _METRIC_LINE.match(line)]
+
+
 def parse_pattern(text: str, pattern: str) -> float | None:
     """The first group of the last match of PATTERN in TEXT."""
     matches = list(re.finditer(pattern, text, re.MULTILINE))
@@ -62,14 +78,27 @@ def parse_pattern(text: str, pattern: str) -> float | None:
         return None
 
 
-def read_json_metric(base: Path, spec: str) -> tuple[float | None, dict[str, float], str | None]:
-    """(value, all numeric top-level values, error) for `path/to/file.json:dotted.key`."""
+def read_json_metric(
+    base: Path, spec: str, max_bytes: int | None = None
+) -> tuple[float | None, dict[str, float], str | None]:
+    """(value, all numeric top-level values, error) for `path/to/file.json:dotted.key`; a file over
+    MAX_BYTES is not read (an error)."""
     from autoresearch.run import nofollow
 
     path_text, _, key = spec.rpartition(":")
     path = base / path_text
     try:
-        data = json.loads(nofollow.read_bytes(path, base))
+        raw = nofollow.read_bytes(path, base, limit=None if max_bytes is None else max_bytes + 1)
+        if max_bytes is not None and len(raw) > max_bytes:
+            return (
+                None,
+                {},
+                (
+                    f"metric unreadable: metrics file {path_text} is over {max_bytes} bytes (run.max_log_size); "
+                    "write only the metrics there, or raise run.max_log_size"
+                ),
+            )
+        data = json.loads(raw)
     except FileNotFoundError:
         return None, {}, f"metrics file {path_text} was not written"
     except nofollow.UnsafePath as exc:  # a link to hidden data, the store, ...: never followed
@@ -199,16 +228,45 @@ def measure(
     json_file: str | None = None,
     objective: str | None = None,
     cwd: Path | None = None,
+    cut: int = 0,
+    max_bytes: int | None = None,
 ) -> Measurement:
-    """All metrics in OUTPUT (and the JSON file), and the objective computed from them."""
+    """All metrics in OUTPUT (and the JSON file), and the objective computed from them.
+
+    CUT: bytes the log cap dropped from OUTPUT; MAX_BYTES: the largest metrics JSON file read.
+    """
     printed: dict[str, list[float]] = {}
     metrics = parse_metric_lines(output, printed)
-    result = _measure(output, metrics, metric, pattern, json_file, objective, cwd)
+    result = _measure(output, metrics, metric, pattern, json_file, objective, cwd, max_bytes)
     for name in sorted(printed):
         why = ambiguity(name, printed[name])
         if why is not None:
             result.ambiguous[name] = why
+    if result.error is None and json_file is None:
+        result.error = _ambiguity(output, metric, pattern, objective, cut)
+        if result.error is not None:
+            result.objective = None
     return result
+
+
+def _ambiguity(output: str, metric: str, pattern: str | None, objective: str | None, cut: int) -> str | None:
+    """Why the objective read from OUTPUT cannot be trusted to be the run's own value, or None."""
+    if cut:
+        return (
+            f"metric unreadable: the run printed more than run.max_log_size, so {cut} bytes of its output "
+            "were dropped and a metric line may have been cut or lost; print less on stdout (progress to "
+            "stderr) or raise run.max_log_size"
+        )
+    if pattern is not None:
+        return None
+    needed = ObjectiveExpression(objective).names if objective else {metric}
+    bad = unreadable_lines(output, needed)
+    if bad:
+        return (
+            f"metric unreadable: {bad[-1][:80]!r} starts like a metric line but is not one; print each "
+            "metric alone on its line as `name: number`"
+        )
+    return None
 
 
 def _measure(
@@ -219,9 +277,10 @@ def _measure(
     json_file: str | None,
     objective: str | None,
     cwd: Path | None,
+    max_bytes: int | None = None,
 ) -> Measurement:
     if json_file is not None:
-        value, numbers, error = read_json_metric(cwd or Path("."), json_file)
+        value, numbers, error = read_json_metric(cwd or Path("."), json_file, max_bytes)
         metrics.update(numbers)
         if value is None:
             return Measurement(metrics, None, error)

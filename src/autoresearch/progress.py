@@ -16,6 +16,7 @@ from rich.text import Text
 
 from autoresearch.direction import improvement
 from autoresearch.history import Tally
+from autoresearch.judge import holdout_budget_text
 from autoresearch.paired import Confirmation
 from autoresearch.run.feedback import summarise_curve
 from autoresearch.run.process import read_tail
@@ -131,6 +132,8 @@ def status_text(spec: Spec, store: Store) -> str:
     if flagged:
         lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
     lines += proposer_lines(store, s.total)
+    if spec.holdout is not None:
+        lines.append(holdout_budget_text(spec.holdout.budget, store.count_holdout_decisions()))
     lines += [f"warning: {warning}" for warning in recorded_warnings(store)]
     return "\n".join(lines)
 
@@ -296,6 +299,9 @@ class LiveView:
             self.console.print(outcome.confirmation, markup=False, soft_wrap=True)
         for line in proposer_lines(loop.store, outcome.experiments):
             self.console.print(line, markup=False, soft_wrap=True)
+        if loop.spec.holdout is not None:
+            spent = holdout_budget_text(loop.spec.holdout.budget, loop.referee.holdout_spent)
+            self.console.print(spent, markup=False, soft_wrap=True)
         if self.next_steps and outcome.best is not None and not outcome.interrupted:
             steps = ", ".join(f"`{self.next_steps.format(command=c)}`" for c in ("report", "best", "apply"))
             self.console.print(f"next: {steps}", markup=False, soft_wrap=True)

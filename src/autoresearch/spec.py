@@ -336,12 +336,24 @@ class HoldoutSection(_Section):
     json_file: str | None = Field(default=None, alias="json")
     timeout: Duration = 600.0
     max_worsening: float | None = Field(default=None, ge=0)
+    # How many candidates the holdout may decide (each decision tells proposers one bit of it); after
+    # that it is no longer consulted. Like a limit on submissions to a leaderboard (docs/trust.md).
+    budget: int = Field(default=20, ge=1)
+    # A protected command that computes the holdout metric from what `command` wrote, in a process the
+    # candidate never runs in; `scorer_data` (labels) only it sees.
+    scorer: str | None = Field(default=None, min_length=1)
+    scorer_data: list[str] = []
 
     @model_validator(mode="after")
     def _check(self) -> HoldoutSection:
         if self.pattern is not None and self.json_file is not None:
             raise ValueError("give either pattern or json for the holdout metric, not both")
+        if self.scorer is not None and self.json_file is not None:
+            raise ValueError("holdout.json cannot be combined with holdout.scorer: the scorer prints the metric")
+        if self.scorer_data and self.scorer is None:
+            raise ValueError("holdout.scorer_data is shown only to holdout.scorer; set scorer, or use holdout.data")
         _inside(self.data, "holdout.data")
+        _inside(self.scorer_data, "holdout.scorer_data")
         MetricSection.model_validate({"name": self.metric, "pattern": self.pattern, "json": self.json_file})
         return self
 

@@ -385,6 +385,14 @@ class Store:
             ).fetchone()[0]
         )
 
+    def count_holdout_decisions(self) -> int:
+        """Candidates the holdout decided (the baseline's holdout value is not a decision)."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE holdout IS NOT NULL AND decision IS NOT 'baseline'"
+            ).fetchone()[0]
+        )
+
 
 @dataclass
 class Ablation:

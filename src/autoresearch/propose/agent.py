@@ -118,6 +118,7 @@ class AgentProposer:
             env=env,
             timeout=self.timeout,
             preexec=sandbox.prefix(self.spec, view),
+            max_bytes=self.spec.run.max_log_size,  # a proposer's answer is candidate output too
         )
         if done.timed_out:
             return Proposal(
@@ -125,6 +126,8 @@ class AgentProposer:
                 extra=self._io(prompt),
                 proposer_failed=True,
             )
+        if done.too_long:
+            return Proposal(rejected_reason=done.too_long, extra=self._io(prompt))
         extra = self._io(prompt, done.stdout, done.stderr)
         if done.exit_code != 0:
             tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]

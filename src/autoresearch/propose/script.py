@@ -142,9 +142,12 @@ class ScriptProposer:
             timeout=self.timeout,
             preexec=sandbox.prefix(self.spec, view),
             stdin=payload,
+            max_bytes=self.spec.run.max_log_size,  # a proposer's answer is candidate output too
         )
         if done.timed_out:
             return Proposal(rejected_reason=f"proposer script timed out after {self.timeout:g}s", proposer_failed=True)
+        if done.too_long:
+            return Proposal(rejected_reason=done.too_long, proposer_failed=True)
         if done.exit_code != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
             cause = self.diagnose(self.spec, view, command, env, done.stdout + "\n" + done.stderr)

@@ -50,6 +50,7 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         *([("confirmed improvement", s.confirmed)] if s.confirmed else []),
         ("keep rate", fmt_pct(None if s.keep_rate is None else 100 * s.keep_rate)),
         *([("noise", s.strict_line)] if s.strict_line else []),
+        *([("holdout", s.holdout_budget)] if s.holdout_budget else []),
         ("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)"),
         ("wall time", fmt_duration(s.wall_s)),
         ("compute time", fmt_duration(s.compute_s)),

@@ -149,6 +149,7 @@ class Summary:
     warnings: list[str] = field(default_factory=list)  # e.g. the study ran without a sandbox
     policy: str = "greedy"  # the search policy ([search] policy)
     heads: list[Head] = field(default_factory=list)  # its lineage heads, when it names any
+    holdout_budget: str = ""  # how much of [holdout] budget the study spent (judge.holdout_budget_text)
 
     @property
     def rows_note(self) -> str:
@@ -314,7 +315,7 @@ def summarize(
 
 
 def summarize_spec(spec: Spec, experiments: Sequence[Experiment]) -> Summary:
-    return summarize(
+    summary = summarize(
         experiments,
         spec.study.direction,
         name=spec.name,
@@ -322,6 +323,12 @@ def summarize_spec(spec: Spec, experiments: Sequence[Experiment]) -> Summary:
         params=spec.params,
         holdout_metric=spec.holdout.metric if spec.holdout else None,
     )
+    if spec.holdout is not None:
+        from autoresearch.judge import holdout_budget_text
+
+        spent = sum(1 for e in experiments if e.holdout is not None and e.decision != Decision.BASELINE)
+        summary.holdout_budget = holdout_budget_text(spec.holdout.budget, spent)
+    return summary
 
 
 def _strategies(experiments: Sequence[Experiment]) -> list[StrategyStats]:

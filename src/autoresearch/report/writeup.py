@@ -252,6 +252,7 @@ def setup_items(facts: Facts) -> list[str]:
         items.append(
             f"holdout: {n.code(spec.holdout.metric)}, never shown to the proposer"
             + (f"; a keep may not worsen it by more than {worse:g}" if worse is not None else "")
+            + (f"; {facts.summary.holdout_budget}" if facts.summary.holdout_budget else "")
         )
     if spec.guard:
         items.append("guards: " + ", ".join(n.code(g.name) for g in spec.guard))

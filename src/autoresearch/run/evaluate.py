@@ -28,6 +28,7 @@ from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
 from autoresearch.run import diagnose as diagnose_run
 from autoresearch.run import feedback, integrity, nofollow, sandbox
+from autoresearch.run.holdout import score_holdout
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
@@ -400,10 +401,7 @@ class CommandEvaluator(Evaluator):
     def observe(self, run: RunResult, output_dir: Path, scorer_lines: list[str]) -> dict[str, Any]:
         """The run's feedback text and metric curves, for proposers (bounded; holdout lines dropped)."""
         redactor = feedback.Redactor(self.spec.holdout.metric if self.spec.holdout else None)
-        try:
-            output = nofollow.read_bytes(run.stdout_path, self.anchor).decode(errors="replace")
-        except (OSError, nofollow.UnsafePath):
-            output = ""
+        output, _ = self.stdout_of(run)
         text = feedback.join_feedback(
             [
                 ("run", feedback.feedback_lines(output, redactor)),
@@ -495,10 +493,7 @@ class CommandEvaluator(Evaluator):
         )
         evaluation = self.read(result, home, timeout=scorer.timeout)
         # Only the scorer's `feedback:` lines pass (the user's scorer chooses what hidden data they quote).
-        try:
-            said = nofollow.read_bytes(result.stdout_path, self.anchor).decode(errors="replace")
-        except (OSError, nofollow.UnsafePath):
-            said = ""
+        said, _ = self.stdout_of(result)
         redactor = feedback.Redactor(self.spec.holdout.metric if self.spec.holdout else None)
         evaluation.extra["scorer_feedback"] = feedback.feedback_lines(said, redactor)
         if evaluation.error is not None:
@@ -588,15 +583,18 @@ class CommandEvaluator(Evaluator):
             values["run_output_dir"] = str(run_output)
             env_extra["AUTORESEARCH_RUN_OUTPUT_DIR"] = str(run_output)
         view = sandbox.View(root, writable=(output_dir,), readable=readable, reveal=tuple(holdout.data))
+        env = self._env(experiment, proposal_of(experiment), values) | env_extra
         result = self.launch(
             render_command(holdout.command, values),
             cwd=cwd,
-            env=self._env(experiment, proposal_of(experiment), values) | env_extra,
+            env=env,
             timeout=holdout.timeout,
             logs=log_dir,
             view=view,
             diagnose=_is_baseline(experiment),
         )
+        if holdout.scorer is not None:  # what the candidate's code printed does not count
+            return score_holdout(self, result, log_dir=log_dir, output_dir=output_dir, values=values, env=env)
         return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
 
     def profile(self, experiment: Experiment) -> str:
@@ -625,10 +623,7 @@ class CommandEvaluator(Evaluator):
             why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
             tail = redactor.lines(read_tail(result.stderr_path, 300, whole_lines=True)).strip().splitlines()
             return f"(the profile failed, {why}" + (f": {tail[-1]})" if tail else ")")
-        try:
-            output = nofollow.read_bytes(result.stdout_path, self.anchor).decode(errors="replace")
-        except (OSError, nofollow.UnsafePath):
-            output = ""
+        output, _ = self.stdout_of(result)
         return feedback.top_entries(redactor.lines(output), profile.top, profile.chars)
 
     def check_guards(
@@ -698,14 +693,22 @@ class CommandEvaluator(Evaluator):
         timeout: float | None = None,
     ) -> Evaluation:
         evaluation = Evaluation(exit_code=result.exit_code, duration=result.duration)
-        try:
-            output = nofollow.read_bytes(result.stdout_path, self.anchor).decode(errors="replace")
-        except (OSError, nofollow.UnsafePath):
-            output = ""
+        output, replaced = self.stdout_of(result)
         m = metric or self.spec.metric
         name = m.name if isinstance(m, MetricSection) else m.metric
         objective = m.objective if isinstance(m, MetricSection) else None
-        measured = measure(output, metric=name, pattern=m.pattern, json_file=m.json_file, objective=objective, cwd=cwd)
+        measured = measure(
+            output,
+            metric=name,
+            pattern=m.pattern,
+            json_file=m.json_file,
+            objective=objective,
+            cwd=cwd,
+            cut=result.stdout_cut,
+            max_bytes=self.spec.run.max_log_size,
+        )
+        if replaced is not None:
+            measured.error, measured.objective = replaced, None
         evaluation.metrics = measured.metrics
         if measured.ambiguous:  # a curve is not; a counted value that does not follow from it is
             evaluation.extra["flags"] = list(measured.ambiguous.values())
@@ -723,6 +726,17 @@ class CommandEvaluator(Evaluator):
         if evaluation.error is not None and result.sandbox_cause:
             evaluation.error += f"; {result.sandbox_cause}"
         return evaluation
+
+    def stdout_of(self, result: RunResult) -> tuple[str, str | None]:
+        """The run's stdout log, read no further than the cap it was written under (plus the cap's
+        note); with why it cannot be read when it is larger (a run replaced it: `none` lets it)."""
+        try:
+            data = nofollow.read_capped(result.stdout_path, self.anchor, self.spec.run.max_log_size + 4096)
+        except nofollow.TooLarge:
+            return "", f"metric unreadable: {result.stdout_path.name} is larger than autoresearch wrote it"
+        except (OSError, nofollow.UnsafePath):
+            return "", None
+        return data.decode(errors="replace"), None
 
     def cancel_all(self) -> None:
         self.runner.cancel_all()

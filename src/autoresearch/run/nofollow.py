@@ -114,6 +114,18 @@ def read_bytes(path: Path, anchor: Path, limit: int | None = None) -> bytes:
         return handle.read() if limit is None else handle.read(limit)
 
 
+class TooLarge(Exception):
+    """A file a run wrote (or replaced) is larger than autoresearch reads."""
+
+
+def read_capped(path: Path, anchor: Path, cap: int) -> bytes:
+    """PATH's bytes (as `read_bytes`), or TooLarge when it holds more than CAP: never read whole."""
+    data = read_bytes(path, anchor, limit=cap + 1)
+    if len(data) > cap:
+        raise TooLarge(f"{path.name} is over {cap} bytes")
+    return data
+
+
 def fresh_dir(path: Path, anchor: Path) -> Path:
     """PATH as a new empty folder: an old one (from an earlier attempt) is removed without following links."""
     parent = open_dir(path.parent, anchor)

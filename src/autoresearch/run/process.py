@@ -1,9 +1,10 @@
 """Running one experiment command as a subprocess, safely.
 
 The command runs in its own process group (its own session), so that on a timeout SIGTERM and then
-SIGKILL reach every process it started; when the command exits, whatever it left behind in its group
-is killed too, and (while the loop is a subreaper, see `reaper`) so is anything that left the group
-with setsid, so no orphan outlives the experiment. Output is streamed to log files capped in size:
+SIGKILL reach every process it started; when the command exits, whatever it left behind is killed
+before the call returns, so before any of its output is read: its group, then every other process of
+the run (`reaper.sweep`: its session, the run's token in the environment, orphans re-parented to the
+subreaper), so no process outlives the experiment. Output is streamed to log files capped in size:
 the head is written as it comes, and the last `tail_bytes` are kept and appended at the end.
 """
 
@@ -70,6 +71,7 @@ class RunResult:
     truncated: bool  # some output was dropped to keep the logs under the cap
     error: str | None = None  # the command could not be started at all
     sandbox_cause: str = ""  # how the sandbox likely made it fail, with the spec line that allows it (diagnose)
+    stdout_cut: int = 0  # bytes of stdout dropped by the cap (where metric lines are read)
 
     @property
     def succeeded(self) -> bool:
@@ -84,10 +86,19 @@ class _CappedLog:
         self.tail: deque[bytes] = deque()
         self.tail_size, self.tail_cap = 0, tail
         self.dropped = 0
+        self.error: OSError | None = None  # a failed write (a full disk): the stream is still drained
         self.thread = threading.Thread(target=self._copy, daemon=True)
         self.thread.start()
 
     def _copy(self) -> None:
+        try:
+            self._copy_capped()
+        except OSError as exc:
+            self.error = exc
+            for _ in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
+                pass  # never block the command on a pipe nobody reads
+
+    def _copy_capped(self) -> None:
         written = 0
         with os.fdopen(self.fd, "wb") as out:
             for chunk in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
@@ -153,6 +164,7 @@ def run_command(
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     if preexec:
         argv = [*preexec, *argv]
+    token = reaper.new_token()
     start = time.monotonic()
     try:
         with reaper.LOCK:  # see reaper: a leader is registered before anyone looks for strays
@@ -160,7 +172,7 @@ def run_command(
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=dict(env),
+                env={**env, reaper.TOKEN_VAR: token},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -182,22 +194,21 @@ def run_command(
     ]
     timed_out = False
     try:
-        with _contained(proc, before):
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+        with _contained(proc, before, token):
+            if not _exited(proc, timeout):
                 timed_out = True
                 _kill_group(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=kill_grace)
-                except subprocess.TimeoutExpired:
+                if not _exited(proc, kill_grace):
                     _kill_group(proc.pid, signal.SIGKILL)
-                    proc.wait()
     finally:
         if on_exit is not None:
             on_exit(proc.pid)
         for log in logs:
             log.join(timeout=10)
+    for log, path in zip(logs, (stdout_path, stderr_path), strict=True):
+        if log.error is not None:  # the log is incomplete: nothing can be read from this run (a full disk)
+            log.error.filename = log.error.filename or str(path)
+            raise log.error
     duration = time.monotonic() - start
     return RunResult(
         exit_code=None if timed_out else proc.returncode,
@@ -206,25 +217,38 @@ def run_command(
         stdout_path=stdout_path,
         stderr_path=stderr_path,
         truncated=any(log.dropped for log in logs),
+        stdout_cut=logs[0].dropped,
     )
 
 
+def _exited(proc: subprocess.Popen[Any], timeout: float | None) -> bool:
+    """Wait up to TIMEOUT seconds for PROC to exit, without reaping it (see `_contained`): a blocking
+    waitid in a helper thread, so the exit is seen at once (a polling loop would add milliseconds)."""
+    done = threading.Event()
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # already reaped
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return done.wait(timeout)
+
+
 @contextlib.contextmanager
-def _contained(proc: subprocess.Popen[Any], before: set[int]) -> Iterator[None]:
-    """Nothing PROC started outlives the block: on an error (Ctrl-C) PROC is killed at once; at the end
-    whatever it left in its group (background jobs, daemons it forked) is killed, which also closes the
-    pipes they held, and the processes that left the group (setsid), re-parented to us while the loop
-    is a subreaper, are swept."""
+def _contained(proc: subprocess.Popen[Any], before: set[int], token: str) -> Iterator[None]:
+    """Nothing PROC started outlives the block, and all of it is gone before it ends, so before any
+    output of the run is read: its group is killed, then `reaper.sweep` stops and kills every other
+    process of the run (left the group or the session, double-forked, a chain of forks) until none is
+    left, which also closes the pipes they held. PROC is reaped only then: while it is a zombie its pid,
+    the run's group and session id, cannot be given to an unrelated process."""
     try:
         yield
-    except BaseException:
-        _kill_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
     finally:
         _kill_group(proc.pid, signal.SIGKILL)
+        reaper.sweep(proc.pid, token, before)
+        proc.wait()
         reaper.unregister(proc.pid)
-        reaper.reap_escaped(before)
 
 
 def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -> str:
@@ -248,6 +272,12 @@ def read_tail(path: Path, max_bytes: int = 4000, *, whole_lines: bool = False) -
     return tail
 
 
+# The most a proposer (script or agent) may print on stdout or stderr by default (the loop passes
+# run.max_log_size): a proposal, even of whole files, is
+# far smaller; more is read no further (a 3 GB answer must not exhaust the loop's memory).
+MAX_PIPED_BYTES = 10 * 1024**2
+
+
 @dataclass
 class Piped:
     """What a proposer command printed (see `run_piped`)."""
@@ -256,6 +286,42 @@ class Piped:
     stdout: str
     stderr: str
     timed_out: bool
+    overflow: str | None = None  # which stream went over the cap, and the cap: the answer is not read
+
+    @property
+    def too_long(self) -> str | None:
+        """Why the answer cannot be used because it was too long (one line naming the fix), or None."""
+        if self.overflow is None:
+            return None
+        return f"the proposer printed more than {self.overflow}; print only the proposal (logs to a file)"
+
+
+class _Capture:
+    """Reads a stream into memory up to CAP bytes; the rest is drained and counted, never kept."""
+
+    def __init__(self, stream: IO[bytes], cap: int) -> None:
+        self.stream, self.cap = stream, cap
+        self.data = bytearray()
+        self.over = 0
+        self.thread = threading.Thread(target=self._copy, daemon=True)
+        self.thread.start()
+
+    def _copy(self) -> None:
+        for chunk in iter(lambda: self.stream.read1(65536), b""):  # type: ignore[attr-defined]
+            room = self.cap - len(self.data)
+            self.data += chunk[: max(room, 0)]
+            self.over += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return self.data.decode(errors="replace")
+
+
+def _feed(stream: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the command may exit without reading its input
+        stream.write(data)
+    with contextlib.suppress(OSError):
+        stream.close()
 
 
 def run_piped(
@@ -266,34 +332,34 @@ def run_piped(
     timeout: float,
     preexec: Sequence[str] = (),
     stdin: str | None = None,
+    max_bytes: int = MAX_PIPED_BYTES,
 ) -> Piped:
     """Run a proposer's COMMAND with STDIN, capturing its output; nothing it started survives it.
 
-    Like `run_command`: its own session, the group killed when it ends, and (while the loop is a
-    subreaper) the processes that escaped the group swept too; under bwrap its PID namespace ends it all.
+    Like `run_command`: its own session, and every process of it killed (`reaper.sweep`) before its
+    output is used. At most MAX_BYTES of each stream are kept; more sets `overflow`.
     """
     argv = [*preexec, "/bin/sh", "-c", command]
+    token = reaper.new_token()
     with reaper.LOCK:
         before = reaper.children()
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=dict(env),
+            env={**env, reaper.TOKEN_VAR: token},
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            text=True,
-            errors="replace",
         )
         reaper.register(proc.pid)
-    timed_out = False
-    with _contained(proc, before):
-        try:
-            out, err = proc.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc.pid, signal.SIGKILL)
-            reaper.reap_escaped(before)  # an escaped process holding the pipes would block the read
-            out, err = proc.communicate()
-    return Piped(None if timed_out else proc.returncode, out or "", err or "", timed_out)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _Capture(proc.stdout, max_bytes), _Capture(proc.stderr, max_bytes)
+    if stdin is not None:
+        assert proc.stdin is not None
+        threading.Thread(target=_feed, args=(proc.stdin, stdin.encode()), daemon=True).start()
+    with _contained(proc, before, token):
+        timed_out = not _exited(proc, timeout)
+    stdout, stderr = out.text(), err.text()
+    overflow = next((f"{max_bytes} bytes on {name}" for name, c in (("stdout", out), ("stderr", err)) if c.over), None)
+    return Piped(None if timed_out else proc.returncode, stdout, stderr, timed_out, overflow)

@@ -9,6 +9,12 @@ registered experiment leader, and lives in another session than ours (our own he
 proposer script -- share our session). This costs a read of /proc per run, no wrapper process.
 
 Where prctl is unavailable (not Linux), only the process-group kill applies.
+
+`sweep` is what every run ends with, before any of its outputs is read: it finds each process of the
+run -- its process group, its session, every process whose environment carries the run's token
+(`TOKEN_VAR`, inherited through any fork and exec that keeps the environment) and the escaped orphans
+re-parented to us -- stops them all with SIGSTOP until a scan finds nothing new (a stopped process
+cannot fork, so a chain of forks cannot outrun it), then kills them and scans again until none is left.
 """
 
 from __future__ import annotations
@@ -20,9 +26,16 @@ import signal
 import sys
 import threading
 import time
+import uuid
+import warnings
 from collections.abc import Iterator
 
 PR_SET_CHILD_SUBREAPER = 36
+# Set to a fresh token in the environment of every run (see `sweep`); `run_command` sets it.
+TOKEN_VAR = "AUTORESEARCH_RUN_TOKEN"
+# A run whose processes are still appearing after this many seconds of sweeping is left as it is,
+# with a warning: a sweep never hangs the study.
+SWEEP_LIMIT = 60.0
 # Serialises "start an experiment leader" with "kill unknown children", so a leader between its fork
 # and its registration is never taken for an escaped orphan of another experiment.
 LOCK = threading.RLock()
@@ -120,3 +133,115 @@ def reap_escaped(before: set[int], deadline: float = 2.0) -> list[int]:
         killed += strays
         if not strays or time.monotonic() > end:
             return killed
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _read(path: str, size: int) -> bytes:
+    """Up to SIZE bytes of a /proc file (raw os calls: a scan reads one per process, so they must be cheap)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, process group, session, start time in clock ticks after boot) of PID, or None when gone."""
+    try:
+        fields = _read(f"/proc/{pid}/stat", 1024).rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _carries(pid: int, marker: bytes) -> bool:
+    try:
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        data = b""
+        while chunk := os.read(fd, 65536):
+            data += chunk
+        return marker in data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def members(leader: int, token: str, before: set[int]) -> set[int]:
+    """The live (not zombie) processes of the run LEADER started with TOKEN in its environment.
+
+    BEFORE: our children when the run started (so escaped orphans of this run can be told from ours).
+    """
+    me, own_session = os.getpid(), os.getsid(0)
+    marker = f"{TOKEN_VAR}={token}\0".encode()
+    escaped = children() - before - _leaders if active() else set()
+    leader_stat = _stat(leader)  # a zombie until the sweep ends: still readable
+    started = leader_stat[3] if leader_stat is not None else 0
+    found: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        stat = _stat(pid)
+        if stat is None or stat[0] in ("Z", "X"):
+            continue
+        _, group, session, start = stat
+        if session == own_session and pid not in escaped and group != leader:
+            continue  # ours: the loop, its threads' helpers (git, a proposer being started)
+        # A process older than the leader cannot descend from it: only newer ones' environments are read.
+        descends = start >= started and _carries(pid, marker)
+        if group == leader or session == leader or pid in escaped or descends:
+            found.add(pid)
+    return found
+
+
+def _reap_ours() -> None:
+    """Collect killed children of ours (escaped orphans) so that they do not linger as zombies."""
+    for pid in children() - _leaders:
+        with contextlib.suppress(ChildProcessError, OSError):
+            stat = _stat(pid)
+            if stat is not None and stat[0] in ("Z", "X"):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def sweep(leader: int, token: str, before: set[int], limit: float = SWEEP_LIMIT) -> int:
+    """Stop, then kill, every process of the run (see `members`) until none is left; the number killed.
+
+    Call it after LEADER exited and before reaping it: its pid (the run's group and session id) cannot
+    be reused by an unrelated process while it is a zombie.
+    """
+    end = time.monotonic() + limit
+    killed: set[int] = set()
+    while True:
+        stopped: set[int] = set()
+        while True:  # freeze: a stopped process can neither fork nor exit, so the scans converge
+            with LOCK:
+                found = members(leader, token, before)
+            new = found - stopped
+            for pid in new:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped |= new
+            if not new or time.monotonic() > end:
+                break
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed |= stopped
+        time.sleep(0.001 if stopped else 0)
+        _reap_ours()
+        if not stopped:
+            return len(killed)
+        if time.monotonic() > end:
+            warnings.warn(f"processes of run {leader} were still appearing after {limit:g}s of killing", stacklevel=2)
+            return len(killed)

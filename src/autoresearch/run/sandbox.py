@@ -157,7 +157,7 @@ def check(spec: Spec) -> list[str]:
     if kind == "none":
         why = f" (bubblewrap: {bwrap_usable()})" if sandbox.kind == "auto" else ""
         warnings.append(NONE_WARNING + why)
-        hidden = [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
+        hidden = _data(spec)
         if hidden:
             warnings.append(
                 f"scorer/holdout data ({', '.join(hidden)}) is hidden from candidates only under bwrap; with "
@@ -222,7 +222,8 @@ ACCELERATORS = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
 
 
 def _data(spec: Spec) -> list[str]:
-    return [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
+    holdout = [*spec.holdout.data, *spec.holdout.scorer_data] if spec.holdout else []
+    return [*(spec.scorer.data if spec.scorer else []), *holdout]
 
 
 def _hide(path: Path) -> list[str]:

@@ -1,0 +1,54 @@
+"""The holdout's number from a process the candidate never runs in (`[holdout] scorer`).
+
+The holdout command runs candidate code with the holdout's inputs mounted, so whatever it prints could
+be faked. With `holdout.scorer`, what it prints is ignored: it writes predictions to its output folder,
+and the scorer (the user's command, in the spec's own folder, read-only) computes the holdout metric
+from them, the only process shown `holdout.scorer_data` (the labels). Like `[scorer]` for the search
+metric.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autoresearch.run import sandbox
+from autoresearch.run.process import RunResult
+from autoresearch.workspace.params import render_command
+
+if TYPE_CHECKING:
+    from autoresearch.run.evaluate import CommandEvaluator, Evaluation
+
+
+def score_holdout(
+    evaluator: CommandEvaluator,
+    run: RunResult,
+    *,
+    log_dir: Path,
+    output_dir: Path,
+    values: dict[str, Any],
+    env: dict[str, str],
+) -> Evaluation:
+    """The holdout metric as the scorer computes it from what the holdout RUN wrote to OUTPUT_DIR."""
+    from autoresearch.run.evaluate import Evaluation
+
+    holdout = evaluator.spec.holdout
+    assert holdout is not None and holdout.scorer is not None
+    if not run.succeeded:
+        why = run.error or ("timed out" if run.timed_out else f"exit code {run.exit_code}")
+        return Evaluation(error=f"the holdout run failed ({why}); nothing to score")
+    home = evaluator.spec.root.resolve()
+    view = sandbox.View(home, readable=(output_dir,), reveal=tuple(holdout.scorer_data), read_only_root=True)
+    result = evaluator.launch(
+        render_command(holdout.scorer, values | {"output_dir": str(output_dir)}),
+        cwd=home / evaluator.spec.run.cwd,
+        env=env | {"AUTORESEARCH_OUTPUT_DIR": str(output_dir)},
+        timeout=holdout.timeout,
+        logs=log_dir,
+        view=view,
+        stem="scorer.",
+    )
+    evaluation = evaluator.read(result, home, metric=holdout, timeout=holdout.timeout)
+    if evaluation.error is not None:
+        evaluation.error = f"the holdout scorer failed ({evaluation.error}); see holdout/scorer.stderr.log"
+    return evaluation
