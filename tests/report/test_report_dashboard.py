@@ -26,9 +26,13 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _get(server: DashboardServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
+def _get(
+    server: DashboardServer, path: str, headers: dict[str, str] | None = None, *, auth: bool = True
+) -> tuple[int, bytes, dict]:
+    """GET PATH, with the server's token in a header when AUTH (every test but the token's own)."""
     base = server.url.split("?")[0].rstrip("/")
-    request = urllib.request.Request(base + path, headers=headers or {})
+    sent = ({"X-Autoresearch-Token": server.token} if auth else {}) | (headers or {})
+    request = urllib.request.Request(base + path, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read(), dict(response.headers)
@@ -74,8 +78,10 @@ def test_table_pages_sorts_and_filters(study: Store, server: DashboardServer) ->
     expected = sorted((e for e in study.experiments() if e.objective is not None), key=lambda e: (e.objective, e.id))
     assert [r["id"] for r in rows["rows"]] == [e.id for e in expected[:10]]
     assert rows["total"] == 120 and "diff" not in rows["rows"][0]  # the list never ships diffs
-    first = study.get(rows["rows"][0]["id"])  # params and metrics arrive decoded, as the store holds them
-    assert rows["rows"][0]["params"] == first.params and rows["rows"][0]["metrics"] == (first.metrics or None)
+    first = study.get(rows["rows"][0]["id"])  # params and metrics arrive decoded, as the store holds them,
+    # less a metric named like the holdout's (the synthetic holdout is val_loss), as proposers see them.
+    shown_metrics = {k: v for k, v in (first.metrics or {}).items() if k != "val_loss"}
+    assert rows["rows"][0]["params"] == first.params and rows["rows"][0]["metrics"] == shown_metrics
     kept = json.loads(_get(server, "/api/demo/experiments?decision=kept")[1])
     assert kept["total"] == study.counts_by_decision()["kept"]
     capped = json.loads(_get(server, "/api/demo/experiments?limit=100000")[1])
@@ -100,14 +106,18 @@ def test_non_loopback_host_requires_a_token(study: Store) -> None:
 def test_token_is_enforced_and_accepted_three_ways(study: Store) -> None:
     server = serve([study.study_dir], host="0.0.0.0", token="s3cret")
     try:
+        port = server.server_address[1]
         assert server.url.endswith("/?token=s3cret")
-        assert _get(server, "/api/demo/state")[0] == 401
-        assert _get(server, "/api/demo/state?token=wrong")[0] == 401
-        status, _, headers = _get(server, "/?token=s3cret")
-        assert status == 200 and "autoresearch_token=s3cret" in headers.get("Set-Cookie", "")
-        assert _get(server, "/api/demo/state", {"X-Autoresearch-Token": "s3cret"})[0] == 200
-        assert _get(server, "/api/demo/state", {"Authorization": "Bearer s3cret"})[0] == 200
-        assert _get(server, "/api/demo/state", {"Cookie": "autoresearch_token=s3cret"})[0] == 200
+        assert _get(server, "/api/demo/state", auth=False)[0] == 401
+        assert _get(server, "/api/demo/state?token=wrong", auth=False)[0] == 401
+        status, _, headers = _get(server, "/?token=s3cret", auth=False)
+        assert status == 200 and f"autoresearch_token_{port}=s3cret" in headers.get("Set-Cookie", "")
+        assert _get(server, "/api/demo/state", {"X-Autoresearch-Token": "s3cret"}, auth=False)[0] == 200
+        assert _get(server, "/api/demo/state", {"Authorization": "Bearer s3cret"}, auth=False)[0] == 200
+        cookie = {"Cookie": f"autoresearch_token_{port}=s3cret"}
+        assert _get(server, "/api/demo/state", cookie, auth=False)[0] == 200
+        # Another dashboard's cookie (another port) is not this one's.
+        assert _get(server, "/api/demo/state", {"Cookie": "autoresearch_token_1=s3cret"}, auth=False)[0] == 401
     finally:
         server.stop()
 

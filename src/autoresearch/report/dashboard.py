@@ -28,6 +28,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from autoresearch.report.dashboard_guard import (
+    HoldoutScrubber,
+    HostCheck,
+    holdout_metric_names,
+    holdout_verdict,
+    new_secret,
+)
 from autoresearch.report.summary import decided_last, improvement, keep_rate, running_best_points
 from autoresearch.store import DB_NAME, FAILURES, GLOBAL_BEST_FLAG, MEASURED, Decision
 
@@ -41,7 +48,10 @@ _LIGHT_COLUMNS = (
     "id, parent_id, status, decision, reason, proposer, strategy, substr(rationale, 1, 240) AS rationale, "
     "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd, "
     # Whether a kept row became the global best (an island's keep may not have): history.became_best.
-    f"{GLOBAL_BEST_FLAG} AS global_best"
+    f"{GLOBAL_BEST_FLAG} AS global_best, "
+    # Never the holdout's values: only whether it was evaluated or failed (dashboard_guard.holdout_verdict).
+    "CASE WHEN holdout IS NULL OR holdout = '' THEN NULL "
+    "WHEN json_valid(holdout) AND json_type(holdout, '$.error') IS NULL THEN 'evaluated' ELSE 'failed' END AS holdout"
 )
 _DECISION_CODE = {
     Decision.BASELINE: "b",
@@ -91,6 +101,7 @@ class StudyView:
         self._db: sqlite3.Connection | None = None
         self._data_version: int | None = None
         self._cache = _Cache(0, [], [])
+        self.scrubber = HoldoutScrubber(set())
 
     # A persistent read-only connection: `PRAGMA data_version` is only meaningful on one connection,
     # and autocommit mode means no read transaction stays open to hold back the writer's checkpoints.
@@ -132,6 +143,7 @@ class StudyView:
                 return self._cache
             cache = self._cache
             rows = self._load(db, cache)
+            self.scrubber = HoldoutScrubber(self._holdout_names(db))
             self._data_version = version
             self._cache = _Cache(cache.generation + 1, rows, [r["id"] for r in rows])
             return self._cache
@@ -149,6 +161,15 @@ class StudyView:
             if total == len(rows):
                 return rows
         return [_light(r) for r in db.execute(f"SELECT {_LIGHT_COLUMNS} FROM experiments ORDER BY id")]
+
+    @staticmethod
+    def _holdout_names(db: sqlite3.Connection) -> set[str]:
+        snapshot = db.execute("SELECT value FROM meta WHERE key='spec_snapshot'").fetchone()
+        keys = db.execute(
+            "SELECT DISTINCT key FROM experiments, json_each(experiments.holdout) "
+            "WHERE holdout IS NOT NULL AND json_valid(holdout) AND json_type(holdout) = 'object'"
+        ).fetchall()
+        return holdout_metric_names(snapshot[0] if snapshot else None, [str(k[0]) for k in keys])
 
     # -- JSON answers, cached per generation ---------------------------------------------------------
 
@@ -170,7 +191,9 @@ class StudyView:
         cost = 0.0
         tokens = 0
         running = []
+        holdouts = 0
         for r in cache.rows:
+            holdouts += r["holdout"] is not None
             decision = r["decision"]
             counts[decision or "running"] = counts.get(decision or "running", 0) + 1
             cost += r["cost_usd"] or 0.0
@@ -209,6 +232,7 @@ class StudyView:
             "cost_usd": cost,
             "tokens": tokens,
             "running": running,
+            "holdout": holdouts,  # how many were evaluated on the holdout, never its values
             "points": {"x": xs, "y": ys, "d": codes},
             "best_line": {"x": line_x, "y": line_y},
         }
@@ -273,11 +297,12 @@ class StudyView:
             "generation": cache.generation,
             "total": len(ordered),
             "offset": offset,
-            "rows": [_decoded(r) for r in ordered[offset : offset + limit]],
+            "rows": [_decoded(r, self.scrubber) for r in ordered[offset : offset + limit]],
         }
 
     def experiment(self, experiment_id: int) -> dict[str, Any] | None:
-        """One full row (diff included) with log tails and any prompt/response files."""
+        """One full row (diff included) with log tails and any prompt/response files; no holdout value."""
+        self.refresh()  # the scrubber knows every holdout metric recorded so far
         with self._lock:
             db = self._connect()
             if db is None:
@@ -286,11 +311,13 @@ class StudyView:
         if row is None:
             return None
         result = dict(row)
-        for column in ("proposal", "params", "metrics", "holdout", "extra"):
+        result["holdout"] = holdout_verdict(result.get("holdout"))
+        for column in ("proposal", "params", "metrics", "extra"):
             if result.get(column):
                 with contextlib.suppress(ValueError):  # show it as text rather than fail the page
                     result[column] = json.loads(result[column])
-        result["logs"] = _log_files(self._log_dir(result.get("log_dir")))
+                result[column] = self.scrubber.value(result[column])
+        result["logs"] = _log_files(self._log_dir(result.get("log_dir")), self.scrubber)
         return result
 
     def _log_dir(self, value: str | None) -> Path | None:
@@ -312,11 +339,11 @@ def _light(row: sqlite3.Row) -> dict[str, Any]:
     return dict(row)
 
 
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+def _decoded(row: dict[str, Any], scrubber: HoldoutScrubber) -> dict[str, Any]:
     r = dict(row)
     for column in ("params", "metrics"):
         try:
-            r[column] = json.loads(r[column]) if r[column] else None
+            r[column] = scrubber.value(json.loads(r[column])) if r[column] else None
         except ValueError:
             r[column] = None
     return r
@@ -334,7 +361,7 @@ def _tail(path: Path, limit: int) -> str:
     return text
 
 
-def _log_files(log_dir: Path | None) -> dict[str, Any]:
+def _log_files(log_dir: Path | None, scrubber: HoldoutScrubber) -> dict[str, Any]:
     found: dict[str, Any] = {"dir": str(log_dir) if log_dir else None, "tails": {}, "llm": {}, "other": []}
     if log_dir is None or not log_dir.is_dir():
         return found
@@ -344,9 +371,9 @@ def _log_files(log_dir: Path | None) -> dict[str, Any]:
         name = entry.name
         try:
             if name in ("stdout.log", "stderr.log"):
-                found["tails"][name] = _tail(entry, TAIL_BYTES)
+                found["tails"][name] = scrubber.text(_tail(entry, TAIL_BYTES))
             elif name.startswith(("prompt", "response", "messages")):
-                found["llm"][name] = _tail(entry, PROMPT_BYTES)
+                found["llm"][name] = scrubber.text(_tail(entry, PROMPT_BYTES))
             else:
                 found["other"].append(name)
         except OSError as exc:
@@ -361,19 +388,21 @@ class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, views: dict[str, StudyView], host: str, port: int, token: str | None) -> None:
+    def __init__(self, views: dict[str, StudyView], host: str, port: int, token: str) -> None:
         self.views = views
         self.token = token
         self.thread: threading.Thread | None = None
         super().__init__((host, port), _Handler)
+        self.host_check = HostCheck(host, int(self.server_address[1]))
+        # Cookies are not kept apart by port: two dashboards on one host must not overwrite each other's.
+        self.cookie_name = f"{TOKEN_COOKIE}_{self.server_address[1]}"
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else str(host)
         shown = f"[{host}]" if ":" in host else host
-        suffix = f"?token={quote(self.token)}" if self.token else ""
-        return f"http://{shown}:{port}/{suffix}"
+        return f"http://{shown}:{port}/?token={quote(self.token)}"
 
     def start(self) -> DashboardServer:
         self.thread = threading.Thread(target=self.serve_forever, name="autoresearch-dashboard", daemon=True)
@@ -407,9 +436,11 @@ def serve(
 ) -> DashboardServer:
     """Start the dashboard on STUDY_DIRS in a background thread; returns the running server.
 
-    `server.url` is the address to open, `server.wait()` blocks until Ctrl-C, `server.stop()` ends it.
-    Any host other than a loopback one needs a TOKEN, carried by requests as `?token=`, an
-    `X-Autoresearch-Token` or `Authorization: Bearer` header, or the cookie the first visit sets.
+    `server.url` is the address to open (the token included), `server.wait()` blocks until Ctrl-C,
+    `server.stop()` ends it. Every request needs the TOKEN, carried as `?token=`, an
+    `X-Autoresearch-Token` or `Authorization: Bearer` header, or the cookie the first visit sets;
+    without one (loopback only) a random one is drawn for this process. Any host other than a
+    loopback one needs a TOKEN given, since its users must know it beforehand.
     DIRECTIONS maps study names to minimize/maximize when the store does not record it.
     """
     if not is_loopback(host) and not token:
@@ -428,13 +459,14 @@ def serve(
             name, k = f"{base}-{k}", k + 1
         views[name] = StudyView(Path(study_dir), name, (directions or {}).get(base))
     try:
-        server = DashboardServer(views, host, port, token)
+        server = DashboardServer(views, host, port, token or new_secret())
     except OSError as exc:
         raise DashboardError(f"cannot listen on {host}:{port}: {exc}") from None
     return server.start()
 
 
 _PLOTLY_JS: bytes | None = None
+_PUBLIC = ("/favicon.ico", "/static/plotly.min.js")  # no study data: served without the token
 
 
 def _plotly_js() -> bytes:
@@ -456,11 +488,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        set_cookie = self._authorize(query)
+        if not self.server.host_check.allows(self.headers.get("Host")):
+            # DNS rebinding: a page under another name that now resolves here. Refused before the token.
+            self._send(
+                HTTPStatus.MISDIRECTED_REQUEST,
+                b"this dashboard answers only under the address it was started on (or localhost); "
+                b"open the URL it printed",
+                "text/plain; charset=utf-8",
+            )
+            return
+        set_cookie = False if url.path in _PUBLIC else self._authorize(query)
         if set_cookie is None:
             self._send(
                 HTTPStatus.UNAUTHORIZED,
-                b"a valid token is required (?token=... or X-Autoresearch-Token)",
+                b"a valid token is required: open the URL the dashboard printed (it carries ?token=...)",
                 "text/plain; charset=utf-8",
             )
             return
@@ -474,16 +515,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorize(self, query: dict[str, str]) -> bool | None:
         """None: refused; True: accepted through ?token= (so set the cookie); False: accepted otherwise."""
         expected = self.server.token
-        if not expected:
-            return False
         given = [
             query.get("token"),
             self.headers.get(TOKEN_HEADER),
             (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or None,
         ]
         cookie = SimpleCookie(self.headers.get("Cookie") or "")
-        if TOKEN_COOKIE in cookie:
-            given.append(cookie[TOKEN_COOKIE].value)
+        if self.server.cookie_name in cookie:
+            given.append(cookie[self.server.cookie_name].value)
         for i, value in enumerate(given):
             if value and hmac.compare_digest(value.encode(), expected.encode()):
                 return i == 0
@@ -497,8 +536,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", f"max-age={cache}" if cache else "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        if cookie and self.server.token:
-            self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={self.server.token}; Path=/; HttpOnly; SameSite=Strict")
+        if cookie:
+            name = self.server.cookie_name
+            self.send_header("Set-Cookie", f"{name}={self.server.token}; Path=/; HttpOnly; SameSite=Strict")
         self.end_headers()
         self.wfile.write(body)
 
@@ -659,7 +699,8 @@ function statsHTML(st){
   const c = st.counts, parts = [['experiments', st.total], ['kept', c.kept||0], ['reverted', c.reverted||0], ['failed', c.failed||0],
     ['rejected', c.rejected||0], ['running', c.running||0], ['baseline', fmt(st.baseline)], ['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')],
     ['improvement', st.improvement_pct===null?'—':st.improvement_pct.toFixed(1)+'%'], ['keep rate', st.keep_rate===null?'—':(100*st.keep_rate).toFixed(1)+'%'],
-    ['spend', '$'+st.cost_usd.toFixed(4)]];
+    ...(st.holdout ? [['holdout', st.holdout+' evaluated (values hidden)']] : []),
+    ...(st.cost_usd || st.tokens ? [['LLM spend', '$'+st.cost_usd.toFixed(4)]] : [])];
   return parts.map(([k,v]) => '<span>'+k+' <b'+(k==='experiments'?' id="count"':'')+'>'+esc(v)+'</b></span>').join('');
 }
 """
@@ -742,12 +783,12 @@ def _index_page(names: list[str]) -> str:
     )
     body = f"""<h1>autoresearch studies <span class='muted' id='live'>live</span></h1>{cards}
 <script>
-const NAMES = {json.dumps(names)};
+const STUDIES = {json.dumps(names)};
 const GEN = {{}};
 document.querySelectorAll('a.study').forEach(a => a.href = withToken(a.getAttribute('href')));
 async function poll(){{
-  for (let i = 0; i < NAMES.length; i++) {{
-    const S = encodeURIComponent(NAMES[i]);
+  for (let i = 0; i < STUDIES.length; i++) {{
+    const S = encodeURIComponent(STUDIES[i]);
     try {{
       const st = await getJSON(`/api/${{S}}/state` + (GEN[i]===undefined ? '' : `?since=${{GEN[i]}}`));
       if (!st.unchanged) {{ GEN[i] = st.generation; document.getElementById('stats-'+i).innerHTML = statsHTML(st);
@@ -814,8 +855,8 @@ def _experiment_page(study: str, e: dict[str, Any]) -> str:
     if e.get("diff"):
         parts.append(f"<h2>Diff</h2>{_diff_html(e['diff'])}")
     parts.append(f"<h2>Metrics</h2>{_kv_table(e.get('metrics'))}")
-    if e.get("holdout"):
-        parts.append(f"<h2>Holdout</h2>{_kv_table(e['holdout'])}")
+    if e.get("holdout"):  # the verdict only: the dashboard never shows a holdout value
+        parts.append(f"<h2>Holdout</h2><p id='holdout'>{esc(str(e['holdout']))} (values are never shown here)</p>")
     for name, text in logs.get("tails", {}).items():
         parts.append(f"<h2>{esc(name)} (tail)</h2><pre class='log' id='{esc(name.split('.')[0])}'>{esc(text)}</pre>")
     for name, text in logs.get("llm", {}).items():
