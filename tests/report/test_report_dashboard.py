@@ -20,9 +20,8 @@ from autoresearch.report.synthetic import SyntheticWriter, make_study
 from autoresearch.store import INCUMBENT, Store
 from autoresearch.study import latest_incumbent
 from tests.conftest import BOWL, bowl_spec, write_study
-from tests.report.conftest import LiveStudy
+from tests.report.conftest import Browser, LiveStudy
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -157,38 +156,27 @@ def running_study(tmp_path: Path) -> Iterator[LiveStudy]:
     assert proc.returncode == 130  # interrupted like any command, cleanly: it is resumable
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
-def test_dashboard_live_in_chromium(running_study: LiveStudy) -> None:
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+def test_dashboard_live_in_chromium(running_study: LiveStudy, browser: Browser) -> None:
     server = serve([running_study.study_dir], token="tok")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(server.url)
-                page.wait_for_function(
-                    "document.getElementById('count') && +document.getElementById('count').textContent > 0"
-                )
-                first = int(page.inner_text("#count"))
-                page.evaluate("window.__notReloaded = true")
-                # The writer keeps adding experiments; the count must grow with no navigation.
-                page.wait_for_function(f"+document.getElementById('count').textContent > {first}", timeout=15_000)
-                assert page.evaluate("window.__notReloaded") is True
-                assert page.locator("#plot .scatterlayer .point").count() > 0
-                assert page.locator("#table tbody tr").count() > 0
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
-                page.locator("#table tbody tr a").first.click()
-                page.wait_for_selector("#title")
-                assert "Experiment #" in page.inner_text("#title")
-                assert page.locator("#stdout").count() == 1 and page.locator("#rationale").count() == 1
-                page.screenshot(path=str(ARTIFACTS / "dashboard-experiment.png"), full_page=True)
-                assert not errors
-            finally:
-                browser.close()
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_function("document.getElementById('count') && +document.getElementById('count').textContent > 0")
+        first = int(page.inner_text("#count"))
+        page.evaluate("window.__notReloaded = true")
+        # The writer keeps adding experiments; the count must grow with no navigation.
+        page.wait_for_function(f"+document.getElementById('count').textContent > {first}", timeout=15_000)
+        assert page.evaluate("window.__notReloaded") is True
+        assert page.locator("#plot .scatterlayer .point").count() > 0
+        assert page.locator("#table tbody tr").count() > 0
+        assert "LLM spend" not in page.inner_text("#stats")  # the study's proposer is no LLM
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+        page.locator("#table tbody tr a").first.click()
+        page.wait_for_selector("#title")
+        assert "Experiment #" in page.inner_text("#title")
+        assert page.locator("#stdout").count() == 1 and page.locator("#rationale").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "dashboard-experiment.png"), full_page=True)
     finally:
         server.stop()
 
