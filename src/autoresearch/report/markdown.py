@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoresearch.report.summary import Summary
+from autoresearch.report.summary import Summary, holdout_label
 
 MAX_DIFF_CHARS = 20_000  # per kept change: a huge generated diff must not bury the rest of the report
 
@@ -49,7 +49,11 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         *([("confirmed improvement", s.confirmed)] if s.confirmed else []),
         ("keep rate", fmt_pct(None if s.keep_rate is None else 100 * s.keep_rate)),
         *([("noise", s.strict_line)] if s.strict_line else []),
-        ("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)"),
+        *(  # a study whose proposer used no LLM has no spend to report
+            [("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)")]
+            if s.cost_usd or s.tokens_in or s.tokens_out
+            else []
+        ),
         ("wall time", fmt_duration(s.wall_s)),
         ("compute time", fmt_duration(s.compute_s)),
         ("experiments/hour", fmt(s.experiments_per_hour, 4)),
@@ -87,7 +91,7 @@ def render_markdown(
 
     if s.holdout is not None and s.holdout.points:
         out += ["## Objective vs holdout", "", s.holdout.message, ""]
-        out += ["| # | objective | holdout " + s.holdout.metric + " |", "| --- | --- | --- |"]
+        out += [f"| # | objective | {holdout_label(s.holdout.metric)} |", "| --- | --- | --- |"]
         out += [f"| {p.id} | {fmt(p.objective)} | {fmt(p.holdout)} |" for p in s.holdout.points]
         out.append("")
 
