@@ -132,3 +132,32 @@ def test_no_holdout_value_in_any_answer(secret_study: Path) -> None:
     rows = json.loads(answers["/api/sealed/experiments?limit=500&sort=id"])["rows"]
     assert [r["holdout"] for r in rows] == [None, "failed", "evaluated", "evaluated"]  # newest first
     assert "evaluated (values are never shown here)" in answers["/study/sealed/experiment/1"]
+
+
+def test_a_holdout_metric_first_recorded_while_serving_is_scrubbed(tmp_path: Path) -> None:
+    # No spec snapshot names it: the dashboard learns the holdout's metric from results written after it started.
+    study_dir = tmp_path / ".autoresearch" / "late"
+    store = Store(study_dir)
+    row = store.start_experiment(proposal={})
+    store.finish_experiment(row.id, decision="baseline", objective=1.0, metrics={"loss": 1.0})
+    server = serve([study_dir])
+    try:
+        assert json.loads(_get(server, "/api/late/state", {"X-Autoresearch-Token": server.token})[1])["holdout"] == 0
+        store.update(row.id, holdout={"late_acc": float(HOLDOUT_VALUE)})  # written after the row finished
+        relay = store.start_experiment(proposal={})
+        store.finish_experiment(
+            relay.id, decision="reverted", objective=2.0, metrics={"late_acc": float(HOLDOUT_VALUE)}
+        )
+        answers = _every_answer_of(server, "late", [row.id, relay.id])
+    finally:
+        server.stop()
+        store.close()
+    assert [path for path, body in answers.items() if HOLDOUT_VALUE in body] == []
+    assert json.loads(answers[f"/api/late/experiment/{relay.id}"])["metrics"] == {}
+
+
+def _every_answer_of(server: DashboardServer, study: str, ids: list[int]) -> dict[str, str]:
+    token = {"X-Autoresearch-Token": server.token}
+    paths = [f"/api/{study}/state", f"/api/{study}/experiments?limit=500", f"/study/{study}"]
+    paths += [f"/api/{study}/experiment/{i}" for i in ids] + [f"/study/{study}/experiment/{i}" for i in ids]
+    return {path: _get(server, path, token)[1] for path in paths}

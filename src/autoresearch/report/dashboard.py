@@ -102,6 +102,8 @@ class StudyView:
         self._data_version: int | None = None
         self._cache = _Cache(0, [], [])
         self.scrubber = HoldoutScrubber(set())
+        self._holdout_keys: set[str] = set()  # every key of a holdout result seen so far
+        self._holdout_from = 0  # rows before this id were scanned for them and are final
 
     # A persistent read-only connection: `PRAGMA data_version` is only meaningful on one connection,
     # and autocommit mode means no read transaction stays open to hold back the writer's checkpoints.
@@ -143,7 +145,7 @@ class StudyView:
                 return self._cache
             cache = self._cache
             rows = self._load(db, cache)
-            self.scrubber = HoldoutScrubber(self._holdout_names(db))
+            self.scrubber = HoldoutScrubber(self._holdout_names(db, rows))
             self._data_version = version
             self._cache = _Cache(cache.generation + 1, rows, [r["id"] for r in rows])
             return self._cache
@@ -162,14 +164,19 @@ class StudyView:
                 return rows
         return [_light(r) for r in db.execute(f"SELECT {_LIGHT_COLUMNS} FROM experiments ORDER BY id")]
 
-    @staticmethod
-    def _holdout_names(db: sqlite3.Connection) -> set[str]:
+    def _holdout_names(self, db: sqlite3.Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """The holdout's metric names, reading only rows that may have changed (as `_load` does)."""
         snapshot = db.execute("SELECT value FROM meta WHERE key='spec_snapshot'").fetchone()
         keys = db.execute(
-            "SELECT DISTINCT key FROM experiments, json_each(experiments.holdout) "
-            "WHERE holdout IS NOT NULL AND json_valid(holdout) AND json_type(holdout) = 'object'"
+            "SELECT DISTINCT key FROM experiments, json_each(experiments.holdout) WHERE experiments.id >= ? "
+            "AND holdout IS NOT NULL AND json_valid(holdout) AND json_type(holdout) = 'object'",
+            (self._holdout_from,),
         ).fetchall()
-        return holdout_metric_names(snapshot[0] if snapshot else None, [str(k[0]) for k in keys])
+        self._holdout_keys |= {str(k[0]) for k in keys}  # names only grow: a stale one only hides more
+        if rows:
+            running = [r["id"] for r in rows if r["status"] == "running"]
+            self._holdout_from = min([*running, rows[-1]["id"] - _TAIL_ROWS + 1])
+        return holdout_metric_names(snapshot[0] if snapshot else None, sorted(self._holdout_keys))
 
     # -- JSON answers, cached per generation ---------------------------------------------------------
 
