@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -36,8 +37,14 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> float:
 
 
 def _getter(url: str) -> Callable[[str], Callable[[], bytes]]:
-    base = url.rstrip("/")
-    return lambda path: lambda: urllib.request.urlopen(base + path, timeout=30).read()
+    """Requests to the dashboard at URL, carrying the token its URL holds (every request needs it)."""
+    parts = urllib.parse.urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    token = dict(urllib.parse.parse_qsl(parts.query)).get("token", "")
+    headers = {"X-Autoresearch-Token": token} if token else {}
+    return lambda path: (
+        lambda: urllib.request.urlopen(urllib.request.Request(base + path, headers=headers), timeout=30).read()
+    )
 
 
 def dashboard_rows(spec: Spec, url: str | None = None) -> list[tuple[str, float, str]]:

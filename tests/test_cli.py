@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autoresearch.spec import load_spec
 from autoresearch.store import Store
-from tests.conftest import BOWL, bowl_spec, cli, write_study
+from tests.conftest import BOWL, bowl_spec, cli, wait_for, write_study
 
 
 def test_init_writes_a_spec_that_loads(tmp_path: Path) -> None:
@@ -200,3 +200,44 @@ def test_an_output_path_that_cannot_be_written_is_one_line(bowl_study: Path, tmp
         done = cli(*args, str(bowl_study)) if args[0] == "export" else cli(*args)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error: ")
+
+
+def test_status_after_kill_9_says_interrupted_and_run_reruns_it(tmp_path: Path) -> None:
+    # The second experiment waits while `hold` (in the project, which runs see) exists: `run` is
+    # killed -9 while it runs.
+    wait = "import json, os, sys, time\nwhile json.load(open(sys.argv[1]))['x'] != 0 and os.path.exists('hold'):\n"
+    root = write_study(
+        tmp_path / "s", bowl_spec(3).replace("bowl.py", "wait.py"), {"wait.py": wait + "    time.sleep(0.05)\n" + BOWL}
+    )
+    hold = root / "hold"
+    hold.write_text("")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: "running 1" in cli("status", str(root)).stdout, "the second experiment to run")
+    finally:
+        proc.kill()  # SIGKILL: no handler runs, the row stays `running`
+        proc.wait()
+    status = cli("status", str(root)).stdout
+    assert "running 1" not in status and "interrupted (the next run re-runs them) 1" in status
+    assert "cost" not in status  # no LLM: nothing spent, nothing to show
+    hold.unlink()
+    assert cli("run", str(root)).returncode == 0
+    status = cli("status", str(root)).stdout
+    assert "interrupted" not in status and "running" not in status and "experiments 3 / 3" in status
+
+
+def test_a_fixed_failed_baseline_uses_no_budget_in_the_counters(tmp_path: Path) -> None:
+    fail = "import os, sys\nif os.path.exists('broken'):\n    sys.exit('the data is missing')\n"
+    root = write_study(tmp_path / "s", bowl_spec(3).replace("bowl.py", "fail.py"), {"fail.py": fail + BOWL})
+    broken = root / "broken"
+    broken.write_text("")
+    failed = cli("run", str(root))
+    assert failed.returncode != 0 and "[0/3] #1 failed" in failed.stdout  # fix it and run again
+    broken.unlink()
+    run = cli("run", str(root))
+    counters = [line.split("]")[0] + "]" for line in run.stdout.splitlines() if line.startswith("[")]
+    assert counters == ["[1/3]", "[2/3]", "[3/3]"], run.stdout
+    status = cli("status", str(root)).stdout
+    assert "experiments 3 / 3" in status and "+1 failed baseline: retried, no budget used" in status

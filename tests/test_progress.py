@@ -5,6 +5,7 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from autoresearch.loop import Loop
@@ -57,3 +58,24 @@ def test_the_panel_ticks_while_an_experiment_runs(tmp_path: Path) -> None:
     text = buffer.getvalue()
     assert "stopped: experiment budget reached (2)" in text
     assert "next: `autoresearch report s`, `autoresearch best s`, `autoresearch apply s`" in text
+
+
+def test_the_panel_fits_80_columns_with_every_figure_labelled(
+    bowl_study: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    console = Console(file=io.StringIO(), force_terminal=True, highlight=False)
+    assert console.width == 80
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_with(console, bowl_study))  # drop the cursor moves
+    panel = text[text.rindex("╭") : text.rindex("╯") + 1]  # the last frame drawn
+    assert max(len(line) for line in panel.splitlines()) == 80
+    # Each figure whole on one line, with its label: none cut off, none a bare number.
+    for figure in (
+        r"experiment 10 of 10",
+        r"keep rate \d+%",
+        r"throughput \d+\.\d/h",
+        r"elapsed \d+m\d\ds",
+        r"ETA \d+m\d\ds",
+    ):
+        assert re.search(figure, panel), (figure, panel)
+    assert "cost" not in panel  # the bowl's proposer is no LLM

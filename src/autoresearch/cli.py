@@ -689,7 +689,10 @@ def _measure_for_note(spec: Any, store: Any) -> list[str]:
 @click.argument("paths", type=click.Path(path_type=Path), nargs=-1)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Any other address needs --token.")
 @click.option("--port", type=int, default=8765, show_default=True)
-@click.option("--token", help="Required by every request (needed when --host is not loopback).")
+@click.option(
+    "--token",
+    help="Required by every request; needed when --host is not loopback, else one is drawn and printed in the URL.",
+)
 @user_errors
 def dashboard(paths: tuple[Path, ...], host: str, port: int, token: str | None) -> None:
     """Serve a live, read-only web view of one or several studies."""

@@ -31,6 +31,7 @@ class Tally:
         self.baseline: Experiment | None = None
         self.best: Experiment | None = None  # the latest baseline or kept experiment: the incumbent
         self.since_improvement = 0  # finished experiments since the incumbent
+        self.failed_baselines = 0  # retried on the next run, they use no budget (Loop's budget check)
 
     def add(self, experiment: Experiment) -> None:
         key = experiment.decision or "running"
@@ -38,7 +39,10 @@ class Tally:
         self.cost += experiment.cost_usd or 0.0
         if experiment.status != "done":
             return
-        if became_best(experiment):
+        if experiment.decision == Decision.FAILED and experiment.extra.get("baseline"):
+            self.failed_baselines += 1
+            self.since_improvement += 1
+        elif became_best(experiment):
             self.best = experiment
             self.since_improvement = 0
             if experiment.decision == Decision.BASELINE and self.baseline is None:
@@ -55,6 +59,7 @@ class Tally:
         tally.baseline = store.first_with(Decision.BASELINE)
         tally.best = store.first_with(*INCUMBENT, last=True, best=True)
         tally.since_improvement = store.count_done_after(tally.best.id if tally.best else 0)
+        tally.failed_baselines = store.count_failed_baselines()
         return tally
 
     @property

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ from autoresearch.run.feedback import summarise_curve
 from autoresearch.run.process import read_tail
 from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
-from autoresearch.store import FAILURES, Decision, Experiment, Store
+from autoresearch.store import FAILURES, LOCK_NAME, Decision, Experiment, Store
 
 if TYPE_CHECKING:
     from autoresearch.loop import Loop, Outcome
@@ -57,6 +59,18 @@ def one_line(text: str | None, width: int = 60) -> str:
     return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:|") + "…"
 
 
+def packed(fields: list[str], width: int, gap: str = "   ") -> list[str]:
+    """FIELDS joined by GAP into lines of at most WIDTH characters, never splitting a field (a label
+    stays with its value), so a narrow terminal wraps between figures rather than cutting them."""
+    lines: list[str] = []
+    for field in fields:
+        if lines and len(lines[-1]) + len(gap) + len(field) <= width:
+            lines[-1] += gap + field
+        else:
+            lines.append(field)
+    return lines
+
+
 def log_line(e: Experiment) -> str:
     decision = e.decision or "running"
     style = _STYLE.get(decision, "dim")
@@ -75,6 +89,9 @@ class _Stats:
         self.best = tally.best
         self.total = tally.total
         self.done = tally.done
+        # What the experiment budget counts: a failed baseline is retried and uses none of it.
+        self.used = tally.total - tally.failed_baselines
+        self.used_done = tally.done - tally.failed_baselines
         self.counts = dict(tally.counts)
         candidates = self.done - self.counts.get(Decision.BASELINE, 0)
         self.keep_rate = self.counts.get(Decision.KEPT, 0) / candidates if candidates else 0.0
@@ -89,7 +106,7 @@ class _Stats:
         budget = spec.budget
         left = []
         if budget.experiments:
-            left.append(max(budget.experiments - self.total, 0) / self.per_hour * 3600 if self.per_hour else None)
+            left.append(max(budget.experiments - self.used, 0) / self.per_hour * 3600 if self.per_hour else None)
         if budget.hours:
             left.append(max(budget.hours * 3600 - elapsed, 0.0))
         known = [x for x in left if x is not None]
@@ -105,20 +122,42 @@ class _Stats:
         return f"best {_fmt(self.best.objective)} (#{self.best.id}){delta}"
 
 
+def run_alive(study_dir: Path) -> bool:
+    """Whether a `run` holds the study's lock now (flock: the kernel drops it when its holder dies)."""
+    try:
+        fd = os.open(Path(study_dir) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: no run ever started here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # shared: never blocks a reader, only tests for `run`
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock, if taken
+    return False
+
+
 def status_text(spec: Spec, store: Store) -> str:
     elapsed = float(store.get_meta("elapsed_seconds", "0") or 0)
     s = _Stats(spec, Tally.of_store(store), elapsed)  # aggregate queries: no pass over every row
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
+    counts = dict(s.counts)
+    if "running" in counts and not run_alive(spec.study_dir):
+        # Their `run` is gone (kill -9, a crash): nothing runs them; the next `run` starts them again.
+        counts["interrupted (the next run re-runs them)"] = counts.pop("running")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     budget = f" / {spec.budget.experiments}" if spec.budget.experiments else ""
+    retried = s.total - s.used
+    retried_note = f" (+{retried} failed baseline{'s' * (retried > 1)}: retried, no budget used)" if retried else ""
     lines = [
         f"study {spec.name} ({spec.mode} mode, {spec.study.direction} {spec.metric.name})",
-        f"experiments {s.total}{budget}: {counts or 'none yet'}",
+        f"experiments {s.used}{budget}: {shown or 'none yet'}{retried_note}",
         s.best_text(),
         f"baseline {_fmt(s.baseline.objective) if s.baseline else '—'}",
         f"keep rate {100 * s.keep_rate:.0f}%   throughput {s.per_hour:.1f}/h   elapsed {_duration(elapsed)}"
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
-        f"cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""),
     ]
+    if s.cost or spec.budget.usd:  # only a study whose proposer is a paid LLM has a cost to show
+        lines.append(f"LLM cost ${s.cost:.4f}" + (f" of ${spec.budget.usd:g}" if spec.budget.usd else ""))
     search = _search_line(store)
     if search:
         lines.append(search)
@@ -274,8 +313,8 @@ class LiveView:
         s = _Stats(loop.spec, loop.history.tally, loop.elapsed)
         budget = f"/{loop.spec.budget.experiments}" if loop.spec.budget.experiments else ""
         self.console.print(
-            f"[{s.total}{budget}] #{experiment.id} {experiment.decision} {_fmt(experiment.objective)}"
-            f" | {s.best_text()} | {s.per_hour:.0f}/h | {_duration(s.elapsed)}"
+            f"[{s.used}{budget}] #{experiment.id} {experiment.decision} {_fmt(experiment.objective)}"
+            f" | {s.best_text()} | {s.per_hour:.0f} experiments/h | elapsed {_duration(s.elapsed)}"
             + (f" | ~{_duration(s.remaining)} left" if s.remaining is not None else "")
             + (f" | {one_line(experiment.reason, 80)}" if experiment.decision in FAILURES else ""),
             markup=False,
@@ -321,18 +360,24 @@ class LiveView:
         s = _Stats(spec, loop.history.tally, loop.elapsed)
         total = spec.budget.experiments
         header = Text(f"{spec.name}  ", style="bold")
-        header.append(f"experiment {s.total}" + (f" of {total}" if total else ""))
-        top = Table.grid(padding=(0, 2))
+        header.append(f"experiment {s.used}" + (f" of {total}" if total else ""))
+        # The bar takes what the header leaves, so the row fits any width (80 columns included).
+        top = Table.grid(padding=(0, 2), expand=True)
+        top.add_column(no_wrap=True)
+        top.add_column(ratio=1)
         top.add_row(
             header,
-            ProgressBar(total=float(total), completed=float(min(s.done, total)), width=40) if total else Text(""),
+            ProgressBar(total=float(total), completed=float(min(s.used_done, total))) if total else Text(""),
         )
-        summary = Text(
-            f"{s.best_text()}   keep rate {100 * s.keep_rate:.0f}%   {s.per_hour:.1f}/h   "
-            f"elapsed {_duration(s.elapsed)}"
-            + (f"   ETA {_duration(s.remaining)}" if s.remaining is not None else "")
-            + (f"   cost ${s.cost:.3f}" if s.cost else "")
-        )
+        fields = [
+            s.best_text(),
+            f"keep rate {100 * s.keep_rate:.0f}%",
+            f"throughput {s.per_hour:.1f}/h",
+            f"elapsed {_duration(s.elapsed)}",
+            *([f"ETA {_duration(s.remaining)}"] if s.remaining is not None else []),
+            *([f"LLM cost ${s.cost:.3f}"] if s.cost else []),
+        ]
+        summary = Text("\n".join(packed(fields, self.console.width - 4)))  # the panel's border and padding
         table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
         for column in ("id", "strategy", "objective", "decision", "rationale"):
             table.add_column(column)

@@ -377,6 +377,15 @@ class Store:
             ).fetchone()[0]
         )
 
+    def count_failed_baselines(self) -> int:
+        """Baselines that failed: each is retried on the next run and uses no experiment budget."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE decision = ? AND json_extract(extra, '$.baseline')",
+                (Decision.FAILED,),
+            ).fetchone()[0]
+        )
+
     def count_flagged(self) -> int:
         """Experiments with integrity flags."""
         return int(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,37 @@ def live_study(tmp_path: Path, study_writer: StudyWriter) -> Iterator[LiveStudy]
         yield live
     finally:
         live.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@dataclass
+class Browser:
+    """Pages of one headless Chromium whose console errors and uncaught exceptions fail the test."""
+
+    new_page: Callable[[], Any]
+    errors: list[str]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Real headless Chromium through Playwright; at teardown, asserts that no page logged a console
+    error (a failed request, a script that did not parse) or threw an uncaught exception."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+
+        def new_page() -> Any:
+            page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            return page
+
+        try:
+            yield Browser(new_page, errors)
+        finally:
+            chromium.close()
+    assert errors == [], "the browser reported errors:\n" + "\n".join(errors)

@@ -12,12 +12,11 @@ from autoresearch.report.dashboard import serve
 from autoresearch.report.lineage import lineage_nodes
 from autoresearch.spec import load_spec
 from autoresearch.store import Store
+from tests.report.conftest import Browser
 from tests.search.conftest import tree_study
 
-CHROMIUM = "/usr/bin/chromium"
 
-
-def test_lineage_api_and_panel(tmp_path: Path) -> None:
+def test_lineage_api_and_panel(tmp_path: Path, browser: Browser) -> None:
     root = tree_study(tmp_path / "repo", budget=8, drafts=3, debug_probability=1.0, max_debug_depth=2)
     spec = load_spec(root)
     Loop(spec).run()
@@ -35,20 +34,10 @@ def test_lineage_api_and_panel(tmp_path: Path) -> None:
         assert lineage["x"] == [n.id for n in nodes] and lineage["depth"] == [n.depth for n in nodes]
         assert lineage["p"] == [n.parent_id for n in nodes] and lineage["policy"] == "tree"
         assert {h["name"]: h["id"] for h in lineage["heads"]} == heads
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(server.url)
-                page.wait_for_function("document.querySelectorAll('#lineage .scatterlayer .point').length > 0")
-                assert page.locator("#lineage .scatterlayer .point").count() == len(nodes)
-                assert "search policy tree" in page.inner_text("#heads")
-                assert not errors
-            finally:
-                browser.close()
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_function("document.querySelectorAll('#lineage .scatterlayer .point').length > 0")
+        assert page.locator("#lineage .scatterlayer .point").count() == len(nodes)
+        assert "search policy tree" in page.inner_text("#heads")
     finally:
         server.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autoresearch.report.html import write_report
 from autoresearch.report.markdown import fmt
-from autoresearch.report.summary import normalise_reason, summarize_spec
+from autoresearch.report.summary import holdout_label, normalise_reason, summarize_spec
 from autoresearch.report.synthetic import make_study
 from autoresearch.spec import Spec
 from autoresearch.store import DB_NAME, Store
@@ -135,3 +135,25 @@ def test_normalise_reason_groups_variants() -> None:
     assert normalise_reason("timeout after 301s") == normalise_reason("timeout after 299s")
     assert normalise_reason("exit code 1: /tmp/x/train.py line 3") == "exit code <n>: <path> line <n>"
     assert normalise_reason(None) == "(no reason recorded)"
+
+
+def test_holdout_named_with_its_prefix_is_said_once_and_no_llm_no_spend(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    store = Store(spec.study_dir)
+    store.set_meta("direction", "minimize")
+    for decision, objective, holdout in [("baseline", 1.0, 0.9), ("kept", 0.5, 0.4), ("kept", 0.3, 0.45)]:
+        row = store.start_experiment(proposal={"params": {}})
+        store.finish_experiment(row.id, decision=decision, objective=objective, holdout={"holdout_sharpe": holdout})
+    s = summarize_spec(spec, store.experiments())
+    assert s.holdout is not None and s.holdout.metric == "holdout_sharpe"
+    assert "holdout_sharpe got worse" in s.holdout.message and "holdout holdout" not in s.holdout.message
+    assert holdout_label("acc") == "holdout acc"
+    html_path, md_path = write_report(spec, store)
+    markdown, page = md_path.read_text(), html_path.read_text()
+    assert "holdout holdout" not in markdown and "holdout holdout" not in page
+    assert "LLM spend" not in markdown and "LLM spend" not in page  # no experiment used an LLM
+    store.close()
+    # A study whose proposer is an LLM reports its spend.
+    spec2 = make_spec(tmp_path / "b")
+    _, md2 = write_report(spec2, make_study(spec2.study_dir, 20, seed=1, logs=False))
+    assert "LLM spend" in md2.read_text()

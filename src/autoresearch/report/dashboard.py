@@ -6,19 +6,15 @@ is cached in memory and refreshed only when SQLite's `data_version` says another
 committed, so a poll on an idle 10,000-experiment study costs one PRAGMA.
 """
 
-# ruff: noqa: E501  (the page templates embed JavaScript and CSS whose lines are kept whole)
-
 from __future__ import annotations
 
 import bisect
 import contextlib
 import hmac
-import html
 import ipaddress
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -28,6 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from autoresearch.report.dashboard_guard import (
+    HoldoutScrubber,
+    HostCheck,
+    holdout_metric_names,
+    holdout_verdict,
+    new_secret,
+)
+from autoresearch.report.dashboard_pages import experiment_page, index_page, study_page
 from autoresearch.report.summary import decided_last, improvement, keep_rate, running_best_points
 from autoresearch.store import DB_NAME, FAILURES, GLOBAL_BEST_FLAG, MEASURED, Decision
 
@@ -41,7 +45,10 @@ _LIGHT_COLUMNS = (
     "id, parent_id, status, decision, reason, proposer, strategy, substr(rationale, 1, 240) AS rationale, "
     "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd, "
     # Whether a kept row became the global best (an island's keep may not have): history.became_best.
-    f"{GLOBAL_BEST_FLAG} AS global_best"
+    f"{GLOBAL_BEST_FLAG} AS global_best, "
+    # Never the holdout's values: only whether it was evaluated or failed (dashboard_guard.holdout_verdict).
+    "CASE WHEN holdout IS NULL OR holdout = '' THEN NULL "
+    "WHEN json_valid(holdout) AND json_type(holdout, '$.error') IS NULL THEN 'evaluated' ELSE 'failed' END AS holdout"
 )
 _DECISION_CODE = {
     Decision.BASELINE: "b",
@@ -91,6 +98,9 @@ class StudyView:
         self._db: sqlite3.Connection | None = None
         self._data_version: int | None = None
         self._cache = _Cache(0, [], [])
+        self.scrubber = HoldoutScrubber(set())
+        self._holdout_keys: set[str] = set()  # every key of a holdout result seen so far
+        self._holdout_from = 0  # rows before this id were scanned for them and are final
 
     # A persistent read-only connection: `PRAGMA data_version` is only meaningful on one connection,
     # and autocommit mode means no read transaction stays open to hold back the writer's checkpoints.
@@ -132,6 +142,7 @@ class StudyView:
                 return self._cache
             cache = self._cache
             rows = self._load(db, cache)
+            self.scrubber = HoldoutScrubber(self._holdout_names(db, rows))
             self._data_version = version
             self._cache = _Cache(cache.generation + 1, rows, [r["id"] for r in rows])
             return self._cache
@@ -149,6 +160,20 @@ class StudyView:
             if total == len(rows):
                 return rows
         return [_light(r) for r in db.execute(f"SELECT {_LIGHT_COLUMNS} FROM experiments ORDER BY id")]
+
+    def _holdout_names(self, db: sqlite3.Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """The holdout's metric names, reading only rows that may have changed (as `_load` does)."""
+        snapshot = db.execute("SELECT value FROM meta WHERE key='spec_snapshot'").fetchone()
+        keys = db.execute(
+            "SELECT DISTINCT key FROM experiments, json_each(experiments.holdout) WHERE experiments.id >= ? "
+            "AND holdout IS NOT NULL AND json_valid(holdout) AND json_type(holdout) = 'object'",
+            (self._holdout_from,),
+        ).fetchall()
+        self._holdout_keys |= {str(k[0]) for k in keys}  # names only grow: a stale one only hides more
+        if rows:
+            running = [r["id"] for r in rows if r["status"] == "running"]
+            self._holdout_from = min([*running, rows[-1]["id"] - _TAIL_ROWS + 1])
+        return holdout_metric_names(snapshot[0] if snapshot else None, sorted(self._holdout_keys))
 
     # -- JSON answers, cached per generation ---------------------------------------------------------
 
@@ -170,7 +195,9 @@ class StudyView:
         cost = 0.0
         tokens = 0
         running = []
+        holdouts = 0
         for r in cache.rows:
+            holdouts += r["holdout"] is not None
             decision = r["decision"]
             counts[decision or "running"] = counts.get(decision or "running", 0) + 1
             cost += r["cost_usd"] or 0.0
@@ -209,6 +236,7 @@ class StudyView:
             "cost_usd": cost,
             "tokens": tokens,
             "running": running,
+            "holdout": holdouts,  # how many were evaluated on the holdout, never its values
             "points": {"x": xs, "y": ys, "d": codes},
             "best_line": {"x": line_x, "y": line_y},
         }
@@ -273,11 +301,12 @@ class StudyView:
             "generation": cache.generation,
             "total": len(ordered),
             "offset": offset,
-            "rows": [_decoded(r) for r in ordered[offset : offset + limit]],
+            "rows": [_decoded(r, self.scrubber) for r in ordered[offset : offset + limit]],
         }
 
     def experiment(self, experiment_id: int) -> dict[str, Any] | None:
-        """One full row (diff included) with log tails and any prompt/response files."""
+        """One full row (diff included) with log tails and any prompt/response files; no holdout value."""
+        self.refresh()  # the scrubber knows every holdout metric recorded so far
         with self._lock:
             db = self._connect()
             if db is None:
@@ -286,11 +315,13 @@ class StudyView:
         if row is None:
             return None
         result = dict(row)
-        for column in ("proposal", "params", "metrics", "holdout", "extra"):
+        result["holdout"] = holdout_verdict(result.get("holdout"))
+        for column in ("proposal", "params", "metrics", "extra"):
             if result.get(column):
                 with contextlib.suppress(ValueError):  # show it as text rather than fail the page
                     result[column] = json.loads(result[column])
-        result["logs"] = _log_files(self._log_dir(result.get("log_dir")))
+                result[column] = self.scrubber.value(result[column])
+        result["logs"] = _log_files(self._log_dir(result.get("log_dir")), self.scrubber)
         return result
 
     def _log_dir(self, value: str | None) -> Path | None:
@@ -312,11 +343,11 @@ def _light(row: sqlite3.Row) -> dict[str, Any]:
     return dict(row)
 
 
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+def _decoded(row: dict[str, Any], scrubber: HoldoutScrubber) -> dict[str, Any]:
     r = dict(row)
     for column in ("params", "metrics"):
         try:
-            r[column] = json.loads(r[column]) if r[column] else None
+            r[column] = scrubber.value(json.loads(r[column])) if r[column] else None
         except ValueError:
             r[column] = None
     return r
@@ -334,7 +365,7 @@ def _tail(path: Path, limit: int) -> str:
     return text
 
 
-def _log_files(log_dir: Path | None) -> dict[str, Any]:
+def _log_files(log_dir: Path | None, scrubber: HoldoutScrubber) -> dict[str, Any]:
     found: dict[str, Any] = {"dir": str(log_dir) if log_dir else None, "tails": {}, "llm": {}, "other": []}
     if log_dir is None or not log_dir.is_dir():
         return found
@@ -344,9 +375,9 @@ def _log_files(log_dir: Path | None) -> dict[str, Any]:
         name = entry.name
         try:
             if name in ("stdout.log", "stderr.log"):
-                found["tails"][name] = _tail(entry, TAIL_BYTES)
+                found["tails"][name] = scrubber.text(_tail(entry, TAIL_BYTES))
             elif name.startswith(("prompt", "response", "messages")):
-                found["llm"][name] = _tail(entry, PROMPT_BYTES)
+                found["llm"][name] = scrubber.text(_tail(entry, PROMPT_BYTES))
             else:
                 found["other"].append(name)
         except OSError as exc:
@@ -361,19 +392,21 @@ class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, views: dict[str, StudyView], host: str, port: int, token: str | None) -> None:
+    def __init__(self, views: dict[str, StudyView], host: str, port: int, token: str) -> None:
         self.views = views
         self.token = token
         self.thread: threading.Thread | None = None
         super().__init__((host, port), _Handler)
+        self.host_check = HostCheck(host, int(self.server_address[1]))
+        # Cookies are not kept apart by port: two dashboards on one host must not overwrite each other's.
+        self.cookie_name = f"{TOKEN_COOKIE}_{self.server_address[1]}"
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else str(host)
         shown = f"[{host}]" if ":" in host else host
-        suffix = f"?token={quote(self.token)}" if self.token else ""
-        return f"http://{shown}:{port}/{suffix}"
+        return f"http://{shown}:{port}/?token={quote(self.token)}"
 
     def start(self) -> DashboardServer:
         self.thread = threading.Thread(target=self.serve_forever, name="autoresearch-dashboard", daemon=True)
@@ -407,9 +440,11 @@ def serve(
 ) -> DashboardServer:
     """Start the dashboard on STUDY_DIRS in a background thread; returns the running server.
 
-    `server.url` is the address to open, `server.wait()` blocks until Ctrl-C, `server.stop()` ends it.
-    Any host other than a loopback one needs a TOKEN, carried by requests as `?token=`, an
-    `X-Autoresearch-Token` or `Authorization: Bearer` header, or the cookie the first visit sets.
+    `server.url` is the address to open (the token included), `server.wait()` blocks until Ctrl-C,
+    `server.stop()` ends it. Every request needs the TOKEN, carried as `?token=`, an
+    `X-Autoresearch-Token` or `Authorization: Bearer` header, or the cookie the first visit sets;
+    without one (loopback only) a random one is drawn for this process. Any host other than a
+    loopback one needs a TOKEN given, since its users must know it beforehand.
     DIRECTIONS maps study names to minimize/maximize when the store does not record it.
     """
     if not is_loopback(host) and not token:
@@ -428,13 +463,14 @@ def serve(
             name, k = f"{base}-{k}", k + 1
         views[name] = StudyView(Path(study_dir), name, (directions or {}).get(base))
     try:
-        server = DashboardServer(views, host, port, token)
+        server = DashboardServer(views, host, port, token or new_secret())
     except OSError as exc:
         raise DashboardError(f"cannot listen on {host}:{port}: {exc}") from None
     return server.start()
 
 
 _PLOTLY_JS: bytes | None = None
+_PUBLIC = ("/favicon.ico", "/static/plotly.min.js")  # no study data: served without the token
 
 
 def _plotly_js() -> bytes:
@@ -456,11 +492,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        set_cookie = self._authorize(query)
+        if not self.server.host_check.allows(self.headers.get("Host")):
+            # DNS rebinding: a page under another name that now resolves here. Refused before the token.
+            self._send(
+                HTTPStatus.MISDIRECTED_REQUEST,
+                b"this dashboard answers only under the address it was started on (or localhost); "
+                b"open the URL it printed",
+                "text/plain; charset=utf-8",
+            )
+            return
+        set_cookie = False if url.path in _PUBLIC else self._authorize(query)
         if set_cookie is None:
             self._send(
                 HTTPStatus.UNAUTHORIZED,
-                b"a valid token is required (?token=... or X-Autoresearch-Token)",
+                b"a valid token is required: open the URL the dashboard printed (it carries ?token=...)",
                 "text/plain; charset=utf-8",
             )
             return
@@ -474,16 +519,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorize(self, query: dict[str, str]) -> bool | None:
         """None: refused; True: accepted through ?token= (so set the cookie); False: accepted otherwise."""
         expected = self.server.token
-        if not expected:
-            return False
         given = [
             query.get("token"),
             self.headers.get(TOKEN_HEADER),
             (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or None,
         ]
         cookie = SimpleCookie(self.headers.get("Cookie") or "")
-        if TOKEN_COOKIE in cookie:
-            given.append(cookie[TOKEN_COOKIE].value)
+        if self.server.cookie_name in cookie:
+            given.append(cookie[self.server.cookie_name].value)
         for i, value in enumerate(given):
             if value and hmac.compare_digest(value.encode(), expected.encode()):
                 return i == 0
@@ -497,8 +540,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", f"max-age={cache}" if cache else "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        if cookie and self.server.token:
-            self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={self.server.token}; Path=/; HttpOnly; SameSite=Strict")
+        if cookie:
+            name = self.server.cookie_name
+            self.send_header("Set-Cookie", f"{name}={self.server.token}; Path=/; HttpOnly; SameSite=Strict")
         self.end_headers()
         self.wfile.write(body)
 
@@ -527,7 +571,7 @@ class _Handler(BaseHTTPRequestHandler):
         page: Callable[[], str] | None = None
         if not parts:
             names = list(views)
-            page = (lambda: _study_page(names[0])) if len(names) == 1 else (lambda: _index_page(names))
+            page = (lambda: study_page(names[0])) if len(names) == 1 else (lambda: index_page(names))
         elif parts == ["favicon.ico"]:
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", cache=86400)
             return
@@ -573,12 +617,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(parts) == 2 and parts[0] == "study":
             if self._view(parts[1]) is None:
                 return
-            page = lambda: _study_page(parts[1], multi=len(views) > 1)  # noqa: E731
+            page = lambda: study_page(parts[1], multi=len(views) > 1)  # noqa: E731
         elif len(parts) == 4 and parts[0] == "study" and parts[2] == "experiment":
             experiment = self._experiment(parts[1], parts[3])
             if experiment is None:
                 return
-            page = lambda: _experiment_page(parts[1], experiment)  # noqa: E731
+            page = lambda: experiment_page(parts[1], experiment)  # noqa: E731
         if page is None:
             self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain; charset=utf-8")
             return
@@ -590,240 +634,3 @@ def _int(value: str | None, default: int) -> int:
         return int(value) if value is not None else default
     except ValueError:
         return default
-
-
-# -- pages -------------------------------------------------------------------------------------------
-
-_STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:12px 20px;color:#202124}
-a{color:#1967d2;text-decoration:none}a:hover{text-decoration:underline}
-h1{font-size:20px;margin:4px 0 8px}h2{font-size:16px;margin:20px 0 6px}
-.stats span{display:inline-block;margin-right:18px}.stats b{font-size:16px}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e8eaed;padding:3px 6px;text-align:left}
-th{background:#f1f3f4;cursor:pointer;user-select:none;white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.kept{color:#1e8e3e;font-weight:600}.baseline{color:#1a73e8;font-weight:600}.failed{color:#d93025}
-.rejected{color:#e37400}.reverted{color:#5f6368}.running{color:#9334e6}
-pre{background:#f8f9fa;padding:8px;overflow:auto;white-space:pre-wrap;max-height:480px;border:1px solid #e8eaed}
-.diff .add{color:#137333}.diff .del{color:#a50e0e}.diff .hunk{color:#1967d2}
-.pager{margin:6px 0}.muted{color:#5f6368}.card{border:1px solid #dadce0;border-radius:6px;padding:8px 12px;margin:8px 0}
-"""
-
-# Shared client code: carry ?token= along (the cookie usually does it), poll, and draw with Plotly.react
-# so zoom and hover survive updates (uirevision).
-_CLIENT_JS = r"""
-const TOKEN = new URLSearchParams(location.search).get('token');
-function withToken(u){ if(!TOKEN) return u; return u + (u.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(TOKEN); }
-async function getJSON(u){ const r = await fetch(withToken(u), {credentials:'same-origin'}); if(!r.ok) throw new Error(r.status); return r.json(); }
-function fmt(v, d){ if(v===null||v===undefined) return '—'; if(typeof v==='number') return Number(v.toPrecision(d||6)).toString(); return String(v); }
-function esc(s){ return String(s===null||s===undefined?'':s).replace(/[&<>"']/g, c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c])); }
-const COLORS={b:'#1a73e8',k:'#1e8e3e',r:'#9aa0a6',f:'#d93025',x:'#f29900'};
-const NAMES={b:'baseline',k:'kept',r:'reverted',f:'failed',x:'rejected'};
-function drawProgress(div, st, height){
-  const n = st.points.x.length, type = n > 5000 ? 'scattergl' : 'scatter';
-  const groups = {}; for (const c of Object.keys(NAMES)) groups[c] = {x:[], y:[]};
-  for (let i=0;i<n;i++){ const c=st.points.d[i]; if(!groups[c]) continue; groups[c].x.push(st.points.x[i]); groups[c].y.push(st.points.y[i]===null ? 0.97 : st.points.y[i]); }
-  const traces = [];
-  for (const c of ['r','b','k']) if (groups[c].x.length) traces.push({type, mode:'markers', name:NAMES[c]+' ('+groups[c].x.length+')', x:groups[c].x, y:groups[c].y,
-      marker:{color:COLORS[c], size: c==='r' ? (n>2000?3:6) : 10, opacity: c==='r'?0.5:1}});
-  if (st.best_line.x.length) traces.push({type:'scatter', mode:'lines', name:'running best', x:st.best_line.x, y:st.best_line.y, line:{shape:'hv', color:COLORS.k}});
-  for (const c of ['f','x']) if (groups[c].x.length) traces.push({type, mode:'markers', name:NAMES[c]+' ('+groups[c].x.length+')', x:groups[c].x, y:groups[c].y, yaxis:'y2',
-      marker:{symbol:'x', color:COLORS[c], size:6}});
-  const shapes = st.baseline===null ? [] : [{type:'line', xref:'paper', x0:0, x1:1, y0:st.baseline, y1:st.baseline, line:{dash:'dash', color:COLORS.b, width:1}}];
-  Plotly.react(div, traces, {height: height||420, margin:{l:60,r:10,t:10,b:40}, uirevision:'keep', shapes,
-      xaxis:{title:{text:'experiment #'}}, yaxis:{title:{text:'objective ('+(st.direction==='minimize'?'lower':'higher')+' is better)'}},
-      yaxis2:{overlaying:'y', range:[0,1], visible:false, fixedrange:true}, legend:{orientation:'h'}},
-      {displaylogo:false, responsive:true});
-}
-function drawLineage(div, ln){
-  const n = ln.x.length, type = n > 5000 ? 'scattergl' : 'scatter', at = new Map();
-  for (let i=0;i<n;i++) at.set(ln.x[i], i);
-  const ex = [], ey = [];
-  for (let i=0;i<n;i++){ const p = ln.p[i]; if (p===null || !at.has(p)) continue; const j = at.get(p); ex.push(ln.x[j], ln.x[i], null); ey.push(ln.depth[j], ln.depth[i], null); }
-  const traces = [{type, mode:'lines', name:'built on', x:ex, y:ey, line:{color:'#bdc1c6', width:1}, hoverinfo:'skip'}];
-  const names = Object.assign({u:'running'}, NAMES), colors = Object.assign({u:'#9334e6'}, COLORS);
-  for (const c of ['r','f','x','u','b','k']){
-    const xs = [], ys = [], text = [];
-    for (let i=0;i<n;i++) if (ln.d[i]===c){ xs.push(ln.x[i]); ys.push(ln.depth[i]); text.push('#'+ln.x[i]+' '+names[c]+(ln.p[i]===null?'':', built on #'+ln.p[i])); }
-    if (xs.length) traces.push({type, mode:'markers', name:names[c]+' ('+xs.length+')', x:xs, y:ys, hovertext:text, hoverinfo:'text',
-      marker:{color:colors[c], size:(c==='k'||c==='b')?9:6, symbol:(c==='f'||c==='x')?'x':'circle'}});
-  }
-  Plotly.react(div, traces, {height:320, margin:{l:60,r:10,t:10,b:40}, uirevision:'keep', xaxis:{title:{text:'experiment #'}},
-      yaxis:{title:{text:'depth'}}, legend:{orientation:'h'}}, {displaylogo:false, responsive:true});
-}
-function headsHTML(ln){
-  const heads = ln.heads.map(h => '<span>'+esc(h.name)+' <b>#'+h.id+' '+esc(fmt(h.objective))+'</b></span>').join('');
-  return 'search policy <b>'+esc(ln.policy)+'</b>' + (heads ? ' · best per lineage: ' + heads : '');
-}
-function statsHTML(st){
-  const c = st.counts, parts = [['experiments', st.total], ['kept', c.kept||0], ['reverted', c.reverted||0], ['failed', c.failed||0],
-    ['rejected', c.rejected||0], ['running', c.running||0], ['baseline', fmt(st.baseline)], ['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')],
-    ['improvement', st.improvement_pct===null?'—':st.improvement_pct.toFixed(1)+'%'], ['keep rate', st.keep_rate===null?'—':(100*st.keep_rate).toFixed(1)+'%'],
-    ['spend', '$'+st.cost_usd.toFixed(4)]];
-  return parts.map(([k,v]) => '<span>'+k+' <b'+(k==='experiments'?' id="count"':'')+'>'+esc(v)+'</b></span>').join('');
-}
-"""
-
-
-def _shell(title: str, body: str, *, plotly: bool = True) -> str:
-    script = "<script src='/static/plotly.min.js'></script>" if plotly else ""
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style>{script}<script>{_CLIENT_JS}</script></head><body>{body}</body></html>"
-    )
-
-
-def _study_page(name: str, *, multi: bool = False) -> str:
-    back = "<a href='/' onclick=\"this.href=withToken('/')\">← all studies</a>" if multi else ""
-    body = f"""{back}<h1>{html.escape(name)} <span class='muted' id='live'>live</span></h1>
-<div class='stats' id='stats'>loading…</div>
-<div id='plot'></div>
-<h2>Lineage <span class='muted'>which experiment each was built on</span></h2>
-<div class='stats' id='heads'></div>
-<div id='lineage'></div>
-<h2>Experiments</h2>
-<div class='pager'><button id='prev'>◀</button> <span id='range'></span> <button id='next'>▶</button>
- decision <select id='decision'><option value=''>all</option><option>baseline</option><option>kept</option>
- <option>reverted</option><option>failed</option><option>rejected</option><option>running</option></select></div>
-<table id='table'><thead><tr>
-<th data-k='id'>#</th><th data-k='status'>status</th><th data-k='decision'>decision</th>
-<th data-k='objective'>objective</th><th data-k='strategy'>strategy</th><th>rationale / reason</th>
-<th data-k='duration'>duration</th><th data-k='cost_usd'>cost</th></tr></thead><tbody></tbody></table>
-<script>
-const STUDY = {json.dumps(name)};
-const S = encodeURIComponent(STUDY);
-let gen = null, sort = 'id', order = 'desc', offset = 0, total = 0;
-const LIMIT = 50;
-async function loadTable(){{
-  const d = document.getElementById('decision').value;
-  const t = await getJSON(`/api/${{S}}/experiments?offset=${{offset}}&limit=${{LIMIT}}&sort=${{sort}}&order=${{order}}&decision=${{d}}`);
-  total = t.total;
-  document.getElementById('range').textContent = total ? `${{offset+1}}–${{Math.min(offset+LIMIT,total)}} of ${{total}}` : 'none';
-  document.querySelector('#table tbody').innerHTML = t.rows.map(r => {{
-    const cls = r.decision || 'running', link = withToken(`/study/${{S}}/experiment/${{r.id}}`);
-    const text = r.decision==='failed'||r.decision==='rejected' ? (r.reason||'') : (r.rationale||'');
-    return `<tr class='row'><td class='num'><a href='${{link}}'>${{r.id}}</a></td><td>${{esc(r.status)}}</td><td class='${{cls}}'>${{esc(r.decision||'')}}</td>`+
-      `<td class='num'>${{fmt(r.objective)}}</td><td>${{esc(r.strategy||'')}}</td><td>${{esc(text.slice(0,160))}}</td>`+
-      `<td class='num'>${{r.duration===null?'':r.duration.toFixed(1)+'s'}}</td><td class='num'>${{r.cost_usd===null?'':'$'+r.cost_usd.toFixed(4)}}</td></tr>`;
-  }}).join('');
-}}
-async function poll(){{
-  try {{
-    const st = await getJSON(`/api/${{S}}/state` + (gen===null ? '' : `?since=${{gen}}`));
-    document.getElementById('live').textContent = 'live · updated ' + new Date().toLocaleTimeString();
-    if (!st.unchanged) {{
-      gen = st.generation;
-      document.getElementById('stats').innerHTML = statsHTML(st);
-      drawProgress('plot', st);
-      const ln = await getJSON(`/api/${{S}}/lineage`);
-      document.getElementById('heads').innerHTML = headsHTML(ln);
-      drawLineage('lineage', ln);
-      await loadTable();
-    }}
-  }} catch (e) {{ document.getElementById('live').textContent = 'disconnected (' + e.message + '), retrying'; }}
-  setTimeout(poll, 1500);
-}}
-document.querySelectorAll('#table th[data-k]').forEach(th => th.onclick = () => {{
-  const k = th.dataset.k; order = (sort === k && order === 'desc') ? 'asc' : 'desc'; sort = k; offset = 0; loadTable();
-}});
-document.getElementById('prev').onclick = () => {{ offset = Math.max(0, offset - LIMIT); loadTable(); }};
-document.getElementById('next').onclick = () => {{ if (offset + LIMIT < total) {{ offset += LIMIT; loadTable(); }} }};
-document.getElementById('decision').onchange = () => {{ offset = 0; loadTable(); }};
-poll();
-</script>"""
-    return _shell(f"autoresearch: {name}", body)
-
-
-def _index_page(names: list[str]) -> str:
-    cards = "".join(
-        f"<div class='card'><h2><a class='study' data-s='{html.escape(n)}' href='/study/{quote(n)}'>"
-        f"{html.escape(n)}</a></h2><div class='stats' id='stats-{i}'>loading…</div><div id='plot-{i}'></div></div>"
-        for i, n in enumerate(names)
-    )
-    body = f"""<h1>autoresearch studies <span class='muted' id='live'>live</span></h1>{cards}
-<script>
-const NAMES = {json.dumps(names)};
-const GEN = {{}};
-document.querySelectorAll('a.study').forEach(a => a.href = withToken(a.getAttribute('href')));
-async function poll(){{
-  for (let i = 0; i < NAMES.length; i++) {{
-    const S = encodeURIComponent(NAMES[i]);
-    try {{
-      const st = await getJSON(`/api/${{S}}/state` + (GEN[i]===undefined ? '' : `?since=${{GEN[i]}}`));
-      if (!st.unchanged) {{ GEN[i] = st.generation; document.getElementById('stats-'+i).innerHTML = statsHTML(st);
-        drawProgress('plot-'+i, st, 260); }}
-    }} catch (e) {{ document.getElementById('live').textContent = 'disconnected, retrying'; }}
-  }}
-  setTimeout(poll, 2000);
-}}
-poll();
-</script>"""
-    return _shell("autoresearch studies", body)
-
-
-def _diff_html(diff: str) -> str:
-    from autoresearch.report.html import highlight_diff
-
-    return "<pre class='diff' id='diff'>" + highlight_diff(diff) + "</pre>"
-
-
-def _kv_table(data: dict[str, Any] | None) -> str:
-    if not data:
-        return "<p class='muted'>none</p>"
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-        for k, v in data.items()
-    )
-    return f"<table style='width:auto'>{rows}</table>"
-
-
-def _experiment_page(study: str, e: dict[str, Any]) -> str:
-    esc = html.escape
-    decision = e.get("decision") or "running"
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["started_at"])) if e.get("started_at") else "—"
-    facts = [
-        ("status", e.get("status")),
-        ("decision", decision),
-        ("reason", e.get("reason")),
-        ("objective", e.get("objective")),
-        ("parent", e.get("parent_id")),
-        ("proposer", e.get("proposer")),
-        ("strategy", e.get("strategy")),
-        ("started", when),
-        ("duration", e.get("duration")),
-        ("exit code", e.get("exit_code")),
-        ("commit", e.get("commit_sha")),
-        ("cost", e.get("cost_usd")),
-        ("tokens in/out", f"{e.get('tokens_in') or 0} / {e.get('tokens_out') or 0}"),
-    ]
-    fact_rows = "".join(
-        f"<tr><th>{esc(k)}</th><td class='{esc(decision) if k == 'decision' else ''}'>{esc(str(v))}</td></tr>"
-        for k, v in facts
-        if v is not None
-    )
-    logs = e.get("logs") or {}
-    parts = [
-        f"<a href='/study/{quote(study)}' onclick=\"this.href=withToken(this.getAttribute('href'))\">"
-        f"← {esc(study)}</a>",
-        f"<h1 id='title'>Experiment #{e['id']} <span class='{esc(decision)}'>{esc(decision)}</span></h1>",
-        f"<table style='width:auto'>{fact_rows}</table>",
-        f"<h2>Rationale</h2><pre id='rationale'>{esc(e.get('rationale') or '')}</pre>",
-    ]
-    if e.get("params"):
-        parts.append(f"<h2>Parameters</h2>{_kv_table(e['params'])}")
-    if e.get("diff"):
-        parts.append(f"<h2>Diff</h2>{_diff_html(e['diff'])}")
-    parts.append(f"<h2>Metrics</h2>{_kv_table(e.get('metrics'))}")
-    if e.get("holdout"):
-        parts.append(f"<h2>Holdout</h2>{_kv_table(e['holdout'])}")
-    for name, text in logs.get("tails", {}).items():
-        parts.append(f"<h2>{esc(name)} (tail)</h2><pre class='log' id='{esc(name.split('.')[0])}'>{esc(text)}</pre>")
-    for name, text in logs.get("llm", {}).items():
-        parts.append(f"<h2>{esc(name)}</h2><pre class='llm'>{esc(text)}</pre>")
-    if logs.get("other"):
-        parts.append(
-            f"<p class='muted'>other files in {esc(str(logs.get('dir')))}: {esc(', '.join(logs['other']))}</p>"
-        )
-    if e.get("extra"):
-        parts.append(f"<h2>Extra</h2><pre>{esc(json.dumps(e['extra'], indent=2, default=str))}</pre>")
-    return _shell(f"#{e['id']} — {study}", "\n".join(parts), plotly=False)

@@ -25,7 +25,7 @@ from autoresearch.paired import Confirmation
 from autoresearch.report.lineage import lineage_figure, plot_lineage
 from autoresearch.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
 from autoresearch.report.progress import DECISION_COLORS, plot_progress
-from autoresearch.report.summary import Head, Summary, running_best, summarize_spec
+from autoresearch.report.summary import Head, Summary, holdout_label, running_best, summarize_spec
 from autoresearch.run.sandbox import recorded_warnings
 from autoresearch.spec import Spec
 from autoresearch.store import INCUMBENT, Decision, Experiment, Store
@@ -220,7 +220,7 @@ def _holdout_figure(s: Summary) -> go.Figure | None:
             x=[p.id for p in pts],
             y=[p.holdout for p in pts],
             mode="lines+markers",
-            name=f"holdout {s.holdout.metric}",
+            name=holdout_label(s.holdout.metric),
         ),
         secondary_y=True,
     )

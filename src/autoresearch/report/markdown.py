@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autoresearch.report.escape import md_cell, md_code, md_code_cell, md_fence, md_text
-from autoresearch.report.summary import Summary
+from autoresearch.report.summary import Summary, holdout_label
 
 MAX_DIFF_CHARS = 20_000  # per kept change: a huge generated diff must not bury the rest of the report
 
@@ -51,7 +51,11 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("keep rate", fmt_pct(None if s.keep_rate is None else 100 * s.keep_rate)),
         *([("noise", s.strict_line)] if s.strict_line else []),
         *([("holdout", s.holdout_budget)] if s.holdout_budget else []),
-        ("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)"),
+        *(  # a study whose proposer used no LLM has no spend to report
+            [("LLM spend", f"${s.cost_usd:.4f} ({s.tokens_in:,} tokens in, {s.tokens_out:,} out)")]
+            if s.cost_usd or s.tokens_in or s.tokens_out
+            else []
+        ),
         ("wall time", fmt_duration(s.wall_s)),
         ("compute time", fmt_duration(s.compute_s)),
         ("experiments/hour", fmt(s.experiments_per_hour, 4)),
@@ -91,7 +95,7 @@ def render_markdown(
 
     if s.holdout is not None and s.holdout.points:
         out += ["## Objective vs holdout", "", md_cell(s.holdout.message), ""]
-        out += ["| # | objective | holdout " + _cell(s.holdout.metric) + " |", "| --- | --- | --- |"]
+        out += ["| # | objective | " + _cell(holdout_label(s.holdout.metric)) + " |", "| --- | --- | --- |"]
         out += [f"| {p.id} | {fmt(p.objective)} | {fmt(p.holdout)} |" for p in s.holdout.points]
         out.append("")
 

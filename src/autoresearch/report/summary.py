@@ -84,6 +84,11 @@ class Head:
     objective: float | None
 
 
+def holdout_label(metric: str) -> str:
+    """'holdout acc' for a metric `acc`, but `holdout_sharpe` as it is: the word once, not twice."""
+    return metric if metric.lower().startswith("holdout") else f"holdout {metric}"
+
+
 @dataclass
 class HoldoutPoint:
     id: int
@@ -108,10 +113,10 @@ class HoldoutSummary:
             last = self.points[-1]
             return (
                 f"DIVERGENCE: since #{peak.id} the search objective improved ({peak.objective:.6g} -> "
-                f"{last.objective:.6g}) but holdout {self.metric} got worse ({peak.holdout:.6g} -> "
+                f"{last.objective:.6g}) but {holdout_label(self.metric)} got worse ({peak.holdout:.6g} -> "
                 f"{last.holdout:.6g}); the search may be overfitting its metric"
             )
-        return f"holdout {self.metric} followed the search objective ({len(self.points)} points)"
+        return f"{holdout_label(self.metric)} followed the search objective ({len(self.points)} points)"
 
 
 @dataclass
