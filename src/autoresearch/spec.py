@@ -127,7 +127,9 @@ class RunSection(_Section):
     workers: int = Field(default=1, ge=1, le=1024)
     max_log_size: Size = 10 * 1024**2
     # Scale-out (docs/parallel.md): per-experiment devices locally, or a Ray cluster.
-    gpus: float = Field(default=0, ge=0, le=1024)  # a whole number, or 1/k: k experiments share a GPU
+    gpus: float = Field(
+        default=0, ge=0, le=1024, allow_inf_nan=False
+    )  # a whole number, or 1/k: k experiments share a GPU
     gpu_ids: list[int | str] | None = None
     cpus_per_experiment: int | None = Field(default=None, ge=1, le=4096)
     executor: Literal["local", "ray"] = "local"

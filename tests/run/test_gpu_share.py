@@ -86,16 +86,28 @@ def test_whole_gpus_are_not_told_a_memory_share(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("gpus", ["0.3", "1.5", "0.4", "-0.5"])
-def test_a_gpu_request_that_is_neither_whole_nor_a_share_is_a_one_line_error(tmp_path: Path, gpus: str) -> None:
+@pytest.mark.parametrize(
+    ("gpus", "message"),
+    [
+        ("0.3", "run.gpus: 0.3 is neither a whole number nor 1/k (0.5, 0.25, ...); use 0.5 for 2 experiments"),
+        ("1.5", "run.gpus: 1.5 is neither a whole number nor 1/k (0.5, 0.25, ...)"),
+        ("0.4", "run.gpus: 0.4 is neither a whole number nor 1/k (0.5, 0.25, ...)"),
+        ("-0.5", "run.gpus: Input should be greater than or equal to 0"),
+        ("nan", "run.gpus: Input should be a finite number"),
+    ],
+)
+def test_a_gpu_request_that_is_neither_whole_nor_a_share_is_a_one_line_error(
+    tmp_path: Path, gpus: str, message: str
+) -> None:
     root = study(tmp_path, choices=3, workers=1, extra=f"gpus = {gpus}")
     done = cli("run", str(root))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    if gpus.startswith("-"):
-        assert "run.gpus: Input should be greater than or equal to 0" in done.stderr
-    else:
-        assert f"run.gpus: {gpus} is neither a whole number nor 1/k (0.5, 0.25, ...)" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_third_written_to_four_places_is_one_gpu_shared_by_three(tmp_path: Path) -> None:
+    root = study(tmp_path, choices=3, workers=1, extra="gpus = 0.3333")
+    assert load_spec(root).run.gpus == 1 / 3
 
 
 def test_a_share_with_no_gpu_found_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
