@@ -1,5 +1,7 @@
 """A small PyTorch MLP regression on synthetic data, on the GPU autoresearch assigns (CUDA_VISIBLE_DEVICES).
 
+With `run.gpus = 0.5` (or 0.25) several experiments share a GPU; each keeps to the memory share
+autoresearch gives it (AUTORESEARCH_GPU_MEMORY_FRACTION), so that one cannot starve the others.
 Prints `val_loss: ...` for autoresearch and `device: ...` so the log shows where it ran.
 """
 
@@ -18,6 +20,9 @@ def main() -> None:
         config = json.load(handle)
     seed = int(os.environ.get("AUTORESEARCH_SEED", "0"))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    share = os.environ.get("AUTORESEARCH_GPU_MEMORY_FRACTION")
+    if share and device.type == "cuda":  # allocations beyond the share fail here, not in a neighbour
+        torch.cuda.set_per_process_memory_fraction(float(share), device)
     torch.manual_seed(0)  # the data is fixed; only the model's initialisation follows the seed
     x = torch.randn(20_000, 32, device=device)
     w = torch.randn(32, 1, device=device)
@@ -43,7 +48,9 @@ def main() -> None:
     with torch.no_grad():
         val = torch.nn.functional.mse_loss(model(x_val), y_val).item()
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"
-    print(f"device: {name} (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')})", file=sys.stderr)
+    where = f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')}"
+    where += f", memory share {share}" if share else ""
+    print(f"device: {name} ({where})", file=sys.stderr)
     print(f"train_seconds: {time.perf_counter() - start:.3f}")
     print(f"val_loss: {val:.6f}")
 

@@ -102,6 +102,18 @@ class ResourcesSection(_Section):
     custom: dict[str, float] = {}
 
 
+def gpu_request(gpus: float) -> float:
+    """GPUS as given when whole (an int) or 1/k for a whole k (0.5, 0.25, 1/3 written 0.333...)."""
+    if gpus == int(gpus):
+        return int(gpus)
+    share = round(1 / gpus) if gpus < 1 else 0
+    if share < 2 or abs(gpus * share - 1) > 1e-3:
+        raise ValueError(
+            f"{gpus} is neither a whole number nor 1/k (0.5, 0.25, ...); use 0.5 for 2 experiments per GPU, 0.25 for 4"
+        )
+    return 1 / share
+
+
 class RunSection(_Section):
     command: str = Field(min_length=1)
     cwd: str = "."
@@ -115,12 +127,19 @@ class RunSection(_Section):
     workers: int = Field(default=1, ge=1, le=1024)
     max_log_size: Size = 10 * 1024**2
     # Scale-out (docs/parallel.md): per-experiment devices locally, or a Ray cluster.
-    gpus: int = Field(default=0, ge=0, le=1024)
+    gpus: float = Field(
+        default=0, ge=0, le=1024, allow_inf_nan=False
+    )  # a whole number, or 1/k: k experiments share a GPU
     gpu_ids: list[int | str] | None = None
     cpus_per_experiment: int | None = Field(default=None, ge=1, le=4096)
     executor: Literal["local", "ray"] = "local"
     ray_address: str = ""
     resources: ResourcesSection | None = None
+
+    @field_validator("gpus")
+    @classmethod
+    def _whole_or_share(cls, gpus: float) -> float:
+        return gpu_request(gpus)
 
     @model_validator(mode="after")
     def _scale_out(self) -> RunSection:

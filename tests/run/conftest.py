@@ -38,7 +38,7 @@ def ray_cluster() -> Iterator[str]:
             "--node-ip-address=127.0.0.1",
             f"--port={port}",
             "--num-cpus=2",
-            "--num-gpus=0",
+            "--num-gpus=1",  # declared, not real: Ray hands out shares of it (CUDA_VISIBLE_DEVICES=0)
             f"--temp-dir={temp}",
             "--include-dashboard=false",
             "--object-store-memory=100000000",

@@ -31,7 +31,9 @@ time.sleep(float(os.environ.get("HOLD", "0.4")))
 with open(os.environ["RUNS"], "a") as out:
     out.write(json.dumps({"c": p["c"], "start": start, "end": time.time(),
                           "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "out": os.environ["AUTORESEARCH_OUTPUT_DIR"],
-                          "cpus": sorted(os.sched_getaffinity(0))}) + "\\n")
+                          "cpus": sorted(os.sched_getaffinity(0)),
+                          "fraction": os.environ.get("AUTORESEARCH_GPU_MEMORY_FRACTION"),
+                          "memory_mb": os.environ.get("AUTORESEARCH_GPU_MEMORY_MB")}) + "\\n")
 print("loss:", p["c"])
 """
 

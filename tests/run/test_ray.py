@@ -16,7 +16,7 @@ import pytest
 from autoresearch.loop import Loop
 from autoresearch.spec import load_spec
 from tests.conftest import PYTHON, cli, write_study
-from tests.run.test_parallel import code_study, rows, target
+from tests.run.test_parallel import code_study, most_at_once, rows, runs, study, target
 
 # Reports where it ran; the first experiment to start (any) also records the Ray worker running it and
 # then hangs, so that the test can kill that worker.
@@ -212,3 +212,15 @@ def test_a_guard_on_the_cluster_runs_on_a_fresh_copy_of_the_candidate(tmp_path: 
     experiments = run(root)
     assert [e.decision for e in experiments] == ["baseline", "rejected"], [e.reason for e in experiments]
     assert "guard sanity failed" in (experiments[1].reason or "") and experiments[1].extra.get("ray_node")
+
+
+def test_half_a_gpu_each_runs_two_experiments_on_the_clusters_one_gpu(tmp_path: Path, ray_cluster: str) -> None:
+    # The cluster declares one GPU; `run.gpus = 0.5` becomes Ray's fractional num_gpus, so two fit at once.
+    extra = f'executor = "ray"\n    ray_address = "{ray_cluster}"\n    gpus = 0.5'
+    root = study(tmp_path, choices=4, workers=2, extra=extra, hold=1.5)
+    done = cli("run", str(root), timeout=180)
+    assert done.returncode == 0, done.stderr
+    seen = runs(tmp_path)
+    assert sorted(r["c"] for r in seen) == list(range(4)) and most_at_once(seen) == 2
+    # Ray told each its GPU; autoresearch told each its memory share (no nvidia-smi there: no MiB).
+    assert {(r["gpus"], r["fraction"], r["memory_mb"]) for r in seen} == {("0", "0.5", None)}

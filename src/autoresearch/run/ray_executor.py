@@ -176,7 +176,12 @@ def run_on_node(
         unpack(archive, root)
         evaluator = _NodeEvaluator(spec.model_copy(update={"root": root}), archive)
         evaluator.running = _ReapedProcesses(folder)
-        evaluation = evaluator.run_here(root, experiment, proposal, seed_offset=seed_offset, repeats=repeats)
+        # Ray set CUDA_VISIBLE_DEVICES; a share of a GPU is also told its memory share, as locally.
+        request = spec.run.resources.gpus if spec.run.resources is not None else spec.run.gpus
+        evaluator.devices = {0: Slot(memory_fraction=request)} if 0 < request < 1 else {}
+        evaluation = evaluator.run_here(
+            root, experiment, proposal, seed_offset=seed_offset, repeats=repeats, slot=0 if evaluator.devices else None
+        )
         log_dir = evaluator.log_dir(experiment)
         logs = (
             {p.name: p.read_bytes() for p in log_dir.iterdir() if p.is_file() and not p.is_symlink()}

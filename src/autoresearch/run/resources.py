@@ -5,10 +5,16 @@ slot owns a fixed, disjoint share of the machine: slot i gets GPUs [i*k, (i+1)*k
 when `run.cpus_per_experiment` is set, its own CPUs. Two experiments running at once therefore never
 share a device. When the machine has fewer devices than `workers` times the request, the number of
 workers is lowered and the plan says so.
+
+A fractional request, `run.gpus = 1/k`, is the one exception, asked for: up to k slots share a GPU
+(dealt round-robin, so GPUs fill evenly), and each is told its memory share through
+AUTORESEARCH_GPU_MEMORY_FRACTION (and AUTORESEARCH_GPU_MEMORY_MB when nvidia-smi reports the memory),
+for the experiment to honour, e.g. with `torch.cuda.set_per_process_memory_fraction`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -33,9 +39,16 @@ class Slot:
 
     gpus: tuple[str, ...] = ()
     cpus: tuple[int, ...] = ()
+    memory_fraction: float | None = None  # set when the GPU is shared with other experiments
+    memory_mb: int | None = None  # that share of the GPU's memory, when nvidia-smi reports it
 
     def env(self) -> dict[str, str]:
-        return {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)} if self.gpus else {}
+        env = {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)} if self.gpus else {}
+        if self.memory_fraction is not None:
+            env["AUTORESEARCH_GPU_MEMORY_FRACTION"] = repr(self.memory_fraction)
+        if self.memory_mb is not None:
+            env["AUTORESEARCH_GPU_MEMORY_MB"] = str(self.memory_mb)
+        return env
 
     def preexec(self) -> list[str]:
         """An argv prefix that pins the command to this slot's CPUs (none when not asked)."""
@@ -54,13 +67,19 @@ class SlotPlan:
     note: str = ""  # why the number of workers was lowered, for the user
 
 
-def detect_gpus() -> list[str]:
-    """GPU indices from `nvidia-smi`; none when it is missing or fails (no GPU, no driver)."""
+@dataclass(frozen=True)
+class Gpu:
+    index: str
+    memory_mb: int | None  # total memory in MiB; None when unknown
+
+
+def detect_gpus() -> list[Gpu]:
+    """GPUs from `nvidia-smi`; none when it is missing or fails (no GPU, no driver)."""
     if shutil.which("nvidia-smi") is None:
         return []
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            ["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -68,7 +87,39 @@ def detect_gpus() -> list[str]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    gpus = []
+    for line in out.splitlines():
+        index, _, memory = (part.strip() for part in line.partition(","))
+        if index:
+            gpus.append(Gpu(index, int(memory) if memory.isdigit() else None))  # "[N/A]" on some boards
+    return gpus
+
+
+def _gpus(run: RunSection) -> list[Gpu]:
+    """The GPUs experiments may use: run.gpu_ids (with their memory where nvidia-smi knows them), or all."""
+    if run.gpu_ids is None:
+        return detect_gpus()
+    memory = {gpu.index: gpu.memory_mb for gpu in detect_gpus()} if run.gpus < 1 else {}
+    return [Gpu(str(g), memory.get(str(g))) for g in run.gpu_ids]
+
+
+def _shared_gpu_slots(run: RunSection, gpus: list[Gpu], workers: int) -> tuple[list[Slot], str]:
+    """Slots for `run.gpus = 1/k`: up to k per GPU, dealt round-robin so that GPUs fill evenly."""
+    share = round(1 / run.gpus)
+    note = ""
+    if workers > len(gpus) * share:
+        fit = len(gpus) * share
+        note = (
+            f"{workers} workers x {run.gpus:g} GPU need {math.ceil(workers / share)} GPUs but {len(gpus)} are "
+            f"available ({','.join(g.index for g in gpus)}): running {fit} experiment(s) at once"
+        )
+        workers = fit
+    slots = []
+    for i in range(workers):
+        gpu = gpus[i % len(gpus)]
+        memory_mb = int(gpu.memory_mb * run.gpus) if gpu.memory_mb is not None else None
+        slots.append(Slot(gpus=(gpu.index,), memory_fraction=run.gpus, memory_mb=memory_mb))
+    return slots, note
 
 
 def plan_slots(run: RunSection, workers: int) -> SlotPlan:
@@ -77,16 +128,23 @@ def plan_slots(run: RunSection, workers: int) -> SlotPlan:
         return SlotPlan(workers, {i: Slot() for i in range(workers)})
     notes = []
     gpus: list[str] = []
+    gpu_slots: list[Slot] = []
+    per_experiment = math.ceil(run.gpus)  # GPUs each slot holds: 1 for a share of one
     if run.gpus:
-        gpus = [str(g) for g in run.gpu_ids] if run.gpu_ids is not None else detect_gpus()
-        if len(gpus) < run.gpus:
+        found = _gpus(run)
+        gpus = [gpu.index for gpu in found]
+        if len(gpus) < per_experiment:
             where = "run.gpu_ids lists" if run.gpu_ids is not None else "nvidia-smi found"
             raise ResourceError(
-                f"run.gpus = {run.gpus} per experiment, but {where} {len(gpus)} GPU(s); "
+                f"run.gpus = {run.gpus:g} per experiment, but {where} {len(gpus)} GPU(s); "
                 "lower run.gpus or list the GPUs in run.gpu_ids"
             )
-        if workers * run.gpus > len(gpus):
-            fit = len(gpus) // run.gpus
+        if run.gpus < 1:
+            gpu_slots, note = _shared_gpu_slots(run, found, workers)
+            workers = len(gpu_slots)
+            notes += [note] if note else []
+        elif workers * per_experiment > len(gpus):
+            fit = len(gpus) // per_experiment
             notes.append(
                 f"{workers} workers x {run.gpus} GPU(s) need {workers * run.gpus} GPUs but {len(gpus)} are "
                 f"available ({','.join(gpus)}): running {fit} experiment(s) at once"
@@ -109,9 +167,11 @@ def plan_slots(run: RunSection, workers: int) -> SlotPlan:
             workers = fit
     slots = {
         i: Slot(
-            gpus=tuple(gpus[i * run.gpus : (i + 1) * run.gpus]),
+            gpus=tuple(gpus[i * per_experiment : (i + 1) * per_experiment]),
             cpus=tuple(cpus[i * (run.cpus_per_experiment or 0) : (i + 1) * (run.cpus_per_experiment or 0)]),
         )
         for i in range(workers)
     }
+    for i, shared in enumerate(gpu_slots[:workers]):  # a share of a GPU: that GPU, told its memory share
+        slots[i] = Slot(shared.gpus, slots[i].cpus, shared.memory_fraction, shared.memory_mb)
     return SlotPlan(workers, slots, "; ".join(notes))
