@@ -24,7 +24,13 @@ TAMPER_META = "tampered"  # the store's meta key: a JSON list of {"at": time, "w
 
 
 class Tampered(Exception):
-    """The study's own record (store, git objects, study branch) was changed by someone else."""
+    """The study's own record (store, git objects, study branch) was changed by someone else.
+
+    FINDING: what was found, for the record (the message says too what the study did about it)."""
+
+    def __init__(self, message: str, finding: str | None = None) -> None:
+        super().__init__(message)
+        self.finding = finding or message
 
 
 def record(store: Store, what: str) -> None:
@@ -85,11 +91,11 @@ def objects_problem(spec: Spec, experiments: list[Experiment]) -> str | None:
     return None
 
 
-def live_problems(spec: Spec, store: Store, best: Experiment | None, baseline: Experiment | None) -> list[str]:
-    """Recorded tampers, plus what is wrong now: the study branch moved, an object of the best's or the
-    baseline's commit rewritten."""
+def live_problems(spec: Spec, store: Store, best: Experiment | None, used: list[Experiment | None]) -> list[str]:
+    """Recorded tampers, plus what is wrong now: the study branch moved away from BEST's commit, an
+    object of a commit among USED (what the command shows or writes, and the baseline) rewritten."""
     problems = [str(entry.get("what", entry)) for entry in recorded(store)]
-    for problem in (branch_problem(spec, best), objects_problem(spec, [e for e in (best, baseline) if e])):
+    for problem in (branch_problem(spec, best), objects_problem(spec, [e for e in used if e is not None])):
         if problem:
             problems.append(problem)
     return problems

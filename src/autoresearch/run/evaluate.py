@@ -64,6 +64,12 @@ class Evaluator:
     def heads(self, heads: dict[str, Experiment]) -> None:
         """The search policy's lineage heads changed (code mode keeps each one as a git ref)."""
 
+    def tampered(self, best: Experiment | None, finished: Sequence[Experiment]) -> str | None:
+        """What a run changed in the study's own git state (code mode: the study branch moved away from
+        BEST's commit, an object of BEST's or FINISHED's commits rewritten), or None. The branch is put
+        back where the store says it belongs."""
+        return None
+
     def prime(self, history: Sequence[Experiment]) -> None:
         """Learn what the store already holds (on resume)."""
 
