@@ -26,7 +26,7 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
-from autoresearch.run import feedback, integrity, nofollow, sandbox
+from autoresearch.run import feedback, integrity, nofollow, pagecache, sandbox
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
@@ -507,8 +507,12 @@ class CommandEvaluator(Evaluator):
     ) -> Evaluation:
         """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder (or LOGS)."""
         folder = (logs or self.log_dir(for_experiment) / "recheck") / f"{target.id:05d}-{seed_offset}"
+        root = self.fresh_root(target, self.root_for(target, for_experiment))
+        # Compared runs alternate: each starts with its files in the page cache, whatever the run before
+        # it evicted (a candidate could otherwise slow the incumbent's next run down; see pagecache.py).
+        pagecache.warm(root)
         return self.run_in(
-            self.fresh_root(target, self.root_for(target, for_experiment)),
+            root,
             target,
             proposal_of(target),
             log_dir=folder,
