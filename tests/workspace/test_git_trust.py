@@ -94,3 +94,18 @@ def test_a_rewritten_tree_is_detected(tmp_path: Path) -> None:
     rewrite_object(repo, tree, b"tree", body)
     with pytest.raises(ObjectTampered, match=f"{tree} \\(tree\\)"):
         workspace.verify_commit(sha)
+
+
+def test_only_new_checks_what_a_commit_adds_to_its_parent(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    workspace = GitWorkspace(repo, STUDY, Path(".autoresearch/worktrees"))
+    sha = workspace.commit_files(workspace.head(), {"train.py": "LR = 0.2\n"}, "candidate", experiment_id=1)
+    inherited = workspace.tree(sha)["evaluate.py"][1]  # the parent's blob, unchanged by the candidate
+    rewrite_object(repo, inherited, b"blob", b"def score(x):\n    return 0\n")
+    workspace.verify_commit(sha, only_new=True)  # not among what the candidate added
+    with pytest.raises(ObjectTampered, match=inherited):
+        workspace.verify_commit(sha)
+    added = workspace.tree(sha)["train.py"][1]
+    rewrite_object(repo, added, b"blob", b"LR = 99\n")
+    with pytest.raises(ObjectTampered, match=added):
+        workspace.verify_commit(sha, only_new=True)

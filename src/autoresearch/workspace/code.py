@@ -313,7 +313,7 @@ class CodeEvaluator(CommandEvaluator):
                 sha = self.commits.get(experiment.id) or experiment.commit_sha
                 if sha:
                     try:
-                        self.git.verify_commit(sha)
+                        self.git.verify_commit(sha, only_new=True)  # the rest: when read, and by best / apply
                     except ObjectTampered as exc:
                         return f"#{experiment.id}'s commit {sha[:12]}: {exc}"
             sha = (self.commits.get(best.id) or best.commit_sha) if best else None

@@ -534,13 +534,17 @@ class GitWorkspace:
                 'sandbox.kind = "bwrap"'
             )
 
-    def verify_commit(self, commit: str) -> None:
+    def verify_commit(self, commit: str, *, only_new: bool = False) -> None:
         """Check every object of COMMIT (the commit, each tree and each blob) against its id.
 
         Raises ObjectTampered naming the first object whose content was rewritten in place, so that
         `best`, `apply` and a resumed study never show, write or build on other bytes than were measured.
+        ONLY_NEW: only the objects COMMIT adds to its parents (a candidate's commit, its changed files and
+        the folders above them), a cost that does not grow with the repository, for checks after each run.
         """
-        out = _text(self.root, "rev-list", "--objects", "--no-walk", _rev(commit), "--")
+        commit = _rev(commit)
+        since = ["--not", f"{commit}^@"] if only_new else ["--no-walk"]
+        out = _text(self.root, "rev-list", "--objects", commit, *since, "--")
         oids = [line.split(" ", 1)[0] for line in out.splitlines() if line]
         for _ in self._stream_objects(oids):
             pass
