@@ -109,3 +109,19 @@ def test_only_new_checks_what_a_commit_adds_to_its_parent(tmp_path: Path) -> Non
     rewrite_object(repo, added, b"blob", b"LR = 99\n")
     with pytest.raises(ObjectTampered, match=added):
         workspace.verify_commit(sha, only_new=True)
+
+
+def test_without_a_system_git_path_is_searched_by_absolute_folders_only(
+    tmp_path: Path, fresh_resolution: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitmodule, "_TRUSTED_GIT", ())
+    here = tmp_path / "cwd"
+    here.mkdir()
+    (here / "git").write_text("#!/bin/sh\nexit 0\n")
+    (here / "git").chmod(0o755)
+    installed = tmp_path / "conda-bin"
+    installed.mkdir()
+    (installed / "git").symlink_to("/usr/bin/git")
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("PATH", f".{os.pathsep}{installed}")
+    assert git_executable() == str(installed / "git")

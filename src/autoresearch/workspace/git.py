@@ -76,7 +76,13 @@ _SKIP_DIRS = frozenset({".git", ".autoresearch"})
 # Where a system's git lives, in order. Looked up here, never on PATH first: under sandbox kind "none" a
 # run can write a `git` into a folder on PATH (a virtual environment's bin/, ~/.local/bin) that the next
 # `autoresearch` would otherwise execute.
-_TRUSTED_GIT = ("/usr/bin/git", "/bin/git", "/usr/local/bin/git", "/opt/homebrew/bin/git")
+_TRUSTED_GIT = (
+    "/usr/bin/git",
+    "/bin/git",
+    "/usr/local/bin/git",
+    "/opt/homebrew/bin/git",
+    "/run/current-system/sw/bin/git",  # NixOS
+)
 # The PATH git itself runs with (for its own helpers): system folders only, never the caller's.
 _TRUSTED_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -105,7 +111,9 @@ def git_executable() -> str:
     for candidate in _TRUSTED_GIT:
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
             return candidate
-    found = shutil.which("git")
+    # A relative PATH entry ("", ".") would find a git in whatever folder autoresearch runs from.
+    absolute = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(d))
+    found = shutil.which("git", path=absolute)
     if found is None:
         raise GitError("git was not found (install it, or name it with AUTORESEARCH_GIT=/path/to/git)")
     return os.path.abspath(found)
