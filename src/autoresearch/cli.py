@@ -359,12 +359,15 @@ def status(path: Path) -> None:
     """Best so far, counts by decision, keep rate, throughput, cost, time left."""
     from autoresearch.progress import status_text
     from autoresearch.spec import spec_change_line
+    from autoresearch.tamper import live_problems
 
     spec, study = _open(path)
     console().print(status_text(spec, study.store), markup=False)
     changed = spec_change_line(spec, study.store)
     if changed:
         warn(changed)
+    for problem in live_problems(spec, study.store, study.best, [study.best, study.baseline]):
+        warn(f"tampered: {problem}")
 
 
 @main.command()
@@ -487,10 +490,29 @@ def show(experiment_id: int, path: Path) -> None:
     emit(show_text(experiment))
 
 
+_ACCEPT_TAMPER = click.option(
+    "--accept-tamper",
+    is_flag=True,
+    help="Use the study's record even though a run tampered with it (status says how); not advised.",
+)
+
+
+def _refuse_tampered(command: str, study: Any, experiment: Any, accept: bool) -> None:
+    """Stop `best` / `apply` when the study's record was tampered with, unless the user accepts it."""
+    from autoresearch.tamper import live_problems, refusal
+
+    problems = live_problems(study.spec, study.store, study.best, [experiment, study.baseline])
+    if problems and not accept:
+        raise UserError(refusal(command, problems))
+    for problem in problems:
+        warn(f"tampered: {problem}; used anyway, as asked")
+
+
 @main.command()
 @path_argument
+@_ACCEPT_TAMPER
 @user_errors
-def best(path: Path) -> None:
+def best(path: Path, accept_tamper: bool) -> None:
     """The best candidate: its parameters (JSON), or its diff against the baseline (a patch).
 
     Only the data goes to stdout, so `autoresearch best > best.patch` is a patch `git apply` takes.
@@ -501,6 +523,7 @@ def best(path: Path) -> None:
     experiment = study.best
     if experiment is None:
         raise UserError("no experiment has succeeded yet")
+    _refuse_tampered("showing the best", study, experiment, accept_tamper)
     note(f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}")
     if experiment.params is not None:
         emit(json.dumps(experiment.params, indent=2, sort_keys=True))
@@ -517,8 +540,11 @@ def best(path: Path) -> None:
 @click.option("--path", "path_option", type=click.Path(path_type=Path), help="The study's folder (or give PATH).")
 @click.option("--params-file", type=click.Path(path_type=Path), help="Params mode: where to write the params.")
 @click.option("--force", is_flag=True, help="Params mode: overwrite a params file changed since it was written.")
+@_ACCEPT_TAMPER
 @user_errors
-def apply(args: tuple[str, ...], path_option: Path | None, params_file: Path | None, force: bool) -> None:
+def apply(
+    args: tuple[str, ...], path_option: Path | None, params_file: Path | None, force: bool, accept_tamper: bool
+) -> None:
     """Write the best (or experiment ID) into your working tree, on request only."""
     experiment_id, path = _id_and_path(args, path_option)
     _spec, study = _open(path)
@@ -535,6 +561,7 @@ def apply(args: tuple[str, ...], path_option: Path | None, params_file: Path | N
         failed_guard = (experiment.reason or "").startswith("guard ")
         what = "failed its guard" if failed_guard else f"was {experiment.decision}"
         warn(f"experiment {experiment.id} {what}: {experiment.reason}; applying it anyway, as asked")
+    _refuse_tampered("applying", study, experiment, accept_tamper)
     written = study.apply(experiment, params_file=params_file, force=force)
     if written.startswith("already applied"):  # a second apply: nothing to change
         console().print(f"experiment {experiment.id} is {written}", markup=False)
@@ -609,9 +636,11 @@ def writeup(
     no_llm: bool,
 ) -> None:
     """A research note: question, setup, results, ablation of each kept change, threats to validity."""
+    from autoresearch import tamper
     from autoresearch.report.writeup import write_note
     from autoresearch.spec import listed_changes, load_spec, spec_changes
     from autoresearch.store import RunLock, Store
+    from autoresearch.study import Study
 
     spec = load_spec(path)
     store = Store(spec.study_dir, create=False)  # fails clearly when the study has never run
@@ -623,6 +652,9 @@ def writeup(
                 f"the spec changed since the study last ran ({listed_changes(changed)}); the ablation and the "
                 "confirmation measure with the spec as it is now"
             )
+        study = Study(spec, store)
+        for problem in tamper.live_problems(spec, store, study.best, [study.best, study.baseline]):
+            warn(f"tampered: {problem}; the note's results may not be what was measured")
         if not no_ablation:
             with RunLock(spec.study_dir):  # not while `run` measures: both would share the machine
                 for problem in _measure_for_note(spec, store):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from autoresearch import diskfull, judge, paired
+from autoresearch import diskfull, judge, paired, tamper
 from autoresearch.direction import reached
 from autoresearch.history import History
 from autoresearch.propose import make_proposer
@@ -43,6 +43,7 @@ from autoresearch.search.archive import Archive
 from autoresearch.search.policy import Choice
 from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
 from autoresearch.store import INCUMBENT, Decision, Experiment, RunLock, Store
+from autoresearch.tamper import Tampered
 from autoresearch.workspace.params import params_key
 
 # Proposal.extra entries saved as files with the experiment rather than in the store.
@@ -78,7 +79,7 @@ class _Interrupted(Exception):
     pass
 
 
-class StoreTampered(Exception):
+class StoreTampered(Tampered):
     """Another process wrote the study store while experiments ran; the message says what to do."""
 
 
@@ -197,6 +198,7 @@ class Loop:
     def _run_until_budget(self) -> str:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="experiment")
         try:
+            self._check_git([])  # on resume: what happened to the branch and the best's objects meanwhile
             self._rerun_interrupted(pool)
             ready: tuple[Proposal, Proposer] | Stop | None = None
             if self.baseline is None and not self._in_flight:
@@ -243,9 +245,10 @@ class Loop:
         except KeyboardInterrupt:
             self._interrupt()
             return "interrupted (Ctrl-C); run again to resume"
-        except StoreTampered as exc:  # nothing more is decided on a store someone else rewrote
+        except Tampered as exc:  # nothing more is decided on a record someone else rewrote
             self.evaluator.cancel_all()
             self._in_flight.clear()
+            tamper.record(self.store, exc.finding)  # `best` and `apply` refuse from now on; `status` says why
             return str(exc)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -388,12 +391,15 @@ class Loop:
     def _wait_for_one(self) -> None:
         done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
         self._check_store()
+        self._check_git([self._in_flight[future][0] for future in done])
         for future in sorted(done, key=lambda f: self._in_flight[f][0].id):
             experiment, proposal, slot = self._in_flight.pop(future)
             if slot is not None:
                 self._free_slots.append(slot)
             try:
                 evaluation = future.result()
+            except Tampered:
+                raise  # a rewritten git object: nothing more is built on this repository
             except Exception as exc:  # a bug or an OS error while materialising: the study goes on
                 if diskfull.disk_full(exc):  # the machine's fault, not the candidate's: stop, record nothing
                     self.evaluator.cancel_all()
@@ -409,8 +415,16 @@ class Loop:
             raise StoreTampered(
                 f"stopped: another process wrote the study store {self.store.path} while experiments ran "
                 f"(running: {running}); nothing was decided from it. Inspect it (autoresearch log), use "
-                'sandbox.kind = "bwrap" so runs cannot reach the store, and run again to resume'
+                'sandbox.kind = "bwrap" so runs cannot reach the store, and run again to resume',
+                f"another process wrote the study store while experiments ran (running: {running})",
             )
+
+    def _check_git(self, finished: list[Experiment]) -> None:
+        """Code mode: a run (under sandbox kind "none") moved the study branch or rewrote a git object of
+        the best's or a finished experiment's commit: stop, decide nothing (the branch is put back)."""
+        problem = self.evaluator.tampered(self.best, finished)
+        if problem:
+            raise Tampered(f"stopped: {problem}. Nothing was decided from it; see `autoresearch status`", problem)
 
     # -- judge and record --------------------------------------------------------------------------
 

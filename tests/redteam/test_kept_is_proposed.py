@@ -304,7 +304,9 @@ def test_apply_refuses_a_commit_with_non_editable_changes(tmp_path: Path, change
         sha = ws.commit_files(kept, tampered, "tampered")
     _store_commit(root, experiments[1].id, sha)
     before = {name: (root / name).read_bytes() for name in ("evaluate.py", "train.py", "notes.md")}
-    result = cli("apply", str(root))
+    refused = cli("apply", str(root))  # the store's commit is not the study branch's: a tamper, refused
+    assert refused.returncode != 0 and "the study's record was tampered with" in refused.stderr
+    result = cli("apply", "--accept-tamper", str(root))  # apply's own checks still hold
     assert result.returncode != 0
     assert "not editable" in result.stdout + result.stderr and "Nothing was changed" in result.stdout + result.stderr
     assert {name: (root / name).read_bytes() for name in before} == before
@@ -514,6 +516,8 @@ def test_a_parent_whose_protected_files_differ_from_the_reference_is_never_built
     ws = GitWorkspace(root, "other", Path(".autoresearch/other/worktrees"))
     tampered = ws.commit_files(kept, {"evaluate.py": "print('loss:', 0.0)\n"}, "tampered")
     _store_commit(root, experiments[1].id, tampered)
+    # The branch moved along with it (a branch that disagrees with the store stops the resume: test_tamper.py).
+    git(root, "update-ref", "refs/heads/autoresearch/rt", tampered)
     proposals = [*json.loads((root / "proposals.json").read_text()), whole("def train():\n    return 0.8\n", "more")]
     (root / "proposals.json").write_text(json.dumps(proposals))
     spec = root / "autoresearch.toml"

@@ -27,7 +27,7 @@ from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
 from autoresearch.run import diagnose as diagnose_run
-from autoresearch.run import feedback, integrity, nofollow, sandbox
+from autoresearch.run import feedback, integrity, nofollow, pagecache, sandbox
 from autoresearch.run.holdout import score_holdout
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
@@ -65,6 +65,12 @@ class Evaluator:
 
     def heads(self, heads: dict[str, Experiment]) -> None:
         """The search policy's lineage heads changed (code mode keeps each one as a git ref)."""
+
+    def tampered(self, best: Experiment | None, finished: Sequence[Experiment]) -> str | None:
+        """What a run changed in the study's own git state (code mode: the study branch moved away from
+        BEST's commit, an object of BEST's or FINISHED's commits rewritten), or None. The branch is put
+        back where the store says it belongs."""
+        return None
 
     def prime(self, history: Sequence[Experiment]) -> None:
         """Learn what the store already holds (on resume)."""
@@ -519,8 +525,12 @@ class CommandEvaluator(Evaluator):
     ) -> Evaluation:
         """Measure TARGET again with fresh seeds; logs go under FOR_EXPERIMENT's folder (or LOGS)."""
         folder = (logs or self.log_dir(for_experiment) / "recheck") / f"{target.id:05d}-{seed_offset}"
+        root = self.fresh_root(target, self.root_for(target, for_experiment))
+        # Compared runs alternate: each starts with its files in the page cache, whatever the run before
+        # it evicted (a candidate could otherwise slow the incumbent's next run down; see pagecache.py).
+        pagecache.warm(root)
         return self.run_in(
-            self.fresh_root(target, self.root_for(target, for_experiment)),
+            root,
             target,
             proposal_of(target),
             log_dir=folder,

@@ -21,7 +21,7 @@ from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
 from autoresearch.store import Decision, Experiment
 from autoresearch.workspace.edits import EditError, FileEdit, parse_edits, plan_edits
-from autoresearch.workspace.git import GitError, GitWorkspace, ensure_excluded, git
+from autoresearch.workspace.git import GitError, GitWorkspace, ObjectTampered, ensure_excluded, git
 from autoresearch.workspace.globs import matches_any, normalize_path
 
 
@@ -311,6 +311,26 @@ class CodeEvaluator(CommandEvaluator):
         if experiment.commit_sha:
             with self._lock:
                 self.git.move_best(experiment.commit_sha)
+
+    def tampered(self, best: Experiment | None, finished: Sequence[Experiment]) -> str | None:
+        with self._lock:
+            for experiment in [*finished, *([best] if best else [])]:
+                sha = self.commits.get(experiment.id) or experiment.commit_sha
+                if sha:
+                    try:
+                        self.git.verify_commit(sha, only_new=True)  # the rest: when read, and by best / apply
+                    except ObjectTampered as exc:
+                        return f"#{experiment.id}'s commit {sha[:12]}: {exc}"
+            sha = (self.commits.get(best.id) or best.commit_sha) if best else None
+            at = self.git.branch_commit()
+            if sha and at is not None and at != sha:
+                moved = f"the study branch {self.git.branch} was moved to {at[:12]}, a commit the study did not keep"
+                try:
+                    self.git.move_best(sha)  # reconciled with the store, which is the truth
+                except GitError as exc:
+                    return f"{moved}; it could not be put back: {exc}"
+                return f"{moved}; it was put back at the best, #{best.id if best else '?'} ({sha[:12]})"
+        return None
 
     def heads(self, heads: dict[str, Experiment]) -> None:
         with self._lock:

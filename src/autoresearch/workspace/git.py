@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from autoresearch.tamper import Tampered
 from autoresearch.workspace.checkout import Entry, Manifest, changes, materialise, read_file, write_file
 from autoresearch.workspace.checkout import state as path_state
 from autoresearch.workspace.edits import is_git_path
@@ -71,6 +73,18 @@ _CONFIG = (
     "diff.relative=false",
 )
 _SKIP_DIRS = frozenset({".git", ".autoresearch"})
+# Where a system's git lives, in order. Looked up here, never on PATH first: under sandbox kind "none" a
+# run can write a `git` into a folder on PATH (a virtual environment's bin/, ~/.local/bin) that the next
+# `autoresearch` would otherwise execute.
+_TRUSTED_GIT = (
+    "/usr/bin/git",
+    "/bin/git",
+    "/usr/local/bin/git",
+    "/opt/homebrew/bin/git",
+    "/run/current-system/sw/bin/git",  # NixOS
+)
+# The PATH git itself runs with (for its own helpers): system folders only, never the caller's.
+_TRUSTED_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class GitError(Exception):
@@ -85,8 +99,43 @@ class AlreadyApplied(GitError):
         self.paths = paths
 
 
+class ObjectTampered(GitError, Tampered):
+    """An object of the repository no longer hashes to its id: it was rewritten after git wrote it."""
+
+
+@functools.cache
+def git_executable() -> str:
+    """The absolute path of the git autoresearch runs, resolved once per process.
+
+    `AUTORESEARCH_GIT` names one explicitly; otherwise the first of the system's usual places; only
+    when none has git, PATH (a git installed elsewhere, e.g. by conda), resolved to an absolute path
+    at the first git call, before any run, so a `git` planted on PATH later is never executed.
+    """
+    chosen = os.environ.get("AUTORESEARCH_GIT")
+    if chosen:
+        if not os.path.isabs(chosen) or not os.access(chosen, os.X_OK) or os.path.isdir(chosen):
+            raise GitError(f"AUTORESEARCH_GIT={chosen!r} is not an absolute path to an executable git")
+        return chosen
+    for candidate in _TRUSTED_GIT:
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    # A relative PATH entry ("", ".") would find a git in whatever folder autoresearch runs from.
+    absolute = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(d))
+    found = shutil.which("git", path=absolute)
+    if found is None:
+        raise GitError("git was not found (install it, or name it with AUTORESEARCH_GIT=/path/to/git)")
+    return os.path.abspath(found)
+
+
+def _git_command(*args: str) -> list[str]:
+    """`git --no-pager -c ... ARGS` with the git chosen by `git_executable` and every safety override."""
+    return [git_executable(), "--no-pager", *(arg for option in _CONFIG for arg in ("-c", option)), *args]
+
+
 def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
+    # git runs helpers of its own (from its exec path, then PATH): never from a folder a run could write.
+    env["PATH"] = os.pathsep.join([os.path.dirname(git_executable()), _TRUSTED_PATH])
     env.update(IDENTITY)
     env.update(_SAFE_ENV)
     if extra:
@@ -96,11 +145,7 @@ def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def git(cwd: Path, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
     """Run `git args` in cwd; stdout as bytes, GitError with git's message on failure."""
-    command = ["git", "--no-pager"]
-    for option in _CONFIG:
-        command += ["-c", option]
-    command += args
-    result = subprocess.run(command, cwd=cwd, input=input, capture_output=True, env=_environment(env))
+    result = subprocess.run(_git_command(*args), cwd=cwd, input=input, capture_output=True, env=_environment(env))
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
         raise GitError(f"git {' '.join(args[:3])} failed in {cwd}: {message}")
@@ -114,7 +159,7 @@ def merge_file(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
         for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
             (Path(temp) / name).write_bytes(data)
             names.append(name)
-        command = ["git", "--no-pager", *(f for option in _CONFIG for f in ("-c", option)), "merge-file", "-p", *names]
+        command = _git_command("merge-file", "-p", *names)
         result = subprocess.run(command, cwd=temp, capture_output=True, env=_environment())
     if result.returncode < 0 or result.returncode > 127:
         raise GitError(f"git merge-file failed: {result.stderr.decode('utf-8', 'replace').strip()}")
@@ -380,6 +425,13 @@ class GitWorkspace:
         pairs = (line.split(" ") for line in out.splitlines())
         return {ref.removeprefix(self.ref_prefix): sha for ref, sha in pairs}
 
+    def branch_commit(self) -> str | None:
+        """The commit the study branch `autoresearch/<study>` points at, or None when it does not exist."""
+        try:
+            return _text(self.root, "rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}^{{commit}}")
+        except GitError:
+            return None
+
     def move_best(self, sha: str) -> None:
         """Point the branch `autoresearch/<study>` at sha, unless some checkout has it checked out."""
         full = f"refs/heads/{self.branch}"
@@ -446,12 +498,22 @@ class GitWorkspace:
         return entries
 
     def _stream_blobs(self, oids: list[str]) -> Iterator[tuple[str, bytes]]:
-        """(id, raw content) of each blob, streamed from one `git cat-file --batch`: no filter applies."""
+        """(id, raw content) of each blob, streamed from one `git cat-file --batch`: no filter applies,
+        and each blob is checked against its id (`ObjectTampered`)."""
+        for oid, _kind, data in self._stream_objects(oids, b"blob"):
+            yield oid, data
+
+    def _stream_objects(self, oids: list[str], kind: bytes | None = None) -> Iterator[tuple[str, bytes, bytes]]:
+        """(id, type, raw content) of each object (each of type KIND, when given), from one `git
+        cat-file --batch`, every one checked against its id."""
         if not oids:
             return
-        command = ["git", "--no-pager", *(arg for option in _CONFIG for arg in ("-c", option)), "cat-file", "--batch"]
         process = subprocess.Popen(
-            command, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_environment()
+            _git_command("cat-file", "--batch"),
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=_environment(),
         )
         assert process.stdin is not None and process.stdout is not None
         request = "".join(f"{oid}\n" for oid in oids).encode()
@@ -460,16 +522,48 @@ class GitWorkspace:
         try:
             for oid in oids:
                 header = process.stdout.readline().split()
-                if len(header) != 3 or header[1] != b"blob":
-                    raise GitError(f"git cat-file: object {oid} is missing or not a blob")
+                if len(header) != 3 or (kind is not None and header[1] != kind):
+                    wanted = (kind or b"known object").decode()
+                    raise GitError(f"git cat-file: object {oid} is missing or not a {wanted}")
                 data = process.stdout.read(int(header[2]))
                 process.stdout.read(1)  # the newline after the content
-                yield oid, data
+                self._check_object(oid, header[1], data)
+                yield oid, header[1], data
         finally:
             process.stdout.close()
             process.kill()
             process.wait()
             writer.join()
+
+    def _check_object(self, oid: str, kind: bytes, data: bytes) -> None:
+        """Raise ObjectTampered unless DATA (of type KIND) hashes to OID, as git named it when it wrote it.
+
+        git itself does not re-hash what it reads (`cat-file`, `show`): a loose object rewritten in
+        place (a run under sandbox kind "none" can write .git) is read as if it were the original.
+        """
+        digest = hashlib.sha1 if len(oid) == 40 else hashlib.sha256
+        if digest(b"%s %d\0" % (kind, len(data)) + data).hexdigest() != oid:
+            raise ObjectTampered(
+                f"the git object {oid} ({kind.decode()}) in {self.common_dir / 'objects'} was rewritten: its "
+                'content no longer hashes to its id (under sandbox kind "none" a run can write .git). What '
+                "was measured cannot be read back from this repository: measure again in a new study with "
+                'sandbox.kind = "bwrap"'
+            )
+
+    def verify_commit(self, commit: str, *, only_new: bool = False) -> None:
+        """Check every object of COMMIT (the commit, each tree and each blob) against its id.
+
+        Raises ObjectTampered naming the first object whose content was rewritten in place, so that
+        `best`, `apply` and a resumed study never show, write or build on other bytes than were measured.
+        ONLY_NEW: only the objects COMMIT adds to its parents (a candidate's commit, its changed files and
+        the folders above them), a cost that does not grow with the repository, for checks after each run.
+        """
+        commit = _rev(commit)
+        since = ["--not", f"{commit}^@"] if only_new else ["--no-walk"]
+        out = _text(self.root, "rev-list", "--objects", commit, *since, "--")
+        oids = [line.split(" ", 1)[0] for line in out.splitlines() if line]
+        for _ in self._stream_objects(oids):
+            pass
 
     def _admin(self, path: Path) -> Path | None:
         """The git admin folder of our worktree at PATH, or None if PATH is not one (any more).
@@ -623,6 +717,7 @@ class GitWorkspace:
             size = int(header[2])
             if header[1] == b"blob":
                 blobs[name] = out[position : position + size]
+                self._check_object(header[0].decode(), b"blob", blobs[name])
             position += size + 1  # content and its trailing newline
         return blobs
 
