@@ -20,9 +20,11 @@ from pathlib import Path
 
 from autoresearch.run import nofollow
 
-# The scorer's environment: Python puts neither its script's folder nor the working folder on the
-# import path (PYTHONSAFEPATH), nor the user's site folder, so no module a run or proposer leaves in
-# the spec's folder (a `statistics.py`, a `numpy.py`) is imported by the protected scorer.
+# The scorer's environment in params mode, where runs and script proposers write the spec's folder:
+# Python puts neither its script's folder nor the working folder on the import path (PYTHONSAFEPATH),
+# nor the user's site folder, so no module they leave there (a `statistics.py`, a `numpy.py`) is
+# imported by the protected scorer. (In code mode the scorer's folder is your checkout, which they
+# cannot write under bwrap, and its helper modules import as usual.)
 ISOLATED_PYTHON = {"PYTHONSAFEPATH": "1", "PYTHONNOUSERSITE": "1"}
 
 MAX_BYTES = 8 * 1024**3  # a model's weights fit; a run that fills the disk through us does not

@@ -206,7 +206,7 @@ class CommandEvaluator(Evaluator):
         self.reference = integrity.protected_hashes(spec.root, self.protected()) if spec.code is None else {}
         # Params mode: the hooks and modules in the spec's folder now, so that one a run leaves there
         # for a guard or the holdout to import (a conftest.py, a statistics.py) is found (run/planted.py).
-        commands = spec.holdout is not None or any(g.command is not None for g in spec.guard)
+        commands = spec.holdout is not None or spec.scorer is not None or any(g.command for g in spec.guard)
         self.hooks = planted.Snapshot.of(spec.root) if spec.code is None and commands else None
         self.devices: dict[int, Slot] = {}  # slot -> its GPUs and CPUs
         self.ran_in: dict[int, int] = {}  # experiment id -> the slot it ran in (re-measured there)
@@ -458,6 +458,9 @@ class CommandEvaluator(Evaluator):
         scorer = self.spec.scorer
         assert scorer is not None
         root = self.fresh_root(experiment, root)  # the scorer reads the run's output folder, not leftovers
+        refused = self.hooks.refuse(self.spec.root, self.anchor) if self.hooks is not None else None
+        if refused is not None:
+            return Evaluation(error=f"the scorer was not run: {refused}")
         try:  # a copy of the regular files the run wrote: no link or FIFO it left reaches the scorer
             given = consumed.copy_output(Path(values["output_dir"]), log_dir / "scorer.input", self.anchor)
         except (OSError, nofollow.UnsafePath) as exc:
@@ -470,7 +473,8 @@ class CommandEvaluator(Evaluator):
                 render_command(scorer.command, values),
                 cwd=home / self.spec.run.cwd,
                 env=env
-                | consumed.ISOLATED_PYTHON
+                # Params mode: runs and proposers write the scorer's folder, so it is not on its import path.
+                | (consumed.ISOLATED_PYTHON if self.spec.code is None else {})
                 | {"AUTORESEARCH_RUN_DIR": str(root), "AUTORESEARCH_OUTPUT_DIR": str(given.path)},
                 timeout=scorer.timeout,
                 logs=log_dir,
