@@ -84,7 +84,7 @@ def test_a_linked_worktrees_git_folders_are_hidden(tmp_path: Path) -> None:
         (source, ["add", "-A"]),
         (source, [*identity, "commit", "-qm", "i"]),
         (tmp_path, ["clone", "-q", "--bare", str(source), str(bare)]),
-        (bare, ["worktree", "add", "-q", str(root)]),
+        (bare, ["worktree", "add", "-q", "--detach", str(root)]),
     ]:
         subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
     bare.rename(root / ".repo.git")  # inside the run's folder, where the sandbox would show it

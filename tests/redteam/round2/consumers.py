@@ -278,7 +278,7 @@ def _as_worktree(root: Path) -> None:
         subprocess.run(["git", *args], cwd=source, check=True, capture_output=True)
     steps = [
         (root.parent, ["clone", "-q", "--bare", str(source), str(bare)]),
-        (bare, ["worktree", "add", "-q", str(root)]),
+        (bare, ["worktree", "add", "-q", "--detach", str(root)]),
     ]
     for cwd, args in steps:
         subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
