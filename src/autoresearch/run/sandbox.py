@@ -263,24 +263,35 @@ def _hide_data(path: Path, inside: Path) -> list[str]:
     """Hide the data at PATH and, for a file with more than one name, its other names in INSIDE (a
     hard link there is the same file under a path no hiding covers)."""
     argv = _hide(path)
-    real = Path(os.path.realpath(path))
+    for other in _other_names(os.path.realpath(path), str(inside)):
+        argv += ["--ro-bind", "/dev/null", other]
+    return argv
+
+
+@functools.cache
+def _other_names(real: str, inside: str) -> tuple[str, ...]:
+    """The names in INSIDE of hard-linked files of the data at REAL, found once per process: a
+    sandboxed run cannot add one (hidden data is out of its reach), so they are the user's own."""
+    top = Path(real)
+    files = [top] if top.is_file() else (p for p in top.rglob("*") if p.is_file() and not p.is_symlink())
     inodes = set()
-    files = [real] if real.is_file() else (p for p in real.rglob("*") if p.is_file() and not p.is_symlink())
     for file in files:
         info = file.stat()
         if info.st_nlink > 1:
             inodes.add((info.st_dev, info.st_ino))
-    if inodes:
-        for folder, dirs, names in os.walk(inside):
-            dirs[:] = [d for d in dirs if d not in (".git", ".autoresearch")]
-            for name in names:
-                other = Path(folder, name)
-                with contextlib.suppress(OSError):
-                    info = other.lstat()
-                    outside = other != real and real not in other.parents  # not the data itself
-                    if (info.st_dev, info.st_ino) in inodes and outside:
-                        argv += ["--ro-bind", "/dev/null", str(other)]
-    return argv
+    found: list[str] = []
+    if not inodes:
+        return ()
+    for folder, dirs, names in os.walk(inside):
+        dirs[:] = [d for d in dirs if d not in (".git", ".autoresearch")]
+        for name in names:
+            other = Path(folder, name)
+            with contextlib.suppress(OSError):
+                info = other.lstat()
+                outside = other != top and top not in other.parents  # not the data itself
+                if (info.st_dev, info.st_ino) in inodes and outside:
+                    found.append(str(other))
+    return tuple(found)
 
 
 @functools.cache
