@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import overload
@@ -102,6 +103,22 @@ class _ReadOnly(Sequence[Experiment]):
         return iter(self._items)
 
 
+def proposer_view(experiment: Experiment, holdout_metric: str | None) -> Experiment:
+    """EXPERIMENT as any proposer may see it: the one place holdout data is taken out of what reaches
+    a proposer (payloads, prompts, `history --json`, lessons). No holdout values; no metric named like
+    the holdout's (a run re-printing an earlier holdout log); and in its reason (an error's log tail, a
+    guard's output), each line naming the holdout's metric is cut where the name starts."""
+    view = experiment if experiment.holdout is None else dataclasses.replace(experiment, holdout=None)
+    if holdout_metric is None:
+        return view
+    if holdout_metric in (view.metrics or {}):
+        view = dataclasses.replace(view, metrics={k: v for k, v in view.metrics.items() if k != holdout_metric})
+    if view.reason and holdout_metric.lower() in view.reason.lower():
+        named = re.compile(re.escape(holdout_metric) + r".*", re.IGNORECASE)
+        view = dataclasses.replace(view, reason=named.sub("[removed: it names the holdout metric]", view.reason))
+    return view
+
+
 class History(_ReadOnly):
     """Finished experiments, oldest first, holdout values stripped: a read-only view for proposers."""
 
@@ -125,10 +142,7 @@ class History(_ReadOnly):
 
     def add(self, experiment: Experiment) -> Experiment:
         """Record a finished EXPERIMENT; returns the copy proposers see (no holdout values)."""
-        view = experiment if experiment.holdout is None else dataclasses.replace(experiment, holdout=None)
-        if self.holdout_metric is not None and self.holdout_metric in (view.metrics or {}):
-            metrics = {k: v for k, v in view.metrics.items() if k != self.holdout_metric}
-            view = dataclasses.replace(view, metrics=metrics)
+        view = proposer_view(experiment, self.holdout_metric)
         self._items.append(view)
         self._by_id[view.id] = view
         self.tally.add(view)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from autoresearch.history import History
+from autoresearch.history import History, proposer_view
 
 if TYPE_CHECKING:
     from autoresearch.spec import Spec
@@ -99,13 +98,15 @@ class Context:
     def __post_init__(self) -> None:
         if not isinstance(self.history, History):
             self.history = History(self.spec.study.direction, self.history)
-        if self.best is not None and self.best.holdout is not None:
-            self.best = self.history.get(self.best.id) or dataclasses.replace(self.best, holdout=None)
+        # Each experiment a proposer is shown is the history's copy, or made the same way (proposer_view).
+        metric = self.history.holdout_metric
+        if self.best is not None:
+            self.best = self.history.get(self.best.id) or proposer_view(self.best, metric)
         if self.parent is None:
             self.parent = self.best
-        elif self.parent.holdout is not None:
-            self.parent = self.history.get(self.parent.id) or dataclasses.replace(self.parent, holdout=None)
-        self.lineage = [e if e.holdout is None else dataclasses.replace(e, holdout=None) for e in self.lineage]
+        else:
+            self.parent = self.history.get(self.parent.id) or proposer_view(self.parent, metric)
+        self.lineage = [self.history.get(e.id) or proposer_view(e, metric) for e in self.lineage]
 
 
 class Proposer(Protocol):

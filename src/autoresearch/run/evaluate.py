@@ -26,8 +26,8 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
+from autoresearch.run import consumed, feedback, integrity, nofollow, pagecache, planted, sandbox
 from autoresearch.run import diagnose as diagnose_run
-from autoresearch.run import feedback, integrity, nofollow, pagecache, sandbox
 from autoresearch.run.holdout import score_holdout
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
 from autoresearch.run.resources import Slot
@@ -217,6 +217,10 @@ class CommandEvaluator(Evaluator):
         # Params mode: protected files as they were when the study started; a run that finds them
         # changed (by an earlier run or anyone else) is rejected, not just one that changes them.
         self.reference = integrity.protected_hashes(spec.root, self.protected()) if spec.code is None else {}
+        # Params mode: the hooks and modules in the spec's folder now, so that one a run leaves there
+        # for a guard or the holdout to import (a conftest.py, a statistics.py) is found (run/planted.py).
+        commands = spec.holdout is not None or spec.scorer is not None or any(g.command for g in spec.guard)
+        self.hooks = planted.Snapshot.of(spec.root) if spec.code is None and commands else None
         self.devices: dict[int, Slot] = {}  # slot -> its GPUs and CPUs
         self.ran_in: dict[int, int] = {}  # experiment id -> the slot it ran in (re-measured there)
 
@@ -479,24 +483,32 @@ class CommandEvaluator(Evaluator):
         scorer = self.spec.scorer
         assert scorer is not None
         root = self.fresh_root(experiment, root)  # the scorer reads the run's output folder, not leftovers
-        values = values | {"run_dir": str(root)}
+        refused = self.hooks.refuse(self.spec.root, self.anchor) if self.hooks is not None else None
+        if refused is not None:
+            return Evaluation(error=f"the scorer was not run: {refused}")
+        try:  # a copy of the regular files the run wrote: no link or FIFO it left reaches the scorer
+            given = consumed.copy_output(Path(values["output_dir"]), log_dir / "scorer.input", self.anchor)
+        except (OSError, nofollow.UnsafePath) as exc:
+            return Evaluation(error=f"the run's output could not be passed to the scorer: {exc}")
+        values = values | {"run_dir": str(root), "output_dir": str(given.path)}
         home = self.spec.root.resolve()
-        view = sandbox.View(
-            home,
-            readable=(root, Path(values["output_dir"])),
-            reveal=tuple(scorer.data),
-            read_only_root=True,
-        )
-        result = self.launch(
-            render_command(scorer.command, values),
-            cwd=home / self.spec.run.cwd,
-            env=env | {"AUTORESEARCH_RUN_DIR": str(root)},
-            timeout=scorer.timeout,
-            logs=log_dir,
-            view=view,
-            stem="scorer.",
-            diagnose=_is_baseline(experiment),
-        )
+        view = sandbox.View(home, readable=(root, given.path), reveal=tuple(scorer.data), read_only_root=True)
+        try:
+            result = self.launch(
+                render_command(scorer.command, values),
+                cwd=home / self.spec.run.cwd,
+                env=env
+                # Params mode: runs and proposers write the scorer's folder, so it is not on its import path.
+                | (consumed.ISOLATED_PYTHON if self.spec.code is None else {})
+                | {"AUTORESEARCH_RUN_DIR": str(root), "AUTORESEARCH_OUTPUT_DIR": str(given.path)},
+                timeout=scorer.timeout,
+                logs=log_dir,
+                view=view,
+                stem="scorer.",
+                diagnose=_is_baseline(experiment),
+            )
+        finally:
+            consumed.remove(given, self.anchor)
         evaluation = self.read(result, home, timeout=scorer.timeout)
         # Only the scorer's `feedback:` lines pass (the user's scorer chooses what hidden data they quote).
         said, _ = self.stdout_of(result)
@@ -509,6 +521,8 @@ class CommandEvaluator(Evaluator):
                 why = f"no metric {self.spec.metric.name} in its output"
             evaluation.error = f"the scorer failed ({why}); see scorer.stderr.log in the experiment's folder"
             evaluation.error += f"; {result.sandbox_cause}" if result.sandbox_cause else ""
+            if given.skipped:
+                evaluation.error += f"; {given.note()}"
         evaluation.exit_code, evaluation.duration = run.exit_code, run.duration
         return evaluation
 
@@ -573,6 +587,9 @@ class CommandEvaluator(Evaluator):
         holdout = self.spec.holdout
         assert holdout is not None
         root = self.fresh_root(experiment, self.root_for(experiment, experiment))
+        refused = self.hooks.refuse(root, self.anchor) if self.hooks is not None else None
+        if refused is not None:
+            return Evaluation(error=f"the holdout was not run: {refused}")
         log_dir = self.log_dir(experiment) / "holdout"
         try:
             output_dir = nofollow.fresh_dir(log_dir / "output", self.anchor)
@@ -584,28 +601,43 @@ class CommandEvaluator(Evaluator):
         except nofollow.UnsafePath as exc:
             return Evaluation(error=f"the holdout could not run: {exc}")
         readable: tuple[Path, ...] = (Path(values["params_file"]),) if "params_file" in values else ()
-        # What the measured run wrote (a trained model, predictions), read-only: a holdout scores it
-        # instead of training again. The fresh checkout above still hides everything else it left.
+        # What the measured run wrote (a trained model, predictions), as a read-only copy of its regular
+        # files: a holdout scores it instead of training again, and no link, hard link or FIFO the run
+        # left points the holdout, which sees holdout.data, elsewhere. The fresh checkout above still
+        # hides everything else it left.
         run_output = self.log_dir(experiment) / "output"
         env_extra: dict[str, str] = {}
+        given: consumed.Copied | None = None
         if _plain_dir(run_output):
-            readable += (run_output,)
-            values["run_output_dir"] = str(run_output)
-            env_extra["AUTORESEARCH_RUN_OUTPUT_DIR"] = str(run_output)
+            try:
+                given = consumed.copy_output(run_output, log_dir / "run-output", self.anchor)
+            except (OSError, nofollow.UnsafePath) as exc:
+                return Evaluation(error=f"the run's output could not be passed to the holdout: {exc}")
+            readable += (given.path,)
+            values["run_output_dir"] = str(given.path)
+            env_extra["AUTORESEARCH_RUN_OUTPUT_DIR"] = str(given.path)
         view = sandbox.View(root, writable=(output_dir,), readable=readable, reveal=tuple(holdout.data))
         env = self._env(experiment, proposal_of(experiment), values) | env_extra
-        result = self.launch(
-            render_command(holdout.command, values),
-            cwd=cwd,
-            env=env,
-            timeout=holdout.timeout,
-            logs=log_dir,
-            view=view,
-            diagnose=_is_baseline(experiment),
-        )
+        try:
+            result = self.launch(
+                render_command(holdout.command, values),
+                cwd=cwd,
+                env=env,
+                timeout=holdout.timeout,
+                logs=log_dir,
+                view=view,
+                diagnose=_is_baseline(experiment),
+            )
+        finally:
+            if given is not None:
+                consumed.remove(given, self.anchor)
         if holdout.scorer is not None:  # what the candidate's code printed does not count
             return score_holdout(self, result, log_dir=log_dir, output_dir=output_dir, values=values, env=env)
-        return self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
+        evaluation = self.read(result, cwd, metric=holdout, timeout=holdout.timeout)
+        if holdout.json_file is not None:  # read; it must not stay where later runs (params mode) can read it
+            with contextlib.suppress(OSError, nofollow.UnsafePath):
+                integrity.remove_stale(cwd, holdout.json_file)
+        return evaluation
 
     def profile(self, experiment: Experiment) -> str:
         """Run [profile] on EXPERIMENT in the experiments' sandbox, on a fresh checkout; its top entries."""
@@ -663,6 +695,9 @@ class CommandEvaluator(Evaluator):
                 continue
             assert guard.command is not None
             root = self.fresh_root(experiment, root)  # nothing the run left (a conftest.py) reaches the guard
+            refused = self.hooks.refuse(root, self.anchor) if self.hooks is not None else None
+            if refused is not None:
+                return f"guard {guard.name} not run: {refused}"
             cwd = root / self.spec.run.cwd
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", guard.name)
             readable = (Path(values["params_file"]),) if "params_file" in values else ()

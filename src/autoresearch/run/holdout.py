@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoresearch.run import sandbox
+from autoresearch.run import consumed, nofollow, sandbox
 from autoresearch.run.process import RunResult
 from autoresearch.workspace.params import render_command
 
@@ -38,16 +38,30 @@ def score_holdout(
         why = run.error or ("timed out" if run.timed_out else f"exit code {run.exit_code}")
         return Evaluation(error=f"the holdout run failed ({why}); nothing to score")
     home = evaluator.spec.root.resolve()
-    view = sandbox.View(home, readable=(output_dir,), reveal=tuple(holdout.scorer_data), read_only_root=True)
-    result = evaluator.launch(
-        render_command(holdout.scorer, values | {"output_dir": str(output_dir)}),
-        cwd=home / evaluator.spec.run.cwd,
-        env=env | {"AUTORESEARCH_OUTPUT_DIR": str(output_dir)},
-        timeout=holdout.timeout,
-        logs=log_dir,
-        view=view,
-        stem="scorer.",
-    )
+    # The holdout run was candidate code: what it left where the scorer runs is refused, and the scorer
+    # reads a copy of its plain files only, as `[scorer]` does (run/consumed.py).
+    hooks = evaluator.hooks
+    refused = hooks.refuse(evaluator.spec.root, evaluator.anchor) if hooks is not None else None
+    if refused is not None:
+        return Evaluation(error=f"the holdout scorer was not run: {refused}")
+    try:
+        given = consumed.copy_output(output_dir, log_dir / "scorer.input", evaluator.anchor)
+    except (OSError, nofollow.UnsafePath) as exc:
+        return Evaluation(error=f"the holdout's output could not be passed to its scorer: {exc}")
+    view = sandbox.View(home, readable=(given.path,), reveal=tuple(holdout.scorer_data), read_only_root=True)
+    isolated = consumed.ISOLATED_PYTHON if evaluator.spec.code is None else {}
+    try:
+        result = evaluator.launch(
+            render_command(holdout.scorer, values | {"output_dir": str(given.path)}),
+            cwd=home / evaluator.spec.run.cwd,
+            env=env | isolated | {"AUTORESEARCH_OUTPUT_DIR": str(given.path)},
+            timeout=holdout.timeout,
+            logs=log_dir,
+            view=view,
+            stem="scorer.",
+        )
+    finally:
+        consumed.remove(given, evaluator.anchor)
     evaluation = evaluator.read(result, home, metric=holdout, timeout=holdout.timeout)
     if evaluation.error is not None:
         evaluation.error = f"the holdout scorer failed ({evaluation.error}); see holdout/scorer.stderr.log"

@@ -93,7 +93,8 @@ def write_text(path: Path, text: str, anchor: Path) -> Path:
 
 
 def open_read(path: Path, anchor: Path) -> int:
-    """An fd to read the regular file PATH inside ANCHOR; UnsafePath for a symlink anywhere below ANCHOR."""
+    """An fd to read the regular file PATH inside ANCHOR; UnsafePath for a symlink anywhere below ANCHOR,
+    a special file or a hard link."""
     folder = open_dir(path.parent, anchor, create=False)
     try:
         fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=folder)
@@ -103,9 +104,13 @@ def open_read(path: Path, anchor: Path) -> int:
         raise
     finally:
         os.close(folder)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device could block or feed us forever
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device could block or feed us forever
         os.close(fd)
         raise UnsafePath(f"{path} is not a regular file")
+    if info.st_nlink != 1:  # a hard link's other name may be a file the run could not read itself
+        os.close(fd)
+        raise UnsafePath(f"{path} is a hard link; autoresearch will not read it")
     return fd
 
 

@@ -22,6 +22,7 @@ per-run caches) is in `sandbox_defaults`; naming it when it makes a command fail
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import os
@@ -209,13 +210,42 @@ def env_overrides(spec: Spec) -> dict[str, str]:
 
 
 def hidden_paths(spec: Spec) -> list[Path]:
-    """Folders no sandboxed process sees: the study folder (store, logs, worktrees) and git's data."""
-    hidden = [(spec.root / ".autoresearch").resolve()]
+    """Places no sandboxed process sees: the study folder (store, logs, worktrees) and git's data.
+
+    Each is hidden where it really is (its links resolved): a `.git` that is a file (a linked worktree,
+    a submodule) hides the git folder it names and the common one it shares, wherever they are, and
+    every repository above the spec's folder counts, not only the nearest.
+    """
+    hidden = [Path(os.path.realpath(spec.root / ".autoresearch"))]
     for folder in [spec.root.resolve(), *spec.root.resolve().parents]:
-        if (folder / ".git").is_dir():
-            hidden.append(folder / ".git")
-            break
-    return hidden
+        hidden += _git_dirs(folder / ".git")
+    return list(dict.fromkeys(hidden))
+
+
+def _git_dirs(dot_git: Path) -> list[Path]:
+    """The folders git keeps FOLDER's data in, for its `.git` (a folder, a link to one, or a `gitdir:` file)."""
+    if not os.path.lexists(dot_git):
+        return []
+    found = [dot_git] if dot_git.is_symlink() or dot_git.is_file() else []
+    git_dir = Path(os.path.realpath(dot_git))
+    if git_dir.is_file():
+        try:
+            text = git_dir.read_text(errors="replace").strip()
+        except OSError:
+            return found
+        if not text.startswith("gitdir:"):
+            return found
+        named = Path(text.removeprefix("gitdir:").strip())
+        git_dir = Path(os.path.realpath(dot_git.parent / named))
+    if not git_dir.is_dir():
+        return found
+    found.append(git_dir)
+    try:  # a linked worktree's folder shares the main repository's objects, refs and config
+        common = (git_dir / "commondir").read_text(errors="replace").strip()
+    except OSError:
+        return found
+    found.append(Path(os.path.realpath(git_dir / common)))
+    return found
 
 
 ACCELERATORS = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
@@ -227,11 +257,48 @@ def _data(spec: Spec) -> list[str]:
 
 
 def _hide(path: Path) -> list[str]:
-    if path.is_symlink() or not path.exists():
+    """Cover PATH where it really is: a link is resolved (hiding its target hides every link to it)."""
+    real = Path(os.path.realpath(path))
+    if not real.exists() or real == Path("/"):
         return []
-    if path.is_dir():
-        return ["--tmpfs", str(path)]
-    return ["--ro-bind", "/dev/null", str(path)]
+    if real.is_dir():
+        return ["--tmpfs", str(real)]
+    return ["--ro-bind", "/dev/null", str(real)]
+
+
+def _hide_data(path: Path, inside: Path) -> list[str]:
+    """Hide the data at PATH and, for a file with more than one name, its other names in INSIDE (a
+    hard link there is the same file under a path no hiding covers)."""
+    argv = _hide(path)
+    for other in _other_names(os.path.realpath(path), str(inside)):
+        argv += ["--ro-bind", "/dev/null", other]
+    return argv
+
+
+@functools.cache
+def _other_names(real: str, inside: str) -> tuple[str, ...]:
+    """The names in INSIDE of hard-linked files of the data at REAL, found once per process: a
+    sandboxed run cannot add one (hidden data is out of its reach), so they are the user's own."""
+    top = Path(real)
+    files = [top] if top.is_file() else (p for p in top.rglob("*") if p.is_file() and not p.is_symlink())
+    inodes = set()
+    for file in files:
+        info = file.stat()
+        if info.st_nlink > 1:
+            inodes.add((info.st_dev, info.st_ino))
+    found: list[str] = []
+    if not inodes:
+        return ()
+    for folder, dirs, names in os.walk(inside):
+        dirs[:] = [d for d in dirs if d not in (".git", ".autoresearch")]
+        for name in names:
+            other = Path(folder, name)
+            with contextlib.suppress(OSError):
+                info = other.lstat()
+                outside = other != top and top not in other.parents  # not the data itself
+                if (info.st_dev, info.st_ino) in inodes and outside:
+                    found.append(str(other))
+    return tuple(found)
 
 
 @functools.cache
@@ -271,7 +338,7 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
     for folder in hidden:
         argv += _hide(folder)
     for rel in data:
-        argv += _hide(spec.root.resolve() / rel)
+        argv += _hide_data(spec.root.resolve() / rel, spec.root.resolve())
     if any(folder == root or folder in root.parents for folder in hidden):  # a worktree in .autoresearch
         # The rest of the worktree (the spec in a subfolder of the repository) stays readable.
         top = next((f for f in [root, *root.parents] if (f / ".git").is_file()), root)
@@ -280,7 +347,7 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
         argv += bind_root
     for rel in data:
         if root != spec.root.resolve():
-            argv += _hide(root / rel)
+            argv += _hide_data(root / rel, root)
     if not view.read_only_root:
         # Protected files and the spec stay read-only inside the writable root.
         from autoresearch.workspace.git import hash_files

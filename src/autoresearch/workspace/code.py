@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from autoresearch.propose.base import Proposal
-from autoresearch.run import integrity
+from autoresearch.run import integrity, planted
 from autoresearch.run.diagnose import missing_files
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Runner
 from autoresearch.run.process import read_tail
@@ -175,6 +175,14 @@ class CodeEvaluator(CommandEvaluator):
         if touched:
             reason = f"protected file(s) differ from the study's reference commit: {', '.join(touched)}"
             return Evaluation(rejected=reason, record=record)
+        hooks = self._hook_changes(sha)
+        if hooks:
+            reason = (
+                f"the candidate adds or changes {', '.join(hooks)}: a file that changes how Python or pytest runs "
+                "(a conftest.py, sitecustomize.py, pytest configuration, or a module named like the standard "
+                "library's) would run inside the guards and the holdout, so it is not accepted in a candidate"
+            )
+            return Evaluation(rejected=reason, record=record)
         root = worktree / self.prefix if self.prefix else worktree
         evaluation = self.run_in(root, experiment, proposal, slot=slot)  # protected files hashed around it
         evaluation.record.update(record)
@@ -193,6 +201,19 @@ class CodeEvaluator(CommandEvaluator):
         start = f"{self.prefix}/" if self.prefix else ""
         inside = [path.removeprefix(start) for path in changed if path.startswith(start)]
         return sorted(path for path in inside if matches_any(path, patterns))
+
+    def _hook_changes(self, sha: str) -> list[str]:
+        """Hook files and standard-library-named modules SHA adds or changes (run/planted.py), when
+        protected commands (command guards, the holdout) will run on its checkout."""
+        if self.spec.holdout is None and all(g.command is None for g in self.spec.guard):
+            return []
+        reference = self.reference_commit or self.git.baseline_commit(self.code.include_uncommitted)
+        if sha == reference:
+            return []
+        changed = set(self.git.changed_paths(reference, sha))
+        files = self.git.list_files(sha)
+        packages = {str(PurePosixPath(f).parent) if "/" in f else "": True for f in files if f.endswith("__init__.py")}
+        return planted.shadowing([f for f in files if f in changed], packages)
 
     def root_for(self, target: Experiment, for_experiment: Experiment) -> Path:
         """FOR_EXPERIMENT's worktree (`fresh_root` checks TARGET out there); slot 0's when it did not
