@@ -33,6 +33,16 @@ def test_a_reason_naming_the_holdout_metric_is_cut_where_the_name_starts() -> No
     assert failed.reason is not None and "0.777123" in failed.reason  # the record itself is left as it was
 
 
+def test_every_holdout_veto_reads_the_same_to_a_proposer() -> None:
+    # Failed or worse by more than max_worsening: one bit (vetoed) reaches proposers, never which.
+    reasons = [
+        "vetoed by the holdout: its evaluation failed (its logs are in the experiment's holdout/ folder)",
+        "vetoed by the holdout: its metric got worse than #4's by more than max_worsening (0.01): an overfit",
+    ]
+    shown = {proposer_view(_experiment(5, decision=Decision.REJECTED, reason=r), "acc").reason for r in reasons}
+    assert shown == {"vetoed by the holdout"}
+
+
 def test_a_study_without_holdout_shows_reasons_as_they_are() -> None:
     failed = _experiment(2, reason="exit code 1: test_loss: 3")
     assert proposer_view(failed, None).reason == "exit code 1: test_loss: 3"

@@ -103,12 +103,19 @@ class _ReadOnly(Sequence[Experiment]):
         return iter(self._items)
 
 
+# A candidate the holdout vetoed: its reason starts with this, and proposers are shown this alone, so
+# that each holdout decision tells them one bit (kept or vetoed), never why (failed, or worse by how much).
+HOLDOUT_VETO = "vetoed by the holdout"
+
+
 def proposer_view(experiment: Experiment, holdout_metric: str | None) -> Experiment:
     """EXPERIMENT as any proposer may see it: the one place holdout data is taken out of what reaches
     a proposer (payloads, prompts, `history --json`, lessons). No holdout values; no metric named like
     the holdout's (a run re-printing an earlier holdout log); and in its reason (an error's log tail, a
     guard's output), each line naming the holdout's metric is cut where the name starts."""
     view = experiment if experiment.holdout is None else dataclasses.replace(experiment, holdout=None)
+    if view.reason and view.reason.startswith(HOLDOUT_VETO):
+        view = dataclasses.replace(view, reason=HOLDOUT_VETO)
     if holdout_metric is None:
         return view
     if holdout_metric in (view.metrics or {}):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch import paired
 from autoresearch.direction import improvement
+from autoresearch.history import HOLDOUT_VETO
 from autoresearch.spec import NoiseSection, Spec
 from autoresearch.store import Decision, Experiment
 
@@ -340,14 +341,14 @@ class Referee:
         assert holdout is not None
         value = self._holdout(experiment, evaluation)
         if value is None:
-            return "the holdout evaluation failed (its logs are in the experiment's holdout/ folder)"
+            return f"{HOLDOUT_VETO}: its evaluation failed (its logs are in the experiment's holdout/ folder)"
         previous = (best.holdout or {}).get(holdout.metric)
         if holdout.max_worsening is None or not isinstance(previous, int | float):
             return None
-        # The reason reaches proposers: it says that the holdout got worse, never by how much.
+        # Proposers are shown HOLDOUT_VETO alone (history.proposer_view); the store keeps why, without values.
         if improvement(value, float(previous), self.direction) < -holdout.max_worsening:
             return (
-                f"the holdout metric got worse than #{best.id}'s by more than max_worsening "
+                f"{HOLDOUT_VETO}: its metric got worse than #{best.id}'s by more than max_worsening "
                 f"({holdout.max_worsening:g}): an overfit to the search metric"
             )
         return None

@@ -193,7 +193,7 @@ def test_return_a_cached_result_is_caught_by_the_holdout(tmp_path: Path) -> None
     )
     experiments = run(root)
     assert [e.decision for e in experiments] == ["baseline", "kept", "rejected"]
-    assert "holdout metric got worse" in (experiments[2].reason or "")
+    assert "vetoed by the holdout: its metric got worse" in (experiments[2].reason or "")
     assert experiments[1].holdout == {"test_loss": 0.123457}
     assert experiments[2].holdout is not None and experiments[2].holdout["test_loss"] > 9
     # No proposer ever saw a holdout value (nor the holdout metric's name).

@@ -50,5 +50,7 @@ def test_the_scorer_computes_the_holdout_metric_from_predictions_and_alone_sees_
     assert "saw_labels" not in (experiments[1].holdout or {})
     assert "saw_labels: 0" in (root / ".autoresearch/rt/experiments/00002/holdout/stdout.log").read_text()
     # No predictions: the scorer fails, the candidate is rejected, and the reason quotes no holdout output.
-    assert experiments[2].reason == "the holdout evaluation failed (its logs are in the experiment's holdout/ folder)"
+    assert experiments[2].reason == (
+        "vetoed by the holdout: its evaluation failed (its logs are in the experiment's holdout/ folder)"
+    )
     assert "the holdout scorer failed" in (experiments[2].holdout or {}).get("error", "")
