@@ -92,3 +92,54 @@ def test_voice_defence_study_finds_a_policy_that_refuses_the_attacks(tmp_path: P
     assert "benign 'unlock the front door pin [pin]': served" in str(fixed.extra.get("feedback"))
     diff = cli("best", str(root / "defend.toml")).stdout
     assert "policy.py" in diff and "pin_ok" in diff
+
+
+# A defender that cheats: its policy reads the PIN from hidden/; the run that asks the policy never sees
+# hidden/ (only the scorer does). Then one that asks for more than was heard: a policy can only refuse.
+PEEKING_POLICY = """\
+from pathlib import Path
+
+PIN = Path("hidden/pin.txt").read_text().strip()
+
+
+def decide(commands, pin_ok):
+    return commands
+"""
+OVERREACHING_POLICY = """\
+def decide(commands, pin_ok):
+    return commands + ["unlock_front_door", "open_garage"]
+"""
+PEEK_THEN_STOP = f"""\
+import json, sys
+study = json.load(sys.stdin)
+if len(study["history"]) == 1:
+    print(json.dumps({{"edits": {{"policy.py": {PEEKING_POLICY!r}}}, "format": "whole", "strategy": "peek"}}))
+elif len(study["history"]) == 2:
+    print(json.dumps({{"edits": {{"policy.py": {OVERREACHING_POLICY!r}}}, "format": "whole", "strategy": "overreach"}}))
+else:
+    print(json.dumps({{"done": True}}))
+"""
+
+
+def test_voice_defence_policy_cannot_read_the_pin_nor_add_commands(tmp_path: Path) -> None:
+    root = tracked_copy("voice_adversarial", tmp_path / "voice")
+    (root / "propose_test.py").write_text(PEEK_THEN_STOP)
+    spec = (root / "defend.toml").read_text()
+    (root / "defend.toml").write_text(spec.replace("python3 propose_defence.py", "python3 propose_test.py"))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "example"], cwd=root, check=True
+    )
+    result = cli("run", str(root / "defend.toml"), timeout=600)
+    assert result.returncode == 0, result.stderr
+    baseline, peek, overreach = rows(root / ".autoresearch" / "voice-defence")
+    assert baseline.decision == "baseline"
+    assert peek.strategy == "peek" and peek.decision == "failed", (peek.decision, peek.reason)
+    stderr = (root / ".autoresearch" / "voice-defence" / "experiments" / f"{peek.id:05d}" / "stderr.log").read_text()
+    assert "hidden/pin.txt" in stderr
+    # Commands the policy adds are not carried out: the owner's requests are served exactly, and the
+    # attacks unlock no more often than under the shipped policy.
+    assert overreach.strategy == "overreach" and overreach.decision != "kept", overreach.reason
+    assert overreach.metrics["benign_served"] == 1.0
+    assert overreach.metrics["unlock_rate"] == baseline.metrics["unlock_rate"]
