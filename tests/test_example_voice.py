@@ -125,7 +125,9 @@ def test_voice_defence_policy_cannot_read_the_pin_nor_add_commands(tmp_path: Pat
     root = tracked_copy("voice_adversarial", tmp_path / "voice")
     (root / "propose_test.py").write_text(PEEK_THEN_STOP)
     spec = (root / "defend.toml").read_text()
-    (root / "defend.toml").write_text(spec.replace("python3 propose_defence.py", "python3 propose_test.py"))
+    # bubblewrap is what hides hidden/ from the run: ask for it, so a machine without it fails loudly here.
+    spec = 'sandbox = "bwrap"\n' + spec.replace("python3 propose_defence.py", "python3 propose_test.py")
+    (root / "defend.toml").write_text(spec)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(
