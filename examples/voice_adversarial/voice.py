@@ -9,6 +9,7 @@ compared with the phones of the intended text.
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 import wave
 from pathlib import Path
@@ -32,7 +33,10 @@ def intended_text(carrier: str) -> str:
 
 
 def _run(*command: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        sys.exit(f"{command[0]} is not installed: apt-get install --no-install-recommends espeak-ng sox")
     if done.returncode != 0:
         raise RuntimeError(f"{command[0]} failed: {done.stderr.strip()[-300:]}")
 
@@ -79,24 +83,28 @@ def pcm(path: Path) -> bytes:
         return audio.readframes(audio.getnframes())
 
 
+def _pocketsphinx() -> Any:
+    try:
+        import pocketsphinx
+    except ImportError:
+        sys.exit("the agent listens with PocketSphinx: pip install pocketsphinx")
+    return pocketsphinx
+
+
 def _model_dir() -> Path:
-    from pocketsphinx import get_model_path
+    get_model_path = _pocketsphinx().get_model_path
 
     return Path(get_model_path()) / "en-us"
 
 
 def grammar_decoder(grammar: Path) -> Any:
     """The agent's recogniser: PocketSphinx constrained to the command grammar, like an embedded assistant."""
-    from pocketsphinx import Decoder
-
-    return Decoder(samprate=RATE, jsgf=str(grammar), loglevel="FATAL")
+    return _pocketsphinx().Decoder(samprate=RATE, jsgf=str(grammar), loglevel="FATAL")
 
 
 def phone_decoder() -> Any:
     """The intelligibility check's recogniser: free phone decoding, no words, no grammar."""
-    from pocketsphinx import Decoder
-
-    return Decoder(samprate=RATE, allphone=str(_model_dir() / "en-us-phone.lm.bin"), loglevel="FATAL")
+    return _pocketsphinx().Decoder(samprate=RATE, allphone=str(_model_dir() / "en-us-phone.lm.bin"), loglevel="FATAL")
 
 
 def decode(decoder: Any, path: Path) -> str:
