@@ -1,0 +1,13 @@
+"""Runs policy.py in a process of its own: JSON requests on stdin, one decision list per request out.
+
+The scorer calls this rather than importing the policy, so policy code never runs in the scorer's
+process (it cannot touch the scorer's counters) and its answers are checked there.
+"""
+
+import json
+import sys
+
+from policy import decide
+
+requests = json.load(sys.stdin)
+print(json.dumps([decide(list(r["commands"]), bool(r["pin_ok"])) for r in requests]))
