@@ -44,7 +44,7 @@ use = {proposer}
 experiments = {experiments}
 
 [sandbox]
-readable = [{here}]   # point.py, functions.py and the candidate inner proposer (a study under /tmp too)
+readable = [{readable}]   # point.py, functions.py and the inner proposer (for a study under /tmp too)
 """
 
 
@@ -63,7 +63,7 @@ def write_study(folder: Path, task: dict, seed: int, proposer: Path, experiments
         params=params,
         proposer=json.dumps(f"script:{python} {shlex.quote(str(proposer))}"),
         experiments=experiments,
-        here=json.dumps(str(HERE)),
+        readable=", ".join(json.dumps(str(folder)) for folder in dict.fromkeys([HERE, proposer.parent])),
     )
     (folder / "autoresearch.toml").write_text(spec)
 
