@@ -15,6 +15,8 @@ import statistics
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from autoresearch import Study
 from tests.conftest import cli
 from tests.test_examples import rows, tracked_copy
@@ -78,9 +80,10 @@ def inner_gain(folder: Path) -> float:
     return min(max(math.log10((start + 1e-4) / (best + 1e-4)) / total, 0.0), 1.0)
 
 
+@pytest.mark.timeout(900)  # about 25 s of CPU time, 2 to 3 minutes of wall time on a loaded machine
 def test_self_improve_runs_nested_studies_and_its_holdout_vetoes_an_overfit_proposer(tmp_path: Path) -> None:
     root = repository(tmp_path)
-    done = cli("run", str(root), timeout=600)
+    done = cli("run", str(root), timeout=840)
     assert done.returncode == 0, done.stdout + done.stderr
     study_dir = root / ".autoresearch" / "self-improve"
     outer = rows(study_dir)
@@ -110,3 +113,43 @@ def test_self_improve_runs_nested_studies_and_its_holdout_vetoes_an_overfit_prop
     history = cli("history", "--json", str(root))
     assert history.returncode == 0 and "holdout_improvement" not in history.stdout
     assert json.loads(history.stdout)
+
+
+# A candidate that looks for the task it is given: the inner study's secret/, the holdout's tasks, the
+# benchmark's tasks; it finds its task by the start point (the space's defaults) and proposes the optimum.
+PEEKING_PROPOSER = r"""
+import json, pathlib, sys
+study = json.load(sys.stdin)
+here = pathlib.Path(__file__).resolve().parent
+start = [study["space"][f"x{i}"]["default"] for i in range(len(study["space"]))]
+found = None
+for path in (pathlib.Path("secret/task.json"), here / "holdout" / "tasks.json", here / "tasks" / "bench.json"):
+    try:
+        tasks = json.loads(path.read_text())
+    except (OSError, ValueError):
+        continue
+    for task in tasks if isinstance(tasks, list) else [tasks]:
+        if task["start"] == start:
+            found = task
+point = {f"x{i}": study["space"][f"x{i}"]["low"] for i in range(len(start))}  # a corner: no gain
+if found is not None:
+    offset = 1.0 if found["function"] == "rosenbrock" else 0.0
+    point = {f"x{i}": s + offset for i, s in enumerate(found["shift"])}
+print(json.dumps({"params": point, "strategy": "peek"}))
+"""
+
+
+def test_the_holdout_tasks_are_out_of_a_candidates_reach(tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    (root / "inner_propose.py").write_text(PEEKING_PROPOSER)
+    options = "--experiments 2 --seeds 1 --tasks 1"
+    # Where the task is readable (the benchmark's are public), peeking solves it ...
+    bench = cli("sandbox", "--", f"{{python}} bench.py $AUTORESEARCH_OUTPUT_DIR {options}", cwd=root)
+    assert bench.returncode == 0, bench.stdout + bench.stderr
+    assert "improvement: 1.000000" in bench.stdout
+    # ... on the holdout, neither holdout/tasks.json nor the inner scorer's secret/ is there to read.
+    held = cli(
+        "sandbox", "--as", "holdout", "--", f"{{python}} holdout.py $AUTORESEARCH_OUTPUT_DIR {options}", cwd=root
+    )
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert "holdout_improvement: 0.000000" in held.stdout

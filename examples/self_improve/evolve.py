@@ -15,6 +15,7 @@ import json
 import random
 import re
 import sys
+from pathlib import Path
 
 VALUES: dict[str, list[str]] = {
     "INIT_RANDOM": ["0", "2", "4"],
@@ -66,6 +67,10 @@ def main() -> None:
     best = read_genome(source)
     history = study["history"]
     tried = {e["strategy"] for e in history} | {e["strategy"] for e in study["pending"]} | {label(best)}
+    # The baseline has no strategy: its genome is the starting proposer's, the one in the spec's folder.
+    starting = Path("inner_propose.py")
+    if starting.is_file():
+        tried.add(label(read_genome(starting.read_text())))
     rng = random.Random(f"{seed}:{len(history)}")
     measured = [e for e in history if e["decision"] == "reverted" and e["objective"] is not None]
     runner_up = parse_label(max(measured, key=lambda e: e["objective"])["strategy"]) if measured else None
