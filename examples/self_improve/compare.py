@@ -1,12 +1,12 @@
 """Two inner proposers on the holdout tasks, seed by seed: the evolved one against the starting one.
 
-    python compare.py STARTING.py EVOLVED.py [--experiments N] [--seeds S] [--out DIR]
+    python compare.py STARTING.py EVOLVED.py [--experiments N] [--seeds S] [--first-seed K] [--out DIR]
 
 Runs, by hand and outside any study, one inner study per holdout task, seed and proposer (the same
-tasks, budget and seeds for both) and prints each proposer's mean gain per seed, and the paired
-difference (evolved - starting) with a 95% t interval over seeds. `autoresearch best` writes the
-evolved proposer's diff; `git show autoresearch/self-improve:examples/self_improve/inner_propose.py`
-(or the path of the study in its repository) prints the file itself.
+tasks, budget and seeds for both; seeds from 101, which the study's own runs never use) and prints each
+proposer's mean gain per seed, and the paired difference (evolved - starting) with a 95% t interval
+over seeds. `git show autoresearch/self-improve:examples/self_improve/inner_propose.py` (the path of
+the study in its repository) prints the best proposer the study kept.
 """
 
 import argparse
@@ -37,12 +37,13 @@ def main() -> None:
     parser.add_argument("evolved", type=Path)
     parser.add_argument("--experiments", type=int, default=12)
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--first-seed", type=int, default=101, help="seeds the study itself never used")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     tasks = json.loads((HERE / "holdout" / "tasks.json").read_text())
     out = (args.out or Path(tempfile.mkdtemp(prefix="self-improve-compare-"))).resolve()
     per_seed: dict[str, list[float]] = {"starting": [], "evolved": []}
-    for seed in range(1, args.seeds + 1):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for which, proposer in (("starting", args.starting), ("evolved", args.evolved)):
             gains = [
                 run_study(
