@@ -318,6 +318,7 @@ def sandbox(role: str, args: tuple[str, ...]) -> None:
 
     after = len(sys.argv) - sys.argv.index("--") - 1 if "--" in sys.argv else 0
     before, command = (args[: len(args) - after], args[len(args) - after :]) if after else (args, ())
+    before = tuple(word for word in before if word != "--")  # click keeps the `--` that follows a PATH
     if len(before) > 1:
         raise UserError(f"one PATH at most, got {' '.join(before)}; put the command after --", exit_code=2)
     spec = load_spec(Path(before[0]) if before else Path())

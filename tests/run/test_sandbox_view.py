@@ -78,6 +78,9 @@ def test_a_command_runs_in_an_experiments_view(tmp_path: Path) -> None:
     assert "the sandbox is the likely cause: it hides" in hidden.stderr and "holdout.data (secret)" in hidden.stderr
     holdout = sandbox("--as", "holdout", "--", f"cat {root / 'secret' / 'answers.txt'}", cwd=root)
     assert holdout.returncode == 0 and holdout.stdout.strip() == "42", holdout.stdout + holdout.stderr
+    # The study's folder named before `--`, from elsewhere: the same view.
+    named = sandbox(str(root), "--", "ls -A .git | wc -l", cwd=tmp_path)
+    assert named.returncode == 0 and named.stdout.strip() == "0", named.stdout + named.stderr
 
 
 def test_a_write_outside_the_runs_folders_names_sandbox_writable(tmp_path: Path) -> None:
