@@ -181,7 +181,7 @@ def time_launches(matmul: Matmul, size: int, warmup: int, reps: int, pinned: Pin
         a, b = random_inputs(size, size, size)
         if flush is not None:
             flush.zero_()
-        settle = call in (warmup, warmup + reps - 1)  # the first and the last timed launches
+        settle = call in (0, warmup, warmup + reps - 1)  # the first launch, the first and last timed ones
         problem, event_ms, wall_ms = verified_call(matmul, a, b, pinned, settle, timed=True)
         if problem:
             refuse(f"wrong result on launch {call + 1} of {warmup + reps} ({size}^3): {problem}")
