@@ -71,6 +71,14 @@ PATCHES_THE_BENCHMARK = """
 import sys
 sys.modules["common"].time_launches = lambda *args, **kwargs: 0.001  # the harness's own timing loop
 """
+LOOSENS_A_THRESHOLD = """
+import sys
+sys.modules["common"].MIN_EVENT_SHARE = 0.0  # events may then see none of the work
+"""
+SHRINKS_THE_CHECK = """
+import sys
+sys.modules["__main__"].SHAPES = ((64, 64, 64),)  # only the one shape the kernel gets right
+"""
 LAZY_WHEN_TIMED = (
     HONEST
     + """
@@ -139,19 +147,23 @@ def test_a_kernel_whose_work_lands_after_it_returns_is_refused(tmp_path: Path, s
 
 
 @pytest.mark.parametrize(
-    ("cheat", "expected"),
+    ("cheat", "script", "expected"),
     [
-        (SLOWS_CLOCK_AT_IMPORT, "refused: time.perf_counter replaced while importing kernel.py"),
-        (PATCHES_EVENTS_IN_A_CALL, "refused: torch.cuda.Event.elapsed_time replaced during a call of matmul"),
-        (PATCHES_THE_BENCHMARK, "refused: common.time_launches replaced while importing kernel.py"),
+        (SLOWS_CLOCK_AT_IMPORT, "bench.py", "refused: time.perf_counter replaced while importing kernel.py"),
+        (PATCHES_EVENTS_IN_A_CALL, "bench.py", "refused: torch.cuda.Event.elapsed_time replaced during a call"),
+        (PATCHES_THE_BENCHMARK, "bench.py", "refused: common.time_launches replaced while importing kernel.py"),
+        (LOOSENS_A_THRESHOLD, "bench.py", "refused: common.MIN_EVENT_SHARE replaced while importing kernel.py"),
+        (SHRINKS_THE_CHECK, "check.py", "refused: __main__.SHAPES replaced while importing kernel.py"),
     ],
-    ids=["clock-at-import", "events-in-a-call", "harness-function"],
+    ids=["clock-at-import", "events-in-a-call", "harness-function", "harness-threshold", "check-shapes"],
 )
-def test_a_kernel_that_replaces_the_clocks_or_the_harness_is_refused(tmp_path: Path, cheat: str, expected: str) -> None:
-    result = run_script(example(tmp_path, cheat), "bench.py")
+def test_a_kernel_that_replaces_the_clocks_or_the_harness_is_refused(
+    tmp_path: Path, cheat: str, script: str, expected: str
+) -> None:
+    result = run_script(example(tmp_path, cheat), script)
     assert result.returncode == 1, result.stdout + result.stderr
     assert expected in result.stderr
-    assert "ms: " not in result.stdout
+    assert "ms: " not in result.stdout and "correct on" not in result.stdout
 
 
 def test_a_kernel_that_does_less_once_it_is_being_timed_is_wrong_on_a_timed_launch(tmp_path: Path) -> None:

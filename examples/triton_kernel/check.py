@@ -11,7 +11,8 @@ import warnings
 
 from common import Pinned, config_from_args, load_matmul, need_device, random_inputs, verified_call
 
-SHAPES = [(64, 64, 64), (100, 37, 53), (1, 130, 17), (129, 1, 200), (77, 150, 9), (257, 129, 65)]  # (M, N, K)
+# (M, N, K); a tuple, and pinned: a kernel can neither empty it nor swap it.
+SHAPES = ((64, 64, 64), (100, 37, 53), (1, 130, 17), (129, 1, 200), (77, 150, 9), (257, 129, 65))
 DRAWS = 2  # fresh inputs per shape
 
 

@@ -60,7 +60,7 @@ class Pinned:
     """The functions the protected code times and checks with, recorded before kernel.py is imported.
 
     A candidate that replaces any of them (the clock, the CUDA events, do_bench, the reference matmul,
-    or a function of bench.py, check.py or this module) is refused, whenever it does it."""
+    or a function or constant of bench.py, check.py or this module) is refused, whenever it does it."""
 
     def __init__(self) -> None:
         import triton.testing
@@ -76,7 +76,7 @@ class Pinned:
         # The calling script (bench.py or check.py runs as __main__) and this module: all their functions.
         for label in ("__main__", __name__):
             module = sys.modules[label]
-            names = [name for name, value in vars(module).items() if callable(value) and not name.startswith("__")]
+            names = [name for name in vars(module) if not name.startswith("__")]  # functions and constants
             owners.append((label, module, names))
         self._pinned = [
             (f"{label}.{name}", owner, name, getattr(owner, name)) for label, owner, names in owners for name in names
@@ -102,17 +102,16 @@ def synchronize() -> None:
         torch.cuda.synchronize()  # device-wide: every stream, not only the default one
 
 
-_generator: torch.Generator | None = None
+# Made before kernel.py is imported (and pinned with the rest), reseeded by the OS before every draw.
+_generator = torch.Generator(device=DEVICE) if INTERPRET or torch.cuda.is_available() else None
 
 
 def random_inputs(m: int, n: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """New values in new tensors: no answer a kernel remembers from an earlier call is right for these.
 
-    Drawn from a private generator seeded by the OS, so a kernel cannot replay the sequence."""
-    global _generator
-    if _generator is None:
-        _generator = torch.Generator(device=DEVICE)
-        _generator.manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
+    The seed comes from the OS each time, so a kernel that reseeds or reads the generator cannot replay it."""
+    assert _generator is not None, "need_device() first"
+    _generator.manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
     a = torch.randn(m, k, device=DEVICE, dtype=DTYPE, generator=_generator)
     return a, torch.randn(k, n, device=DEVICE, dtype=DTYPE, generator=_generator)
 
