@@ -170,3 +170,22 @@ def test_a_kernel_that_does_less_once_it_is_being_timed_is_wrong_on_a_timed_laun
     result = run_script(example(tmp_path, LAZY_WHEN_TIMED), "bench.py")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "refused: wrong result on launch 3 of 6 (128^3)" in result.stderr
+
+
+def test_events_that_saw_a_fraction_of_the_synchronised_wall_time_are_refused() -> None:
+    """The GPU half of the stream guard, on the figures it compares (CUDA events need a GPU): an
+    honest launch's events see most of the wall time, a launch on a side stream almost none of it."""
+    script = (
+        "import common\n"
+        "common.refuse_unseen_work(0.42, 0.47)\n"  # an honest 4096^3 launch: events close to the wall
+        "print('honest launch accepted', flush=True)\n"
+        "common.refuse_unseen_work(0.004, 0.47)\n"  # the events closed before the side stream's work
+    )
+    folder = Path(__file__).parent.parent / "examples" / "triton_kernel"
+    env = os.environ | {"TRITON_INTERPRET": "1", "PYTHONDONTWRITEBYTECODE": "1"}  # nothing written in the example
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "honest launch accepted" in result.stdout, result.stderr
+    assert result.returncode == 1
+    assert "refused: CUDA events saw 0.0040 ms but the synchronised wall clock 0.4700 ms" in result.stderr
