@@ -63,3 +63,36 @@ def test_a_moved_branch_is_put_back_recorded_and_refused(tmp_path: Path) -> None
     accepted = cli("best", str(root), "--accept-tamper")
     assert accepted.returncode == 0 and "+LOSS = 0.9" in accepted.stdout
     assert "used anyway, as asked" in accepted.stderr
+
+
+def test_a_branch_left_on_an_earlier_kept_commit_by_a_kill_catches_up_without_a_tamper(tmp_path: Path) -> None:
+    # kill -9 between recording a new best and moving the study branch to it leaves the branch on the
+    # previous best: a commit the study kept, not one a run planted. Resume moves it on and records nothing.
+    proposals = [
+        {"edits": {"train.py": "LOSS = 0.9\n"}, "rationale": "better"},
+        {"edits": {"train.py": "LOSS = 0.8\n"}, "rationale": "better still"},
+    ]
+    files = {"train.py": "LOSS = 1.0\n", "evaluate.py": "import train\nprint('loss:', train.LOSS)\n"}
+    root = code_study(tmp_path / "study", files, proposals, extra='[sandbox]\nkind = "none"\n')
+    spec = root / "autoresearch.toml"
+    spec.write_text(spec.read_text().replace("experiments = 3", "experiments = 2"))
+    assert cli("run", str(root), timeout=180).returncode == 0
+    store = Store(root / ".autoresearch" / "rt", create=False)
+    try:
+        baseline, kept = store.experiments()
+    finally:
+        store.close()
+    assert kept.decision == "kept" and baseline.commit_sha and kept.commit_sha
+    subprocess.run(["git", "update-ref", "refs/heads/autoresearch/rt", baseline.commit_sha], cwd=root, check=True)
+    resumed = cli("run", str(root), "--experiments", "3", timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "moved" not in resumed.stdout + resumed.stderr
+    store = Store(root / ".autoresearch" / "rt", create=False)
+    try:
+        assert recorded(store) == []
+        assert [e.decision for e in store.experiments()] == ["baseline", "kept", "kept"]
+        best_sha = store.experiments()[-1].commit_sha
+    finally:
+        store.close()
+    branch = subprocess.run(["git", "rev-parse", "autoresearch/rt"], cwd=root, capture_output=True, text=True)
+    assert branch.stdout.strip() == best_sha

@@ -145,6 +145,7 @@ class Loop:
         self._tried: dict[str, int] = {}  # params already run (or running) -> the experiment's id
         self._accept_spec_change = accept_spec_change
         self._interrupted = 0
+        self._tampered = False  # stopped on a tamper: an error to look into, not a finished study
         # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
         self._rows = 0  # experiments in the store, all decisions and running ones
         self._failures = FailureStreak()  # the proposer's failures in a row (this run only)
@@ -187,7 +188,7 @@ class Loop:
                     confirmation = self._confirm() if self.spec.noise.confirms and not self._interrupted else ""
                 self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
                 outcome = Outcome(self.best, self.baseline, stopped, self._rows, self._interrupted, confirmation)
-                outcome.failed = self._failures.stop_reason != ""
+                outcome.failed = self._failures.stop_reason != "" or self._tampered
                 if self.observer:
                     self.observer.stopped(self, outcome)
                 return outcome
@@ -249,6 +250,7 @@ class Loop:
             self.evaluator.cancel_all()
             self._in_flight.clear()
             tamper.record(self.store, exc.finding)  # `best` and `apply` refuse from now on; `status` says why
+            self._tampered = True
             return str(exc)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -19,7 +19,7 @@ from autoresearch.run.diagnose import missing_files
 from autoresearch.run.evaluate import CommandEvaluator, Evaluation, Runner
 from autoresearch.run.process import read_tail
 from autoresearch.spec import Spec
-from autoresearch.store import Decision, Experiment
+from autoresearch.store import INCUMBENT, Decision, Experiment
 from autoresearch.workspace.edits import EditError, FileEdit, parse_edits, plan_edits
 from autoresearch.workspace.git import GitError, GitWorkspace, ObjectTampered, ensure_excluded, git
 from autoresearch.workspace.globs import matches_any, normalize_path
@@ -69,6 +69,7 @@ class CodeEvaluator(CommandEvaluator):
         self.git, self.prefix = code_workspace(spec)
         ensure_excluded(self.git.root)
         self.commits: dict[int, str] = {}  # experiment id -> commit, for every evaluated candidate
+        self.kept_commits: set[str] = set()  # the baseline's and every kept candidate's
         self.reference_commit: str | None = None  # the baseline's: protected files are compared with it
         self._lock = threading.Lock()  # git's ref and index updates are not safe from several threads
 
@@ -76,6 +77,8 @@ class CodeEvaluator(CommandEvaluator):
         for experiment in history:
             if experiment.commit_sha:
                 self.commits[experiment.id] = experiment.commit_sha
+                if experiment.decision in INCUMBENT:
+                    self.kept_commits.add(experiment.commit_sha)
                 if experiment.decision == Decision.BASELINE:
                     self.reference_commit = experiment.commit_sha
         super().prime(history)
@@ -331,6 +334,7 @@ class CodeEvaluator(CommandEvaluator):
     def keep(self, experiment: Experiment) -> None:
         if experiment.commit_sha:
             with self._lock:
+                self.kept_commits.add(experiment.commit_sha)
                 self.git.move_best(experiment.commit_sha)
 
     def tampered(self, best: Experiment | None, finished: Sequence[Experiment]) -> str | None:
@@ -344,7 +348,11 @@ class CodeEvaluator(CommandEvaluator):
                         return f"#{experiment.id}'s commit {sha[:12]}: {exc}"
             sha = (self.commits.get(best.id) or best.commit_sha) if best else None
             at = self.git.branch_commit()
-            if sha and at is not None and at != sha:
+            if sha and at is not None and at != sha and at in self.kept_commits:
+                # A commit the study kept before its best: killed between recording a new best and moving
+                # the branch to it. The store is the truth; the branch catches up, and nothing was tampered.
+                self.git.move_best(sha)
+            elif sha and at is not None and at != sha:
                 moved = f"the study branch {self.git.branch} was moved to {at[:12]}, a commit the study did not keep"
                 try:
                     self.git.move_best(sha)  # reconciled with the store, which is the truth
