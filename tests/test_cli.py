@@ -241,3 +241,26 @@ def test_a_fixed_failed_baseline_uses_no_budget_in_the_counters(tmp_path: Path) 
     assert counters == ["[1/3]", "[2/3]", "[3/3]"], run.stdout
     status = cli("status", str(root)).stdout
     assert "experiments 3 / 3" in status and "+1 failed baseline: retried, no budget used" in status
+
+
+def test_control_sequences_a_candidate_wrote_reach_no_terminal(tmp_path: Path) -> None:
+    # A script proposer's rationale and strategy, and the run's own stderr, carry escape sequences (clear
+    # the screen, retitle the window, recolour): log, show, status and run's own lines show them as text.
+    planted = "\x1b[2J\x1b]0;owned\x07\x1b[32mkept +99%"
+    propose = (
+        "import json\n"
+        f"print(json.dumps({{'params': {{'x': 1.0, 'y': -2.0}}, 'rationale': {planted!r}, 'strategy': {planted!r}}}))\n"
+    )
+    bowl = BOWL + f"import sys\nsys.stderr.write({planted!r} + '\\n')\n"
+    root = write_study(
+        tmp_path / "s",
+        bowl_spec(budget=2, proposer=f"script:{sys.executable} propose.py"),
+        {"bowl.py": bowl, "propose.py": propose},
+    )
+    outputs = [cli("run", str(root), timeout=180)]
+    outputs += [cli(command, str(root)) for command in ("log", "status")]
+    outputs.append(cli("show", "2", str(root)))
+    for done in outputs:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "\x1b" not in done.stdout + done.stderr, done.args
+    assert "\\x1b[2J" in outputs[-1].stdout  # shown, as text

@@ -41,21 +41,32 @@ EXTRAS = {
 INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
 
-def console() -> Console:
-    """Styled messages for people (stdout); soft-wrapped, so a pipe gets whole lines."""
+def console(stderr: bool = False) -> Console:
+    """Styled messages for people (stdout); soft-wrapped, so a pipe gets whole lines. Every string it
+    prints is shown literally: a control sequence a candidate wrote (in a rationale, a reason, a log
+    tail) is made visible rather than sent to the terminal (report/escape.py's terminal_text)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    from autoresearch.report.escape import terminal_text
+
+    class TerminalConsole(Console):
+        def render_str(self, text: str, **options: Any) -> Any:
+            return super().render_str(terminal_text(text), **options)
+
+    return TerminalConsole(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return console(stderr=True)
 
 
-def emit(text: str) -> None:
-    """Write TEXT to stdout exactly (a patch must stay a patch), with one final newline."""
+def emit(text: str, exact: bool = False) -> None:
+    """Write TEXT to stdout with one final newline: for people, control characters made visible
+    (terminal_text); EXACT as it is, for what a program reads (a patch must stay a patch, JSON is
+    escaped already)."""
+    from autoresearch.report.escape import terminal_text
+
+    text = text if exact else terminal_text(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 
@@ -463,7 +474,7 @@ def history(path: Path, as_json: bool) -> None:
         holdout_metric=spec.holdout.metric if spec.holdout else None,
     )
     if as_json:
-        emit(json.dumps(history_document(spec, seen), indent=1, default=str))
+        emit(json.dumps(history_document(spec, seen), indent=1, default=str), exact=True)
         return
     from rich.text import Text
 
@@ -527,11 +538,11 @@ def best(path: Path, accept_tamper: bool) -> None:
     _refuse_tampered("showing the best", study, experiment, accept_tamper)
     note(f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}")
     if experiment.params is not None:
-        emit(json.dumps(experiment.params, indent=2, sort_keys=True))
+        emit(json.dumps(experiment.params, indent=2, sort_keys=True), exact=True)
         return
     diff = study.diff_from_baseline(experiment)
     if diff:
-        emit(diff)
+        emit(diff, exact=True)
     else:
         note("(identical to the baseline)")
 

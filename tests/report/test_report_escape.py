@@ -9,7 +9,15 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from autoresearch.report.escape import md_cell, md_code, md_code_cell, md_fence, md_text, spreadsheet_cell
+from autoresearch.report.escape import (
+    md_cell,
+    md_code,
+    md_code_cell,
+    md_fence,
+    md_text,
+    spreadsheet_cell,
+    terminal_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -101,3 +109,24 @@ def test_code_span_and_fence_hold_any_backticks() -> None:
 def test_the_attacks_act_when_not_escaped() -> None:
     # The check above can fail: unescaped, these render as tags, links, images or bare links.
     assert all(_acts(text) for text in ATTACKS_MD[:8])
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "\x1b[2J\x1b[Hkept, +99%",  # clear the screen, then a fake verdict
+        "\x1b]0;owned\x07",  # the window title
+        "\x1b]8;;https://example.invalid\x1b\\click\x1b]8;;\x1b\\",  # a hyperlink
+        "\x9b31mred",  # C1's one-byte CSI
+        "loss: 9\x08\x08\x08 0.1",  # backspaces rub out the true value
+    ],
+)
+def test_terminal_text_shows_control_sequences_and_sends_none(planted: str) -> None:
+    shown = terminal_text(planted)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown)
+    assert "\\x" in shown  # made visible, not dropped silently
+
+
+def test_terminal_text_keeps_lines_and_tabs_and_breaks_on_carriage_returns() -> None:
+    assert terminal_text("a\tb\nc") == "a\tb\nc"
+    assert terminal_text(" 10%\r 50%\r\ndone") == " 10%\n 50%\ndone"

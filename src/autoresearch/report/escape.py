@@ -3,8 +3,8 @@
 Rationales, strategies, failure reasons, feedback, diffs, lessons and an LLM's prose are written by code
 that wants its result to look good; every writer of a format passes such text through this module so
 that it is shown as text and never acts: no spreadsheet formula (CSV/TSV), no raw HTML, link, image or
-autolink (Markdown), no command (LaTeX: report/note.py's `escape`). HTML uses `html.escape`; JSON and
-JSONL are safe by construction.
+autolink (Markdown), no command (LaTeX: report/note.py's `escape`), no terminal control sequence (the
+command line's output). HTML uses `html.escape`; JSON and JSONL are safe by construction.
 """
 
 from __future__ import annotations
@@ -108,3 +108,18 @@ def md_cell(text: object) -> str:
 def md_code_cell(text: object) -> str:
     """md_code for a table cell."""
     return md_code(text).replace("|", "\\|")
+
+
+# -- the terminal ------------------------------------------------------------------------------------
+
+# C0 controls but tab and newline, DEL and C1 controls: ESC starts colour, cursor, title and hyperlink
+# sequences (and C1's CSI/OSC do the same in one byte); a backspace rubs out what a line showed.
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str) -> str:
+    """TEXT as a terminal shows it literally: each control character becomes a visible `\\xNN`, so no
+    sequence in a rationale, a reason or a log tail moves the cursor, recolours, retitles or hides
+    what follows; a carriage return (a progress bar redrawing its line) becomes a newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
