@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from autoresearch.store import Store
 
 ABLATION_SEEDS = 20_000_000  # seed offsets of ablation runs start here, far from experiments' and confirm's
-OUTCOMES = ("carrier", "passenger", "harmful", "superseded", "conflict", "failed")
 # Under the rules without pairs, at least this many interleaved pairs per change: one pair would call a
 # change harmful or the carrier of the gain on a single draw, and gives no interval to say how sure.
 MIN_PAIRS = 3

@@ -75,10 +75,6 @@ class Observer(Protocol):
     def stopped(self, loop: Loop, outcome: Outcome) -> None: ...
 
 
-class _Interrupted(Exception):
-    pass
-
-
 class StoreTampered(Tampered):
     """Another process wrote the study store while experiments ran; the message says what to do."""
 

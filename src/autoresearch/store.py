@@ -13,7 +13,6 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -323,9 +322,6 @@ class Store:
         else:
             rows = self._db.execute("SELECT * FROM experiments WHERE status=? ORDER BY id", (status,)).fetchall()
         return [_row_to_experiment(r) for r in rows]
-
-    def iter_finished(self) -> Iterator[Experiment]:
-        yield from self.experiments(status="done")
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0])

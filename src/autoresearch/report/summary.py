@@ -157,13 +157,6 @@ class Summary:
     holdout_budget: str = ""  # how much of [holdout] budget the study spent (judge.holdout_budget_text)
 
     @property
-    def rows_note(self) -> str:
-        """' (the last N of M; ...)' when the per-experiment table does not show every experiment."""
-        if len(self.rows) >= self.total:
-            return ""
-        return f" (the last {len(self.rows)} of {self.total}; `autoresearch export` has all)"
-
-    @property
     def strict_line(self) -> str | None:
         """'kept K; the strict rule would have kept S' when the study recorded the comparison."""
         if self.strict_kept is None:
