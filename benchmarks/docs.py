@@ -52,6 +52,7 @@ _FENCE = re.compile(r"^```(\S*)\s*$")
 _VOLATILE = [
     (re.compile(r"\b\d+m\d\ds\b"), "<duration>"),
     (re.compile(r"\b\d+(?:\.\d+)?/h\b"), "<rate>/h"),
+    (re.compile(r"\b\d+(?:\.\d+)? experiments/h\b"), "<rate> experiments/h"),
     (re.compile(r"\bduration \d+(?:\.\d+)?s\b"), "duration <seconds>"),
     (re.compile(r"(\"?train_seconds\"?[:=] ?)\d+(?:\.\d+)?"), r"\1<seconds>"),
 ]

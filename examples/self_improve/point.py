@@ -11,6 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+# autoresearch runs a params-mode scorer with PYTHONSAFEPATH (docs/trust.md: no run or proposer can plant a
+# module where it imports from); this scorer's own helpers, beside it and protected, are put on the path here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from functions import value
 
 task = json.loads(Path("secret/task.json").read_text())

@@ -6,6 +6,11 @@ process (it cannot touch the scorer's counters) and its answers are checked ther
 
 import json
 import sys
+from pathlib import Path
+
+# The scorer runs with PYTHONSAFEPATH (docs/trust.md), which this child inherits: the policy beside it is
+# put on the path here, by name.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from policy import decide
 

@@ -9,6 +9,10 @@ guard bounds: how far a second, grammar-free recogniser's phones are from the in
 import sys
 from pathlib import Path
 
+# autoresearch runs a params-mode scorer with PYTHONSAFEPATH (docs/trust.md: no run or proposer can plant a
+# module where it imports from); this scorer's own helpers, beside it and protected, are put on the path here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import voice
 from agent import DANGEROUS, Agent, act
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,14 @@ from autoresearch.run import sandbox_defaults
 from autoresearch.spec import load_spec
 from tests.conftest import PYTHON
 from tests.run.test_diagnose import autoresearch, experiments, library_study
+
+# The environment running these tests is named too (tests name its interpreter in their commands): it is
+# among the named ones when it lives under /tmp, as a CI clone there does.
+OWN = Path(sys.prefix).resolve()
+
+
+def named(root: Path) -> tuple[Path, ...]:
+    return tuple(p for p in sandbox_defaults.named_interpreters(load_spec(root)) if p != OWN)
 
 
 def test_an_executable_named_inside_a_hidden_place_stays_hidden(tmp_path: Path) -> None:
@@ -24,7 +33,7 @@ def test_an_executable_named_inside_a_hidden_place_stays_hidden(tmp_path: Path) 
     tool.chmod(0o755)
     spec_file = root / "autoresearch.toml"
     spec_file.write_text(spec_file.read_text().replace(f'command = "{PYTHON} bench.py"', f'command = "{tool}"'))
-    assert sandbox_defaults.named_interpreters(load_spec(root)) == ()
+    assert named(root) == ()
     stopped = autoresearch(root)
     assert stopped.returncode == 1
     assert "stopped before the baseline: run.command cannot start" in stopped.stdout, stopped.stdout + stopped.stderr
@@ -41,7 +50,7 @@ def test_named_interpreters_are_their_environments_under_tmp(tmp_path: Path) -> 
     guard = f'[[guard]]\nname = "t"\ncommand = "{python} -m pytest --basetemp={tmp_path / "bt"}"'
     root = library_study(tmp_path / "lib", "print('loss: 1.0')\n", extra=guard)
     (root / ".venv" / "bin").mkdir(parents=True)  # the study's own venv: shown too
-    found = sandbox_defaults.named_interpreters(load_spec(root))
+    found = named(root)
     assert found == tuple(sorted({(tmp_path / "env").resolve(), (root / ".venv").resolve()}))
     # Outside /tmp everything is readable already: nothing more is bound ({python} is this venv).
     assert not any(Path(PYTHON).resolve().is_relative_to(f) for f in found)
@@ -88,7 +97,7 @@ def test_a_program_right_in_tmp_is_shown_alone_and_tmp_stays_private(tmp_path: P
         root = library_study(tmp_path / "lib", "print('loss: 1.0')\n")
         spec_file = root / "autoresearch.toml"
         spec_file.write_text(spec_file.read_text().replace(f'command = "{PYTHON} bench.py"', f'command = "{script}"'))
-        assert sandbox_defaults.named_interpreters(load_spec(root)) == (script,)
+        assert named(root) == (script,)
         done = autoresearch(root)
         assert done.returncode == 0, done.stdout + done.stderr
         # The private /tmp is writable and its own: the host's marker is not there, the scratch not here.
