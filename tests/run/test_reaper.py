@@ -62,6 +62,28 @@ def test_a_double_forked_daemon_without_the_token_is_gone_under_a_subreaper(tmp_
     assert _alive_with(marker) == []
 
 
+def test_a_helper_of_ours_started_during_a_run_survives_its_sweep(tmp_path: Path) -> None:
+    """With several workers, another slot's git or proposer starts while a run goes on: a child of
+    ours, in our session, is never taken for an escaped orphan of that run."""
+    import subprocess
+    import threading
+
+    marker = f"m{uuid.uuid4().hex[:12]}"
+    helper: list[subprocess.Popen[bytes]] = []
+    starter = threading.Timer(0.2, lambda: helper.append(subprocess.Popen(["sh", "-c", f"sleep 5; : {marker}"])))
+    with reaper.subreaper():
+        starter.start()
+        _run(tmp_path, "import time\ntime.sleep(0.8)\n")
+        starter.join()
+    try:
+        assert helper and helper[0].poll() is None, "the sweep killed a helper of ours"
+        assert _alive_with(marker) == [helper[0].pid]
+    finally:
+        for process in helper:
+            process.kill()
+            process.wait()
+
+
 def test_a_background_step_never_writes_after_the_run(tmp_path: Path) -> None:
     """`a && b &` where b (in a new session) keeps rewriting a file: nothing changes it once run_command returned."""
     late = "import time\nwhile True:\n    open('metric.txt', 'w').write('late')\n    time.sleep(0.005)\n"

@@ -180,7 +180,10 @@ def members(leader: int, token: str, before: set[int]) -> set[int]:
     """
     me, own_session = os.getpid(), os.getsid(0)
     marker = f"{TOKEN_VAR}={token}\0".encode()
-    escaped = children() - before - _leaders if active() else set()
+    # A run's processes never share our session (its leader starts a new one, and no process can join
+    # another's), so a child of ours in our session is one of our helpers (git, a proposer, another
+    # slot's checkout), never an escaped orphan: with several workers those start during a run.
+    escaped = {pid for pid in children() - before - _leaders if _session(pid) != own_session} if active() else set()
     leader_stat = _stat(leader)  # a zombie until the sweep ends: still readable
     started = leader_stat[3] if leader_stat is not None else 0
     found: set[int] = set()
