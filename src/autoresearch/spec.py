@@ -610,6 +610,14 @@ class Spec(_Section):
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"[[stage]] names must differ: {', '.join(twice)} is used twice; rename one")
+        gated = [stage.name for stage in self.stage if stage.has_threshold]
+        if gated and self.scorer is not None:
+            # A stage's value is what the candidate printed; with a [scorer] that is not trusted, and a kept
+            # candidate that lied at a stage would set a bar no later candidate can meet.
+            raise ValueError(
+                f"stage {gated[0]!r}: max_worse/max_worse_abs compare what the candidate printed, which a study "
+                "with a [scorer] does not trust; remove the threshold (the stage then only has to succeed)"
+            )
         return self
 
     @model_validator(mode="after")

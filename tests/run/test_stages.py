@@ -84,6 +84,23 @@ def test_a_stage_that_reports_nothing_is_named(tmp_path: Path) -> None:
     assert (root / "full-ran.txt").read_text().split() == ["0"]
 
 
+def test_re_measurements_do_not_run_the_stages(tmp_path: Path) -> None:
+    small = "import sys\nopen('small-ran.txt', 'a').write(sys.argv[1] + ' ')\nprint('loss:', 5 - int(sys.argv[1]))\n"
+    root = params_study(
+        tmp_path / "s",
+        f"{PYTHON} exp.py {{cheat}}",
+        [{"params": {"cheat": 1}}],
+        extra=f'[[stage]]\nname = "small"\ncommand = "{PYTHON} small.py {{cheat}}"\nmax_worse = 0.1\n'
+        "[noise]\nrecheck_best = true\n",
+        files={"exp.py": FULL, "small.py": small},
+    )
+    experiments = run(root)
+    assert [e.decision for e in experiments] == ["baseline", "kept"]
+    assert "recheck" in experiments[1].extra  # the new best was measured again...
+    assert (root / "full-ran.txt").read_text().split().count("1") > 1
+    assert (root / "small-ran.txt").read_text().split() == ["0", "1"]  # ...without its stages
+
+
 BASE = {"run": {"command": "true"}, "metric": {"name": "loss"}, "params": {"x": {"low": 0.0, "high": 1.0}}}
 
 
@@ -92,6 +109,7 @@ def test_stage_spec_errors_are_one_clear_line() -> None:
         ({"name": "a", "command": "true", "max_worse": 0.1, "max_worse_abs": 1}, "not both"),
         ({"name": "a", "command": "true", "max_worse": -1}, "max_worse"),
         ({"name": "a"}, "command"),
+        ({"name": "a b", "command": "true"}, "stage.0.name"),
     ]:
         with pytest.raises(SpecError) as info:
             spec_from_dict({**BASE, "stage": [stage]})
@@ -99,6 +117,11 @@ def test_stage_spec_errors_are_one_clear_line() -> None:
     with pytest.raises(SpecError) as info:
         spec_from_dict({**BASE, "stage": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]})
     assert "a is used twice" in str(info.value)
+    scored = {**BASE, "scorer": {"command": "true"}, "stage": [{"name": "a", "command": "x", "max_worse": 0.1}]}
+    with pytest.raises(SpecError) as info:
+        spec_from_dict(scored)
+    assert "does not trust" in str(info.value)
+    spec_from_dict({**scored, "stage": [{"name": "a", "command": "x"}]})  # a pass/fail stage is fine
 
 
 def test_thresholds_follow_the_direction() -> None:

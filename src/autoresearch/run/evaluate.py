@@ -334,9 +334,9 @@ class CommandEvaluator(Evaluator):
         repeats: int | None,
         slot: int | None,
     ) -> Evaluation:
+        log_dir = log_dir or self.log_dir(experiment)
         staged: stages.StageOutcome | None = None
-        if log_dir is None and self.spec.stage:  # the first measurement; re-measurements name a folder
-            log_dir = self.log_dir(experiment)
+        if repeats is None and self.spec.stage:  # the first measurement: re-measurements give their repeats
             staged = stages.run_stages(
                 self, root, experiment, proposal, log_dir, self.spec.study.seed + seed_offset, slot, self.stage_bar
             )
@@ -349,7 +349,6 @@ class CommandEvaluator(Evaluator):
                     stopped.rejected = staged.rejected
                 return stopped
             root = self.fresh_root(experiment, root)
-        log_dir = log_dir or self.log_dir(experiment)
         count = repeats or self.repeats_for(experiment)
         protected = self.protected()
         before = integrity.protected_hashes(root, protected)
