@@ -134,3 +134,22 @@ def test_thresholds_follow_the_direction() -> None:
     assert missed(absolute, -1.5, 0.0, 1, "maximize") is None
     assert missed(absolute, -2.5, 0.0, 1, "maximize") is not None
     assert missed(StageSection(name="s", command="true"), 1e9, 0.0, 1, "minimize") is None
+
+
+def test_on_resume_the_bar_is_the_stored_best() -> None:
+    from autoresearch.run.stages import StageBar
+    from autoresearch.store import Decision, Experiment
+
+    def row(id: int, decision: Decision, objective: float) -> Experiment:
+        return Experiment(
+            id=id, status="done", proposal={}, created_at=0.0, decision=decision, objective=objective,
+            extra={"stages": {"small": objective + 1}},
+        )  # fmt: skip
+
+    history = [row(1, Decision.BASELINE, 5.0), row(2, Decision.KEPT, 3.0), row(3, Decision.REJECTED, 1.0)]
+    bar = StageBar("minimize")
+    bar.prime(history)
+    assert bar.incumbent() == (2, {"small": 4.0})  # the rejected #3's better number is no bar
+    maximising = StageBar("maximize")
+    maximising.prime(history)
+    assert maximising.incumbent() == (1, {"small": 6.0})
