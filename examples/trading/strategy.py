@@ -111,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True, help="the candidate's parameters (JSON)")
     parser.add_argument("--holdout", type=Path, help="score this never-seen period instead of the search windows")
+    parser.add_argument("--windows", type=int, help="score only the first N windows (a cheap [[stage]])")
     args = parser.parse_args()
     params = strategy_params(json.loads(Path(args.config).read_text()))
     prices = load(SEARCH_DATA)
@@ -123,7 +124,7 @@ def main() -> None:
             print(f"holdout_{name}: {value:.6f}")
         return
     results = []
-    for year in WINDOWS:
+    for year in WINDOWS[: args.windows]:
         result = backtest_window(prices, pd.Timestamp(f"{year}-01-01"), pd.Timestamp(f"{year}-12-31"), params)
         print(
             f"window {year}: sharpe {result['sharpe']:+.2f}  return {result['return_pct']:+6.1f}%  "

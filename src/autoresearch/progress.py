@@ -167,6 +167,11 @@ def status_text(spec: Spec, store: Store) -> str:
     recorded, strict = store.strict_keep_counts()
     if recorded:
         lines.append(f"kept {s.counts.get(Decision.KEPT, 0)}; the strict rule would have kept {strict}")
+    at_stage = store.stage_rejections()
+    if at_stage:
+        order = [stage.name for stage in spec.stage]
+        parts = sorted(at_stage.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+        lines.append(f"rejected at a stage: {sum(at_stage.values())} ({', '.join(f'{name} {n}' for name, n in parts)})")
     flagged = store.count_flagged()
     if flagged:
         lines.append(f"flagged {flagged} (see `autoresearch show ID`)")
@@ -228,6 +233,12 @@ def show_text(e: Experiment) -> str:
         lines.append(
             f"repeats    {json.dumps(extra['repeats'])} (seeds {extra.get('seeds')}, std {_fmt(extra.get('std'))})"
         )
+    if isinstance(extra.get("stages"), dict):  # [[stage]] values, then the full run's
+        shown_stages = ", ".join(f"{name} = {_fmt(value)}" for name, value in extra["stages"].items())
+        lines.append(
+            f"stages     {shown_stages or '(no values)'}"
+            + (f"; rejected at {extra['stage_rejected']}" if extra.get("stage_rejected") else "")
+        )
     for flag in extra.get("flags", []):
         lines.append(f"FLAG       {flag}")
     if "recheck" in extra:
@@ -255,6 +266,7 @@ def show_text(e: Experiment) -> str:
         lines.append(f"logs       {folder}")
         # The run's own logs, then each guard's (guard-<name>.stdout.log ...), which say why it failed.
         guards = sorted(p.name for p in folder.glob("guard-*.log")) if folder.is_dir() else []
+        guards += sorted(p.name for p in folder.glob("stage-*.log")) if folder.is_dir() else []
         for name in ("stdout.log", "stderr.log", *guards):
             tail = read_tail(folder / name, 1500, whole_lines=True).rstrip()
             if tail:

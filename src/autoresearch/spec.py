@@ -283,6 +283,29 @@ class GuardSection(_Section):
         return self
 
 
+class StageSection(_Section):
+    """A cheaper evaluation run before the full command (a smoke test, a small batch): a candidate that
+    fails it, or whose value there is worse than the incumbent's by more than the threshold, is rejected
+    without the full run (run/stages.py)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    command: str = Field(min_length=1)
+    metric: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")  # default: [metric] name
+    timeout: Duration = 600.0
+    max_worse: float | None = Field(default=None, ge=0)  # relative to the incumbent's value at this stage
+    max_worse_abs: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> StageSection:
+        if self.max_worse is not None and self.max_worse_abs is not None:
+            raise ValueError(f"stage {self.name!r}: give max_worse (relative) or max_worse_abs, not both")
+        return self
+
+    @property
+    def has_threshold(self) -> bool:
+        return self.max_worse is not None or self.max_worse_abs is not None
+
+
 class NoiseSection(_Section):
     """How a candidate must beat the incumbent: by anything (strict), by min_delta, beyond the noise
     (significant), or on interleaved pairs of runs against the incumbent (paired)."""
@@ -543,6 +566,7 @@ class Spec(_Section):
     params: dict[str, ParamSpec] = {}
     code: CodeSection | None = None
     guard: list[GuardSection] = []
+    stage: list[StageSection] = []
     proposer: ProposerSection = ProposerSection()
     budget: BudgetSection = BudgetSection()
     search: SearchSection = SearchSection()
@@ -577,6 +601,22 @@ class Spec(_Section):
             raise ValueError(
                 'noise.rule = "significant" needs a noise estimate: set run.repeats >= 2 (each candidate is '
                 "measured several times) or noise.baseline_repeats >= 2 (the baseline's spread is used)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _stages(self) -> Spec:
+        names = [stage.name for stage in self.stage]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"[[stage]] names must differ: {', '.join(twice)} is used twice; rename one")
+        gated = [stage.name for stage in self.stage if stage.has_threshold]
+        if gated and self.scorer is not None:
+            # A stage's value is what the candidate printed; with a [scorer] that is not trusted, and a kept
+            # candidate that lied at a stage would set a bar no later candidate can meet.
+            raise ValueError(
+                f"stage {gated[0]!r}: max_worse/max_worse_abs compare what the candidate printed, which a study "
+                "with a [scorer] does not trust; remove the threshold (the stage then only has to succeed)"
             )
         return self
 
@@ -641,6 +681,7 @@ MEASUREMENT_KEYS = (
     "params",
     "code",
     "guard",
+    "stage",
     "holdout",
     "noise",
     "integrity",

@@ -390,6 +390,15 @@ class Store:
             ).fetchone()[0]
         )
 
+    def stage_rejections(self) -> dict[str, int]:
+        """Candidates rejected at a [[stage]] (run/stages.py), per stage name."""
+        rows = self._db.execute(
+            "SELECT json_extract(extra, '$.stage_rejected'), COUNT(*) FROM experiments "
+            "WHERE decision = ? AND json_extract(extra, '$.stage_rejected') IS NOT NULL GROUP BY 1",
+            (Decision.REJECTED,),
+        ).fetchall()
+        return {str(name): int(count) for name, count in rows}
+
     def count_holdout_decisions(self) -> int:
         """Candidates the holdout decided (the baseline's holdout value is not a decision)."""
         return int(

@@ -26,7 +26,7 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
-from autoresearch.run import consumed, feedback, integrity, nofollow, pagecache, planted, sandbox
+from autoresearch.run import consumed, feedback, integrity, nofollow, pagecache, planted, sandbox, stages
 from autoresearch.run import diagnose as diagnose_run
 from autoresearch.run.holdout import score_holdout
 from autoresearch.run.process import RunResult, experiment_env, read_tail, run_command
@@ -223,11 +223,16 @@ class CommandEvaluator(Evaluator):
         self.hooks = planted.Snapshot.of(spec.root) if spec.code is None and commands else None
         self.devices: dict[int, Slot] = {}  # slot -> its GPUs and CPUs
         self.ran_in: dict[int, int] = {}  # experiment id -> the slot it ran in (re-measured there)
+        self.stage_bar = stages.StageBar(spec.study.direction)  # the incumbent's [[stage]] values
+
+    def keep(self, experiment: Experiment) -> None:
+        self.stage_bar.follow(experiment)
 
     def use_slots(self, slots: dict[int, Slot]) -> None:
         self.devices = self.runner.use_slots(slots)
 
     def prime(self, history: Sequence[Experiment]) -> None:
+        self.stage_bar.prime(history)
         self.runner.prime(self)
 
     def preflight(self) -> str:
@@ -330,6 +335,20 @@ class CommandEvaluator(Evaluator):
         slot: int | None,
     ) -> Evaluation:
         log_dir = log_dir or self.log_dir(experiment)
+        staged: stages.StageOutcome | None = None
+        if repeats is None and self.spec.stage:  # the first measurement: re-measurements give their repeats
+            staged = stages.run_stages(
+                self, root, experiment, proposal, log_dir, self.spec.study.seed + seed_offset, slot, self.stage_bar
+            )
+            extra = {"stages": staged.values, "stage_seconds": staged.seconds}
+            if staged.rejected is not None:  # the full command never runs: the cost is the stages' time
+                stopped = Evaluation(duration=staged.seconds, extra=extra | {"stage_rejected": staged.failed_stage})
+                if _is_baseline(experiment):  # the user's own code: a failure to fix, not a rejection
+                    stopped.error = staged.rejected
+                else:
+                    stopped.rejected = staged.rejected
+                return stopped
+            root = self.fresh_root(experiment, root)
         count = repeats or self.repeats_for(experiment)
         protected = self.protected()
         before = integrity.protected_hashes(root, protected)
@@ -349,6 +368,8 @@ class CommandEvaluator(Evaluator):
             if evaluation.error is not None:
                 break
         evaluation = runs[0][0] if count == 1 else aggregate(runs, count)
+        if staged is not None:
+            evaluation.extra.update(stages=staged.values, stage_seconds=staged.seconds)
         if touched:
             evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
         elif evaluation.error is None:

@@ -332,6 +332,7 @@ class CodeEvaluator(CommandEvaluator):
             self.git.remove_worktrees()
 
     def keep(self, experiment: Experiment) -> None:
+        super().keep(experiment)  # the incumbent's [[stage]] values
         if experiment.commit_sha:
             with self._lock:
                 self.kept_commits.add(experiment.commit_sha)
