@@ -275,6 +275,7 @@ def summarize(
                 Decision.REVERTED,
                 Decision.FAILED,
                 Decision.REJECTED,
+                Decision.PRUNED,
                 "running",
             )
         },
