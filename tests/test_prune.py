@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from optuna.trial import TrialState
 
 from autoresearch.prune import (
     LogWatcher,
@@ -22,6 +23,7 @@ from autoresearch.prune import (
     rungs,
 )
 from autoresearch.spec import SpecError, spec_from_dict
+from tests.conftest import PYTHON, cli, study_rows, write_study
 
 # Validation losses per epoch of five finished runs: at step 3 their values are 0.9, 0.8, 0.7, 0.6, 0.5.
 EARLIER = [[1.5 - 0.1 * k, 1.2 - 0.1 * k, 0.9 - 0.1 * k, 0.8 - 0.1 * k] for k in range(5)]
@@ -155,3 +157,74 @@ def test_a_losing_run_is_stopped_early_and_a_good_one_runs_to_its_end(tmp_path: 
     assert verdict is not None and verdict.step == 2 and "epoch 5" not in output
     code, output, verdict = _watch(tmp_path, [1.0, 0.7, 0.5, 0.4])
     assert code == 0 and verdict is None and output.endswith("END OF RUN\n")
+
+
+# A training job: its validation loss per epoch falls towards (x - 0.3)^2, so a far x loses from epoch 2.
+TRAIN = """
+import json, sys, time
+x = json.load(open(sys.argv[1]))["x"]
+for epoch in range(1, 9):
+    print(f"val_loss: {(x - 0.3) ** 2 + 1.0 / epoch:.6f}", flush=True)
+    time.sleep(0.3)
+print("END OF TRAINING", flush=True)
+"""
+
+
+def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: Path) -> None:
+    study = write_study(
+        tmp_path / "train",
+        f"""
+        [study]
+        name = "train"
+        [run]
+        command = "{PYTHON} train.py {{params_file}}"
+        timeout = "60s"
+        [metric]
+        name = "val_loss"
+        [params]
+        x = {{ low = -3.0, high = 3.0, default = -1.0 }}
+        [proposer]
+        use = "random"
+        [budget]
+        experiments = 8
+        [prune]
+        rule = "median"
+        min_runs = 1
+        warmup_steps = 1
+        """,
+        {"train.py": TRAIN},
+    )
+    result = cli("run", cwd=study, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = study_rows(study / ".autoresearch" / "train")
+    logs = {e.id: (study / ".autoresearch" / "train" / "experiments" / f"{e.id:05d}" / "stdout.log") for e in rows}
+    baseline = rows[0]
+    assert baseline.decision == "baseline" and "END OF TRAINING" in logs[baseline.id].read_text()
+    pruned = [e for e in rows if e.decision == "pruned"]
+    best = min(e.objective for e in rows if e.objective is not None)
+    assert pruned, [(e.id, e.decision, e.reason) for e in rows]
+    for e in pruned:
+        record = e.extra["pruned"]
+        assert record["rule"] == "median" and 2 <= record["step"] < 8 and record["value"] > record["reference"]
+        assert e.reason is not None and e.reason.startswith(f"pruned at step {record['step']}: val_loss ")
+        assert e.objective is None and "END OF TRAINING" not in logs[e.id].read_text()  # stopped, not finished
+        # No true improvement was pruned: had it run to its end, it would have lost to the study's best.
+        assert e.params is not None and (e.params["x"] - 0.3) ** 2 + 1 / 8 > best
+    for e in rows:
+        if e.decision != "pruned":
+            assert "END OF TRAINING" in logs[e.id].read_text() and len(e.extra["prune_curve"]) == 8
+    # Status, the report and `show` say it.
+    status = cli("status", cwd=study)
+    assert f"pruned {len(pruned)}" in status.stdout, status.stdout
+    shown = cli("show", str(pruned[0].id), cwd=study)
+    assert "pruned at step" in shown.stdout, shown.stdout
+    # A resumed study's sampler is told the pruned trials as Optuna's PRUNED, with the value that decided.
+    from autoresearch.propose.samplers import SamplerProposer
+    from autoresearch.spec import load_spec
+
+    proposer = SamplerProposer(load_spec(study), "tpe", rows)
+    told = [t for t in proposer.study.get_trials() if t.state == TrialState.PRUNED]
+    assert len(told) == len(pruned)
+    assert sorted(list(t.intermediate_values.items()) for t in told) == sorted(
+        [(e.extra["pruned"]["step"], e.extra["pruned"]["value"])] for e in pruned
+    )

@@ -20,15 +20,22 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autoresearch.metrics import parse_metric_lines
 
+if TYPE_CHECKING:
+    from autoresearch.spec import Spec
+    from autoresearch.store import Experiment
+
+# The most steps of a run's curve kept with it (extra["prune_curve"]) for later runs to be compared with.
+MAX_CURVE_STEPS = 10_000
 # The most bytes of a log line the watcher holds while waiting for its end (a longer one is no metric line).
 MAX_LINE_BYTES = 4096
 
@@ -185,7 +192,7 @@ class Pruner:
     ) -> None:
         self.section = section
         self.metric = metric
-        self.earlier = [list(curve) for curve in earlier]
+        self.earlier = earlier
         self.minimize = minimize
 
     def judge(self, curve: Sequence[float]) -> Verdict | None:
@@ -222,8 +229,14 @@ class LogWatcher:
         self.path = path
         self.pruner = pruner
         self.curve: list[float] = []
+        self.verdict: Verdict | None = None  # the first verdict a poll found (the run is then stopped)
         self._offset = 0
         self._partial = b""
+
+    def stops(self) -> bool:
+        """For run_command's WATCH: whether the run is to be stopped now."""
+        self.verdict = self.verdict or self.poll()
+        return self.verdict is not None
 
     def poll(self) -> Verdict | None:
         """The verdict that stops the run, if the lines written since the last poll bring one."""
@@ -253,6 +266,41 @@ class LogWatcher:
             if verdict is not None:
                 return verdict
         return None
+
+
+class EarlierCurves:
+    """The curves of a study's finished, measured runs (baseline, kept, reverted: as Optuna compares with
+    complete trials), read from the loop's growing history: each experiment once, when it is new."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._read = 0
+        self._curves: list[list[float]] = []
+
+    def of(self, history: Sequence[Experiment]) -> list[list[float]]:
+        with self._lock:
+            new = history[self._read :]
+            self._read += len(new)
+            for experiment in new:
+                curve = experiment.extra.get("prune_curve")
+                if experiment.ok and isinstance(curve, list):
+                    self._curves.append(curve)
+            return list(self._curves)  # this run's own list: later runs are not compared with midway
+
+
+def study_pruner(spec: Spec, earlier: list[list[float]]) -> Pruner | None:
+    """The study's pruner comparing with EARLIER curves, or None without [prune]."""
+    if spec.prune is None:
+        return None
+    metric = spec.prune.metric_name(spec.metric.name)
+    return Pruner(spec.prune, metric, earlier, minimize=spec.study.direction == "minimize")
+
+
+def recorded_curve(output: str, metric: str) -> list[float]:
+    """The values of METRIC a finished run printed, in order (at most MAX_CURVE_STEPS), to store with it."""
+    printed: dict[str, list[float]] = {}
+    parse_metric_lines(output, printed)
+    return printed.get(metric, [])[:MAX_CURVE_STEPS]
 
 
 def _num(value: float) -> str:
