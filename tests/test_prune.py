@@ -228,3 +228,40 @@ def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: P
     assert sorted(list(t.intermediate_values.items()) for t in told) == sorted(
         [(e.extra["pruned"]["step"], e.extra["pruned"]["value"])] for e in pruned
     )
+
+
+def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_baseline(tmp_path: Path) -> None:
+    from autoresearch.propose.base import Proposal
+    from autoresearch.run.evaluate import CommandEvaluator
+    from autoresearch.store import Decision, Experiment
+
+    (tmp_path / "train.py").write_text(TRAIN)
+    spec = spec_from_dict(
+        {
+            "run": {"command": f"{PYTHON} train.py {{params_file}}", "timeout": "60s"},
+            "metric": {"name": "val_loss"},
+            "params": {"x": {"low": -3.0, "high": 3.0}},
+            "prune": {"min_runs": 2},
+        },
+        root=tmp_path,
+    )
+    evaluator = CommandEvaluator(spec)
+    good = [0.01 + 1.0 / epoch for epoch in range(1, 9)]  # x = 0.4: the curves of two finished runs
+    history = [
+        Experiment(i, "done", {"params": {"x": 0.4}}, 0.0, decision=Decision.REVERTED, extra={"prune_curve": good})
+        for i in (1, 2)
+    ]
+    evaluator.prime(history)
+
+    def experiment(number: int, **extra: object) -> Experiment:
+        return Experiment(number, "running", {"params": {"x": 2.5}}, 0.0, params={"x": 2.5}, extra=dict(extra))
+
+    losing = Proposal(params={"x": 2.5})
+    first = evaluator.evaluate(experiment(3), losing, 0)
+    assert first.pruned is not None and first.pruned.startswith("pruned at step 1: val_loss 5.84")
+    assert first.objective is None and first.extra["pruned"]["reference"] == pytest.approx(1.01)
+    # The same losing run measured again (a recheck, paired runs, confirm), or as the baseline, runs to its end.
+    again = evaluator.remeasure(experiment(3), for_experiment=experiment(3), seed_offset=7)
+    assert again.pruned is None and again.objective == pytest.approx(4.84 + 1 / 8)
+    baseline = evaluator.evaluate(experiment(4, baseline=True), losing, 0)
+    assert baseline.pruned is None and baseline.objective == pytest.approx(4.84 + 1 / 8)
