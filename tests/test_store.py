@@ -80,3 +80,30 @@ def test_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
         holder.wait()
     with RunLock(tmp_path):  # the kernel released the dead holder's lock
         pass
+
+
+def test_a_schema_1_store_is_migrated_to_allow_pruned_keeping_its_rows(tmp_path: Path) -> None:
+    from autoresearch import store as store_module
+
+    old = sqlite3.connect(tmp_path / "study.db")
+    old.executescript(store_module._SCHEMA.replace(", 'pruned'", ""))  # the schema-1 CHECK
+    old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    old.execute(
+        "INSERT INTO experiments (id, status, decision, proposal, objective, created_at) "
+        "VALUES (1, 'done', 'baseline', '{}', 0.5, 1.0)"
+    )
+    old.commit()
+    with pytest.raises(sqlite3.IntegrityError):  # what schema 1 refuses
+        old.execute(
+            "INSERT INTO experiments (status, decision, proposal, created_at) VALUES ('done', 'pruned', '{}', 2)"
+        )
+    old.close()
+    store = Store(tmp_path)
+    kept = store.get(1)
+    assert kept is not None and kept.decision == Decision.BASELINE and kept.objective == 0.5
+    pruned = store.start_experiment(proposal={})
+    store.finish_experiment(pruned.id, decision=Decision.PRUNED, reason="pruned at step 2")
+    assert store.counts_by_decision() == {"baseline": 1, "pruned": 1}
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+    store.close()
+    Store(tmp_path).close()  # opening again migrates nothing

@@ -19,6 +19,7 @@ _STATUS: dict[str, str] = {
     Decision.REVERTED: "discard",
     Decision.REJECTED: "discard",
     Decision.FAILED: "crash",
+    Decision.PRUNED: "discard",
 }
 
 

@@ -431,6 +431,8 @@ class Loop:
         is_baseline = bool(experiment.extra.get("baseline"))
         if evaluation.rejected is not None:
             decision, reason = Decision.REJECTED, evaluation.rejected
+        elif evaluation.pruned is not None:  # its curve was losing: stopped early, never kept
+            decision, reason = Decision.PRUNED, evaluation.pruned
         elif evaluation.error is not None or evaluation.objective is None:
             decision, reason = Decision.FAILED, evaluation.error or "no objective"
         elif is_baseline:

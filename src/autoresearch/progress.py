@@ -35,6 +35,7 @@ _STYLE: dict[str, str] = {
     Decision.REVERTED: "yellow",
     Decision.FAILED: "red",
     Decision.REJECTED: "magenta",
+    Decision.PRUNED: "blue",
 }
 
 

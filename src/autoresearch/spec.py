@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from autoresearch.prune import PruneSection
+
 if TYPE_CHECKING:
     from autoresearch.store import Store
 
@@ -576,6 +578,7 @@ class Spec(_Section):
     profile: ProfileSection | None = None
     integrity: IntegritySection = IntegritySection()
     sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
+    prune: PruneSection | None = None  # early stopping of losing runs (prune.py)
 
     # Where the spec was read from; set by load_spec, not by the user.
     root: Path = Field(default=Path("."), exclude=True)
@@ -633,6 +636,18 @@ class Spec(_Section):
             raise ValueError(
                 f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not '
                 f"{self.proposer.use!r}; the sampler is [search.hybrid] sampler = {self.search.hybrid.sampler!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _prune_metric(self) -> Spec:
+        # The watcher reads the experiment's own `name: value` lines; a metric a scorer prints, or one read
+        # from JSON or by a regex, is not such a curve.
+        read_elsewhere = self.metric.json_file or self.metric.pattern or self.scorer
+        if self.prune is not None and self.prune.metric is None and read_elsewhere:
+            raise ValueError(
+                "prune.metric: the study's metric is not the experiment's `name: value` lines; set prune.metric = "
+                '"<a metric the experiment prints once per step>"'
             )
         return self
 
@@ -774,7 +789,9 @@ def is_budget_key(key: str) -> bool:
 
 
 def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
-    normalised = json.loads(json.dumps(spec.model_dump(mode="json", by_alias=True, exclude={"root"}), default=str))
+    # An unset [prune] is left out, so the hash of a study's spec from before [prune] existed is unchanged.
+    excluded = {"root"} | ({"prune"} if spec.prune is None else set())
+    normalised = json.loads(json.dumps(spec.model_dump(mode="json", by_alias=True, exclude=excluded), default=str))
     return SpecSnapshot(raw=json.loads(json.dumps(raw, default=str)), normalised=normalised)
 
 

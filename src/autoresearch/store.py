@@ -20,7 +20,7 @@ from typing import Any
 
 from autoresearch.direction import score
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the 'pruned' decision
 DB_NAME = "study.db"
 LOCK_NAME = "run.lock"
 
@@ -33,13 +33,15 @@ class Decision(StrEnum):
     REVERTED = "reverted"
     FAILED = "failed"  # crash, timeout, unparsable metric
     REJECTED = "rejected"  # guard, integrity or validation failure
+    PRUNED = "pruned"  # stopped early by a [prune] rule: its curve was losing (never kept)
 
 
 DECISIONS = tuple(Decision)
 INCUMBENT = (Decision.BASELINE, Decision.KEPT)  # the decisions that make an experiment the best
 MEASURED = (Decision.BASELINE, Decision.KEPT, Decision.REVERTED)  # finished with a usable objective
 FAILURES = (Decision.FAILED, Decision.REJECTED)
-JUDGED = (Decision.KEPT, Decision.REVERTED, Decision.FAILED, Decision.REJECTED)  # candidates, not the baseline
+# Candidates, not the baseline.
+JUDGED = (Decision.KEPT, Decision.REVERTED, Decision.FAILED, Decision.REJECTED, Decision.PRUNED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     id          INTEGER PRIMARY KEY,
     parent_id   INTEGER REFERENCES experiments(id),
     status      TEXT NOT NULL CHECK (status IN ('running', 'done')),
-    decision    TEXT CHECK (decision IN ('baseline', 'kept', 'reverted', 'failed', 'rejected')),
+    decision    TEXT CHECK (decision IN ('baseline', 'kept', 'reverted', 'failed', 'rejected', 'pruned')),
     reason      TEXT,
     proposer    TEXT,
     strategy    TEXT,
@@ -232,7 +234,20 @@ class Store:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._db.execute(statement)
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-            # Future migrations: `if version < 2: ALTER TABLE ...` here, each in this transaction.
+            elif version < 2:
+                self._allow_pruned()
+            # Future migrations: `if version < 3: ALTER TABLE ...` here, each in this transaction.
+
+    def _allow_pruned(self) -> None:
+        """Schema 1 -> 2: the decision CHECK gains 'pruned'. SQLite cannot alter a CHECK, so the table is
+        rebuilt (same columns, rows and ids) in the migration's transaction."""
+        create = next(s for s in _SCHEMA.split(";") if "TABLE IF NOT EXISTS experiments" in s)
+        self._db.execute(create.replace("TABLE IF NOT EXISTS experiments", "TABLE experiments_v2"))
+        self._db.execute("INSERT INTO experiments_v2 SELECT * FROM experiments")
+        self._db.execute("DROP TABLE experiments")
+        self._db.execute("ALTER TABLE experiments_v2 RENAME TO experiments")
+        self._db.execute("CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status)")
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     class _Tx:
         def __init__(self, db: sqlite3.Connection) -> None:

@@ -137,7 +137,7 @@ def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
     line = clip(" ".join(parts), limits.item_chars)
     if mode == "code" and exp.diff:
         line += "\n" + _indent(clip(exp.diff.strip(), limits.item_chars))
-    if exp.decision in FAILURES and exp.reason:
+    if (exp.decision in FAILURES or exp.decision == Decision.PRUNED) and exp.reason:  # pruned: at which step, why
         line += f"\n  why: {clip_tail(' '.join(exp.reason.split()), limits.reason_chars)}"
     said = (exp.extra or {}).get("feedback")
     if said:

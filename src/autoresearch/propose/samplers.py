@@ -41,7 +41,7 @@ from autoresearch.propose.base import Context, Proposal, ProposalError, SearchEx
 from autoresearch.propose.flat_samplers import IndexedCmaEsSampler, WindowedTPESampler
 from autoresearch.propose.prompt import fmt_number, fmt_params
 from autoresearch.spec import ParamSpec, Spec
-from autoresearch.store import Experiment
+from autoresearch.store import Decision, Experiment
 from autoresearch.workspace.params import params_key
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -160,9 +160,16 @@ class SamplerProposer:
             self._add_trial(repeat["params"], repeat.get("value"), repeat.get("attrs", {}))
         value = self._value(experiment)
         self.tried[params_key(params)] = value
-        self._add_trial(params, value, experiment.extra.get("sampler_attrs", {}))
+        self._add_trial(params, value, experiment.extra.get("sampler_attrs", {}), _pruned_at(experiment))
 
-    def _add_trial(self, params: dict[str, Any], value: float | None, attrs: dict[str, Any]) -> None:
+    def _add_trial(
+        self,
+        params: dict[str, Any],
+        value: float | None,
+        attrs: dict[str, Any],
+        pruned: tuple[int, float] | None = None,
+    ) -> None:
+        state = TrialState.COMPLETE if value is not None else TrialState.PRUNED if pruned else TrialState.FAIL
         # Params outside a space the user has since narrowed are kept out of the model.
         with contextlib.suppress(ValueError):
             self.study.add_trial(
@@ -170,8 +177,9 @@ class SamplerProposer:
                     params=params,
                     distributions=self.space,
                     value=value,
-                    state=TrialState.COMPLETE if value is not None else TrialState.FAIL,
+                    state=state,
                     system_attrs=attrs,
+                    intermediate_values=dict([pruned]) if pruned else None,
                 )
             )
             self.trials += 1
@@ -191,8 +199,11 @@ class SamplerProposer:
         bisect.insort(self.top, (sign(self.direction) * value, self.trials, dict(params)), key=lambda t: t[:2])
         del self.top[TOP_POINTS:]
 
-    def _tell(self, trial: optuna.trial.Trial, value: float | None) -> None:
-        if value is None:
+    def _tell(self, trial: optuna.trial.Trial, value: float | None, pruned: tuple[int, float] | None = None) -> None:
+        if value is None and pruned is not None:  # as Optuna's own pruned trials: TPE ranks it by its last value
+            trial.report(pruned[1], pruned[0])
+            self.study.tell(trial, state=TrialState.PRUNED)
+        elif value is None:
             self.study.tell(trial, state=TrialState.FAIL)
         else:
             self.study.tell(trial, value)
@@ -242,7 +253,7 @@ class SamplerProposer:
         if trial is None:
             self._add_finished(experiment)
         else:
-            self._tell(trial, value)
+            self._tell(trial, value, _pruned_at(experiment))
 
     # -- another proposer's points (the hybrid policy) ------------------------------------------------
 
@@ -308,6 +319,17 @@ class SamplerProposer:
             f"sigma {optimizer._sigma:.3g} (in units of each parameter's range); mean and one-sigma spread: "
             + "; ".join(parts)
         )
+
+
+def _pruned_at(experiment: Experiment) -> tuple[int, float] | None:
+    """(step, value) where a [prune] rule stopped EXPERIMENT, or None (not pruned, or NaN: told as failed)."""
+    pruned = experiment.extra.get("pruned") if experiment.decision == Decision.PRUNED else None
+    if not isinstance(pruned, dict):
+        return None
+    step, value = pruned.get("step"), pruned.get("value")
+    if not isinstance(step, int) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return step, float(value)
 
 
 def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str:

@@ -56,6 +56,7 @@ _DECISION_CODE = {
     Decision.REVERTED: "r",
     Decision.FAILED: "f",
     Decision.REJECTED: "x",
+    Decision.PRUNED: "p",
     None: "u",
 }
 _SORT_KEYS = {"id", "objective", "decision", "strategy", "duration", "cost_usd", "started_at", "status"}
@@ -215,7 +216,7 @@ class StudyView:
                     incumbents.append((r["id"], obj))
                     if r["global_best"] and decided_last(r["finished_at"], r["id"]) >= incumbent_key:
                         incumbent, incumbent_key = r, decided_last(r["finished_at"], r["id"])
-            elif decision in FAILURES:
+            elif decision in FAILURES or decision == Decision.PRUNED:  # no objective: on the failure axis
                 xs.append(r["id"])
                 ys.append(None)
                 codes.append(_DECISION_CODE[decision])

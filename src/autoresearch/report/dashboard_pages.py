@@ -24,7 +24,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e8eaed;
 th{background:#f1f3f4;cursor:pointer;user-select:none;white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .kept{color:#1e8e3e;font-weight:600}.baseline{color:#1a73e8;font-weight:600}.failed{color:#d93025}
-.rejected{color:#e37400}.reverted{color:#5f6368}.running{color:#9334e6}
+.rejected{color:#e37400}.pruned{color:#a142f4}.reverted{color:#5f6368}.running{color:#9334e6}
 pre{background:#f8f9fa;padding:8px;overflow:auto;white-space:pre-wrap;max-height:480px;border:1px solid #e8eaed}
 .diff .add{color:#137333}.diff .del{color:#a50e0e}.diff .hunk{color:#1967d2}
 .pager{margin:6px 0}.muted{color:#5f6368}.card{border:1px solid #dadce0;border-radius:6px;padding:8px 12px;margin:8px 0}
@@ -38,8 +38,8 @@ function withToken(u){ if(!TOKEN) return u; return u + (u.includes('?') ? '&' : 
 async function getJSON(u){ const r = await fetch(withToken(u), {credentials:'same-origin'}); if(!r.ok) throw new Error(r.status); return r.json(); }
 function fmt(v, d){ if(v===null||v===undefined) return '—'; if(typeof v==='number') return Number(v.toPrecision(d||6)).toString(); return String(v); }
 function esc(s){ return String(s===null||s===undefined?'':s).replace(/[&<>"']/g, c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c])); }
-const COLORS={b:'#1a73e8',k:'#1e8e3e',r:'#9aa0a6',f:'#d93025',x:'#f29900'};
-const NAMES={b:'baseline',k:'kept',r:'reverted',f:'failed',x:'rejected'};
+const COLORS={b:'#1a73e8',k:'#1e8e3e',r:'#9aa0a6',f:'#d93025',x:'#f29900',p:'#a142f4'};
+const NAMES={b:'baseline',k:'kept',r:'reverted',f:'failed',x:'rejected',p:'pruned'};
 function drawProgress(div, st, height){
   const n = st.points.x.length, type = n > 5000 ? 'scattergl' : 'scatter';
   const groups = {}; for (const c of Object.keys(NAMES)) groups[c] = {x:[], y:[]};
@@ -48,7 +48,7 @@ function drawProgress(div, st, height){
   for (const c of ['r','b','k']) if (groups[c].x.length) traces.push({type, mode:'markers', name:NAMES[c]+' ('+groups[c].x.length+')', x:groups[c].x, y:groups[c].y,
       marker:{color:COLORS[c], size: c==='r' ? (n>2000?3:6) : 10, opacity: c==='r'?0.5:1}});
   if (st.best_line.x.length) traces.push({type:'scatter', mode:'lines', name:'running best', x:st.best_line.x, y:st.best_line.y, line:{shape:'hv', color:COLORS.k}});
-  for (const c of ['f','x']) if (groups[c].x.length) traces.push({type, mode:'markers', name:NAMES[c]+' ('+groups[c].x.length+')', x:groups[c].x, y:groups[c].y, yaxis:'y2',
+  for (const c of ['f','x','p']) if (groups[c].x.length) traces.push({type, mode:'markers', name:NAMES[c]+' ('+groups[c].x.length+')', x:groups[c].x, y:groups[c].y, yaxis:'y2',
       marker:{symbol:'x', color:COLORS[c], size:6}});
   const shapes = st.baseline===null ? [] : [{type:'line', xref:'paper', x0:0, x1:1, y0:st.baseline, y1:st.baseline, line:{dash:'dash', color:COLORS.b, width:1}}];
   Plotly.react(div, traces, {height: height||420, margin:{l:60,r:10,t:10,b:40}, uirevision:'keep', shapes,
@@ -63,11 +63,11 @@ function drawLineage(div, ln){
   for (let i=0;i<n;i++){ const p = ln.p[i]; if (p===null || !at.has(p)) continue; const j = at.get(p); ex.push(ln.x[j], ln.x[i], null); ey.push(ln.depth[j], ln.depth[i], null); }
   const traces = [{type, mode:'lines', name:'built on', x:ex, y:ey, line:{color:'#bdc1c6', width:1}, hoverinfo:'skip'}];
   const names = Object.assign({u:'running'}, NAMES), colors = Object.assign({u:'#9334e6'}, COLORS);
-  for (const c of ['r','f','x','u','b','k']){
+  for (const c of ['r','f','x','p','u','b','k']){
     const xs = [], ys = [], text = [];
     for (let i=0;i<n;i++) if (ln.d[i]===c){ xs.push(ln.x[i]); ys.push(ln.depth[i]); text.push('#'+ln.x[i]+' '+names[c]+(ln.p[i]===null?'':', built on #'+ln.p[i])); }
     if (xs.length) traces.push({type, mode:'markers', name:names[c]+' ('+xs.length+')', x:xs, y:ys, hovertext:text, hoverinfo:'text',
-      marker:{color:colors[c], size:(c==='k'||c==='b')?9:6, symbol:(c==='f'||c==='x')?'x':'circle'}});
+      marker:{color:colors[c], size:(c==='k'||c==='b')?9:6, symbol:(c==='f'||c==='x'||c==='p')?'x':'circle'}});
   }
   Plotly.react(div, traces, {height:320, margin:{l:60,r:10,t:10,b:40}, uirevision:'keep', xaxis:{title:{text:'experiment #'}},
       yaxis:{title:{text:'depth'}}, legend:{orientation:'h'}}, {displaylogo:false, responsive:true});
@@ -78,7 +78,7 @@ function headsHTML(ln){
 }
 function statsHTML(st){
   const c = st.counts, parts = [['experiments', st.total], ['kept', c.kept||0], ['reverted', c.reverted||0], ['failed', c.failed||0],
-    ['rejected', c.rejected||0], ['running', c.running||0], ['baseline', fmt(st.baseline)], ['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')],
+    ['rejected', c.rejected||0], ['pruned', c.pruned||0], ['running', c.running||0], ['baseline', fmt(st.baseline)], ['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')],
     ['improvement', st.improvement_pct===null?'—':st.improvement_pct.toFixed(1)+'%'], ['keep rate', st.keep_rate===null?'—':(100*st.keep_rate).toFixed(1)+'%'],
     ...(st.holdout ? [['holdout', st.holdout+' evaluated (values hidden)']] : []),
     ...(st.cost_usd || st.tokens ? [['LLM spend', '$'+st.cost_usd.toFixed(4)]] : [])];
@@ -106,7 +106,7 @@ def study_page(name: str, *, multi: bool = False) -> str:
 <h2>Experiments</h2>
 <div class='pager'><button id='prev'>◀</button> <span id='range'></span> <button id='next'>▶</button>
  decision <select id='decision'><option value=''>all</option><option>baseline</option><option>kept</option>
- <option>reverted</option><option>failed</option><option>rejected</option><option>running</option></select></div>
+ <option>reverted</option><option>failed</option><option>rejected</option><option>pruned</option><option>running</option></select></div>
 <table id='table'><thead><tr>
 <th data-k='id'>#</th><th data-k='status'>status</th><th data-k='decision'>decision</th>
 <th data-k='objective'>objective</th><th data-k='strategy'>strategy</th><th>rationale / reason</th>
@@ -123,7 +123,7 @@ async function loadTable(){{
   document.getElementById('range').textContent = total ? `${{offset+1}}–${{Math.min(offset+LIMIT,total)}} of ${{total}}` : 'none';
   document.querySelector('#table tbody').innerHTML = t.rows.map(r => {{
     const cls = r.decision || 'running', link = withToken(`/study/${{S}}/experiment/${{r.id}}`);
-    const text = r.decision==='failed'||r.decision==='rejected' ? (r.reason||'') : (r.rationale||'');
+    const text = r.decision==='failed'||r.decision==='rejected'||r.decision==='pruned' ? (r.reason||'') : (r.rationale||'');
     return `<tr class='row'><td class='num'><a href='${{link}}'>${{r.id}}</a></td><td>${{esc(r.status)}}</td><td class='${{cls}}'>${{esc(r.decision||'')}}</td>`+
       `<td class='num'>${{fmt(r.objective)}}</td><td>${{esc(r.strategy||'')}}</td><td>${{esc(text.slice(0,160))}}</td>`+
       `<td class='num'>${{r.duration===null?'':r.duration.toFixed(1)+'s'}}</td><td class='num'>${{r.cost_usd===null?'':'$'+r.cost_usd.toFixed(4)}}</td></tr>`;

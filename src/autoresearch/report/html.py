@@ -170,7 +170,7 @@ def progress_figure(experiments: Sequence[Experiment], direction: str, metric_la
             )
         )
     # Failures have no objective: put them on a hidden axis pinned to the top of the plot.
-    for decision, y in ((Decision.FAILED, 0.98), (Decision.REJECTED, 0.95)):
+    for decision, y in ((Decision.FAILED, 0.98), (Decision.REJECTED, 0.95), (Decision.PRUNED, 0.92)):
         group = [e for e in experiments if e.decision == decision]
         if group:
             fig.add_trace(

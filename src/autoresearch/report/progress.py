@@ -36,6 +36,7 @@ DECISION_COLORS: dict[str, str] = {  # shared by progress.png and the HTML repor
     Decision.BASELINE: "#1a73e8",
     Decision.FAILED: "#d93025",
     Decision.REJECTED: "#f29900",
+    Decision.PRUNED: "#a142f4",
 }
 
 

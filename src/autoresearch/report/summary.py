@@ -268,6 +268,7 @@ def summarize(
                 Decision.REVERTED,
                 Decision.FAILED,
                 Decision.REJECTED,
+                Decision.PRUNED,
                 "running",
             )
         },

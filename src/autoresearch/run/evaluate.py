@@ -18,7 +18,7 @@ import stat
 import statistics
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from autoresearch.metrics import measure
 from autoresearch.propose.base import Proposal
 from autoresearch.propose.samplers import validate_params
+from autoresearch.prune import EarlierCurves, LogWatcher, recorded_curve, study_pruner
 from autoresearch.run import consumed, feedback, integrity, nofollow, pagecache, planted, sandbox, stages
 from autoresearch.run import diagnose as diagnose_run
 from autoresearch.run.holdout import score_holdout
@@ -44,6 +45,7 @@ class Evaluation:
     objective: float | None = None
     error: str | None = None
     rejected: str | None = None  # a rule was broken (guard, integrity): rejected, whatever the metric
+    pruned: str | None = None  # stopped early by a [prune] rule (why): never kept
     exit_code: int | None = None
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -224,6 +226,8 @@ class CommandEvaluator(Evaluator):
         self.devices: dict[int, Slot] = {}  # slot -> its GPUs and CPUs
         self.ran_in: dict[int, int] = {}  # experiment id -> the slot it ran in (re-measured there)
         self.stage_bar = stages.StageBar(spec.study.direction)  # the incumbent's [[stage]] values
+        self.history: Sequence[Experiment] = ()  # the loop's (it grows): earlier curves for [prune]
+        self.earlier_curves = EarlierCurves()
 
     def keep(self, experiment: Experiment) -> None:
         self.stage_bar.follow(experiment)
@@ -233,6 +237,7 @@ class CommandEvaluator(Evaluator):
 
     def prime(self, history: Sequence[Experiment]) -> None:
         self.stage_bar.prime(history)
+        self.history = history
         self.runner.prime(self)
 
     def preflight(self) -> str:
@@ -334,6 +339,9 @@ class CommandEvaluator(Evaluator):
         repeats: int | None,
         slot: int | None,
     ) -> Evaluation:
+        # Only a candidate's own first run may be pruned: never the baseline, never a re-measurement
+        # (recheck, paired runs, confirm, ablation: they log elsewhere), never a repeat after the first.
+        prunable = log_dir is None and self.spec.prune is not None and not _is_baseline(experiment)
         log_dir = log_dir or self.log_dir(experiment)
         staged: stages.StageOutcome | None = None
         if repeats is None and self.spec.stage:  # the first measurement: re-measurements give their repeats
@@ -360,19 +368,20 @@ class CommandEvaluator(Evaluator):
             seed = self.spec.study.seed + seed_offset + index
             # Repeat 0 logs to the experiment's folder itself (what `show` reads), later ones beside it.
             folder = log_dir if index == 0 else log_dir / f"repeat-{index}"
-            evaluation, _, env, values = self._run_once(root, experiment, proposal, folder, seed, slot)
+            prune = prunable and index == 0
+            evaluation, _, env, values = self._run_once(root, experiment, proposal, folder, seed, slot, prune=prune)
             runs.append((evaluation, seed))
             # Checked after every repeat: the next one may start from a fresh checkout.
             after = integrity.protected_hashes(root, protected)
             touched = touched or integrity.changed(self.reference or before, before, after)
-            if evaluation.error is not None:
+            if evaluation.error is not None or evaluation.pruned is not None:
                 break
-        evaluation = runs[0][0] if count == 1 else aggregate(runs, count)
+        evaluation = runs[0][0] if count == 1 or runs[0][0].pruned else aggregate(runs, count)
         if staged is not None:
             evaluation.extra.update(stages=staged.values, stage_seconds=staged.seconds)
         if touched:
             evaluation.rejected = f"the run changed protected file(s): {', '.join(touched)}"
-        elif evaluation.error is None:
+        elif evaluation.error is None and evaluation.pruned is None:
             evaluation.rejected = self.check_guards(evaluation, experiment, root, env, log_dir, values)
         return evaluation
 
@@ -395,7 +404,15 @@ class CommandEvaluator(Evaluator):
         )
 
     def _run_once(
-        self, root: Path, experiment: Experiment, proposal: Proposal, log_dir: Path, seed: int, slot: int | None
+        self,
+        root: Path,
+        experiment: Experiment,
+        proposal: Proposal,
+        log_dir: Path,
+        seed: int,
+        slot: int | None,
+        *,
+        prune: bool = False,
     ) -> tuple[Evaluation, Path, dict[str, str], dict[str, Any]]:
         # The run's own writable folder, fresh each time; the log folder around it is autoresearch's.
         output_dir = nofollow.fresh_dir(log_dir / "output", self.anchor)
@@ -409,6 +426,8 @@ class CommandEvaluator(Evaluator):
             integrity.remove_stale(cwd, self.spec.metric.json_file)
         readable: tuple[Path, ...] = (Path(values["params_file"]),) if "params_file" in values else ()
         view = sandbox.View(root, writable=(output_dir,), readable=readable)
+        pruner = study_pruner(self.spec, self.earlier_curves.of(self.history)) if prune else None
+        watcher = LogWatcher(log_dir / "stdout.log", pruner) if pruner is not None else None
         result = self.launch(
             render_command(self.spec.run.command, values),
             cwd=cwd,
@@ -418,8 +437,13 @@ class CommandEvaluator(Evaluator):
             view=view,
             devices=devices,
             diagnose=_is_baseline(experiment),
+            watch=watcher.stops if watcher is not None else None,
         )
-        if self.spec.scorer is None:
+        if result.stopped and watcher is not None and watcher.verdict is not None:
+            verdict = watcher.verdict  # what it printed is no measurement: recorded as pruned, never kept
+            evaluation = Evaluation(pruned=verdict.reason(), duration=result.duration)
+            evaluation.extra["pruned"] = verdict.as_record()
+        elif self.spec.scorer is None:
             evaluation = self.read(result, cwd)
         elif not result.succeeded:  # nothing to score; what the candidate printed does not count
             evaluation = self.read(result, cwd)
@@ -446,6 +470,11 @@ class CommandEvaluator(Evaluator):
         curves = feedback.metric_series(output, redactor)
         if curves:
             found["series"] = curves
+        if self.spec.prune is not None and not run.stdout_cut:  # a cut log loses steps: no curve to compare with
+            metric = self.spec.prune.metric_name(self.spec.metric.name)
+            curve = recorded_curve(output, metric) if redactor.allows(metric) else []
+            if curve:
+                found["prune_curve"] = curve
         return found
 
     def launch(
@@ -460,6 +489,7 @@ class CommandEvaluator(Evaluator):
         stem: str = "",
         devices: Slot | None = None,
         diagnose: bool = False,
+        watch: Callable[[], bool] | None = None,
     ) -> RunResult:
         """Run COMMAND in the spec's sandbox, seeing VIEW, logging to LOGS/<STEM>stdout.log and
         stderr.log (opened without following links) and killable by Ctrl-C: every candidate-influenced
@@ -480,6 +510,7 @@ class CommandEvaluator(Evaluator):
             on_start=self.running.add,
             on_exit=self.running.discard,
             anchor=self.anchor,
+            watch=watch,
         )
         if diagnose and not result.succeeded and not result.timed_out:
             output = read_tail(result.stdout_path, 2000) + "\n" + read_tail(result.stderr_path, 2000)

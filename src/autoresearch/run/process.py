@@ -21,9 +21,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from autoresearch.run import nofollow, reaper
+
+WATCH_INTERVAL = 0.25  # seconds between a watcher's looks at a running command (run_command's WATCH)
 
 # What every candidate-influenced process (experiment, guard, holdout, scorer, proposer) receives from
 # autoresearch's own environment: an allowlist, so that a secret under any name (SECRET_KEY, PGPASSWORD,
@@ -72,10 +74,11 @@ class RunResult:
     error: str | None = None  # the command could not be started at all
     sandbox_cause: str = ""  # how the sandbox likely made it fail, with the spec line that allows it (diagnose)
     stdout_cut: int = 0  # bytes of stdout dropped by the cap (where metric lines are read)
+    stopped: bool = False  # stopped by the caller's WATCH (a pruned run), as a timeout stops one
 
     @property
     def succeeded(self) -> bool:
-        return self.error is None and not self.timed_out and self.exit_code == 0
+        return self.error is None and not self.timed_out and not self.stopped and self.exit_code == 0
 
 
 class _CappedLog:
@@ -149,6 +152,7 @@ def run_command(
     on_start: Callable[[int], None] | None = None,
     on_exit: Callable[[int], None] | None = None,
     anchor: Path | None = None,
+    watch: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run COMMAND (a shell string or argv) to completion or timeout, logging its output.
 
@@ -156,7 +160,9 @@ def run_command(
     so the candidate cannot change it. ON_START and ON_EXIT receive the process group id, so a
     caller can kill running experiments from another thread (Ctrl-C). The logs are opened here, below
     ANCHOR (default: their folder) without following symlinks, before the command starts: the command
-    only ever holds pipes, never a path autoresearch will write.
+    only ever holds pipes, never a path autoresearch will write. WATCH, called every WATCH_INTERVAL
+    seconds while the command runs (it may read the growing stdout log), returns True to stop the run:
+    it is stopped as a timeout stops it, its whole process tree, and `stopped` is set.
     """
     anchor = anchor or stdout_path.parent
     out_fd = nofollow.open_new(stdout_path, anchor)
@@ -192,11 +198,12 @@ def run_command(
         _CappedLog(proc.stdout, out_fd, max(max_log_bytes - tail, 0), tail),
         _CappedLog(proc.stderr, err_fd, max(max_log_bytes - tail, 0), tail),
     ]
-    timed_out = False
+    timed_out = stopped = False
     try:
         with _contained(proc, before, token):
-            if not _exited(proc, timeout):
-                timed_out = True
+            ended = _ended(proc, timeout, watch)
+            if ended != "exited":
+                timed_out, stopped = ended == "timeout", ended == "stopped"
                 _kill_group(proc.pid, signal.SIGTERM)
                 if not _exited(proc, kill_grace):
                     _kill_group(proc.pid, signal.SIGKILL)
@@ -211,8 +218,9 @@ def run_command(
             raise log.error
     duration = time.monotonic() - start
     return RunResult(
-        exit_code=None if timed_out else proc.returncode,
+        exit_code=None if timed_out or stopped else proc.returncode,
         timed_out=timed_out,
+        stopped=stopped,
         duration=duration,
         stdout_path=stdout_path,
         stderr_path=stderr_path,
@@ -221,9 +229,32 @@ def run_command(
     )
 
 
+def _ended(
+    proc: subprocess.Popen[Any], timeout: float | None, watch: Callable[[], bool] | None
+) -> Literal["exited", "timeout", "stopped"]:
+    """How the run ended: it exited, ran past TIMEOUT, or WATCH asked to stop it."""
+    if watch is None:
+        return "exited" if _exited(proc, timeout) else "timeout"
+    done = _exit_event(proc)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return "timeout"
+        if done.wait(WATCH_INTERVAL if left is None else min(WATCH_INTERVAL, left)):
+            return "exited"
+        if watch():
+            return "stopped"
+
+
 def _exited(proc: subprocess.Popen[Any], timeout: float | None) -> bool:
     """Wait up to TIMEOUT seconds for PROC to exit, without reaping it (see `_contained`): a blocking
     waitid in a helper thread, so the exit is seen at once (a polling loop would add milliseconds)."""
+    return _exit_event(proc).wait(timeout)
+
+
+def _exit_event(proc: subprocess.Popen[Any]) -> threading.Event:
+    """An event set when PROC exits (not reaped), by a helper thread blocked in waitid."""
     done = threading.Event()
 
     def wait() -> None:
@@ -232,7 +263,7 @@ def _exited(proc: subprocess.Popen[Any], timeout: float | None) -> bool:
         done.set()
 
     threading.Thread(target=wait, daemon=True).start()
-    return done.wait(timeout)
+    return done
 
 
 @contextlib.contextmanager
