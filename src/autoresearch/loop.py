@@ -142,6 +142,7 @@ class Loop:
         self._accept_spec_change = accept_spec_change
         self._interrupted = 0
         self._tampered = False  # stopped on a tamper: an error to look into, not a finished study
+        self._attempted: set[int] = set()  # experiments this run started (or re-ran): attempts it counted
         # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
         self._rows = 0  # experiments in the store, all decisions and running ones
         self._failures = FailureStreak()  # the proposer's failures in a row (this run only)
@@ -354,6 +355,7 @@ class Loop:
         )
         self._rows += 1
         self._spent += proposal.cost_usd or 0.0
+        self._attempted.add(experiment.id)
         proposal.experiment_id = experiment.id
         if not is_baseline:
             name = (proposer or self.proposer).name
@@ -599,6 +601,7 @@ class Loop:
             while not self._free_slots:  # more were running than this run has workers
                 self._wait_for_one()
             self.store.update(experiment.id, attempts=experiment.attempts + 1, started_at=time.time())
+            self._attempted.add(experiment.id)
             record: dict[str, Any] = experiment.proposal
             proposal = Proposal(
                 params=record.get("params"),
@@ -619,11 +622,14 @@ class Loop:
         A user's interrupt is not a crash, so it does not count towards MAX_ATTEMPTS.
         """
         self.evaluator.cancel_all()
-        for experiment, _, _ in self._in_flight.values():
-            self.store.update(experiment.id, attempts=max(experiment.attempts - 1, 0))
         self._in_flight.clear()
-        # Rows left `running` (also one recorded but not yet handed to a worker when Ctrl-C came).
-        self._interrupted = len(self.store.experiments(status="running"))
+        # Rows left `running`: those in flight, and one recorded but not yet handed to a worker when
+        # Ctrl-C came. The attempts this run counted for them are taken back.
+        running = self.store.experiments(status="running")
+        for experiment in running:
+            if experiment.id in self._attempted:
+                self.store.update(experiment.id, attempts=max(experiment.attempts - 1, 0))
+        self._interrupted = len(running)
 
     def _save_elapsed(self) -> None:
         self.store.set_meta("elapsed_seconds", f"{self.elapsed:.3f}")
