@@ -69,8 +69,10 @@ def play(
     proposer: str = "",
     files: dict[str, str] | None = None,
     git: bool = False,
+    prepare: Callable[[Path], None] | None = None,
 ) -> Played:
-    """Run a study whose experiment is EXPERIMENT (`cheat` = 0 for the baseline, then 1..CHEATS)."""
+    """Run a study whose experiment is EXPERIMENT (`cheat` = 0 for the baseline, then 1..CHEATS);
+    PREPARE(ROOT), when given, runs on the study's files before anything else (links, a worktree)."""
     root.mkdir(parents=True)
     use = f"script:{PYTHON} {proposer or 'replay.py'}"
     toml = f"""
@@ -97,6 +99,8 @@ def play(
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
     (root / "proposals.json").write_text(json.dumps([{"params": {"cheat": c}} for c in range(1, cheats + 1)]))
+    if prepare is not None:
+        prepare(root)
     if git:
         commit = ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "i"]
         for args in (["init", "-q"], ["add", "-A"], commit):

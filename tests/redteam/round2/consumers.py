@@ -11,16 +11,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
-from autoresearch.store import Store
 from tests.redteam.conftest import code_study, run
-from tests.redteam.scenarios import PYTHON, REPLAY, SECRETS, Attack, Played, _kept_cheat, play
+from tests.redteam.scenarios import PYTHON, Attack, Played, _kept_cheat, play
 
 # Scores predictions against hidden labels: the loss is how far pred.txt is from the truth (1.5).
 SCORER = """
@@ -58,48 +54,6 @@ def _leave_in_output(how: str) -> str:
             open(pred, "w").write("1")
         print("loss:", 1.0)
     """
-
-
-def play_prepared(
-    root: Path, kind: str, experiment: str, prepare: Callable[[Path], None], *, spec: str, files: dict[str, str]
-) -> Played:
-    """Like scenarios.play (one cheat), with PREPARE(ROOT) run on the study's files before the study."""
-    toml = f"""
-        [study]
-        name = "rt"
-        [run]
-        command = "{PYTHON} exp.py {{cheat}}"
-        timeout = "30s"
-        [metric]
-        name = "loss"
-        [params]
-        cheat = {{ low = 0, high = 100, default = 0 }}
-        [proposer]
-        use = "script:{PYTHON} replay.py"
-        [budget]
-        experiments = 2
-        [sandbox]
-        kind = "{kind}"
-        """
-    root.mkdir(parents=True)
-    (root / "autoresearch.toml").write_text(textwrap.dedent(toml) + spec)
-    for name, text in {"exp.py": experiment, "replay.py": REPLAY, **files}.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(textwrap.dedent(text))
-    (root / "proposals.json").write_text(json.dumps([{"params": {"cheat": 1}}]))
-    prepare(root)
-    done = subprocess.run(
-        [PYTHON, "-m", "autoresearch", "run", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **SECRETS, "COLUMNS": "200"},
-    )
-    store = Store(root / ".autoresearch" / "rt", create=False)
-    try:
-        return Played(root, store.experiments(), done.stdout + done.stderr)
-    finally:
-        store.close()
 
 
 def output_symlink_to_labels(root: Path, kind: str) -> str | None:
@@ -240,7 +194,7 @@ def hidden_data_is_a_symlink(root: Path, kind: str) -> str | None:
         print("loss:", 1.0)
     """
     files = {"score.py": SCORER, "store/labels/truth.txt": "1.5"}
-    played = play_prepared(root, kind, experiment, _link_hidden, spec=SCORED, files=files)
+    played = play(root, kind, experiment, spec=SCORED, files=files, prepare=_link_hidden)
     got_through = "the run read hidden data through its link's target" if played.experiments[0].objective == 0 else None
     return got_through or _outcome(played, None, 0.5)
 
@@ -263,7 +217,7 @@ def linked_worktree_git_data(root: Path, kind: str) -> str | None:
         print("loss:", 1.0 - (0.5 if secret == "42" else 0))
     """
     spec = '[holdout]\ncommand = "true; echo test_loss: 1"\nmetric = "test_loss"\ndata = ["hidden"]\n'
-    played = play_prepared(root, kind, experiment, _as_worktree, spec=spec, files={"hidden/answer.txt": "42\n"})
+    played = play(root, kind, experiment, spec=spec, files={"hidden/answer.txt": "42\n"}, prepare=_as_worktree)
     found = any(e.objective == 0.5 for e in played.experiments)
     return _outcome(played, "the run read hidden data from the linked worktree's git folder" if found else None)
 
