@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests pac
 from tests.redteam.round2 import all_attacks
 from tests.redteam.scenarios import ATTACKS, Attack
 
-from autoresearch.run.sandbox import bwrap_usable
+from autoresearch.execute.sandbox import bwrap_usable
 
 Outcome = tuple[Attack, str, str | None]  # the attack, the kind, what got through (None: held)
 

@@ -277,7 +277,7 @@ def quoted_figures(readme: str) -> int:
 
 def study_objectives(root: Path) -> dict[int, float]:
     from autoresearch.spec import load_spec
-    from autoresearch.store import Store
+    from autoresearch.store.database import Store
 
     store = Store(load_spec(root / EXAMPLE).study_dir, create=False)
     try:

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autoresearch.workspace.edits import parse_edits, plan_edits
-from autoresearch.workspace.git import GitWorkspace
+from autoresearch.materialise.edits import parse_edits, plan_edits
+from autoresearch.materialise.git import GitWorkspace
 
 
 def _make_repo(root: Path, n_files: int) -> None:

@@ -19,10 +19,10 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from autoresearch.loop import Loop
-from autoresearch.run.resources import detect_gpus
+from autoresearch.engine.loop import Loop
+from autoresearch.execute.resources import detect_gpus
 from autoresearch.spec import spec_from_dict
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gpu_mlp"
 SHARES = (1, 0.5, 0.25)

@@ -27,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.propose.hybrid import FALLBACK_SUFFIX, LLM_PREFIX
 from autoresearch.spec import load_spec
-from autoresearch.store import Experiment, Store
+from autoresearch.store.database import Experiment, Store
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 # SmolLM2 is tiny: a short context and answer keep each turn to seconds on a loaded machine.

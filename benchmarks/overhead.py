@@ -54,10 +54,10 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autoresearch.loop import Loop, Outcome
+from autoresearch.engine.loop import Loop, Outcome
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.spec import load_spec, spec_from_dict
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
 
 COMMAND = "echo loss=1"
 
@@ -153,7 +153,7 @@ def autoresearch_code(n: int, root: Path) -> float:
 
 def sandbox_comparison(n: int) -> None:
     """Params mode under kind none and bwrap, alternately (none, bwrap, none, bwrap), N experiments each."""
-    from autoresearch.run.sandbox import bwrap_usable
+    from autoresearch.execute.sandbox import bwrap_usable
 
     why = bwrap_usable()
     if why is not None:

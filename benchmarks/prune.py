@@ -22,7 +22,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from autoresearch.store import Decision, Store
+from autoresearch.store.database import Decision, Store
 
 EPOCHS = 12
 EPOCH_SECONDS = 0.05  # the default; --epoch-seconds sets it

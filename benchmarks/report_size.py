@@ -12,9 +12,9 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from autoresearch.report.html import packed_plotlyjs, write_report
-from autoresearch.report.synthetic import make_study, synthetic_spec_dict
 from autoresearch.spec import spec_from_dict
+from autoresearch.ui.report.html import packed_plotlyjs, write_report
+from autoresearch.ui.report.synthetic import make_study, synthetic_spec_dict
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from autoresearch.report.synthetic import make_study  # noqa: E402
+from autoresearch.ui.report.synthetic import make_study  # noqa: E402
 
 # The spec of report/synthetic.py's history (its PARAMS), as a user would write it.
 SPEC = """
@@ -67,7 +67,7 @@ def timed_report(src: Path, study: Path) -> tuple[float, float]:
 
 def imports_sklearn(src: Path, study: Path) -> bool:
     code = (
-        "import sys; from autoresearch.cli import main\n"
+        "import sys; from autoresearch.ui.cli import main\n"
         "try:\n    main(['report', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
         "print('sklearn' in sys.modules)"
     )

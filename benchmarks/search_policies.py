@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "circle_packing"
 TARGETS = (2.5, 2.6, 2.62)

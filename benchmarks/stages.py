@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
-from autoresearch.store import Decision, Experiment, Store
+from autoresearch.store.database import Decision, Experiment, Store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "trading"
 

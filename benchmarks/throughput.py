@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import spec_from_dict
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 
 WORKERS = (1, 2, 4)
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "triton_kernel"
 

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fake_llm import FakeLLMServer, Reply, Request
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import spec_from_dict
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 
 
 def busy_fraction(study_dir: Path) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.store import Experiment, Store
+from autoresearch.store.database import Experiment, Store
 from tests.fake_llm import FakeLLMServer
 
 PYTHON = sys.executable

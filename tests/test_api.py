@@ -49,7 +49,7 @@ def test_bad_direction() -> None:
 
 
 def test_study_open(bowl_study: Path) -> None:
-    from autoresearch.loop import Loop
+    from autoresearch.engine.loop import Loop
     from autoresearch.spec import load_spec
 
     Loop(load_spec(bowl_study)).run()

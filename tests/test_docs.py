@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from autoresearch.cli import main as cli_main
 from autoresearch.spec import load_spec
-from autoresearch.store import Store
+from autoresearch.store.database import Store
+from autoresearch.ui.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parent.parent
 READMES = [REPO / "README.md", *sorted((REPO / "examples").glob("*/README.md"))]

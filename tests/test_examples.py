@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autoresearch.history import History
 from autoresearch.propose.prompt import HistoryLimits, format_runs
 from autoresearch.spec import load_spec
-from autoresearch.store import Store
+from autoresearch.store.database import Store
+from autoresearch.store.history import History
 from tests.conftest import cli
 
 EXAMPLES = Path(__file__).parent.parent / "examples"

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from autoresearch.history import History
-from autoresearch.loop import Loop, Outcome
+from autoresearch.engine.loop import Loop, Outcome
 from autoresearch.propose.base import Context
 from autoresearch.spec import spec_from_dict
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
+from autoresearch.store.history import History
 
 # Store statements whose cost does not grow with the study: by primary key, inserts, meta, transactions.
 # (The trace shows statements with their values bound.)
@@ -158,9 +158,9 @@ def test_history_indexes_agree_with_a_full_scan() -> None:
 
 
 def test_status_figures_from_aggregate_queries_match_a_pass_over_the_rows(tmp_path: Path) -> None:
-    from autoresearch.history import Tally
-    from autoresearch.judge import strict_kept
-    from autoresearch.report.synthetic import make_study
+    from autoresearch.engine.judge import strict_kept
+    from autoresearch.store.history import Tally
+    from autoresearch.ui.report.synthetic import make_study
 
     store = make_study(tmp_path / "study", 300, seed=3)
     try:
@@ -189,9 +189,9 @@ def test_what_the_runs_reported_reads_the_same_few_files_at_any_size(
     size: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The prompt's run materials and an agent's history.json read a fixed number of experiments and files."""
+    from autoresearch.core import safeio
     from autoresearch.propose.materials import bounded_selection
     from autoresearch.propose.prompt import HistoryLimits, format_runs
-    from autoresearch.run import nofollow
 
     curve = {"n": 100, "values": [3.0, 2.0, 1.0], "min": 1.0, "argmin": 1.0}
     history = History("minimize")
@@ -216,13 +216,13 @@ def test_what_the_runs_reported_reads_the_same_few_files_at_any_size(
         Path(exp.log_dir).mkdir()
         (Path(exp.log_dir) / "stdout.log").write_text(f"log of {exp.id}\n" * 1000)
     opened: list[Path] = []
-    real = nofollow.open_read
+    real = safeio.open_read
 
     def counting(path: Path, anchor: Path) -> int:
         opened.append(path)
         return real(path, anchor)
 
-    monkeypatch.setattr(nofollow, "open_read", counting)
+    monkeypatch.setattr(safeio, "open_read", counting)
     text = format_runs(history, history.tally.best, tmp_path, HistoryLimits())
     assert len(opened) == 6  # stdout.log and stderr.log of the incumbent and of two failures
     assert f"log of {size - size % 50}" in text and "loss: 100 values" in text

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.judge import Sample, significance
-from autoresearch.loop import Loop
-from autoresearch.progress import status_text
+from autoresearch.engine.judge import Sample, significance
+from autoresearch.engine.loop import Loop
 from autoresearch.propose.base import Context
 from autoresearch.propose.prompt import HistoryLimits, format_history
 from autoresearch.propose.script import context_payload
-from autoresearch.report.markdown import render_markdown
-from autoresearch.report.summary import summarize_spec
 from autoresearch.spec import NoiseSection, SpecError, load_spec, spec_from_dict
-from autoresearch.store import Store
+from autoresearch.store.database import Store
+from autoresearch.ui.report.markdown import render_markdown
+from autoresearch.ui.report.summary import summarize_spec
+from autoresearch.ui.terminal import status_text
 from tests.conftest import PYTHON, cli
 from tests.redteam.conftest import params_study, payloads, run
 

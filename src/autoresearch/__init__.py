@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from autoresearch.api import optimize
-    from autoresearch.loop import Loop, Outcome
+    from autoresearch.engine.loop import Loop, Outcome
+    from autoresearch.engine.study import Study
     from autoresearch.propose.base import Context, Proposal, Proposer
     from autoresearch.spec import Spec, SpecError, load_spec
-    from autoresearch.store import Experiment, Store
-    from autoresearch.study import Study
+    from autoresearch.store.database import Experiment, Store
 
 __version__ = "0.1.0"
 
@@ -23,17 +23,17 @@ __version__ = "0.1.0"
 # loading Optuna, pydantic or the loop.
 _WHERE = {
     "optimize": "autoresearch.api",
-    "Loop": "autoresearch.loop",
-    "Outcome": "autoresearch.loop",
+    "Loop": "autoresearch.engine.loop",
+    "Outcome": "autoresearch.engine.loop",
     "Context": "autoresearch.propose.base",
     "Proposal": "autoresearch.propose.base",
     "Proposer": "autoresearch.propose.base",
     "Spec": "autoresearch.spec",
     "SpecError": "autoresearch.spec",
     "load_spec": "autoresearch.spec",
-    "Experiment": "autoresearch.store",
-    "Store": "autoresearch.store",
-    "Study": "autoresearch.study",
+    "Experiment": "autoresearch.store.database",
+    "Store": "autoresearch.store.database",
+    "Study": "autoresearch.engine.study",
 }
 
 __all__ = [

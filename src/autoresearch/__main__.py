@@ -1,3 +1,3 @@
-from autoresearch.cli import main
+from autoresearch.ui.cli import main
 
 main()

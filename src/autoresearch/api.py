@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autoresearch.direction import DIRECTIONS
-from autoresearch.loop import Loop
+from autoresearch.core.direction import DIRECTIONS
+from autoresearch.engine.loop import Loop
+from autoresearch.execute.evaluate import Evaluation, Evaluator
 from autoresearch.propose.base import Context, Proposal, ProposalError
-from autoresearch.run.evaluate import Evaluation, Evaluator
 from autoresearch.spec import BudgetSection, MetricSection, RunSection, Spec, StudySection
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
 
 History = list[dict[str, Any]]
 FitnessFn = Callable[[Any], float]
@@ -164,7 +164,7 @@ def optimize(
 
 def _restore(spec: Spec) -> list[Experiment]:
     """Experiments of an existing study at spec's storage, so a resumed call knows their states."""
-    from autoresearch.store import Store
+    from autoresearch.store.database import Store
 
     if not (spec.study_dir / "study.db").exists():
         return []

@@ -27,10 +27,10 @@ from pydantic import (
     model_validator,
 )
 
-from autoresearch.prune import PruneSection
+from autoresearch.execute.prune import PruneSection
 
 if TYPE_CHECKING:
-    from autoresearch.store import Store
+    from autoresearch.store.database import Store
 
 SPEC_FILENAME = "autoresearch.toml"
 
@@ -182,7 +182,7 @@ class MetricSection(_Section):
         if self.json_file is not None and ":" not in self.json_file:
             raise ValueError(f'json = {self.json_file!r} must be "path/to/file.json:key"')
         if self.objective is not None:
-            from autoresearch.metrics import ObjectiveExpression
+            from autoresearch.execute.metrics import ObjectiveExpression
 
             ObjectiveExpression(self.objective)  # raises ValueError naming the problem
         return self

@@ -17,7 +17,7 @@ from autoresearch.llm.local import bundled_smollm2
 from autoresearch.propose.base import Context
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.spec import spec_from_dict
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_the_model_is_closed_before_interpreter_shutdown(model_path: Path) -> No
     # last line ("Exception ignored in: <function Llama.__del__ ...> ... TypeError"). A real interpreter
     # loads the model, answers under a schema as the proposer does, and exits.
     script = (
-        "import autoresearch.cli, optuna\n"
+        "import autoresearch.ui.cli, optuna\n"
         "from autoresearch.llm import make_backend\n"
         "class Holder:\n    pass\n"
         "holder = Holder()\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from autoresearch.propose.failures import ANY_FAILURE_LIMIT, SAME_FAILURE_LIMIT, FailureStreak
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 from tests.conftest import BOWL, PYTHON, bowl_spec, cli, write_study
 
 CRASH = "import json, sys\njson.load(sys.stdin)\nraise RuntimeError('no idea left')\n"

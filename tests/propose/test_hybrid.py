@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.propose.hybrid import HybridProposer, llm_turn
 from autoresearch.spec import Spec, SpecError, load_spec
-from autoresearch.store import Experiment, Store
+from autoresearch.store.database import Experiment, Store
 from tests.conftest import BOWL, PYTHON, bowl_spec, cli, study_rows, wait_for, write_study
 from tests.fake_llm import FakeLLMServer, Reply, Request
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, cli, write_study
 from tests.fake_llm import FakeLLMServer, Reply, Request
 

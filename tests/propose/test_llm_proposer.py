@@ -14,7 +14,7 @@ from autoresearch.propose.base import Context, Proposal, ProposalError
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.propose.strategies import Strategy, StrategyScheduler
 from autoresearch.spec import Spec, spec_from_dict
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
 from tests.fake_llm import FakeLLMServer, Reply, Request
 
 SECRET = "sk-test-SECRET-abcdef123456"

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, cli, write_study
 
 MEASURE = """

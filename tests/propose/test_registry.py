@@ -8,7 +8,7 @@ import pytest
 from autoresearch.propose import ProposalError, make_proposer, registry
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.spec import Spec, SpecError, spec_from_dict
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
 
 BASE = {"run": {"command": "true"}, "metric": {"name": "loss"}, "params": {"x": {"low": 0.0, "high": 1.0}}}
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 from tests.conftest import BOWL, bowl_spec, write_study
 
 
@@ -125,10 +125,10 @@ def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
     # The flat-cost path keeps one sampler and reseeds its random states per ask, and CMA-ES indexes
     # its trials; this pins that it draws exactly what the plain path (a new stock sampler per ask)
     # draws, through several CMA-ES generations, with failures among the trials.
-    from autoresearch.history import History
     from autoresearch.propose import samplers
     from autoresearch.propose.base import Context
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
+    from autoresearch.store.history import History
 
     spec = load_spec(write_study(tmp_path, bowl_spec(40, sampler), {"bowl.py": BOWL}))
 

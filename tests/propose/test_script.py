@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
-from autoresearch.store import Store
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, write_study
 
 # Logs what it is shown; proposes a candidate, then garbage, then a second candidate (releasing the

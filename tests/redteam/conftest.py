@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from autoresearch.store import Experiment, Store
+from autoresearch.store.database import Experiment, Store
 from tests.conftest import PYTHON, cli, write_study
 
 # A script proposer that replays the proposals in proposals.json, one per call, then stops.

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoresearch.store import Experiment, Store
+from autoresearch.store.database import Experiment, Store
 
 PYTHON = sys.executable
 SECRETS = {

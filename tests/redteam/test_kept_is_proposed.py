@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.store import Store
-from autoresearch.workspace.checkout import GITLINK
-from autoresearch.workspace.git import GitError, GitWorkspace
+from autoresearch.materialise.checkout import GITLINK
+from autoresearch.materialise.git import GitError, GitWorkspace
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, cli
 from tests.redteam.conftest import code_study, run, whole
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
 from autoresearch.spec import spec_from_dict
 from tests.redteam.conftest import code_study, run, whole
 

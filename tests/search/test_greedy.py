@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
+from autoresearch.engine.study import Study
 from autoresearch.spec import SpecError, load_spec
-from autoresearch.store import Store
-from autoresearch.study import Study
+from autoresearch.store.database import Store
 from tests.conftest import BOWL, bowl_spec, write_study
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoresearch.loop import Loop
+from autoresearch.engine.loop import Loop
+from autoresearch.engine.study import Study
 from autoresearch.spec import load_spec
-from autoresearch.store import Store
-from autoresearch.study import Study
+from autoresearch.store.database import Store
 from tests.search.conftest import calls, git, tree_study
 
 

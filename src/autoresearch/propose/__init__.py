@@ -10,7 +10,7 @@ from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer
 
 if TYPE_CHECKING:  # spec.py validates `use` through this package while it is itself being loaded
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
 
 __all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "Stop", "make_proposer"]
 

@@ -13,19 +13,20 @@ import json
 import shlex
 from pathlib import Path
 
+from autoresearch.core import safeio
+from autoresearch.execute import diagnose, sandbox
+from autoresearch.execute.process import run_piped
+from autoresearch.materialise.checkout import read_file
+from autoresearch.materialise.edits import is_git_path
+from autoresearch.materialise.git import GitError, git
+from autoresearch.materialise.globs import matches_any
+from autoresearch.materialise.params import render_command
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.propose.materials import MATERIALS_DIR, write_agent_materials
 from autoresearch.propose.prompt import HistoryLimits, format_parent
 from autoresearch.propose.script import experiment_summary
-from autoresearch.run import diagnose, nofollow, sandbox
-from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
-from autoresearch.store import FAILURES, Experiment
-from autoresearch.workspace.checkout import read_file
-from autoresearch.workspace.edits import is_git_path
-from autoresearch.workspace.git import GitError, git
-from autoresearch.workspace.globs import matches_any
-from autoresearch.workspace.params import render_command
+from autoresearch.store.database import FAILURES, Experiment
 
 AGENT_SLOT = 1000  # the agent's own worktree, apart from the experiment workers' slots
 _HISTORY_ITEMS = 15
@@ -84,7 +85,7 @@ class AgentProposer:
     slow = True  # agents take minutes: propose the next candidate while an experiment runs
 
     def __init__(self, spec: Spec, command: str, timeout: float | None = None) -> None:
-        from autoresearch.workspace.code import code_workspace
+        from autoresearch.execute.code import code_workspace
 
         assert spec.code is not None, "agent proposers work in code mode"
         self.name = f"agent:{command}"
@@ -103,7 +104,7 @@ class AgentProposer:
         # Written after the checkout (which removes what the last agent left) and never proposed (_edits).
         write_agent_materials(context, root, worktree)
         prompt = agent_prompt(context, MATERIALS_DIR)
-        prompt_file = nofollow.write_text(self.folder / "prompt.md", prompt, self.spec.root)
+        prompt_file = safeio.write_text(self.folder / "prompt.md", prompt, self.spec.root)
         command = render_command(self.command, {"prompt": prompt, "prompt_file": str(prompt_file)})
         if command == self.command:
             command = f"{self.command} {shlex.quote(prompt)}"

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from autoresearch.history import History, proposer_view
+from autoresearch.store.history import History, proposer_view
 
 if TYPE_CHECKING:
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
 
 
 class ProposalError(Exception):

@@ -34,7 +34,7 @@ from autoresearch.propose.samplers import SamplerProposer
 
 if TYPE_CHECKING:
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
 
 LLM_PREFIX = "llm:"  # strategy prefix of the LLM's candidates
 FALLBACK_SUFFIX = ":fallback"  # strategy suffix of the LLM's turns the sampler took over

@@ -35,11 +35,11 @@ class Lessons:
         text = text.strip()
         if text.startswith("```"):
             text = text.strip("`").removeprefix("markdown").strip()
-        from autoresearch.run import nofollow
+        from autoresearch.core import safeio
 
         tmp = self.path.with_suffix(".md.tmp")
         # Below the spec's folder (<spec>/.autoresearch/<study>/lessons.md) no planted link is followed.
         anchor = self.path.parents[2] if len(self.path.parents) > 2 else self.path.parent
-        nofollow.write_text(tmp, text[: self.max_chars] + "\n", anchor)
+        safeio.write_text(tmp, text[: self.max_chars] + "\n", anchor)
         os.replace(tmp, self.path)  # atomic: a crash never leaves half a file; replaces a link, never its target
         self._epoch = done // self.every if self.every > 0 else 0

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.llm import ChatBackend, ChatReply, LLMError, Message, cost_usd, make_backend
+from autoresearch.materialise.params import params_key
 from autoresearch.propose.base import Context, Proposal, ProposalError
 from autoresearch.propose.lessons import LESSONS_FILE, Lessons
 from autoresearch.propose.llm_parse import check_params, extract_edits, extract_json
@@ -32,12 +33,11 @@ from autoresearch.propose.prompt import (
     render,
 )
 from autoresearch.propose.strategies import Strategy, StrategyScheduler, strategies_from_options
-from autoresearch.store import JUDGED, Decision
-from autoresearch.workspace.params import params_key
+from autoresearch.store.database import JUDGED, Decision
 
 if TYPE_CHECKING:
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autoresearch.core import safeio
 from autoresearch.propose.prompt import HistoryLimits, format_runs
 from autoresearch.propose.script import experiment_summary
-from autoresearch.run import nofollow
 
 if TYPE_CHECKING:
-    from autoresearch.history import History
     from autoresearch.propose.base import Context
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
+    from autoresearch.store.history import History
 
 MATERIALS_DIR = ".autoresearch/materials"  # relative to the spec's folder in the agent's worktree
 AGENT_BEST = 20
@@ -63,7 +63,7 @@ def write_agent_materials(context: Context, root: Path, anchor: Path) -> Path:
         f"the {AGENT_BEST} best, last {AGENT_RECENT} and last {AGENT_FAILURES} failed experiments of "
         f"{len(context.history)}; holdout values are never included"
     )
-    nofollow.write_text(folder / "history.json", json.dumps(document, indent=1, default=str), anchor)
+    safeio.write_text(folder / "history.json", json.dumps(document, indent=1, default=str), anchor)
     runs = format_runs(context.history, context.parent, context.spec.study_dir, HistoryLimits())  # the worktree's
-    nofollow.write_text(folder / "runs.md", "# What the runs reported\n\n" + runs + "\n", anchor)
+    safeio.write_text(folder / "runs.md", "# What the runs reported\n\n" + runs + "\n", anchor)
     return folder

@@ -16,14 +16,14 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from autoresearch.run import feedback
-from autoresearch.store import FAILURES, Decision
+from autoresearch.execute import feedback
+from autoresearch.store.database import FAILURES, Decision
 
 if TYPE_CHECKING:
-    from autoresearch.history import History
     from autoresearch.propose.base import Proposal
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
+    from autoresearch.store.history import History
 
 
 def load_template(name: str, root: Path | None) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from autoresearch.propose.base import Proposer
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
 
 Build = Callable[["Spec", str, Sequence["Experiment"]], "Proposer"]
 

@@ -36,13 +36,13 @@ from optuna.distributions import (
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
-from autoresearch.direction import sign
+from autoresearch.core.direction import sign
+from autoresearch.materialise.params import params_key
 from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
 from autoresearch.propose.flat_samplers import IndexedCmaEsSampler, WindowedTPESampler
 from autoresearch.propose.prompt import fmt_number, fmt_params
 from autoresearch.spec import ParamSpec, Spec
-from autoresearch.store import Decision, Experiment
-from autoresearch.workspace.params import params_key
+from autoresearch.store.database import Decision, Experiment
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

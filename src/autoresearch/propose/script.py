@@ -18,12 +18,13 @@ import os
 import sys
 from typing import Any
 
+from autoresearch.core import safeio
+from autoresearch.execute import diagnose, sandbox
+from autoresearch.execute.process import run_piped
+from autoresearch.materialise.params import render_command
 from autoresearch.propose.base import Context, Proposal, SearchExhausted, WaitForResults
-from autoresearch.run import diagnose, nofollow, sandbox
-from autoresearch.run.process import run_piped
 from autoresearch.spec import Spec
-from autoresearch.store import Experiment
-from autoresearch.workspace.params import render_command
+from autoresearch.store.database import Experiment
 
 # A script that prints this (alone) has nothing more to propose.
 EXHAUSTED = {"done": True}
@@ -131,7 +132,7 @@ class ScriptProposer:
         # The script runs in the experiments' sandbox, in the spec's folder (read-only in code mode),
         # with a folder of its own for state that it keeps between calls (AUTORESEARCH_PROPOSER_DIR).
         state = self.spec.study_dir / "proposer"
-        os.close(nofollow.open_dir(state, self.spec.root))
+        os.close(safeio.open_dir(state, self.spec.root))
         view = sandbox.proposer_view(self.spec, self.spec.root, writable=(state,))
         env = sandbox.proposer_env(self.spec, {"AUTORESEARCH_PROPOSER_DIR": str(state)})
         command = render_command(self.command, {"python": sys.executable})  # {python}: as in [run] command

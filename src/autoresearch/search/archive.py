@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from autoresearch.direction import improvement
-from autoresearch.history import History, became_best
-from autoresearch.store import Decision, Experiment
+from autoresearch.core.direction import improvement
+from autoresearch.store.database import Decision, Experiment
+from autoresearch.store.history import History, became_best
 
 
 def search_record(experiment: Experiment) -> dict[str, Any]:

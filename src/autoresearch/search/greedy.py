@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from autoresearch.search.policy import Choice, SearchPolicy
-from autoresearch.store import Experiment
+from autoresearch.store.database import Experiment
 
 
 class GreedyPolicy(SearchPolicy):

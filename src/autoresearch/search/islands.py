@@ -35,13 +35,13 @@ import numpy as np
 
 from autoresearch.search.archive import Archive, search_record
 from autoresearch.search.policy import Choice, SearchPolicy
-from autoresearch.store import Decision
+from autoresearch.store.database import Decision
 
 if TYPE_CHECKING:
     from autoresearch.propose.base import Context, Proposal
     from autoresearch.search.novelty import NoveltyArchive
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
 
 NEAR_DUPLICATE = "near-duplicate of #"  # how a novelty rejection's reason starts (search/novelty.py)
 CODE_SIZE = "code_size"  # the built-in feature: characters of the candidate's editable files
@@ -60,8 +60,8 @@ def candidate_text(proposal: Proposal, files: Mapping[str, str], spec: Spec) -> 
         return json.dumps(proposal.params, sort_keys=True, default=str)
     if proposal.edits is None or spec.code is None:
         return None
-    from autoresearch.workspace.code import parse_proposal_edits
-    from autoresearch.workspace.edits import EditError, plan_edits
+    from autoresearch.execute.code import parse_proposal_edits
+    from autoresearch.materialise.edits import EditError, plan_edits
 
     try:
         changed = plan_edits(parse_proposal_edits(proposal), files.get, editable=spec.code.editable, protected=[])

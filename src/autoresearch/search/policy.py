@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from autoresearch.history import History
     from autoresearch.propose.base import Context, Proposal, Proposer
     from autoresearch.search.archive import Archive
     from autoresearch.spec import Spec
-    from autoresearch.store import Experiment
+    from autoresearch.store.database import Experiment
+    from autoresearch.store.history import History
 
 
 @dataclass

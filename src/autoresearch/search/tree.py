@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autoresearch.run import feedback
+from autoresearch.execute import feedback
 from autoresearch.search.archive import Archive, search_record
 from autoresearch.search.policy import Choice, SearchPolicy
 from autoresearch.spec import Spec
-from autoresearch.store import Decision, Experiment
+from autoresearch.store.database import Decision, Experiment
 
 ERROR_CHARS = 3000  # of a failed node's reason and log tail shown in a debug task
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from autoresearch.report.dashboard import serve
+from autoresearch.ui.dashboard.server import serve
 from tests.redteam.scenarios import PYTHON, Attack, play
 
 HOLDOUT = "0.777123"

@@ -12,7 +12,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from autoresearch.store import Experiment, Store
+from autoresearch.store.database import Experiment, Store
 from tests.conftest import cli
 from tests.redteam.conftest import code_study
 from tests.redteam.scenarios import Attack, loopback_server, play

@@ -1,0 +1,529 @@
+"""The study store: one SQLite database (WAL) per study, the single source of truth.
+
+An experiment row is inserted as `running` before the experiment starts and completed after it
+ends, so a crash at any moment leaves either nothing or a `running` row that resume re-runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from autoresearch.core.direction import score
+
+SCHEMA_VERSION = 2  # 2: the 'pruned' decision
+DB_NAME = "study.db"
+LOCK_NAME = "run.lock"
+
+
+class Decision(StrEnum):
+    """How an experiment ended. A StrEnum: the store holds its value, and it equals the plain string."""
+
+    BASELINE = "baseline"
+    KEPT = "kept"
+    REVERTED = "reverted"
+    FAILED = "failed"  # crash, timeout, unparsable metric
+    REJECTED = "rejected"  # guard, integrity or validation failure
+    PRUNED = "pruned"  # stopped early by a [prune] rule: its curve was losing (never kept)
+
+
+DECISIONS = tuple(Decision)
+INCUMBENT = (Decision.BASELINE, Decision.KEPT)  # the decisions that make an experiment the best
+MEASURED = (Decision.BASELINE, Decision.KEPT, Decision.REVERTED)  # finished with a usable objective
+FAILURES = (Decision.FAILED, Decision.REJECTED)
+# Candidates, not the baseline.
+JUDGED = (Decision.KEPT, Decision.REVERTED, Decision.FAILED, Decision.REJECTED, Decision.PRUNED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS experiments (
+    id          INTEGER PRIMARY KEY,
+    parent_id   INTEGER REFERENCES experiments(id),
+    status      TEXT NOT NULL CHECK (status IN ('running', 'done')),
+    decision    TEXT CHECK (decision IN ('baseline', 'kept', 'reverted', 'failed', 'rejected', 'pruned')),
+    reason      TEXT,
+    proposer    TEXT,
+    strategy    TEXT,
+    rationale   TEXT,
+    proposal    TEXT NOT NULL,     -- JSON: {"params": {...}} or {"edits": ..., "format": ...}
+    params      TEXT,              -- JSON, params mode
+    diff        TEXT,              -- unified diff against the parent, code mode
+    commit_sha  TEXT,
+    metrics     TEXT,              -- JSON: every metric read
+    objective   REAL,
+    holdout     TEXT,              -- JSON, never shown to a proposer
+    exit_code   INTEGER,
+    duration    REAL,
+    attempts    INTEGER NOT NULL DEFAULT 1,
+    created_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL,
+    log_dir     TEXT,
+    tokens_in   INTEGER,
+    tokens_out  INTEGER,
+    cost_usd    REAL,
+    extra       TEXT               -- JSON: sampler state, flags, repeat values, ...
+);
+CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status);
+"""
+
+# Ablation runs (`autoresearch writeup`): the best re-measured without one kept change. A table of its
+# own, created by the first ablation, so that nothing which counts experiments (status, log, the
+# report, proposers, resume) ever sees them, and a store from before it opens unchanged.
+_ABLATIONS = """
+CREATE TABLE IF NOT EXISTS ablations (
+    id          INTEGER PRIMARY KEY,
+    best_id     INTEGER NOT NULL REFERENCES experiments(id),
+    change_id   INTEGER NOT NULL REFERENCES experiments(id),
+    rule        TEXT NOT NULL,     -- the noise rule it was measured with (a changed rule measures again)
+    status      TEXT NOT NULL CHECK (status IN ('running', 'done')),
+    outcome     TEXT,              -- carrier, passenger, harmful, superseded, conflict, failed
+    reason      TEXT,
+    variant     TEXT,              -- JSON: the params or the commit and diff that were measured
+    record      TEXT,              -- JSON: the measured values, pairs and interval
+    created_at  REAL NOT NULL,
+    finished_at REAL
+)
+"""
+
+
+# In SQL, whether a row became the global best when decided (history.became_best's flag): rows without
+# the archive's flag are a single chain's, so they did.
+GLOBAL_BEST_FLAG = "COALESCE(json_extract(extra, '$.search.best'), 1)"
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is; the message says why and what to do."""
+
+
+class StudyLocked(StoreError):
+    pass
+
+
+@dataclass
+class Experiment:
+    id: int
+    status: str
+    proposal: dict[str, Any]
+    created_at: float
+    parent_id: int | None = None
+    decision: Decision | None = None
+    reason: str | None = None
+    proposer: str | None = None
+    strategy: str | None = None
+    rationale: str | None = None
+    params: dict[str, Any] | None = None
+    diff: str | None = None
+    commit_sha: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    objective: float | None = None
+    holdout: dict[str, Any] | None = None
+    exit_code: int | None = None
+    duration: float | None = None
+    attempts: int = 1
+    started_at: float | None = None
+    finished_at: float | None = None
+    log_dir: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Finished with a usable objective (baseline, kept or reverted)."""
+        return self.status == "done" and self.decision in MEASURED
+
+    def score(self, direction: str) -> float:
+        """The objective as a number to minimise; failures and rejections are infinitely bad."""
+        return score(self.objective, direction) if self.ok else math.inf
+
+
+_JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}
+_COLUMNS = [
+    "id",
+    "parent_id",
+    "status",
+    "decision",
+    "reason",
+    "proposer",
+    "strategy",
+    "rationale",
+    "proposal",
+    "params",
+    "diff",
+    "commit_sha",
+    "metrics",
+    "objective",
+    "holdout",
+    "exit_code",
+    "duration",
+    "attempts",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "log_dir",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "extra",
+]
+
+
+def _encode(column: str, value: Any) -> Any:
+    if column in _JSON_COLUMNS:
+        return None if value is None else json.dumps(value, sort_keys=True)
+    return value
+
+
+def _row_to_experiment(row: sqlite3.Row) -> Experiment:
+    values = {}
+    for column in _COLUMNS:
+        value = row[column]
+        if column in _JSON_COLUMNS and value is not None:
+            value = json.loads(value)
+        values[column] = value
+    values["metrics"] = values["metrics"] or {}
+    values["extra"] = values["extra"] or {}
+    if values["decision"] is not None:
+        values["decision"] = Decision(values["decision"])
+    return Experiment(**values)
+
+
+class Store:
+    """A study's SQLite database. Safe to open read-only while `run` writes (WAL)."""
+
+    def __init__(self, study_dir: Path, *, create: bool = True) -> None:
+        self.study_dir = Path(study_dir)
+        self.path = self.study_dir / DB_NAME
+        if not self.path.exists() and not create:
+            raise StoreError(f"no study found at {self.study_dir} (run `autoresearch run` first)")
+        self.study_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+            version = None
+            if has_meta:
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row["value"]) if row else None
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer autoresearch (schema {version}, this version "
+                    f"reads up to {SCHEMA_VERSION}); upgrade autoresearch to open it"
+                )
+            if version is None:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            elif version < 2:
+                self._allow_pruned()
+            # Future migrations: `if version < 3: ALTER TABLE ...` here, each in this transaction.
+
+    def _allow_pruned(self) -> None:
+        """Schema 1 -> 2: the decision CHECK gains 'pruned'. SQLite cannot alter a CHECK, so the table is
+        rebuilt (same columns, rows and ids) in the migration's transaction."""
+        create = next(s for s in _SCHEMA.split(";") if "TABLE IF NOT EXISTS experiments" in s)
+        self._db.execute(create.replace("TABLE IF NOT EXISTS experiments", "TABLE experiments_v2"))
+        self._db.execute("INSERT INTO experiments_v2 SELECT * FROM experiments")
+        self._db.execute("DROP TABLE experiments")
+        self._db.execute("ALTER TABLE experiments_v2 RENAME TO experiments")
+        self._db.execute("CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status)")
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(self, exc_type: Any, *_: Any) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> Store._Tx:
+        return Store._Tx(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def writer_fingerprint(self) -> tuple[int, int]:
+        """(SQLite's data_version, the database file's inode): both stay put while only this connection
+        writes, so a change means another process wrote (or replaced) the store."""
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            inode = -1
+        return version, inode
+
+    # -- meta --------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- experiments -------------------------------------------------------------------------------
+
+    def start_experiment(
+        self, *, proposal: dict[str, Any], meta: dict[str, str] | None = None, **fields: Any
+    ) -> Experiment:
+        """Insert a `running` row before the experiment runs; returns it with its id.
+
+        META entries are written in the same transaction (the search policy's state), so a crash never
+        leaves one without the other."""
+        now = time.time()
+        values = {"status": "running", "proposal": proposal, "created_at": now, "started_at": now, **fields}
+        columns = list(values)
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO experiments ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [_encode(c, values[c]) for c in columns],
+            )
+            experiment_id = cursor.lastrowid
+            for key, value in (meta or {}).items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        assert experiment_id is not None
+        return self.get(experiment_id)
+
+    def update(self, experiment_id: int, **fields: Any) -> None:
+        if not fields:
+            return
+        unknown = set(fields) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown experiment columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{c}=?" for c in fields)
+        self._db.execute(
+            f"UPDATE experiments SET {assignments} WHERE id=?",
+            [*(_encode(c, v) for c, v in fields.items()), experiment_id],
+        )
+
+    def finish_experiment(self, experiment_id: int, *, decision: Decision | str, **fields: Any) -> None:
+        if decision not in DECISIONS:
+            raise ValueError(f"unknown decision {str(decision)!r}")
+        self.update(experiment_id, status="done", decision=Decision(decision), finished_at=time.time(), **fields)
+
+    def get(self, experiment_id: int) -> Experiment:
+        row = self._db.execute("SELECT * FROM experiments WHERE id=?", (experiment_id,)).fetchone()
+        if row is None:
+            raise KeyError(experiment_id)
+        return _row_to_experiment(row)
+
+    def experiments(self, *, status: str | None = None) -> list[Experiment]:
+        if status is None:
+            rows = self._db.execute("SELECT * FROM experiments ORDER BY id").fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM experiments WHERE status=? ORDER BY id", (status,)).fetchall()
+        return [_row_to_experiment(r) for r in rows]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0])
+
+    def counts_by_decision(self) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT COALESCE(decision, 'running') AS d, COUNT(*) AS n FROM experiments GROUP BY d"
+        ).fetchall()
+        return {r["d"]: r["n"] for r in rows}
+
+    def total_cost(self) -> float:
+        return float(self._db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM experiments").fetchone()[0])
+
+    # Aggregates for `status`: SQLite counts in C, and only the rows named are decoded, so `status`
+    # stays fast on a 10,000-experiment study where decoding every row would take most of a second.
+
+    def first_with(self, *decisions: Decision, last: bool = False, best: bool = False) -> Experiment | None:
+        """The first (or LAST) finished experiment, by id, whose decision is one of DECISIONS; with BEST,
+        only one that became the global best when decided (search/archive.py)."""
+        order = "DESC" if last else "ASC"
+        only_best = f" AND {GLOBAL_BEST_FLAG} != 0" if best else ""
+        row = self._db.execute(
+            f"SELECT * FROM experiments WHERE status='done' AND decision IN ({', '.join('?' * len(decisions))})"
+            f"{only_best} ORDER BY id {order} LIMIT 1",
+            decisions,
+        ).fetchone()
+        return _row_to_experiment(row) if row else None
+
+    def count_done_after(self, experiment_id: int) -> int:
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE status='done' AND id > ?", (experiment_id,)
+            ).fetchone()[0]
+        )
+
+    def strict_keep_counts(self) -> tuple[int, int]:
+        """(experiments with a recorded strict-rule verdict, how many the strict rule keeps)."""
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(json_extract(extra, '$.strict_keep')), 0) FROM experiments "
+            "WHERE json_type(extra, '$.strict_keep') IS NOT NULL"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def count_marked(self, key: str) -> int:
+        """Experiments whose extra[KEY] is true (e.g. `proposer_failed`, `unusable_answer`)."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE json_extract(extra, ?) = 1", (f"$.{key}",)
+            ).fetchone()[0]
+        )
+
+    def count_failed_baselines(self) -> int:
+        """Baselines that failed: each is retried on the next run and uses no experiment budget."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE decision = ? AND json_extract(extra, '$.baseline')",
+                (Decision.FAILED,),
+            ).fetchone()[0]
+        )
+
+    def count_flagged(self) -> int:
+        """Experiments with integrity flags."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE json_array_length(extra, '$.flags') > 0"
+            ).fetchone()[0]
+        )
+
+    def stage_rejections(self) -> dict[str, int]:
+        """Candidates rejected at a [[stage]] (run/stages.py), per stage name."""
+        rows = self._db.execute(
+            "SELECT json_extract(extra, '$.stage_rejected'), COUNT(*) FROM experiments "
+            "WHERE decision = ? AND json_extract(extra, '$.stage_rejected') IS NOT NULL GROUP BY 1",
+            (Decision.REJECTED,),
+        ).fetchall()
+        return {str(name): int(count) for name, count in rows}
+
+    def count_holdout_decisions(self) -> int:
+        """Candidates the holdout decided (the baseline's holdout value is not a decision)."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM experiments WHERE holdout IS NOT NULL AND decision IS NOT 'baseline'"
+            ).fetchone()[0]
+        )
+
+
+@dataclass
+class Ablation:
+    """The best (BEST_ID) measured against itself without one kept change (CHANGE_ID)."""
+
+    id: int
+    best_id: int
+    change_id: int
+    rule: str
+    status: str
+    created_at: float
+    outcome: str | None = None
+    reason: str | None = None
+    variant: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+    finished_at: float | None = None
+
+
+def _has_ablations(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='ablations'").fetchone() is not None
+
+
+def _row_to_ablation(row: sqlite3.Row) -> Ablation:
+    values = dict(row)
+    for column in ("variant", "record"):
+        values[column] = json.loads(values[column]) if values[column] else {}
+    return Ablation(**values)
+
+
+class AblationStore:
+    """The ablations table of a study's store (see `_ABLATIONS`)."""
+
+    def __init__(self, store: Store) -> None:
+        self._db = store._db
+
+    def all(self) -> list[Ablation]:
+        if not _has_ablations(self._db):
+            return []
+        return [_row_to_ablation(r) for r in self._db.execute("SELECT * FROM ablations ORDER BY id").fetchall()]
+
+    def start(self, best_id: int, change_id: int, rule: str) -> Ablation:
+        """A `running` row written before any run, so a crash leaves a trace that the next writeup redoes."""
+        with Store._Tx(self._db) as db:
+            db.execute(_ABLATIONS)
+            cursor = db.execute(
+                "INSERT INTO ablations (best_id, change_id, rule, status, created_at) VALUES (?, ?, ?, 'running', ?)",
+                (best_id, change_id, rule, time.time()),
+            )
+            ablation_id = cursor.lastrowid
+        assert ablation_id is not None
+        row = self._db.execute("SELECT * FROM ablations WHERE id=?", (ablation_id,)).fetchone()
+        return _row_to_ablation(row)
+
+    def finish(
+        self, ablation_id: int, *, outcome: str, reason: str, variant: dict[str, Any], record: dict[str, Any]
+    ) -> None:
+        self._db.execute(
+            "UPDATE ablations SET status='done', outcome=?, reason=?, variant=?, record=?, finished_at=? WHERE id=?",
+            (
+                outcome,
+                reason,
+                json.dumps(variant, sort_keys=True),
+                json.dumps(record, sort_keys=True),
+                time.time(),
+                ablation_id,
+            ),
+        )
+
+
+class RunLock:
+    """An exclusive lock on a study, so two `run`s never write the same study at once.
+
+    flock is released by the kernel when the holder dies, so a `kill -9` never leaves it stale.
+    """
+
+    def __init__(self, study_dir: Path) -> None:
+        self.path = Path(study_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StudyLocked(f"study is already running ({holder}); wait for it to finish or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.release()

@@ -1,0 +1,267 @@
+"""Early stopping: the [prune] rules on curves, the section's errors, and a watcher stopping a real run."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from autoresearch.execute.prune import (
+    LogWatcher,
+    Pruner,
+    PruneSection,
+    Verdict,
+    halving_verdict,
+    median_verdict,
+    rungs,
+)
+from autoresearch.spec import SpecError, spec_from_dict
+from tests.conftest import PYTHON, cli, study_rows, write_study
+
+# Validation losses per epoch of five finished runs: at step 3 their values are 0.9, 0.8, 0.7, 0.6, 0.5.
+EARLIER = [[1.5 - 0.1 * k, 1.2 - 0.1 * k, 0.9 - 0.1 * k, 0.8 - 0.1 * k] for k in range(5)]
+
+
+def test_median_prunes_a_run_worse_than_the_median_of_earlier_runs_at_its_step() -> None:
+    verdict = median_verdict([1.6, 1.3, 0.95], EARLIER, metric="val_loss", minimize=True, min_runs=3)
+    assert verdict is not None
+    assert (verdict.step, verdict.value, verdict.reference, verdict.runs) == (3, 0.95, pytest.approx(0.7), 5)
+    assert verdict.reason() == "pruned at step 3: val_loss 0.95 worse than the median 0.7 of 5 earlier runs"
+    # Its best so far counts, not its last value: one noisy epoch after a good one does not stop it.
+    assert median_verdict([1.0, 0.65, 0.75], EARLIER, metric="val_loss", minimize=True) is None
+    # A run at the median goes on (strictly worse is pruned), and so does a better one.
+    assert median_verdict([1.6, 1.3, 0.7], EARLIER, metric="val_loss", minimize=True) is None
+    assert median_verdict([1.0, 0.9, 0.4], EARLIER, metric="val_loss", minimize=True) is None
+
+
+def test_median_waits_for_warmup_and_enough_earlier_runs() -> None:
+    bad = [9.0, 9.0, 9.0, 9.0]
+    assert median_verdict(bad[:2], EARLIER, metric="m", minimize=True, warmup_steps=2) is None
+    assert median_verdict(bad[:3], EARLIER, metric="m", minimize=True, warmup_steps=2) is not None
+    assert median_verdict(bad[:3], EARLIER[:2], metric="m", minimize=True, min_runs=3) is None
+    # Past the longest earlier curve there is nothing to compare with.
+    assert median_verdict([*bad, 9.0], EARLIER, metric="m", minimize=True) is None
+    assert median_verdict([], EARLIER, metric="m", minimize=True) is None
+
+
+def test_median_follows_the_direction_and_counts_nan_as_worst() -> None:
+    accuracies = [[0.5 + 0.1 * k, 0.6 + 0.1 * k] for k in range(3)]  # at step 2: 0.6, 0.7, 0.8
+    low = median_verdict([0.4, 0.65], accuracies, metric="acc", minimize=False)
+    assert low is not None and low.reference == pytest.approx(0.7)
+    assert median_verdict([0.4, 0.75], accuracies, metric="acc", minimize=False) is None
+    diverged = median_verdict([math.nan], EARLIER, metric="loss", minimize=True)
+    assert diverged is not None and math.isnan(diverged.value)
+    # Earlier runs that diverged do not count towards min_runs.
+    assert median_verdict([5.0], [[math.nan]] * 4, metric="loss", minimize=True) is None
+
+
+def test_halving_judges_on_rungs_and_keeps_the_top_one_over_eta() -> None:
+    assert rungs(1, 3, 30) == [1, 3, 9, 27] and rungs(2, 2, 17) == [2, 4, 8, 16] and rungs(5, 3, 4) == []
+    earlier = [[float(k)] * 9 for k in range(1, 9)]  # eight runs, flat at 1.0 .. 8.0
+    # Nine runs at a rung, eta 3: the best three go on, so the cutoff is the third best (3.0).
+    pruned = halving_verdict([3.5] * 3, earlier, metric="loss", minimize=True, eta=3)
+    assert pruned is not None and (pruned.step, pruned.reference, pruned.runs) == (3, 3.0, 8)
+    assert pruned.reason() == "pruned at step 3: loss 3.5 not in the top 1/3 of 9 runs at that rung (cutoff 3)"
+    assert halving_verdict([2.5] * 3, earlier, metric="loss", minimize=True, eta=3) is None
+    # Between rungs a run is never judged, however bad.
+    assert halving_verdict([99.0] * 2, earlier, metric="loss", minimize=True, eta=3) is None
+    assert halving_verdict([99.0] * 4, earlier, metric="loss", minimize=True, eta=3) is None
+    # Maximising: the highest values go on.
+    assert halving_verdict([7.5] * 3, earlier, metric="acc", minimize=False, eta=3) is None
+    assert halving_verdict([5.5] * 3, earlier, metric="acc", minimize=False, eta=3) is not None
+    # Too few earlier runs at the rung: no verdict yet.
+    assert halving_verdict([99.0], earlier[:2], metric="loss", minimize=True, min_runs=3) is None
+    diverged = halving_verdict([math.nan], earlier, metric="loss", minimize=True)
+    assert diverged is not None and diverged.reference == 3.0  # nine runs, its own last: three go on
+
+
+def test_the_prune_section_names_each_mistake_in_one_line() -> None:
+    base = {"run": {"command": "true"}, "metric": {"name": "loss"}, "params": {"x": {"low": 0.0, "high": 1.0}}}
+    spec = spec_from_dict({**base, "prune": {"rule": "halving", "eta": 2, "min_steps": 2}})
+    assert spec.prune is not None and (spec.prune.rule, spec.prune.eta, spec.prune.min_steps) == ("halving", 2, 2)
+    assert spec.prune.metric_name(spec.metric.name) == "loss"
+    assert spec.source is not None and spec.source.normalised["prune"]["rule"] == "halving"
+    # A study without [prune] snapshots as it did before the section existed (its spec hash is unchanged).
+    plain = spec_from_dict(base)
+    assert plain.prune is None and plain.source is not None and "prune" not in plain.source.normalised
+
+    def error(prune: dict[str, object], **metric: object) -> str:
+        with pytest.raises(SpecError) as info:
+            spec_from_dict({**base, "metric": {"name": "loss", **metric}, "prune": prune})
+        assert "\n" not in str(info.value)
+        return str(info.value)
+
+    assert 'eta only apply to rule = "halving"' in error({"eta": 2})
+    assert 'warmup_steps only applies to rule = "median"' in error({"rule": "halving", "warmup_steps": 2})
+    assert "prune.rule" in error({"rule": "asha"})
+    assert "prune.min_runs" in error({"min_runs": 0})
+    assert "unknown key 'prune.warmup'" in error({"warmup": 1})
+    assert "set prune.metric" in error({}, json="out.json:loss")
+    # Naming the printed curve to watch makes a JSON-read metric valid.
+    assert spec_from_dict({**base, "metric": {"name": "loss", "json": "o.json:loss"}, "prune": {"metric": "v"}})
+
+
+def test_the_watcher_reads_only_whole_new_lines(tmp_path: Path) -> None:
+    log = tmp_path / "stdout.log"
+    watcher = LogWatcher(log, Pruner(PruneSection(min_runs=3), "val_loss", EARLIER, minimize=True))
+    assert watcher.poll() is None  # no log yet
+    with log.open("ab") as out:
+        out.write(b"epoch 1\nval_loss: 1.0\nval_loss: 0.")
+    assert watcher.poll() is None and watcher.curve == [1.0]  # the second line is still being written
+    with log.open("ab") as out:
+        out.write(b"9\nother: 5\n" + b"x" * 10_000 + b"val_loss: 0.1\nval_loss: 0.95\n")
+    verdict = watcher.poll()  # the over-long line hides no value; step 3 (0.95 > median 0.7) prunes
+    assert watcher.curve == [1.0, 0.9, 0.95] and verdict is not None and verdict.step == 3
+
+
+# A training-like run: prints its validation loss per epoch, then an end marker.
+RUN = """
+import sys, time
+losses = [float(v) for v in sys.argv[1].split(",")]
+for epoch, loss in enumerate(losses, 1):
+    print(f"epoch {epoch}", flush=True)
+    print(f"val_loss: {loss}", flush=True)
+    time.sleep(0.15)
+print("END OF RUN", flush=True)
+"""
+
+
+def _watch(tmp_path: Path, losses: list[float]) -> tuple[int, str, Verdict | None]:
+    """Run RUN with LOSSES under a watcher polling every 0.2 s, killing its process group on a verdict."""
+    log = tmp_path / f"run-{len(list(tmp_path.iterdir()))}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN, ",".join(map(str, losses))], stdout=out, start_new_session=True
+        )
+    watcher = LogWatcher(log, Pruner(PruneSection(min_runs=3, warmup_steps=1), "val_loss", EARLIER, minimize=True))
+    verdict: Verdict | None = None
+    while proc.poll() is None:
+        verdict = watcher.poll()
+        if verdict is not None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole group, as a timeout stops a run
+            break
+        time.sleep(0.2)
+    return proc.wait(timeout=10), log.read_text(), verdict
+
+
+def test_a_losing_run_is_stopped_early_and_a_good_one_runs_to_its_end(tmp_path: Path) -> None:
+    code, output, verdict = _watch(tmp_path, [1.6, 1.4, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5])
+    assert code == -signal.SIGKILL and "END OF RUN" not in output
+    assert verdict is not None and verdict.step == 2 and "epoch 5" not in output
+    code, output, verdict = _watch(tmp_path, [1.0, 0.7, 0.5, 0.4])
+    assert code == 0 and verdict is None and output.endswith("END OF RUN\n")
+
+
+# A training job: its validation loss per epoch falls towards (x - 0.3)^2, so a far x loses from epoch 2.
+TRAIN = """
+import json, sys, time
+x = json.load(open(sys.argv[1]))["x"]
+for epoch in range(1, 9):
+    print(f"val_loss: {(x - 0.3) ** 2 + 1.0 / epoch:.6f}", flush=True)
+    time.sleep(0.3)
+print("END OF TRAINING", flush=True)
+"""
+
+
+def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: Path) -> None:
+    study = write_study(
+        tmp_path / "train",
+        f"""
+        [study]
+        name = "train"
+        [run]
+        command = "{PYTHON} train.py {{params_file}}"
+        timeout = "60s"
+        [metric]
+        name = "val_loss"
+        [params]
+        x = {{ low = -3.0, high = 3.0, default = -1.0 }}
+        [proposer]
+        use = "random"
+        [budget]
+        experiments = 8
+        [prune]
+        rule = "median"
+        min_runs = 1
+        warmup_steps = 1
+        """,
+        {"train.py": TRAIN},
+    )
+    result = cli("run", cwd=study, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = study_rows(study / ".autoresearch" / "train")
+    logs = {e.id: (study / ".autoresearch" / "train" / "experiments" / f"{e.id:05d}" / "stdout.log") for e in rows}
+    baseline = rows[0]
+    assert baseline.decision == "baseline" and "END OF TRAINING" in logs[baseline.id].read_text()
+    pruned = [e for e in rows if e.decision == "pruned"]
+    best = min(e.objective for e in rows if e.objective is not None)
+    assert pruned, [(e.id, e.decision, e.reason) for e in rows]
+    for e in pruned:
+        record = e.extra["pruned"]
+        assert record["rule"] == "median" and 2 <= record["step"] < 8 and record["value"] > record["reference"]
+        assert e.reason is not None and e.reason.startswith(f"pruned at step {record['step']}: val_loss ")
+        assert e.objective is None and "END OF TRAINING" not in logs[e.id].read_text()  # stopped, not finished
+        # No true improvement was pruned: had it run to its end, it would have lost to the study's best.
+        assert e.params is not None and (e.params["x"] - 0.3) ** 2 + 1 / 8 > best
+    for e in rows:
+        if e.decision != "pruned":
+            assert "END OF TRAINING" in logs[e.id].read_text() and len(e.extra["prune_curve"]) == 8
+    # Status, the report and `show` say it.
+    status = cli("status", cwd=study)
+    assert f"pruned {len(pruned)}" in status.stdout, status.stdout
+    shown = cli("show", str(pruned[0].id), cwd=study)
+    assert "pruned at step" in shown.stdout, shown.stdout
+    # A resumed study's sampler is told the pruned trials as Optuna's PRUNED, with the value that decided.
+    from autoresearch.propose.samplers import SamplerProposer
+    from autoresearch.spec import load_spec
+
+    proposer = SamplerProposer(load_spec(study), "tpe", rows)
+    told = [t for t in proposer.study.get_trials() if t.state == TrialState.PRUNED]
+    assert len(told) == len(pruned)
+    assert sorted(list(t.intermediate_values.items()) for t in told) == sorted(
+        [(e.extra["pruned"]["step"], e.extra["pruned"]["value"])] for e in pruned
+    )
+
+
+def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_baseline(tmp_path: Path) -> None:
+    from autoresearch.execute.evaluate import CommandEvaluator
+    from autoresearch.propose.base import Proposal
+    from autoresearch.store.database import Decision, Experiment
+
+    (tmp_path / "train.py").write_text(TRAIN)
+    spec = spec_from_dict(
+        {
+            "run": {"command": f"{PYTHON} train.py {{params_file}}", "timeout": "60s"},
+            "metric": {"name": "val_loss"},
+            "params": {"x": {"low": -3.0, "high": 3.0}},
+            "prune": {"min_runs": 2},
+        },
+        root=tmp_path,
+    )
+    evaluator = CommandEvaluator(spec)
+    good = [0.01 + 1.0 / epoch for epoch in range(1, 9)]  # x = 0.4: the curves of two finished runs
+    history = [
+        Experiment(i, "done", {"params": {"x": 0.4}}, 0.0, decision=Decision.REVERTED, extra={"prune_curve": good})
+        for i in (1, 2)
+    ]
+    evaluator.prime(history)
+
+    def experiment(number: int, **extra: object) -> Experiment:
+        return Experiment(number, "running", {"params": {"x": 2.5}}, 0.0, params={"x": 2.5}, extra=dict(extra))
+
+    losing = Proposal(params={"x": 2.5})
+    first = evaluator.evaluate(experiment(3), losing, 0)
+    assert first.pruned is not None and first.pruned.startswith("pruned at step 1: val_loss 5.84")
+    assert first.objective is None and first.extra["pruned"]["reference"] == pytest.approx(1.01)
+    # The same losing run measured again (a recheck, paired runs, confirm), or as the baseline, runs to its end.
+    again = evaluator.remeasure(experiment(3), for_experiment=experiment(3), seed_offset=7)
+    assert again.pruned is None and again.objective == pytest.approx(4.84 + 1 / 8)
+    baseline = evaluator.evaluate(experiment(4, baseline=True), losing, 0)
+    assert baseline.pruned is None and baseline.objective == pytest.approx(4.84 + 1 / 8)
