@@ -27,10 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.engine.loop import Loop
 from autoresearch.propose.hybrid import FALLBACK_SUFFIX, LLM_PREFIX
 from autoresearch.spec import load_spec
-from autoresearch.store.database import Experiment, Store
+from autoresearch.store.database import Store
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 # SmolLM2 is tiny: a short context and answer keep each turn to seconds on a loaded machine.

@@ -34,12 +34,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal
 from autoresearch.engine.loop import Loop
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluation
+from autoresearch.execute.evaluate import CommandEvaluator
 from autoresearch.execute.simulate import NOISE_MODELS, Effects, Simulated, simulated_spec_data
-from autoresearch.propose.base import Context, Proposal
+from autoresearch.propose.base import Context
 from autoresearch.spec import Spec, spec_from_dict
-from autoresearch.store.database import Experiment
 
 # rule name -> ([noise] section, run.repeats)
 RULES: dict[str, tuple[dict[str, object], int]] = {

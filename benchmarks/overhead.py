@@ -54,10 +54,11 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal
 from autoresearch.engine.loop import Loop, Outcome
-from autoresearch.propose.base import Context, Proposal
+from autoresearch.propose.base import Context
 from autoresearch.spec import load_spec, spec_from_dict
-from autoresearch.store.database import Experiment
 
 COMMAND = "echo loss=1"
 

@@ -22,7 +22,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from autoresearch.store.database import Decision, Store
+from autoresearch.core.experiment import Decision
+from autoresearch.store.database import Store
 
 EPOCHS = 12
 EPOCH_SECONDS = 0.05  # the default; --epoch-seconds sets it

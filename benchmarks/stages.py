@@ -20,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
-from autoresearch.store.database import Decision, Experiment, Store
+from autoresearch.store.database import Store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "trading"
 

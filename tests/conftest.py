@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.store.database import Experiment, Store
+from autoresearch.core.experiment import Experiment
+from autoresearch.store.database import Store
 from tests.fake_llm import FakeLLMServer
 
 PYTHON = sys.executable

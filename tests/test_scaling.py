@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.engine.loop import Loop, Outcome
 from autoresearch.propose.base import Context
 from autoresearch.spec import spec_from_dict
-from autoresearch.store.database import Experiment
 from autoresearch.store.history import History
 
 # Store statements whose cost does not grow with the study: by primary key, inserts, meta, transactions.

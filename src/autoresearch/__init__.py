@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from autoresearch.api import optimize
+    from autoresearch.core.experiment import Experiment
+    from autoresearch.core.proposal import Proposal
     from autoresearch.engine.loop import Loop, Outcome
     from autoresearch.engine.study import Study
-    from autoresearch.propose.base import Context, Proposal, Proposer
+    from autoresearch.propose.base import Context, Proposer
     from autoresearch.spec import Spec, SpecError, load_spec
-    from autoresearch.store.database import Experiment, Store
+    from autoresearch.store.database import Store
 
 __version__ = "0.1.0"
 
@@ -26,12 +28,12 @@ _WHERE = {
     "Loop": "autoresearch.engine.loop",
     "Outcome": "autoresearch.engine.loop",
     "Context": "autoresearch.propose.base",
-    "Proposal": "autoresearch.propose.base",
+    "Proposal": "autoresearch.core.proposal",
     "Proposer": "autoresearch.propose.base",
     "Spec": "autoresearch.spec",
     "SpecError": "autoresearch.spec",
     "load_spec": "autoresearch.spec",
-    "Experiment": "autoresearch.store.database",
+    "Experiment": "autoresearch.core.experiment",
     "Store": "autoresearch.store.database",
     "Study": "autoresearch.engine.study",
 }

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.core.direction import DIRECTIONS
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal, ProposalError
 from autoresearch.engine.loop import Loop
-from autoresearch.execute.evaluate import Evaluation, Evaluator
-from autoresearch.propose.base import Context, Proposal, ProposalError
+from autoresearch.execute.evaluate import Evaluator
+from autoresearch.propose.base import Context
 from autoresearch.spec import BudgetSection, MetricSection, RunSection, Spec, StudySection
-from autoresearch.store.database import Experiment
 
 History = list[dict[str, Any]]
 FitnessFn = Callable[[Any], float]

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from autoresearch.core.space import ParamSpec
 from autoresearch.execute.prune import PruneSection
 
 if TYPE_CHECKING:
@@ -186,75 +187,6 @@ class MetricSection(_Section):
 
             ObjectiveExpression(self.objective)  # raises ValueError naming the problem
         return self
-
-
-class ParamSpec(_Section):
-    """One dimension of the search space: `{low, high, log?, step?}` or `{choices}`."""
-
-    type: Literal["float", "int", "categorical"] | None = None
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = None
-    choices: list[str | int | float | bool] | None = None
-    default: str | int | float | bool | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _infer_type(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("type") is None:
-            data = dict(data)
-            if "choices" in data:
-                data["type"] = "categorical"
-            elif all(
-                isinstance(data.get(k), int) and not isinstance(data.get(k), bool) for k in ("low", "high")
-            ) and not data.get("log"):
-                data["type"] = "int"
-            else:
-                data["type"] = "float"
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> ParamSpec:
-        if self.type == "categorical":
-            if not self.choices:
-                raise ValueError("choices must list at least one value")
-            if self.low is not None or self.high is not None:
-                raise ValueError("give either choices or low/high, not both")
-            if self.default is not None and self.default not in self.choices:
-                raise ValueError(f"default {self.default!r} is not one of the choices {self.choices}")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("a numeric parameter needs both low and high (or use choices = [...])")
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low}) is greater than high ({self.high}); swap them")
-        if self.log and self.low <= 0:
-            raise ValueError(f"log = true needs low > 0, got low = {self.low}")
-        if self.log and self.step is not None:
-            raise ValueError("step cannot be combined with log = true")
-        if self.step is not None and self.step <= 0:
-            raise ValueError(f"step must be positive, got {self.step}")
-        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
-            raise ValueError("an int parameter needs whole numbers for low and high")
-        if self.default is not None:
-            if isinstance(self.default, bool) or not isinstance(self.default, int | float):
-                raise ValueError(f"default {self.default!r} must be a number")
-            if not self.low <= self.default <= self.high:
-                raise ValueError(f"default {self.default} is outside [{self.low}, {self.high}]")
-        return self
-
-    def baseline_value(self) -> Any:
-        """The default, or the middle of the range (geometric for log), or the first choice."""
-        if self.default is not None:
-            return int(self.default) if self.type == "int" else self.default
-        if self.type == "categorical":
-            assert self.choices
-            return self.choices[0]
-        assert self.low is not None and self.high is not None
-        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
-        if self.step is not None:
-            mid = self.low + round((mid - self.low) / self.step) * self.step
-        return round(mid) if self.type == "int" else mid
 
 
 class CodeSection(_Section):

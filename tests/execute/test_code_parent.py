@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autoresearch.core.proposal import Proposal
 from autoresearch.engine.loop import Loop
 from autoresearch.execute.code import CodeEvaluator
-from autoresearch.propose.base import Proposal
 from autoresearch.spec import load_spec
 from autoresearch.store.database import Store
 from tests.search.conftest import git, tree_study

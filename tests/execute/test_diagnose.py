@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.store.database import Experiment, Store
+from autoresearch.core.experiment import Experiment
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, write_study
 from tests.redteam.conftest import params_study
 

@@ -6,10 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal
 from autoresearch.engine.loop import Loop
-from autoresearch.propose.base import Proposal
 from autoresearch.spec import load_spec
-from autoresearch.store.database import Experiment, Store
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, cli, write_study
 
 # Picks, at random, a choice not finished yet, paying no attention to the ones still running.

@@ -137,8 +137,8 @@ def test_thresholds_follow_the_direction() -> None:
 
 
 def test_on_resume_the_bar_is_the_stored_best() -> None:
+    from autoresearch.core.experiment import Decision, Experiment
     from autoresearch.execute.stages import StageBar
-    from autoresearch.store.database import Decision, Experiment
 
     def row(id: int, decision: Decision, objective: float) -> Experiment:
         return Experiment(

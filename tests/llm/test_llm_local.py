@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (pip install 'autoresearch[local]')")
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.llm import LLMError, make_backend
 from autoresearch.llm.local import bundled_smollm2
 from autoresearch.propose.base import Context
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.spec import spec_from_dict
-from autoresearch.store.database import Experiment
 
 
 @pytest.fixture(scope="module")

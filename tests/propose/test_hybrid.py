@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.engine.loop import Loop
 from autoresearch.propose.hybrid import HybridProposer, llm_turn
 from autoresearch.spec import Spec, SpecError, load_spec
-from autoresearch.store.database import Experiment, Store
+from autoresearch.store.database import Store
 from tests.conftest import BOWL, PYTHON, bowl_spec, cli, study_rows, wait_for, write_study
 from tests.fake_llm import FakeLLMServer, Reply, Request
 

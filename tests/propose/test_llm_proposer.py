@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal, ProposalError
 from autoresearch.llm import make_backend
-from autoresearch.propose.base import Context, Proposal, ProposalError
+from autoresearch.propose.base import Context
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.propose.strategies import Strategy, StrategyScheduler
 from autoresearch.spec import Spec, spec_from_dict
-from autoresearch.store.database import Experiment
 from tests.fake_llm import FakeLLMServer, Reply, Request
 
 SECRET = "sk-test-SECRET-abcdef123456"

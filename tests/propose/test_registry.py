@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.propose import ProposalError, make_proposer, registry
-from autoresearch.propose.base import Context, Proposal
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal, ProposalError
+from autoresearch.propose import make_proposer, registry
+from autoresearch.propose.base import Context
 from autoresearch.spec import Spec, SpecError, spec_from_dict
-from autoresearch.store.database import Experiment
 
 BASE = {"run": {"command": "true"}, "metric": {"name": "loss"}, "params": {"x": {"low": 0.0, "high": 1.0}}}
 

@@ -49,7 +49,7 @@ def test_gp_sampler_needs_torch_or_says_so(tmp_path: Path) -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        from autoresearch.propose.base import ProposalError
+        from autoresearch.core.proposal import ProposalError
 
         with pytest.raises(ProposalError, match="needs torch"):
             Loop(load_spec(root)).run()
@@ -125,9 +125,9 @@ def test_one_reseeded_sampler_draws_what_a_fresh_sampler_per_ask_would(
     # The flat-cost path keeps one sampler and reseeds its random states per ask, and CMA-ES indexes
     # its trials; this pins that it draws exactly what the plain path (a new stock sampler per ask)
     # draws, through several CMA-ES generations, with failures among the trials.
+    from autoresearch.core.experiment import Experiment
     from autoresearch.propose import samplers
     from autoresearch.propose.base import Context
-    from autoresearch.store.database import Experiment
     from autoresearch.store.history import History
 
     spec = load_spec(write_study(tmp_path, bowl_spec(40, sampler), {"bowl.py": BOWL}))
@@ -186,7 +186,7 @@ def test_tpe_window_must_be_a_number_of_trials(tmp_path: Path) -> None:
         bowl_spec(5, "tpe").replace('use = "tpe"', 'use = "tpe"\noptions = { window = "all" }'),
         {"bowl.py": BOWL},
     )
-    from autoresearch.propose.base import ProposalError
+    from autoresearch.core.proposal import ProposalError
 
     with pytest.raises(ProposalError, match="window = 'all' must be a whole number of trials, 2 or more"):
         Loop(load_spec(root)).run()

@@ -6,7 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from autoresearch.store.database import Experiment, Store
+from autoresearch.core.experiment import Experiment
+from autoresearch.store.database import Store
 from tests.conftest import PYTHON, cli, write_study
 
 # A script proposer that replays the proposals in proposals.json, one per call, then stops.

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoresearch.store.database import Experiment, Store
+from autoresearch.core.experiment import Experiment
+from autoresearch.store.database import Store
 
 PYTHON = sys.executable
 SECRETS = {

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.engine.loop import Loop
 from autoresearch.search.islands import IslandsPolicy
 from autoresearch.spec import load_spec
-from autoresearch.store.database import Experiment
 from tests.conftest import PYTHON, study_rows, wait_for, write_study
 from tests.search.conftest import git
 

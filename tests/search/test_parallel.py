@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.engine.loop import Loop
 from autoresearch.search.archive import Archive
 from autoresearch.search.tree import TreePolicy
 from autoresearch.spec import load_spec
-from autoresearch.store.database import Experiment, Store
+from autoresearch.store.database import Store
 from autoresearch.store.history import History
 from tests.conftest import BOWL, bowl_spec, write_study
 

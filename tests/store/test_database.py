@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.store.database import SCHEMA_VERSION, Decision, RunLock, Store, StoreError, StudyLocked
+from autoresearch.core.experiment import Decision
+from autoresearch.store.database import SCHEMA_VERSION, RunLock, Store, StoreError, StudyLocked
 
 
 def test_rows_are_written_before_and_after(tmp_path: Path) -> None:

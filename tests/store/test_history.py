@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.propose.base import Context
 from autoresearch.propose.script import context_payload
 from autoresearch.spec import load_spec
-from autoresearch.store.database import Decision, Experiment
 from autoresearch.store.history import History, proposer_view
 from tests.conftest import write_study
 

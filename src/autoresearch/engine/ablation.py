@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.core import stats
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.engine import paired
 from autoresearch.engine.judge import Sample, rule_verdict
-from autoresearch.store.database import Ablation, AblationStore, Decision, Experiment
+from autoresearch.store.database import Ablation, AblationStore
 
 if TYPE_CHECKING:
     from autoresearch.execute.evaluate import Evaluator

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.core.direction import improvement
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.engine import paired
 from autoresearch.spec import NoiseSection, Spec
-from autoresearch.store.database import Decision, Experiment
 from autoresearch.store.history import HOLDOUT_VETO
 
 if TYPE_CHECKING:
-    from autoresearch.execute.evaluate import Evaluation, Evaluator
+    from autoresearch.core.evaluation import Evaluation
+    from autoresearch.execute.evaluate import Evaluator
     from autoresearch.store.history import History
 
 

@@ -18,33 +18,28 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from autoresearch.core import diskfull, safeio
+from autoresearch.core.choice import Choice
 from autoresearch.core.direction import reached
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import INCUMBENT, Decision, Experiment
+from autoresearch.core.proposal import Proposal, ProposalError, SearchExhausted, Stop, WaitForResults, proposal_of
+from autoresearch.core.space import params_key
 from autoresearch.engine import judge, paired, tamper
 from autoresearch.engine.tamper import Tampered
 from autoresearch.execute import reaper, sandbox
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluation, Evaluator, Runner
+from autoresearch.execute.evaluate import CommandEvaluator, Evaluator, Runner
 from autoresearch.execute.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.execute.resources import plan_slots
-from autoresearch.materialise.params import params_key
 from autoresearch.propose import make_proposer
-from autoresearch.propose.base import (
-    Context,
-    Proposal,
-    ProposalError,
-    Proposer,
-    SearchExhausted,
-    Stop,
-    WaitForResults,
-)
+from autoresearch.propose.base import Context, Proposer
 from autoresearch.propose.failures import FailureStreak
 from autoresearch.search import make_policy
 from autoresearch.search.archive import Archive
-from autoresearch.search.policy import Choice
 from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
-from autoresearch.store.database import INCUMBENT, Decision, Experiment, RunLock, Store
+from autoresearch.store.database import RunLock, Store
 from autoresearch.store.history import History
 
 # Proposal.extra entries saved as files with the experiment rather than in the store.
@@ -603,17 +598,7 @@ class Loop:
                 self._wait_for_one()
             self.store.update(experiment.id, attempts=experiment.attempts + 1, started_at=time.time())
             self._attempted.add(experiment.id)
-            record: dict[str, Any] = experiment.proposal
-            proposal = Proposal(
-                params=record.get("params"),
-                edits=record.get("edits"),
-                edit_format=record.get("edit_format"),
-                rationale=experiment.rationale or "",
-                strategy=experiment.strategy,
-                parent_id=experiment.parent_id,
-                extra=experiment.extra,
-            )
-            self._submit(pool, self.store.get(experiment.id), proposal)
+            self._submit(pool, self.store.get(experiment.id), proposal_of(experiment))
             if experiment.extra.get("baseline"):
                 self._wait_for_one()
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch.core import stats
 from autoresearch.core.direction import sign
-from autoresearch.store.database import Decision, Experiment
+from autoresearch.core.experiment import Decision, Experiment
 
 if TYPE_CHECKING:
     from autoresearch.execute.evaluate import Evaluator

@@ -6,9 +6,10 @@ import math
 from pathlib import Path
 
 from autoresearch.core.direction import score
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.materialise.params import params_text, write_params_file
 from autoresearch.spec import Spec, load_spec
-from autoresearch.store.database import Decision, Experiment, Store
+from autoresearch.store.database import Store
 from autoresearch.store.history import became_best
 
 

@@ -17,8 +17,9 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from autoresearch.core.experiment import Experiment
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment, Store
+    from autoresearch.store.database import Store
 
 TAMPER_META = "tampered"  # the store's meta key: a JSON list of {"at": time, "what": text}
 

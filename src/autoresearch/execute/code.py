@@ -13,16 +13,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import INCUMBENT, Decision, Experiment
+from autoresearch.core.proposal import Proposal
 from autoresearch.execute import integrity, planted
 from autoresearch.execute.diagnose import missing_files
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluation, Runner
+from autoresearch.execute.evaluate import CommandEvaluator, Runner
 from autoresearch.execute.process import read_tail
 from autoresearch.materialise.edits import EditError, FileEdit, parse_edits, plan_edits
 from autoresearch.materialise.git import GitError, GitWorkspace, ObjectTampered, ensure_excluded, git
 from autoresearch.materialise.globs import matches_any, normalize_path
-from autoresearch.propose.base import Proposal
 from autoresearch.spec import Spec
-from autoresearch.store.database import INCUMBENT, Decision, Experiment
 
 
 class CodeModeError(Exception):

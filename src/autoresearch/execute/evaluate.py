@@ -19,11 +19,14 @@ import statistics
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autoresearch.core import safeio
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal, proposal_of
+from autoresearch.core.space import violation
 from autoresearch.execute import consumed, feedback, integrity, pagecache, planted, sandbox, stages
 from autoresearch.execute import diagnose as diagnose_run
 from autoresearch.execute.holdout import score_holdout
@@ -32,25 +35,7 @@ from autoresearch.execute.process import RunResult, experiment_env, read_tail, r
 from autoresearch.execute.prune import EarlierCurves, LogWatcher, recorded_curve, study_pruner
 from autoresearch.execute.resources import Slot
 from autoresearch.materialise.params import params_env, render_command, write_params_file
-from autoresearch.propose.base import Proposal
-from autoresearch.propose.samplers import validate_params
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
-from autoresearch.store.database import Experiment
-
-
-@dataclass
-class Evaluation:
-    """What running a candidate produced. `error` set means the experiment failed."""
-
-    metrics: dict[str, float] = field(default_factory=dict)
-    objective: float | None = None
-    error: str | None = None
-    rejected: str | None = None  # a rule was broken (guard, integrity): rejected, whatever the metric
-    pruned: str | None = None  # stopped early by a [prune] rule (why): never kept
-    exit_code: int | None = None
-    duration: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-    record: dict[str, Any] = field(default_factory=dict)  # more store columns: diff, commit_sha, holdout
 
 
 class Evaluator:
@@ -277,7 +262,7 @@ class CommandEvaluator(Evaluator):
 
     def check(self, proposal: Proposal, parent: Experiment | None = None) -> str | None:
         if proposal.params is not None:
-            return validate_params(self.spec, proposal.params)
+            return violation(self.spec.params, proposal.params)
         return None
 
     def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
@@ -852,17 +837,6 @@ def _plain_dir(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def proposal_of(experiment: Experiment) -> Proposal:
-    """The proposal a stored experiment ran (enough to run it again)."""
-    record: dict[str, Any] = experiment.proposal or {}
-    return Proposal(
-        params=record.get("params", experiment.params),
-        edits=record.get("edits"),
-        edit_format=record.get("edit_format"),
-        rationale=experiment.rationale or "",
-    )
 
 
 def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:

@@ -18,7 +18,8 @@ from autoresearch.execute.process import RunResult
 from autoresearch.materialise.params import render_command
 
 if TYPE_CHECKING:
-    from autoresearch.execute.evaluate import CommandEvaluator, Evaluation
+    from autoresearch.core.evaluation import Evaluation
+    from autoresearch.execute.evaluate import CommandEvaluator
 
 
 def score_holdout(
@@ -31,7 +32,7 @@ def score_holdout(
     env: dict[str, str],
 ) -> Evaluation:
     """The holdout metric as the scorer computes it from what the holdout RUN wrote to OUTPUT_DIR."""
-    from autoresearch.execute.evaluate import Evaluation
+    from autoresearch.core.evaluation import Evaluation
 
     holdout = evaluator.spec.holdout
     assert holdout is not None and holdout.scorer is not None

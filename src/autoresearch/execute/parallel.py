@@ -19,10 +19,10 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal
+from autoresearch.core.space import params_key
 from autoresearch.execute.evaluate import Evaluator
-from autoresearch.materialise.params import params_key
-from autoresearch.propose.base import Proposal
-from autoresearch.store.database import Experiment
 
 # How often the proposer is asked again when it returns a duplicate, before the loop waits instead.
 DUPLICATE_RETRIES = 10

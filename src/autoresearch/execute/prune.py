@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from autoresearch.execute.metrics import parse_metric_lines
 
 if TYPE_CHECKING:
+    from autoresearch.core.experiment import Experiment
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
 
 # The most steps of a run's curve kept with it (extra["prune_curve"]) for later runs to be compared with.
 MAX_CURVE_STEPS = 10_000

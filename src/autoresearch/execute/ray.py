@@ -32,11 +32,12 @@ from typing import Any
 
 import autoresearch
 from autoresearch.core import safeio
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluation, Runner, RunningProcesses
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal
+from autoresearch.execute.evaluate import CommandEvaluator, Runner, RunningProcesses
 from autoresearch.execute.resources import Slot
-from autoresearch.propose.base import Proposal
 from autoresearch.spec import ResourcesSection, Spec
-from autoresearch.store.database import Experiment
 
 # How many times Ray re-runs an experiment whose worker or node died (not when the command fails).
 MAX_RETRIES = 3

@@ -18,10 +18,12 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from autoresearch.execute.evaluate import Evaluation, Evaluator, aggregate
-from autoresearch.propose.base import Context, Proposal
+from autoresearch.core.evaluation import Evaluation
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal
+from autoresearch.execute.evaluate import Evaluator, aggregate
+from autoresearch.propose.base import Context
 from autoresearch.spec import Spec
-from autoresearch.store.database import Experiment
 
 
 class NoiseModel:

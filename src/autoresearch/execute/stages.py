@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoresearch.core import safeio
+from autoresearch.core.experiment import INCUMBENT, Experiment
+from autoresearch.core.proposal import Proposal
 from autoresearch.execute import integrity, sandbox
 from autoresearch.execute.process import read_tail
 from autoresearch.materialise.params import render_command
-from autoresearch.propose.base import Proposal
 from autoresearch.spec import MetricSection, StageSection
-from autoresearch.store.database import INCUMBENT, Experiment
 
 if TYPE_CHECKING:
     from autoresearch.execute.evaluate import CommandEvaluator

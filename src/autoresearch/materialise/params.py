@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import shlex
 from pathlib import Path
@@ -13,17 +12,6 @@ import tomli_w
 import yaml
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def params_key(params: dict[str, Any]) -> str:
-    """A canonical key for deduplication (floats rounded to 12 significant digits)."""
-
-    def canon(value: Any) -> Any:
-        if isinstance(value, float) and math.isfinite(value):
-            return float(f"{value:.12g}")
-        return value
-
-    return repr(sorted((k, canon(v)) for k, v in params.items()))
 
 
 def params_text(path: Path, params: dict[str, Any]) -> str:

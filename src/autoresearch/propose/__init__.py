@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from autoresearch.core.proposal import ProposalError
 from autoresearch.propose import registry
-from autoresearch.propose.base import Context, Proposal, ProposalError, Proposer, SearchExhausted, Stop
 
 if TYPE_CHECKING:  # spec.py validates `use` through this package while it is itself being loaded
+    from autoresearch.core.experiment import Experiment
+    from autoresearch.propose.base import Proposer
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
 
-__all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "Stop", "make_proposer"]
+__all__ = ["make_proposer"]
 
 
 def make_proposer(spec: Spec, history: Sequence[Experiment]) -> Proposer:

@@ -14,6 +14,8 @@ import shlex
 from pathlib import Path
 
 from autoresearch.core import safeio
+from autoresearch.core.experiment import FAILURES, Experiment
+from autoresearch.core.proposal import Proposal
 from autoresearch.execute import diagnose, sandbox
 from autoresearch.execute.process import run_piped
 from autoresearch.materialise.checkout import read_file
@@ -21,12 +23,11 @@ from autoresearch.materialise.edits import is_git_path
 from autoresearch.materialise.git import GitError, git
 from autoresearch.materialise.globs import matches_any
 from autoresearch.materialise.params import render_command
-from autoresearch.propose.base import Context, Proposal
+from autoresearch.propose.base import Context
 from autoresearch.propose.materials import MATERIALS_DIR, write_agent_materials
 from autoresearch.propose.prompt import HistoryLimits, format_parent
 from autoresearch.propose.script import experiment_summary
 from autoresearch.spec import Spec
-from autoresearch.store.database import FAILURES, Experiment
 
 AGENT_SLOT = 1000  # the agent's own worktree, apart from the experiment workers' slots
 _HISTORY_ITEMS = 15

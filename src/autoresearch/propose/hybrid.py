@@ -28,13 +28,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from autoresearch.propose.base import Context, Proposal, ProposalError
+from autoresearch.core.proposal import Proposal, ProposalError
+from autoresearch.propose.base import Context
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.propose.samplers import SamplerProposer
 
 if TYPE_CHECKING:
+    from autoresearch.core.experiment import Experiment
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
 
 LLM_PREFIX = "llm:"  # strategy prefix of the LLM's candidates
 FALLBACK_SUFFIX = ":fallback"  # strategy suffix of the LLM's turns the sampler took over

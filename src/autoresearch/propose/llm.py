@@ -13,11 +13,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from autoresearch.core.experiment import JUDGED, Decision
+from autoresearch.core.proposal import Proposal, ProposalError
+from autoresearch.core.space import check_params, params_key
 from autoresearch.llm import ChatBackend, ChatReply, LLMError, Message, cost_usd, make_backend
-from autoresearch.materialise.params import params_key
-from autoresearch.propose.base import Context, Proposal, ProposalError
+from autoresearch.propose.base import Context
 from autoresearch.propose.lessons import LESSONS_FILE, Lessons
-from autoresearch.propose.llm_parse import check_params, extract_edits, extract_json
+from autoresearch.propose.llm_parse import extract_edits, extract_json
 from autoresearch.propose.prompt import (
     HistoryLimits,
     clip,
@@ -33,11 +35,10 @@ from autoresearch.propose.prompt import (
     render,
 )
 from autoresearch.propose.strategies import Strategy, StrategyScheduler, strategies_from_options
-from autoresearch.store.database import JUDGED, Decision
 
 if TYPE_CHECKING:
+    from autoresearch.core.experiment import Experiment
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ class LLMProposer:
             fallback = dict(base.params or {}) if base is not None else {}
             for name, p in self.spec.params.items():
                 fallback.setdefault(name, p.baseline_value())
-            params, filled = check_params(data["params"], self.spec.params, fallback)
+            params, filled = check_params(data["params"], self.spec.params, fallback, mend=True)
             self._check_repeat(params, context)
             proposal = Proposal(params=params, rationale=str(data.get("rationale", "")).strip())
             if filled:

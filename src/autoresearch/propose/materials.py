@@ -18,9 +18,9 @@ from autoresearch.propose.prompt import HistoryLimits, format_runs
 from autoresearch.propose.script import experiment_summary
 
 if TYPE_CHECKING:
+    from autoresearch.core.experiment import Experiment
     from autoresearch.propose.base import Context
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
     from autoresearch.store.history import History
 
 MATERIALS_DIR = ".autoresearch/materials"  # relative to the spec's folder in the agent's worktree

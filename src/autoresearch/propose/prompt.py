@@ -16,13 +16,13 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+from autoresearch.core.experiment import FAILURES, Decision
 from autoresearch.execute import feedback
-from autoresearch.store.database import FAILURES, Decision
 
 if TYPE_CHECKING:
-    from autoresearch.propose.base import Proposal
+    from autoresearch.core.experiment import Experiment
+    from autoresearch.core.proposal import Proposal
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
     from autoresearch.store.history import History
 
 

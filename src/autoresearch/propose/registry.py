@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from autoresearch.core.experiment import Experiment
     from autoresearch.propose.base import Proposer
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
 
 Build = Callable[["Spec", str, Sequence["Experiment"]], "Proposer"]
 
@@ -78,8 +78,8 @@ def _sampler(name: str) -> Build:
 
 
 def _llm(spec: Spec, argument: str, history: Sequence[Experiment]) -> Proposer:
+    from autoresearch.core.proposal import ProposalError
     from autoresearch.llm import LLMError
-    from autoresearch.propose.base import ProposalError
     from autoresearch.propose.llm import LLMProposer
 
     try:

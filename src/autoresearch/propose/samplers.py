@@ -37,12 +37,13 @@ from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
 from autoresearch.core.direction import sign
-from autoresearch.materialise.params import params_key
-from autoresearch.propose.base import Context, Proposal, ProposalError, SearchExhausted
+from autoresearch.core.experiment import Decision, Experiment
+from autoresearch.core.proposal import Proposal, ProposalError, SearchExhausted
+from autoresearch.core.space import ParamSpec, params_key
+from autoresearch.propose.base import Context
 from autoresearch.propose.flat_samplers import IndexedCmaEsSampler, WindowedTPESampler
 from autoresearch.propose.prompt import fmt_number, fmt_params
-from autoresearch.spec import ParamSpec, Spec
-from autoresearch.store.database import Decision, Experiment
+from autoresearch.spec import Spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -355,28 +356,3 @@ def _json_safe(attrs: dict[str, Any]) -> dict[str, Any]:
             continue
         safe[key] = value
     return safe
-
-
-def validate_params(spec: Spec, params: dict[str, Any]) -> str | None:
-    """None when PARAMS fit the search space, else the precise reason."""
-    space = search_space(spec)
-    unknown = sorted(set(params) - set(space))
-    if unknown:
-        return f"unknown parameter(s) {', '.join(unknown)}; the space has {', '.join(space)}"
-    missing = sorted(set(space) - set(params))
-    if missing:
-        return f"missing parameter(s) {', '.join(missing)}"
-    for name, dist in space.items():
-        value = params[name]
-        if isinstance(dist, CategoricalDistribution):
-            if value not in dist.choices:
-                return f"{name} = {value!r} is not one of {list(dist.choices)}"
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"{name} = {value!r} must be a number"
-        if isinstance(dist, IntDistribution) and value != int(value):
-            return f"{name} = {value!r} must be a whole number"
-        assert isinstance(dist, FloatDistribution | IntDistribution)
-        if not dist.low <= value <= dist.high:
-            return f"{name} = {value!r} is outside [{dist.low}, {dist.high}]"
-    return None

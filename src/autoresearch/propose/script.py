@@ -19,12 +19,13 @@ import sys
 from typing import Any
 
 from autoresearch.core import safeio
+from autoresearch.core.experiment import Experiment
+from autoresearch.core.proposal import Proposal, SearchExhausted, WaitForResults
 from autoresearch.execute import diagnose, sandbox
 from autoresearch.execute.process import run_piped
 from autoresearch.materialise.params import render_command
-from autoresearch.propose.base import Context, Proposal, SearchExhausted, WaitForResults
+from autoresearch.propose.base import Context
 from autoresearch.spec import Spec
-from autoresearch.store.database import Experiment
 
 # A script that prints this (alone) has nothing more to propose.
 EXHAUSTED = {"done": True}

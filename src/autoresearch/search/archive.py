@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from autoresearch.core.direction import improvement
-from autoresearch.store.database import Decision, Experiment
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.store.history import History, became_best
 
 

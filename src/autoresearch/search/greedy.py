@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from autoresearch.search.policy import Choice, SearchPolicy
-from autoresearch.store.database import Experiment
+from autoresearch.core.choice import Choice
+from autoresearch.core.experiment import Experiment
+from autoresearch.search.policy import SearchPolicy
 
 
 class GreedyPolicy(SearchPolicy):

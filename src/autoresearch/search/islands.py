@@ -33,15 +33,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autoresearch.core.choice import Choice
+from autoresearch.core.experiment import Decision
 from autoresearch.search.archive import Archive, search_record
-from autoresearch.search.policy import Choice, SearchPolicy
-from autoresearch.store.database import Decision
+from autoresearch.search.policy import SearchPolicy
 
 if TYPE_CHECKING:
-    from autoresearch.propose.base import Context, Proposal
+    from autoresearch.core.experiment import Experiment
+    from autoresearch.core.proposal import Proposal
+    from autoresearch.propose.base import Context
     from autoresearch.search.novelty import NoveltyArchive
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
 
 NEAR_DUPLICATE = "near-duplicate of #"  # how a novelty rejection's reason starts (search/novelty.py)
 CODE_SIZE = "code_size"  # the built-in feature: characters of the candidate's editable files

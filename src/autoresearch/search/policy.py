@@ -33,33 +33,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from autoresearch.core.choice import Choice
+
 if TYPE_CHECKING:
-    from autoresearch.propose.base import Context, Proposal, Proposer
+    from autoresearch.core.experiment import Experiment
+    from autoresearch.core.proposal import Proposal
+    from autoresearch.propose.base import Context, Proposer
     from autoresearch.search.archive import Archive
     from autoresearch.spec import Spec
-    from autoresearch.store.database import Experiment
     from autoresearch.store.history import History
-
-
-@dataclass
-class Choice:
-    """What the policy decided for the next candidate."""
-
-    parent: Experiment | None  # the experiment to build on; None only before there is a baseline
-    task: str = "improve"  # in words for the proposer: improve, draft, debug, ...
-    note: str = ""  # more for the proposer (a debug task: the failed node's error output)
-    proposer: str | None = None  # a key of SearchPolicy.proposers(); None: the study's proposer
-    tags: dict[str, Any] = field(default_factory=dict)  # JSON-able; recorded in the row's extra.search
-
-    def record(self) -> dict[str, Any]:
-        """What the row keeps of this choice (`extra.search`); the note is in the prompt files."""
-        record: dict[str, Any] = {"task": self.task, **self.tags}
-        if self.proposer is not None:
-            record["proposer"] = self.proposer
-        return record
 
 
 class SearchPolicy:

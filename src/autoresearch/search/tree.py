@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from autoresearch.core.choice import Choice
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.execute import feedback
 from autoresearch.search.archive import Archive, search_record
-from autoresearch.search.policy import Choice, SearchPolicy
+from autoresearch.search.policy import SearchPolicy
 from autoresearch.spec import Spec
-from autoresearch.store.database import Decision, Experiment
 
 ERROR_CHARS = 3000  # of a failed node's reason and log tail shown in a debug task
 

@@ -8,40 +8,19 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from autoresearch.core.direction import score
+from autoresearch.core.experiment import DECISIONS, Decision, Experiment
 
 SCHEMA_VERSION = 2  # 2: the 'pruned' decision
 DB_NAME = "study.db"
 LOCK_NAME = "run.lock"
-
-
-class Decision(StrEnum):
-    """How an experiment ended. A StrEnum: the store holds its value, and it equals the plain string."""
-
-    BASELINE = "baseline"
-    KEPT = "kept"
-    REVERTED = "reverted"
-    FAILED = "failed"  # crash, timeout, unparsable metric
-    REJECTED = "rejected"  # guard, integrity or validation failure
-    PRUNED = "pruned"  # stopped early by a [prune] rule: its curve was losing (never kept)
-
-
-DECISIONS = tuple(Decision)
-INCUMBENT = (Decision.BASELINE, Decision.KEPT)  # the decisions that make an experiment the best
-MEASURED = (Decision.BASELINE, Decision.KEPT, Decision.REVERTED)  # finished with a usable objective
-FAILURES = (Decision.FAILED, Decision.REJECTED)
-# Candidates, not the baseline.
-JUDGED = (Decision.KEPT, Decision.REVERTED, Decision.FAILED, Decision.REJECTED, Decision.PRUNED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -110,45 +89,6 @@ class StoreError(Exception):
 
 class StudyLocked(StoreError):
     pass
-
-
-@dataclass
-class Experiment:
-    id: int
-    status: str
-    proposal: dict[str, Any]
-    created_at: float
-    parent_id: int | None = None
-    decision: Decision | None = None
-    reason: str | None = None
-    proposer: str | None = None
-    strategy: str | None = None
-    rationale: str | None = None
-    params: dict[str, Any] | None = None
-    diff: str | None = None
-    commit_sha: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    objective: float | None = None
-    holdout: dict[str, Any] | None = None
-    exit_code: int | None = None
-    duration: float | None = None
-    attempts: int = 1
-    started_at: float | None = None
-    finished_at: float | None = None
-    log_dir: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    cost_usd: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """Finished with a usable objective (baseline, kept or reverted)."""
-        return self.status == "done" and self.decision in MEASURED
-
-    def score(self, direction: str) -> float:
-        """The objective as a number to minimise; failures and rejections are infinitely bad."""
-        return score(self.objective, direction) if self.ok else math.inf
 
 
 _JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}

@@ -19,8 +19,9 @@ from types import MappingProxyType
 from typing import overload
 
 from autoresearch.core.direction import sign
-from autoresearch.materialise.params import params_key
-from autoresearch.store.database import FAILURES, INCUMBENT, Decision, Experiment, Store
+from autoresearch.core.experiment import FAILURES, INCUMBENT, Decision, Experiment
+from autoresearch.core.space import params_key
+from autoresearch.store.database import Store
 
 
 class Tally:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from autoresearch.store.database import FAILURES
+from autoresearch.core.experiment import FAILURES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,7 +108,7 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
 USER_ERRORS = (
     ("autoresearch.spec", "SpecError", 2),
     ("autoresearch.store.database", "StoreError", 1),
-    ("autoresearch.propose.base", "ProposalError", 1),
+    ("autoresearch.core.proposal", "ProposalError", 1),
     ("autoresearch.execute.sandbox", "SandboxError", 1),
     ("autoresearch.execute.resources", "ResourceError", 1),
     ("autoresearch.execute.ray", "RayExecutorError", 1),

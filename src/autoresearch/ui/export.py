@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.engine.paired import Confirmation
 from autoresearch.spec import Spec
-from autoresearch.store.database import Decision, Experiment
 from autoresearch.ui.report.escape import spreadsheet_cell
 
 # karpathy/autoresearch's results.tsv statuses.

@@ -17,13 +17,14 @@ from rich.table import Table
 from rich.text import Text
 
 from autoresearch.core.direction import improvement
+from autoresearch.core.experiment import FAILURES, Decision, Experiment
 from autoresearch.engine.judge import holdout_budget_text
 from autoresearch.engine.paired import Confirmation
 from autoresearch.execute.feedback import summarise_curve
 from autoresearch.execute.process import read_tail
 from autoresearch.execute.sandbox import recorded_warnings
 from autoresearch.spec import Spec
-from autoresearch.store.database import FAILURES, LOCK_NAME, Decision, Experiment, Store
+from autoresearch.store.database import LOCK_NAME, Store
 from autoresearch.store.history import Tally
 
 if TYPE_CHECKING:

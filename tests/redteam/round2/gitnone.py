@@ -12,7 +12,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from autoresearch.store.database import Experiment, Store
+from autoresearch.core.experiment import Experiment
+from autoresearch.store.database import Store
 from tests.conftest import cli
 from tests.redteam.conftest import code_study
 from tests.redteam.scenarios import Attack, loopback_server, play

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from autoresearch.core.experiment import INCUMBENT
 from autoresearch.engine.study import latest_incumbent
-from autoresearch.store.database import INCUMBENT, Store
+from autoresearch.store.database import Store
 from autoresearch.ui.dashboard.server import MAX_PAGE, DashboardError, DashboardServer, serve
 from autoresearch.ui.report.summary import running_best, summarize
 from autoresearch.ui.report.synthetic import SyntheticWriter, make_study

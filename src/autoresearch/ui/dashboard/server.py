@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from autoresearch.store.database import DB_NAME, FAILURES, GLOBAL_BEST_FLAG, MEASURED, Decision
+from autoresearch.core.experiment import FAILURES, MEASURED, Decision
+from autoresearch.store.database import DB_NAME, GLOBAL_BEST_FLAG
 from autoresearch.ui.dashboard.guard import (
     HoldoutScrubber,
     HostCheck,

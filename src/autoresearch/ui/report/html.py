@@ -21,10 +21,11 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from autoresearch.core.experiment import INCUMBENT, Decision, Experiment
 from autoresearch.engine.paired import Confirmation
 from autoresearch.execute.sandbox import recorded_warnings
 from autoresearch.spec import Spec
-from autoresearch.store.database import INCUMBENT, Decision, Experiment, Store
+from autoresearch.store.database import Store
 from autoresearch.ui.report.lineage import lineage_figure, plot_lineage
 from autoresearch.ui.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
 from autoresearch.ui.report.progress_plot import DECISION_COLORS, plot_progress

@@ -23,8 +23,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from autoresearch.core.experiment import FAILURES, INCUMBENT, Experiment
 from autoresearch.search.archive import search_record
-from autoresearch.store.database import FAILURES, INCUMBENT, Experiment
 from autoresearch.ui.report.progress_plot import DECISION_COLORS
 
 _WEBGL_ABOVE = 5000

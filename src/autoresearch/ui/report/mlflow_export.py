@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoresearch.core.experiment import Decision
 from autoresearch.spec import Spec
-from autoresearch.store.database import Decision, Store
+from autoresearch.store.database import Store
 from autoresearch.ui.report.escape import md_fence
 
 ID_TAG = "autoresearch.experiment_id"

@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
 from autoresearch.core.direction import sign
-from autoresearch.store.database import FAILURES, INCUMBENT, Decision, Experiment
+from autoresearch.core.experiment import FAILURES, INCUMBENT, Decision, Experiment
 from autoresearch.ui.report.summary import running_best
 
 MAX_LABELS = 15

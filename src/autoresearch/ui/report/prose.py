@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from autoresearch.store.database import Decision
+from autoresearch.core.experiment import Decision
 from autoresearch.ui.report.markdown import fmt
 from autoresearch.ui.report.numbers import NumberBook
 

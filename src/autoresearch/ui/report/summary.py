@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoresearch.core.direction import better, sign
+from autoresearch.core.experiment import FAILURES, JUDGED, Decision, Experiment
+from autoresearch.core.space import ParamSpec
 from autoresearch.engine.judge import strict_kept
 from autoresearch.execute.feedback import summarise_curve
-from autoresearch.spec import ParamSpec, Spec
-from autoresearch.store.database import FAILURES, JUDGED, Decision, Experiment
+from autoresearch.spec import Spec
 from autoresearch.store.history import became_best
 from autoresearch.ui.report.importance import METHOD as IMPORTANCE_METHOD
 from autoresearch.ui.report.importance import rank_anova_importances

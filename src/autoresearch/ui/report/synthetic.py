@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.core.direction import better
-from autoresearch.store.database import INCUMBENT, Decision, Store
+from autoresearch.core.experiment import INCUMBENT, Decision
+from autoresearch.store.database import Store
 
 STRATEGIES = ("explore", "exploit", "ablate", "combine")
 PARAMS = {

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.engine import ablation as ablation_mod
 from autoresearch.engine.paired import Confirmation
 from autoresearch.engine.study import latest_incumbent
 from autoresearch.spec import Spec
-from autoresearch.store.database import Ablation, AblationStore, Decision, Experiment, Store
+from autoresearch.store.database import Ablation, AblationStore, Store
 from autoresearch.ui.report import note as n
 from autoresearch.ui.report.markdown import fmt
 from autoresearch.ui.report.numbers import NumberBook
