@@ -27,8 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from autoresearch.core.objective import ObjectiveExpression
 from autoresearch.core.space import ParamSpec
-from autoresearch.execute.prune import PruneSection
 
 if TYPE_CHECKING:
     from autoresearch.store.database import Store
@@ -183,8 +183,6 @@ class MetricSection(_Section):
         if self.json_file is not None and ":" not in self.json_file:
             raise ValueError(f'json = {self.json_file!r} must be "path/to/file.json:key"')
         if self.objective is not None:
-            from autoresearch.execute.metrics import ObjectiveExpression
-
             ObjectiveExpression(self.objective)  # raises ValueError naming the problem
         return self
 
@@ -485,6 +483,32 @@ class SearchSection(_Section):
         return policy
 
 
+class PruneSection(_Section):
+    """`[prune]`: which rule stops a losing run early, and when it may start judging (execute/prune.py)."""
+
+    rule: Literal["median", "halving"] = "median"
+    metric: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    warmup_steps: int = Field(default=0, ge=0)  # median: steps never judged at the start of a run
+    min_runs: int = Field(default=3, ge=1)  # earlier runs at a step (or rung) before it is judged
+    eta: int = Field(default=3, ge=2)  # halving: the rung factor, and 1/eta of a rung goes on
+    min_steps: int = Field(default=1, ge=1)  # halving: the first rung
+
+    @model_validator(mode="after")
+    def _check(self) -> PruneSection:
+        halving_only = {"eta", "min_steps"} & self.model_fields_set
+        if halving_only and self.rule != "halving":
+            keys = " and ".join(sorted(halving_only))
+            raise ValueError(f'{keys} only apply to rule = "halving" (rule is {self.rule!r}); remove them')
+        if "warmup_steps" in self.model_fields_set and self.rule != "median":
+            raise ValueError(
+                f'warmup_steps only applies to rule = "median" (rule is {self.rule!r}); use min_steps instead'
+            )
+        return self
+
+    def metric_name(self, study_metric: str) -> str:
+        return self.metric or study_metric
+
+
 class BudgetSection(_Section):
     experiments: int | None = Field(default=None, ge=1)
     hours: float | None = Field(default=None, gt=0)
@@ -510,7 +534,7 @@ class Spec(_Section):
     profile: ProfileSection | None = None
     integrity: IntegritySection = IntegritySection()
     sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
-    prune: PruneSection | None = None  # early stopping of losing runs (prune.py)
+    prune: PruneSection | None = None  # early stopping of losing runs (execute/prune.py)
 
     # Where the spec was read from; set by load_spec, not by the user.
     root: Path = Field(default=Path("."), exclude=True)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
 
-from autoresearch.execute.metrics import ObjectiveExpression, measure, parse_metric_lines
+from autoresearch.execute.metrics import measure, parse_metric_lines
 
 
 def test_all_line_formats_later_wins() -> None:
@@ -35,13 +34,6 @@ def test_json_file(tmp_path: Path) -> None:
 def test_objective_expression() -> None:
     result = measure("latency: 2\nviolations: 3\n", metric="latency", objective="latency + 1000 * violations")
     assert result.objective == 3002
-    assert ObjectiveExpression("max(a, b) - log(c)").evaluate({"a": 1, "b": 2, "c": math.e}) == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize("source", ["__import__('os')", "a.__class__", "open('x')", "[a]", "a if b else c", "a < b"])
-def test_expression_refuses_anything_but_arithmetic(source: str) -> None:
-    with pytest.raises(ValueError):
-        ObjectiveExpression(source)
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,8 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from autoresearch.execute.prune import (
-    LogWatcher,
-    Pruner,
-    PruneSection,
-    Verdict,
-    halving_verdict,
-    median_verdict,
-    rungs,
-)
-from autoresearch.spec import SpecError, spec_from_dict
+from autoresearch.execute.prune import LogWatcher, Pruner, Verdict, halving_verdict, median_verdict, rungs
+from autoresearch.spec import PruneSection, SpecError, spec_from_dict
 from tests.conftest import PYTHON, cli, study_rows, write_study
 
 # Validation losses per epoch of five finished runs: at step 3 their values are 0.9, 0.8, 0.7, 0.6, 0.5.

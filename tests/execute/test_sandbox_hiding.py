@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from autoresearch.execute import sandbox
+from autoresearch.execute.hidden import hidden_paths
 from autoresearch.spec import Spec, load_spec
 from tests.conftest import PYTHON
 
@@ -90,7 +91,7 @@ def test_a_linked_worktrees_git_folders_are_hidden(tmp_path: Path) -> None:
     bare.rename(root / ".repo.git")  # inside the run's folder, where the sandbox would show it
     subprocess.run(["git", "worktree", "repair", str(root)], cwd=root / ".repo.git", capture_output=True)
     spec = _spec(root)
-    hidden = sandbox.hidden_paths(spec)
+    hidden = hidden_paths(spec)
     assert root / ".git" in hidden
     assert (root / ".repo.git").resolve() in hidden and (root / ".repo.git" / "worktrees" / "study").resolve() in hidden
     argv = [*sandbox.prefix(spec, sandbox.View(root)), "git", "show", "HEAD:labels"]

@@ -27,8 +27,8 @@ from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import INCUMBENT, Decision, Experiment
 from autoresearch.core.proposal import Proposal, ProposalError, SearchExhausted, Stop, WaitForResults, proposal_of
 from autoresearch.core.space import params_key
+from autoresearch.core.tampered import Tampered
 from autoresearch.engine import judge, paired, tamper
-from autoresearch.engine.tamper import Tampered
 from autoresearch.execute import reaper, sandbox
 from autoresearch.execute.evaluate import CommandEvaluator, Evaluator, Runner
 from autoresearch.execute.parallel import DUPLICATE_RETRIES, Parallel

@@ -16,22 +16,15 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+from autoresearch.execute.code import code_workspace
+from autoresearch.materialise.git import GitError, ObjectTampered
+
 if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
     from autoresearch.spec import Spec
     from autoresearch.store.database import Store
 
 TAMPER_META = "tampered"  # the store's meta key: a JSON list of {"at": time, "what": text}
-
-
-class Tampered(Exception):
-    """The study's own record (store, git objects, study branch) was changed by someone else.
-
-    FINDING: what was found, for the record (the message says too what the study did about it)."""
-
-    def __init__(self, message: str, finding: str | None = None) -> None:
-        super().__init__(message)
-        self.finding = finding or message
 
 
 def record(store: Store, what: str) -> None:
@@ -59,9 +52,6 @@ def branch_problem(spec: Spec, best: Experiment | None) -> str | None:
     """Code mode: why the study branch does not point at the best's measured commit, or None."""
     if spec.code is None or best is None or not best.commit_sha:
         return None
-    from autoresearch.execute.code import code_workspace
-    from autoresearch.materialise.git import GitError
-
     workspace = code_workspace(spec)[0]
     try:
         at = workspace.branch_commit()
@@ -79,9 +69,6 @@ def objects_problem(spec: Spec, experiments: list[Experiment]) -> str | None:
     """Code mode: the first rewritten git object among EXPERIMENTS' commits, or None."""
     if spec.code is None:
         return None
-    from autoresearch.execute.code import code_workspace
-    from autoresearch.materialise.git import ObjectTampered
-
     workspace = code_workspace(spec)[0]
     for experiment in experiments:
         if experiment.commit_sha:

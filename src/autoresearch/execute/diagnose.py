@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from autoresearch.execute import sandbox, sandbox_defaults
+from autoresearch.execute.hidden import hidden_paths
 from autoresearch.spec import Spec
 
 State = Literal["read-only", "writable", "private", "hidden"]
@@ -58,7 +59,7 @@ def mounts(spec: Spec, view: sandbox.View) -> list[Mount]:
     found += [Mount(f, "read-only", "a named interpreter or sandbox.readable") for f in shown]
     root_mount = Mount(root, "read-only" if view.read_only_root else "writable", "the run's folder")
     found.append(root_mount)
-    hidden = sandbox.hidden_paths(spec)
+    hidden = hidden_paths(spec)
     found += [Mount(h, "hidden", _hidden_why(h)) for h in hidden]
     data = [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
     data = [rel for rel in data if rel not in view.reveal]

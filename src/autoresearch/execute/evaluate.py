@@ -27,7 +27,7 @@ from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import Experiment
 from autoresearch.core.proposal import Proposal, proposal_of
 from autoresearch.core.space import violation
-from autoresearch.execute import consumed, feedback, integrity, pagecache, planted, sandbox, stages
+from autoresearch.execute import consumed, feedback, integrity, pagecache, planted, preflight, sandbox, stages
 from autoresearch.execute import diagnose as diagnose_run
 from autoresearch.execute.holdout import score_holdout
 from autoresearch.execute.metrics import measure
@@ -227,8 +227,6 @@ class CommandEvaluator(Evaluator):
         self.runner.prime(self)
 
     def preflight(self) -> str:
-        from autoresearch.execute import preflight
-
         return preflight.check(self.spec)
 
     def protected(self) -> list[str]:

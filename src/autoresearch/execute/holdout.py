@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.core import safeio
+from autoresearch.core.evaluation import Evaluation
 from autoresearch.execute import consumed, sandbox
 from autoresearch.execute.process import RunResult
 from autoresearch.materialise.params import render_command
 
 if TYPE_CHECKING:
-    from autoresearch.core.evaluation import Evaluation
     from autoresearch.execute.evaluate import CommandEvaluator
 
 
@@ -32,8 +32,6 @@ def score_holdout(
     env: dict[str, str],
 ) -> Evaluation:
     """The holdout metric as the scorer computes it from what the holdout RUN wrote to OUTPUT_DIR."""
-    from autoresearch.core.evaluation import Evaluation
-
     holdout = evaluator.spec.holdout
     assert holdout is not None and holdout.scorer is not None
     if not run.succeeded:

@@ -24,48 +24,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING
 
 from autoresearch.execute.metrics import parse_metric_lines
 
 if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
-    from autoresearch.spec import Spec
+    from autoresearch.spec import PruneSection, Spec
 
 # The most steps of a run's curve kept with it (extra["prune_curve"]) for later runs to be compared with.
 MAX_CURVE_STEPS = 10_000
 # The most bytes of a log line the watcher holds while waiting for its end (a longer one is no metric line).
 MAX_LINE_BYTES = 4096
-
-
-class PruneSection(BaseModel):
-    """`[prune]`: which rule stops a losing run early, and when it may start judging."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rule: Literal["median", "halving"] = "median"
-    metric: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
-    warmup_steps: int = Field(default=0, ge=0)  # median: steps never judged at the start of a run
-    min_runs: int = Field(default=3, ge=1)  # earlier runs at a step (or rung) before it is judged
-    eta: int = Field(default=3, ge=2)  # halving: the rung factor, and 1/eta of a rung goes on
-    min_steps: int = Field(default=1, ge=1)  # halving: the first rung
-
-    @model_validator(mode="after")
-    def _check(self) -> PruneSection:
-        halving_only = {"eta", "min_steps"} & self.model_fields_set
-        if halving_only and self.rule != "halving":
-            keys = " and ".join(sorted(halving_only))
-            raise ValueError(f'{keys} only apply to rule = "halving" (rule is {self.rule!r}); remove them')
-        if "warmup_steps" in self.model_fields_set and self.rule != "median":
-            raise ValueError(
-                f'warmup_steps only applies to rule = "median" (rule is {self.rule!r}); use min_steps instead'
-            )
-        return self
-
-    def metric_name(self, study_metric: str) -> str:
-        return self.metric or study_metric
 
 
 @dataclass(frozen=True)

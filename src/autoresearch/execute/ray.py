@@ -30,7 +30,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import autoresearch
 from autoresearch.core import safeio
 from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import Experiment
@@ -209,7 +208,7 @@ def connect(address: str, *, num_cpus: int, custom: dict[str, float]) -> None:
             return
         if ray.is_initialized():
             ray.shutdown()
-        package = str(Path(autoresearch.__file__).parent)  # this autoresearch, whatever the nodes have
+        package = str(Path(__file__).parent.parent)  # this autoresearch, whatever the nodes have
         options: dict[str, Any] = {
             "runtime_env": {"py_modules": [package]},
             "logging_level": logging.WARNING,

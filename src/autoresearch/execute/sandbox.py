@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import Literal
 
 from autoresearch.execute import sandbox_defaults
+from autoresearch.execute.hidden import hidden_paths
+from autoresearch.execute.process import experiment_env
+from autoresearch.materialise.git import hash_files
 from autoresearch.spec import SandboxSection, Spec
 from autoresearch.store.database import Store
 
@@ -151,7 +154,9 @@ def check(spec: Spec) -> list[str]:
     kind = resolve_kind(spec)
     if kind == "bwrap":
         _bwrap()
-        sandbox_defaults.check_paths(spec)
+        refused = sandbox_defaults.refused_path(spec)
+        if refused is not None:
+            raise SandboxError(refused)
     elif not sandbox.network:
         _unshare_argv()
     warnings = []
@@ -207,45 +212,6 @@ def env_overrides(spec: Spec) -> dict[str, str]:
     if resolve_kind(spec) != "bwrap":
         return {}
     return {"TMPDIR": "/tmp", **sandbox_defaults.cache_env(spec)}
-
-
-def hidden_paths(spec: Spec) -> list[Path]:
-    """Places no sandboxed process sees: the study folder (store, logs, worktrees) and git's data.
-
-    Each is hidden where it really is (its links resolved): a `.git` that is a file (a linked worktree,
-    a submodule) hides the git folder it names and the common one it shares, wherever they are, and
-    every repository above the spec's folder counts, not only the nearest.
-    """
-    hidden = [Path(os.path.realpath(spec.root / ".autoresearch"))]
-    for folder in [spec.root.resolve(), *spec.root.resolve().parents]:
-        hidden += _git_dirs(folder / ".git")
-    return list(dict.fromkeys(hidden))
-
-
-def _git_dirs(dot_git: Path) -> list[Path]:
-    """The folders git keeps FOLDER's data in, for its `.git` (a folder, a link to one, or a `gitdir:` file)."""
-    if not os.path.lexists(dot_git):
-        return []
-    found = [dot_git] if dot_git.is_symlink() or dot_git.is_file() else []
-    git_dir = Path(os.path.realpath(dot_git))
-    if git_dir.is_file():
-        try:
-            text = git_dir.read_text(errors="replace").strip()
-        except OSError:
-            return found
-        if not text.startswith("gitdir:"):
-            return found
-        named = Path(text.removeprefix("gitdir:").strip())
-        git_dir = Path(os.path.realpath(dot_git.parent / named))
-    if not git_dir.is_dir():
-        return found
-    found.append(git_dir)
-    try:  # a linked worktree's folder shares the main repository's objects, refs and config
-        common = (git_dir / "commondir").read_text(errors="replace").strip()
-    except OSError:
-        return found
-    found.append(Path(os.path.realpath(git_dir / common)))
-    return found
 
 
 ACCELERATORS = ("/dev/nvidia*", "/dev/dri", "/dev/kfd")
@@ -350,8 +316,6 @@ def _bwrap_argv(spec: Spec, view: View, network: bool) -> list[str]:
             argv += _hide_data(root / rel, root)
     if not view.read_only_root:
         # Protected files and the spec stay read-only inside the writable root.
-        from autoresearch.materialise.git import hash_files
-
         protected = [*spec.integrity.protected, *(spec.code.protected if spec.code else [])]
         for rel in sorted(hash_files(root, protected)) if protected else []:
             path = root / rel
@@ -395,7 +359,5 @@ def proposer_view(spec: Spec, root: Path, writable: tuple[Path, ...], readable: 
 
 def proposer_env(spec: Spec, extra: dict[str, str]) -> dict[str, str]:
     """The allowlisted environment plus `run.pass_env` and `[proposer] options.pass_env` (an agent's API key)."""
-    from autoresearch.execute.process import experiment_env
-
     allow = [*spec.run.pass_env, *map(str, spec.proposer.options.get("pass_env", []))]
     return experiment_env(os.environ, extra={**extra, **env_overrides(spec)}, allow=allow)

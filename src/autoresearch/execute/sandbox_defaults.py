@@ -8,7 +8,7 @@
   `sandbox.writable` (then the cache is kept there between runs).
 
 None of this opens a hidden place (the study folder with the store, git's data, scorer/holdout data):
-a path inside one is refused (`check_paths`) or left out (`named_interpreters`), and the hiding mounts
+a path inside one is refused (`refused_path`) or left out (`named_interpreters`), and the hiding mounts
 come after these binds, so a folder holding a hidden place still shows it empty.
 """
 
@@ -19,6 +19,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from autoresearch.execute.hidden import hidden_places, inside
+from autoresearch.execute.process import passes_by_default
 from autoresearch.spec import Spec
 
 PRIVATE_TMP = Path("/tmp")
@@ -38,37 +40,25 @@ CACHES: dict[str, tuple[str, str]] = {
 KEEP_EXISTING = frozenset({"TORCH_HOME", "HF_HOME"})
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def hidden_places(spec: Spec) -> list[Path]:
-    """Every place the threat model hides from experiments: the study folder, git's data, hidden data."""
-    from autoresearch.execute.sandbox import hidden_paths
-
-    data = [*(spec.scorer.data if spec.scorer else []), *(spec.holdout.data if spec.holdout else [])]
-    return [*hidden_paths(spec), *((spec.root / rel).resolve() for rel in data)]
-
-
-def check_paths(spec: Spec) -> None:
-    """Refuse `sandbox.readable` / `sandbox.writable` paths that fall on a hidden place."""
-    from autoresearch.execute.sandbox import SandboxError
-
+def refused_path(spec: Spec) -> str | None:
+    """Why a `sandbox.readable` / `sandbox.writable` path cannot be opened (it would replace the private
+    /tmp, or falls on a hidden place), or None; the sandbox refuses to start with it."""
     hidden = hidden_places(spec)
     for key, texts in (("readable", spec.sandbox.readable), ("writable", spec.sandbox.writable)):
         for text in texts:
             path = Path(os.path.expanduser(text)).resolve()
             if key == "readable" and path in (PRIVATE_TMP, Path("/")):
-                raise SandboxError(
+                return (
                     f"sandbox.readable: {text!r} would replace the private /tmp (nothing could write there); "
                     "name the folders under /tmp that the commands need"
                 )
-            place = next((h for h in hidden if _inside(path, h)), None)
+            place = next((h for h in hidden if inside(path, h)), None)
             if place is not None:
-                raise SandboxError(
+                return (
                     f"sandbox.{key}: {text!r} is inside {place}, which no sandboxed process may see (the store, "
                     "git's data or scorer/holdout data); remove it, or keep what the runs need outside that place"
                 )
+    return None
 
 
 def spec_commands(spec: Spec) -> dict[str, str]:
@@ -121,7 +111,7 @@ def named_interpreters(spec: Spec) -> tuple[Path, ...]:
         found.add(venv)
     hidden = hidden_places(spec)
     under_tmp = {f.resolve() for f in found if PRIVATE_TMP in f.resolve().parents}  # elsewhere: readable already
-    return tuple(sorted(f for f in under_tmp if not any(_inside(f, h) for h in hidden)))
+    return tuple(sorted(f for f in under_tmp if not any(inside(f, h) for h in hidden)))
 
 
 def readable_folders(spec: Spec) -> tuple[Path, ...]:
@@ -132,8 +122,6 @@ def readable_folders(spec: Spec) -> tuple[Path, ...]:
 
 def cache_env(spec: Spec) -> dict[str, str]:
     """Cache variables for a bwrap run: the user's choice, or a writable usual folder, else a per-run one."""
-    from autoresearch.execute.process import passes_by_default
-
     writable = [Path(os.path.expanduser(text)).resolve() for text in spec.sandbox.writable]
     env: dict[str, str] = {}
     for name, (usual, per_run) in CACHES.items():
@@ -141,7 +129,7 @@ def cache_env(spec: Spec) -> dict[str, str]:
         if passed or name in spec.run.env:
             continue  # the user chose it: passed as they set it (read-only unless made writable)
         folder = Path(os.path.expanduser(usual))
-        if any(_inside(folder.resolve(), w) for w in writable) or (name in KEEP_EXISTING and folder.is_dir()):
+        if any(inside(folder.resolve(), w) for w in writable) or (name in KEEP_EXISTING and folder.is_dir()):
             env[name] = str(folder)
         else:
             env[name] = per_run

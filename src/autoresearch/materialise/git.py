@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
-from autoresearch.engine.tamper import Tampered
+from autoresearch.core.tampered import Tampered
 from autoresearch.materialise.checkout import Entry, Manifest, changes, materialise, read_file, write_file
 from autoresearch.materialise.checkout import state as path_state
 from autoresearch.materialise.edits import is_git_path

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.core.experiment import Decision
+from autoresearch.engine.ablation import rule_label
+from autoresearch.llm.base import LLMError
+from autoresearch.ui.report.facts import Facts, ablation_rows, chain_rows, interval, results_rows, setup_items, threats
 from autoresearch.ui.report.markdown import fmt
 from autoresearch.ui.report.numbers import NumberBook
 
 if TYPE_CHECKING:
     from autoresearch.llm.base import ChatBackend
-    from autoresearch.ui.report.writeup import Facts
 
 SECTIONS = ("abstract", "results", "ablation", "threats")
 
@@ -33,8 +35,6 @@ def _ids(ids: list[int]) -> str:
 
 def _sure(facts: Facts, ids: list[int]) -> str:
     """'#3 (+98.0% (95% CI +97.1% to +98.9%), 4 pairs)': how sure each verdict is, never the word alone."""
-    from autoresearch.ui.report.writeup import _interval
-
     shown = []
     for i in ids:
         a = facts.ablation_of(i)
@@ -44,7 +44,7 @@ def _sure(facts: Facts, ids: list[int]) -> str:
         low, high = a.record.get("low"), a.record.get("high")
         unsure = low is None or high is None or low <= 0 <= high  # the rule's verdict, not the interval's
         caveat = "; by the rule only, its interval does not exclude noise" if unsure else ""
-        shown.append(f"#{i} ({_interval(a.record)}{caveat})")
+        shown.append(f"#{i} ({interval(a.record)}{caveat})")
     return ", ".join(shown)
 
 
@@ -118,8 +118,6 @@ def _ablation(facts: Facts) -> str:
         if facts.ablation_skipped:
             return "The ablation was skipped (`--no-ablation`) and none is stored for this best."
         return "No ablation is stored for this best."
-    from autoresearch.engine.ablation import rule_label
-
     by = _by_outcome(facts)
     text = (
         f"Each of the {len(facts.changes)} kept changes of the best's lineage was undone on its own, and the best "
@@ -158,8 +156,6 @@ _CHAIN_KEYS = ("id", "decision", "objective", "delta", "strategy", "rationale")
 
 def facts_document(facts: Facts) -> dict[str, Any]:
     """The facts an LLM writes from: the note's own tables, as text."""
-    from autoresearch.ui.report.writeup import ablation_rows, chain_rows, results_rows, setup_items, threats
-
     return {
         "question": facts.question[:4000],
         "setup": setup_items(facts),
@@ -209,8 +205,6 @@ def write_prose(facts: Facts, book: NumberBook, backend: ChatBackend | None) -> 
     drafts = template(facts)
     if backend is None:
         return Prose(drafts)
-    from autoresearch.llm.base import LLMError
-
     schema = {
         "type": "object",
         "properties": {key: {"type": "string"} for key in SECTIONS},
