@@ -22,6 +22,7 @@ from autoresearch.engine.loop import Loop
 from autoresearch.execute.evaluate import Evaluator
 from autoresearch.propose.base import Context
 from autoresearch.spec import BudgetSection, MetricSection, RunSection, Spec, StudySection
+from autoresearch.store.database import Store
 
 History = list[dict[str, Any]]
 FitnessFn = Callable[[Any], float]
@@ -166,8 +167,6 @@ def optimize(
 
 def _restore(spec: Spec) -> list[Experiment]:
     """Experiments of an existing study at spec's storage, so a resumed call knows their states."""
-    from autoresearch.store.database import Store
-
     if not (spec.study_dir / "study.db").exists():
         return []
     store = Store(spec.study_dir)

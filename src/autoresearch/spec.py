@@ -284,7 +284,7 @@ class NoiseSection(_Section):
             raise ValueError(f"max_pairs ({self.max_pairs}) must be at least pairs ({self.pairs})")
         if self.test == "welch":
             try:
-                import scipy.stats  # noqa: F401
+                import scipy.stats  # noqa: F401  # optional: asked only for test = "welch"
             except ImportError:
                 raise ValueError(
                     'test = "welch" needs scipy, which is not installed; '

@@ -26,6 +26,7 @@ from autoresearch.core import stats
 from autoresearch.core.experiment import Decision, Experiment
 from autoresearch.engine import paired
 from autoresearch.engine.judge import Sample, rule_verdict
+from autoresearch.engine.study import latest_incumbent
 from autoresearch.store.database import Ablation, AblationStore
 
 if TYPE_CHECKING:
@@ -159,8 +160,6 @@ def ablate(
 ) -> list[Ablation]:
     """Ablate every kept change of the best's lineage; reuse what the store already holds for this
     best and rule (a failed one is measured again). Returns the ablations, oldest change first."""
-    from autoresearch.engine.study import latest_incumbent
-
     experiments = store.experiments(status="done")
     best = latest_incumbent(experiments)
     if best is None or best.objective is None:
@@ -219,8 +218,6 @@ def _same(variant: Experiment, best: Experiment) -> bool:
 
 def stored(store: Store, spec: Spec) -> list[Ablation]:
     """The latest finished ablation of each kept change of the current best under the current rule."""
-    from autoresearch.engine.study import latest_incumbent
-
     best = latest_incumbent(store.experiments(status="done"))
     if best is None:
         return []

@@ -127,7 +127,7 @@ def significance(
     if se == 0:
         return Verdict(True, f"better by {delta:.6g} with no measurable noise")
     if spec.test == "welch":
-        from scipy import stats
+        from scipy import stats  # optional and slow to import: only for test = "welch"
 
         parts = [s.variance**2 / s.dof for s in (a, b) if s.dof > 0]
         dof = se**4 / sum(parts) if parts else 1.0

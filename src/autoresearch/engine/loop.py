@@ -30,8 +30,10 @@ from autoresearch.core.space import params_key
 from autoresearch.core.tampered import Tampered
 from autoresearch.engine import judge, paired, tamper
 from autoresearch.execute import reaper, sandbox
+from autoresearch.execute.code import CodeEvaluator
 from autoresearch.execute.evaluate import CommandEvaluator, Evaluator, Runner
 from autoresearch.execute.parallel import DUPLICATE_RETRIES, Parallel
+from autoresearch.execute.ray import RayRunner
 from autoresearch.execute.resources import plan_slots
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposer
@@ -86,12 +88,8 @@ def make_evaluator(spec: Spec) -> Evaluator:
     """What is materialised (a params file, a git worktree) x where it runs (here, on Ray)."""
     runner: Runner | None = None
     if spec.run.executor == "ray":  # experiments run as Ray tasks; everything else stays here
-        from autoresearch.execute.ray import RayRunner
-
         runner = RayRunner(spec)
     if spec.mode == "code":
-        from autoresearch.execute.code import CodeEvaluator
-
         return CodeEvaluator(spec, runner)
     return CommandEvaluator(spec, runner)
 

@@ -54,6 +54,7 @@ class Study:
 
     def diff_from_baseline(self, experiment: Experiment) -> str:
         """Code mode: the experiment's code against the baseline's."""
+        # Here, not at the top: `status`, `log` and `best` of a params study never load git or the evaluators.
         from autoresearch.execute.code import code_workspace
 
         baseline = self.baseline
@@ -79,7 +80,7 @@ class Study:
                 )
             write_params_file(target, experiment.params)
             return f"wrote parameters to {target}"
-        from autoresearch.execute.code import code_workspace
+        from autoresearch.execute.code import code_workspace  # code mode only, as above
         from autoresearch.materialise.git import AlreadyApplied, GitError
 
         baseline = self.baseline

@@ -16,9 +16,6 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from autoresearch.execute.code import code_workspace
-from autoresearch.materialise.git import GitError, ObjectTampered
-
 if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
     from autoresearch.spec import Spec
@@ -52,6 +49,10 @@ def branch_problem(spec: Spec, best: Experiment | None) -> str | None:
     """Code mode: why the study branch does not point at the best's measured commit, or None."""
     if spec.code is None or best is None or not best.commit_sha:
         return None
+    # Here, not at the top: `status` and `best` of a params study never load git or the evaluators.
+    from autoresearch.execute.code import code_workspace
+    from autoresearch.materialise.git import GitError
+
     workspace = code_workspace(spec)[0]
     try:
         at = workspace.branch_commit()
@@ -69,6 +70,9 @@ def objects_problem(spec: Spec, experiments: list[Experiment]) -> str | None:
     """Code mode: the first rewritten git object among EXPERIMENTS' commits, or None."""
     if spec.code is None:
         return None
+    from autoresearch.execute.code import code_workspace  # code mode only, as above
+    from autoresearch.materialise.git import ObjectTampered
+
     workspace = code_workspace(spec)[0]
     for experiment in experiments:
         if experiment.commit_sha:

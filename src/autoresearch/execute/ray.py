@@ -55,7 +55,7 @@ class RayExecutorError(Exception):
 
 def import_ray() -> Any:
     try:
-        import ray
+        import ray  # optional and heavy: only for run.executor = "ray"
     except ImportError:
         raise RayExecutorError(
             'run.executor = "ray" needs Ray: pip install "autoresearch[ray]" (or pip install "ray[default]")'

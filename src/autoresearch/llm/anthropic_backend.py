@@ -30,7 +30,7 @@ class AnthropicBackend:
         retry: RetryPolicy | None = None,
     ) -> None:
         try:
-            import anthropic
+            import anthropic  # optional: only for llm:anthropic/...
         except ImportError:
             raise LLMError(
                 f"llm:anthropic/{model} needs the anthropic package: pip install 'autoresearch[llm]'"

@@ -50,7 +50,7 @@ class LocalBackend:
         self, model_path: str | None = None, *, n_ctx: int = 8192, seed: int = 0, n_threads: int | None = None
     ) -> None:
         try:
-            import llama_cpp
+            import llama_cpp  # optional and heavy: only for llm:local
         except ImportError:
             raise LLMError("llm:local needs llama-cpp-python: pip install 'autoresearch[local]'") from None
         path = Path(model_path).expanduser() if model_path else bundled_smollm2()

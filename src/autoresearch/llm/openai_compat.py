@@ -43,7 +43,7 @@ class OpenAICompatBackend:
         extra_body: dict[str, Any] | None = None,
     ) -> None:
         try:
-            import openai
+            import openai  # optional and slow to import: only for an OpenAI-compatible provider
         except ImportError:
             raise LLMError(
                 f"llm:{provider}/{model} needs the openai package: pip install 'autoresearch[llm]'"

@@ -11,6 +11,8 @@ from typing import Any
 import tomli_w
 import yaml
 
+from autoresearch.core import safeio
+
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -33,8 +35,6 @@ def write_params_file(path: Path, params: dict[str, Any], anchor: Path | None = 
     With ANCHOR, the file is written below it without following any symlink (see core.safeio).
     """
     if anchor is not None:
-        from autoresearch.core import safeio
-
         return safeio.write_text(path, params_text(path, params), anchor)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(params_text(path, params))

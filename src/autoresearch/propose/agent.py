@@ -17,6 +17,7 @@ from autoresearch.core import safeio
 from autoresearch.core.experiment import FAILURES, Experiment
 from autoresearch.core.proposal import Proposal
 from autoresearch.execute import diagnose, sandbox
+from autoresearch.execute.code import code_workspace
 from autoresearch.execute.process import run_piped
 from autoresearch.materialise.checkout import read_file
 from autoresearch.materialise.edits import is_git_path
@@ -86,8 +87,6 @@ class AgentProposer:
     slow = True  # agents take minutes: propose the next candidate while an experiment runs
 
     def __init__(self, spec: Spec, command: str, timeout: float | None = None) -> None:
-        from autoresearch.execute.code import code_workspace
-
         assert spec.code is not None, "agent proposers work in code mode"
         self.name = f"agent:{command}"
         self.spec = spec

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from autoresearch.core import safeio
+
 LESSONS_FILE = "lessons.md"
 
 
@@ -35,8 +37,6 @@ class Lessons:
         text = text.strip()
         if text.startswith("```"):
             text = text.strip("`").removeprefix("markdown").strip()
-        from autoresearch.core import safeio
-
         tmp = self.path.with_suffix(".md.tmp")
         # Below the spec's folder (<spec>/.autoresearch/<study>/lessons.md) no planted link is followed.
         anchor = self.path.parents[2] if len(self.path.parents) > 2 else self.path.parent

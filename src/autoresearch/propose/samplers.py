@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -94,6 +95,7 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -
         return IndexedCmaEsSampler(seed=seed, warn_independent_sampling=False, **options)
     if kind == "gp":
         try:
+            # Optional and heavy: whether GP can run is asked only when it is chosen.
             import scipy  # noqa: F401
             import torch  # noqa: F401
         except ImportError:
@@ -346,8 +348,6 @@ def _short(value: Any) -> str:
 
 
 def _json_safe(attrs: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     safe = {}
     for key, value in attrs.items():
         try:

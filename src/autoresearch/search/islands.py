@@ -35,14 +35,16 @@ import numpy as np
 
 from autoresearch.core.choice import Choice
 from autoresearch.core.experiment import Decision
+from autoresearch.execute.code import parse_proposal_edits
+from autoresearch.materialise.edits import EditError, plan_edits
 from autoresearch.search.archive import Archive, search_record
+from autoresearch.search.novelty import NoveltyArchive, make_embedder
 from autoresearch.search.policy import SearchPolicy
 
 if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
     from autoresearch.core.proposal import Proposal
     from autoresearch.propose.base import Context
-    from autoresearch.search.novelty import NoveltyArchive
     from autoresearch.spec import Spec
 
 NEAR_DUPLICATE = "near-duplicate of #"  # how a novelty rejection's reason starts (search/novelty.py)
@@ -62,9 +64,6 @@ def candidate_text(proposal: Proposal, files: Mapping[str, str], spec: Spec) -> 
         return json.dumps(proposal.params, sort_keys=True, default=str)
     if proposal.edits is None or spec.code is None:
         return None
-    from autoresearch.execute.code import parse_proposal_edits
-    from autoresearch.materialise.edits import EditError, plan_edits
-
     try:
         changed = plan_edits(parse_proposal_edits(proposal), files.get, editable=spec.code.editable, protected=[])
     except (EditError, ValueError):
@@ -96,8 +95,6 @@ class IslandsPolicy(SearchPolicy):
         self.sizes: dict[int, int] = {}  # code_size by experiment (the baseline's from its first child)
         self.novelty: NoveltyArchive | None = None
         if self.options.novelty:
-            from autoresearch.search.novelty import NoveltyArchive, make_embedder
-
             self.novelty = NoveltyArchive(make_embedder(self.options.embedder), self.options.novelty_threshold)
 
     # -- derived state: rebuilt by replaying decided experiments ---------------------------------------

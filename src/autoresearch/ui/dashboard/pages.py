@@ -184,7 +184,7 @@ poll();
 
 
 def _diff_html(diff: str) -> str:
-    from autoresearch.ui.report.html import highlight_diff
+    from autoresearch.ui.report.html import highlight_diff  # the report's module loads plotly and matplotlib
 
     return "<pre class='diff' id='diff'>" + highlight_diff(diff) + "</pre>"
 

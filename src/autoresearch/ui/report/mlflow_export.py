@@ -56,7 +56,7 @@ def _key(name: str) -> str:
 
 def export_mlflow(spec: Spec, store: Store, tracking_dir: Path, *, experiment_name: str | None = None) -> MlflowExport:
     """Write every finished experiment of the study as an MLflow run under TRACKING_DIR."""
-    try:
+    try:  # optional and heavy: only for `export --format mlflow`
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.tracking import MlflowClient
     except ImportError:

@@ -13,7 +13,7 @@ from typing import Any
 from autoresearch.core.direction import better, sign
 from autoresearch.core.experiment import FAILURES, JUDGED, Decision, Experiment
 from autoresearch.core.space import ParamSpec
-from autoresearch.engine.judge import strict_kept
+from autoresearch.engine.judge import holdout_budget_text, strict_kept
 from autoresearch.execute.feedback import summarise_curve
 from autoresearch.spec import Spec
 from autoresearch.store.history import became_best
@@ -324,8 +324,6 @@ def summarize_spec(spec: Spec, experiments: Sequence[Experiment]) -> Summary:
         holdout_metric=spec.holdout.metric if spec.holdout else None,
     )
     if spec.holdout is not None:
-        from autoresearch.engine.judge import holdout_budget_text
-
         spent = sum(1 for e in experiments if e.holdout is not None and e.decision != Decision.BASELINE)
         summary.holdout_budget = holdout_budget_text(spec.holdout.budget, spent)
     return summary
@@ -457,7 +455,8 @@ def _importances(
     `param_importances` None and says why: a report must never fail because of this section.
     """
     try:
-        from autoresearch.propose.samplers import distribution  # the samplers' own search space
+        # The samplers' own search space; the module loads Optuna, only when a report is written.
+        from autoresearch.propose.samplers import distribution
 
         distributions = {name: distribution(p) for name, p in params.items()}
         eligible: list[tuple[dict[str, Any], float]] = []
