@@ -1,48 +1,19 @@
-"""The study spec: `autoresearch.toml` (or `[tool.autoresearch]` in `pyproject.toml`), validated.
-
-Every mistake becomes a `SpecError` whose message names the key path and what would be valid;
-the CLI prints it and exits with code 2.
+"""The sections of the study spec (`[run]`, `[metric]`, `[noise]`, `[sandbox]`, ...), each validated on
+its own, and the values with units they use (durations, sizes, GPU shares). The whole spec, with the
+checks across sections, is model.py.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import math
 import re
-import tomllib
-import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from autoresearch.core.objective import ObjectiveExpression
-from autoresearch.core.space import ParamSpec
-
-if TYPE_CHECKING:
-    from autoresearch.store.database import Store
-
-SPEC_FILENAME = "autoresearch.toml"
-
-
-class SpecError(Exception):
-    """A spec that cannot be used, with a message meant for the user."""
-
-
-class SpecChanged(SpecError):
-    """The spec differs from the one the study last ran with, and the change was not accepted."""
-
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -84,11 +55,11 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StudySection(_Section):
+class StudySection(Section):
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     goal: str = ""
     goal_file: str | None = None
@@ -96,7 +67,7 @@ class StudySection(_Section):
     seed: int = 0
 
 
-class ResourcesSection(_Section):
+class ResourcesSection(Section):
     """What one experiment asks a Ray cluster for (`run.executor = "ray"`), like a Ray Tune trial."""
 
     cpus: float = Field(default=1.0, ge=0)
@@ -117,7 +88,7 @@ def gpu_request(gpus: float) -> float:
     return 1 / share
 
 
-class RunSection(_Section):
+class RunSection(Section):
     command: str = Field(min_length=1)
     cwd: str = "."
     timeout: Duration = 3600.0
@@ -165,7 +136,7 @@ class RunSection(_Section):
         return self
 
 
-class MetricSection(_Section):
+class MetricSection(Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     pattern: str | None = None
     json_file: str | None = Field(default=None, alias="json")
@@ -187,14 +158,14 @@ class MetricSection(_Section):
         return self
 
 
-class CodeSection(_Section):
+class CodeSection(Section):
     editable: list[str] = Field(min_length=1)
     protected: list[str] = []
     include_uncommitted: bool = False
     edit_format: Literal["search_replace", "diff", "whole"] = "search_replace"
 
 
-class GuardSection(_Section):
+class GuardSection(Section):
     """A condition a candidate must meet to be kept: a command that must exit 0, or a metric bound."""
 
     name: str = Field(min_length=1)
@@ -215,7 +186,7 @@ class GuardSection(_Section):
         return self
 
 
-class StageSection(_Section):
+class StageSection(Section):
     """A cheaper evaluation run before the full command (a smoke test, a small batch): a candidate that
     fails it, or whose value there is worse than the incumbent's by more than the threshold, is rejected
     without the full run (run/stages.py)."""
@@ -238,7 +209,7 @@ class StageSection(_Section):
         return self.max_worse is not None or self.max_worse_abs is not None
 
 
-class NoiseSection(_Section):
+class NoiseSection(Section):
     """How a candidate must beat the incumbent: by anything (strict), by min_delta, beyond the noise
     (significant), or on interleaved pairs of runs against the incumbent (paired)."""
 
@@ -300,7 +271,7 @@ def _inside(paths: list[str], key: str) -> list[str]:
     return paths
 
 
-class HoldoutSection(_Section):
+class HoldoutSection(Section):
     """An evaluation run only on candidates about to be kept; its values never reach a proposer."""
 
     command: str = Field(min_length=1)
@@ -332,7 +303,7 @@ class HoldoutSection(_Section):
         return self
 
 
-class ScorerSection(_Section):
+class ScorerSection(Section):
     """A protected command that scores what a run wrote, in a process the candidate never runs in.
 
     Its output is read with the [metric] rules (name, pattern, objective); the metric lines the candidate
@@ -349,7 +320,7 @@ class ScorerSection(_Section):
         return self
 
 
-class ProfileSection(_Section):
+class ProfileSection(Section):
     """A profiler run on each new incumbent (code-speed studies), in the experiments' sandbox; its top
     entries go into proposers' prompts as "where the time goes". Never affects a decision."""
 
@@ -359,7 +330,7 @@ class ProfileSection(_Section):
     chars: int = Field(default=3000, ge=200, le=20_000)  # at most this much text is kept
 
 
-class IntegritySection(_Section):
+class IntegritySection(Section):
     """Checks that the proposer cannot change how it is measured."""
 
     protected: list[str] = []
@@ -375,12 +346,7 @@ class IntegritySection(_Section):
         return self
 
 
-def _sandbox_shorthand(value: Any) -> Any:
-    """`sandbox = "bwrap"` is short for `[sandbox] kind = "bwrap"`."""
-    return {"kind": value} if isinstance(value, str) else value
-
-
-class SandboxSection(_Section):
+class SandboxSection(Section):
     """Isolation and limits for everything that runs candidate-influenced code (docs/trust.md).
 
     `auto` (the default) is bwrap where bubblewrap works here, else `none` with a warning.
@@ -404,7 +370,7 @@ class SandboxSection(_Section):
         return self
 
 
-class ProposerSection(_Section):
+class ProposerSection(Section):
     use: str = "tpe"
     options: dict[str, Any] = {}
     pipeline: bool | None = None  # propose the next candidate while one runs (default: for LLMs and agents)
@@ -417,7 +383,7 @@ class ProposerSection(_Section):
         return self
 
 
-class TreeSearchSection(_Section):
+class TreeSearchSection(Section):
     """`policy = "tree"` (AIDE-like): drafts from the baseline, then debug a failed leaf or improve the best."""
 
     drafts: int = Field(default=5, ge=1)  # candidates built on the baseline before any other task
@@ -425,7 +391,7 @@ class TreeSearchSection(_Section):
     max_debug_depth: int = Field(default=3, ge=1)  # a leaf this many debug steps deep is not debugged again
 
 
-class HybridSearchSection(_Section):
+class HybridSearchSection(Section):
     """`policy = "hybrid"` (params mode): an Optuna sampler proposes, and the LLM named in [proposer] use
     takes `llm_share` of the candidates, seeing the sampler's state (propose/hybrid.py)."""
 
@@ -434,7 +400,7 @@ class HybridSearchSection(_Section):
     sampler_options: dict[str, Any] = {}  # the sampler's own, as [proposer] options would be for it alone
 
 
-class IslandsSearchSection(_Section):
+class IslandsSearchSection(Section):
     """`policy = "islands"`: populations with their own incumbents, migration, weighted parents, novelty."""
 
     count: int = Field(default=4, ge=1)  # islands
@@ -463,7 +429,7 @@ class IslandsSearchSection(_Section):
         return embedder
 
 
-class SearchSection(_Section):
+class SearchSection(Section):
     """How the loop searches: which experiment each candidate builds on, and what it must beat."""
 
     policy: str = "greedy"
@@ -483,7 +449,7 @@ class SearchSection(_Section):
         return policy
 
 
-class PruneSection(_Section):
+class PruneSection(Section):
     """`[prune]`: which rule stops a losing run early, and when it may start judging (execute/prune.py)."""
 
     rule: Literal["median", "halving"] = "median"
@@ -509,352 +475,9 @@ class PruneSection(_Section):
         return self.metric or study_metric
 
 
-class BudgetSection(_Section):
+class BudgetSection(Section):
     experiments: int | None = Field(default=None, ge=1)
     hours: float | None = Field(default=None, gt=0)
     target: float | None = None
     patience: int | None = Field(default=None, ge=1)
     usd: float | None = Field(default=None, gt=0)
-
-
-class Spec(_Section):
-    study: StudySection = StudySection()
-    run: RunSection
-    metric: MetricSection
-    params: dict[str, ParamSpec] = {}
-    code: CodeSection | None = None
-    guard: list[GuardSection] = []
-    stage: list[StageSection] = []
-    proposer: ProposerSection = ProposerSection()
-    budget: BudgetSection = BudgetSection()
-    search: SearchSection = SearchSection()
-    noise: NoiseSection = NoiseSection()
-    holdout: HoldoutSection | None = None
-    scorer: ScorerSection | None = None
-    profile: ProfileSection | None = None
-    integrity: IntegritySection = IntegritySection()
-    sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
-    prune: PruneSection | None = None  # early stopping of losing runs (execute/prune.py)
-
-    # Where the spec was read from; set by load_spec, not by the user.
-    root: Path = Field(default=Path("."), exclude=True)
-    # The spec as written (before command-line overrides such as --experiments), for change detection
-    # on resume; None for a spec built in code (autoresearch.optimize).
-    _source: SpecSnapshot | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_root(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "root" in data and not isinstance(data["root"], Path):
-            raise ValueError("'root' is not a spec key")
-        return data
-
-    @model_validator(mode="after")
-    def _mode(self) -> Spec:
-        if not self.params and self.code is None:
-            raise ValueError(
-                "nothing to search: add a [params] search space (params mode) "
-                "or a [code] section with editable files (code mode)"
-            )
-        if self.noise.rule == "significant" and self.run.repeats < 2 and self.noise.baseline_repeats < 2:
-            raise ValueError(
-                'noise.rule = "significant" needs a noise estimate: set run.repeats >= 2 (each candidate is '
-                "measured several times) or noise.baseline_repeats >= 2 (the baseline's spread is used)"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _stages(self) -> Spec:
-        names = [stage.name for stage in self.stage]
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
-            raise ValueError(f"[[stage]] names must differ: {', '.join(twice)} is used twice; rename one")
-        gated = [stage.name for stage in self.stage if stage.has_threshold]
-        if gated and self.scorer is not None:
-            # A stage's value is what the candidate printed; with a [scorer] that is not trusted, and a kept
-            # candidate that lied at a stage would set a bar no later candidate can meet.
-            raise ValueError(
-                f"stage {gated[0]!r}: max_worse/max_worse_abs compare what the candidate printed, which a study "
-                "with a [scorer] does not trust; remove the threshold (the stage then only has to succeed)"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _hybrid(self) -> Spec:
-        if self.search.policy != "hybrid":
-            return self
-        if self.code is not None:
-            raise ValueError(
-                'search policy "hybrid" searches parameters: give a [params] space instead of [code], '
-                'or use policy "greedy" or "tree" in code mode'
-            )
-        if not self.proposer.use.startswith("llm:"):
-            raise ValueError(
-                f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not '
-                f"{self.proposer.use!r}; the sampler is [search.hybrid] sampler = {self.search.hybrid.sampler!r}"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _prune_metric(self) -> Spec:
-        # The watcher reads the experiment's own `name: value` lines; a metric a scorer prints, or one read
-        # from JSON or by a regex, is not such a curve.
-        read_elsewhere = self.metric.json_file or self.metric.pattern or self.scorer
-        if self.prune is not None and self.prune.metric is None and read_elsewhere:
-            raise ValueError(
-                "prune.metric: the study's metric is not the experiment's `name: value` lines; set prune.metric = "
-                '"<a metric the experiment prints once per step>"'
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _scorer(self) -> Spec:
-        if self.scorer is not None and self.metric.json_file is not None:
-            raise ValueError(
-                "metric.json cannot be combined with [scorer]: the scorer prints the metric "
-                "(`name: value` lines, or metric.pattern); drop metric.json"
-            )
-        return self
-
-    @property
-    def source(self) -> SpecSnapshot | None:
-        return self._source
-
-    @property
-    def mode(self) -> Literal["params", "code"]:
-        return "code" if self.code is not None else "params"
-
-    @property
-    def name(self) -> str:
-        return self.study.name or _slug(self.root.resolve().name)
-
-    @property
-    def goal(self) -> str:
-        if self.study.goal_file:
-            return (self.root / self.study.goal_file).read_text()
-        return self.study.goal
-
-    @property
-    def study_dir(self) -> Path:
-        return self.root / ".autoresearch" / self.name
-
-
-# -- change detection ------------------------------------------------------------------------------
-
-# Keys whose change alters what a number means: results before and after it may not compare.
-MEASUREMENT_KEYS = (
-    "run.command",
-    "run.cwd",
-    "run.params_file",
-    "run.repeats",
-    "run.env",
-    "metric",
-    "params",
-    "code",
-    "guard",
-    "stage",
-    "holdout",
-    "noise",
-    "integrity",
-    "sandbox",
-    "study.direction",
-)
-
-
-class SpecSnapshot(BaseModel):
-    """A spec as written (`raw`, for messages) and as validated (`normalised`, for comparing):
-    reformatting, comments or `"300s"` for `"5m"` are not changes."""
-
-    raw: dict[str, Any]
-    normalised: dict[str, Any]
-
-    @property
-    def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.normalised, sort_keys=True).encode()).hexdigest()
-
-    def changes(self, before: SpecSnapshot) -> list[tuple[str, str, str]]:
-        """(key, old value, new value) for every key that differs, old and new as the user wrote them."""
-        old, new = _flatten(before.normalised), _flatten(self.normalised)
-        raw_old, raw_new = _flatten(before.raw), _flatten(self.raw)
-        changed = []
-        for key in sorted(set(old) | set(new)):
-            if old.get(key, _ABSENT) != new.get(key, _ABSENT):
-                changed.append(
-                    (
-                        key,
-                        _shown(raw_old.get(key, old.get(key, _ABSENT))),
-                        _shown(raw_new.get(key, new.get(key, _ABSENT))),
-                    )
-                )
-        return changed
-
-
-_ABSENT = object()
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):  # [[guard]] tables
-        flat = {}
-        for i, item in enumerate(value):
-            flat.update(_flatten(item, f"{prefix}.{i}"))
-        return flat
-    return {prefix: value}
-
-
-def _shown(value: Any) -> str:
-    if value is _ABSENT:
-        return "(unset)"
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def spec_changes(spec: Spec, store: Store) -> list[tuple[str, str, str]]:
-    """(key, old, new) for each difference between SPEC and the spec the study last ran with."""
-    recorded = store.get_meta("spec_snapshot")
-    if spec.source is None or recorded is None or store.get_meta("spec_hash") == spec.source.hash:
-        return []
-    return spec.source.changes(SpecSnapshot.model_validate_json(recorded))
-
-
-def listed_changes(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
-    shown = "; ".join(f"{key}: {old} -> {new}" for key, old, new in changes[:limit])
-    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
-
-
-def spec_change_line(spec: Spec, store: Store) -> str:
-    """For `status`: the change `run` will stop on, or ''."""
-    changes = [change for change in spec_changes(spec, store) if not is_budget_key(change[0])]
-    if not changes:
-        return ""
-    return f"the spec changed since the last run ({listed_changes(changes)}); `run` will ask you to accept it"
-
-
-def is_measurement_key(key: str) -> bool:
-    return any(key == k or key.startswith(k + ".") for k in MEASUREMENT_KEYS)
-
-
-def is_budget_key(key: str) -> bool:
-    """Budget keys say how long to search, not how candidates are measured: raising
-    `budget.experiments` to continue a study is routine, so such a change is taken with a note."""
-    return key == "budget" or key.startswith("budget.")
-
-
-def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
-    # An unset [prune] is left out, so the hash of a study's spec from before [prune] existed is unchanged.
-    excluded = {"root"} | ({"prune"} if spec.prune is None else set())
-    normalised = json.loads(json.dumps(spec.model_dump(mode="json", by_alias=True, exclude=excluded), default=str))
-    return SpecSnapshot(raw=json.loads(json.dumps(raw, default=str)), normalised=normalised)
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return slug or "study"
-
-
-# -- loading ---------------------------------------------------------------------------------------
-
-
-def find_spec_file(path: Path) -> Path:
-    """The spec file for PATH: a file given directly, else autoresearch.toml, else pyproject.toml."""
-    if path.is_file():
-        return path
-    if not path.exists():
-        raise SpecError(f"{path}: no such file or directory")
-    candidate = path / SPEC_FILENAME
-    if candidate.is_file():
-        return candidate
-    pyproject = path / "pyproject.toml"
-    if pyproject.is_file() and "autoresearch" in _read_toml(pyproject).get("tool", {}):
-        return pyproject
-    raise SpecError(
-        f"{path}: no {SPEC_FILENAME} (or [tool.autoresearch] in pyproject.toml); create one with `autoresearch init`"
-    )
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
-
-
-def load_spec(path: Path | str = ".") -> Spec:
-    file = find_spec_file(Path(path))
-    data = _read_toml(file)
-    if file.name == "pyproject.toml":
-        data = data.get("tool", {}).get("autoresearch", {})
-    return spec_from_dict(data, root=file.parent, source=str(file))
-
-
-def spec_from_dict(data: dict[str, Any], *, root: Path = Path("."), source: str = SPEC_FILENAME) -> Spec:
-    try:
-        spec = Spec.model_validate({**data, "root": root.resolve()})
-    except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, source)) from None
-    if spec.study.goal_file and not (spec.root / spec.study.goal_file).is_file():
-        raise SpecError(f"{source}: study.goal_file: {spec.study.goal_file!r} does not exist")
-    spec._source = snapshot_of(spec, data)
-    return spec
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = []
-    errors = exc.errors()
-    # A misspelled required key is one mistake, not two: its "unknown key ...; did you mean" line says it
-    # all, so the "missing" error for the key it was meant to be is dropped.
-    typos = set()
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            loc = [str(part) for part in error["loc"]]
-            close = difflib.get_close_matches(loc[-1], _valid_keys(loc), n=1)
-            if close:
-                typos.add(".".join([*loc[:-1], close[0]]))
-    for error in errors:
-        loc = [str(part) for part in error["loc"]]
-        key = ".".join(loc) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key '{key}'{_valid_keys_hint(loc)}")
-        elif error["type"] == "missing" and key in typos:
-            continue
-        elif error["type"] == "missing":
-            lines.append(f"{source}: missing required key '{key}'")
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            got = error.get("input")
-            if error["type"].endswith("_type") or error["type"].endswith("_parsing"):
-                message = f"{message} (got {got!r})"
-            lines.append(f"{source}: {key}: {message}")
-    return "\n".join(lines)
-
-
-def _valid_keys(loc: list[str]) -> list[str]:
-    """The keys valid beside the last part of LOC, or [] where any key is (a parameter's name)."""
-    model: Any = Spec
-    parts = iter(loc[:-1])
-    for part in parts:
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        args = typing.get_args(field.annotation) or (field.annotation,)
-        if typing.get_origin(field.annotation) is dict:
-            next(parts, None)  # skip the user's own key, e.g. the parameter's name
-            args = typing.get_args(field.annotation)[1:]
-        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            return []
-    return sorted((f.alias or name) for name, f in model.model_fields.items() if name != "root")
-
-
-def _valid_keys_hint(loc: list[str]) -> str:
-    """'; did you mean X? Valid keys here: ...' for an unknown key at LOC."""
-    valid = _valid_keys(loc)
-    if not valid:
-        return ""
-    close = difflib.get_close_matches(loc[-1], valid, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ";"
-    return f"{hint} valid keys here: {', '.join(valid)}"

@@ -1,0 +1,166 @@
+"""The whole study spec: its sections together, the checks that span several of them, and what is
+derived from it (the mode, the study's name and folder, the goal).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from autoresearch.core.space import ParamSpec
+from autoresearch.spec.changes import SpecSnapshot
+from autoresearch.spec.sections import (
+    BudgetSection,
+    CodeSection,
+    GuardSection,
+    HoldoutSection,
+    IntegritySection,
+    MetricSection,
+    NoiseSection,
+    ProfileSection,
+    ProposerSection,
+    PruneSection,
+    RunSection,
+    SandboxSection,
+    ScorerSection,
+    SearchSection,
+    StageSection,
+    StudySection,
+)
+
+
+def _sandbox_shorthand(value: Any) -> Any:
+    """`sandbox = "bwrap"` is short for `[sandbox] kind = "bwrap"`."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    study: StudySection = StudySection()
+    run: RunSection
+    metric: MetricSection
+    params: dict[str, ParamSpec] = {}
+    code: CodeSection | None = None
+    guard: list[GuardSection] = []
+    stage: list[StageSection] = []
+    proposer: ProposerSection = ProposerSection()
+    budget: BudgetSection = BudgetSection()
+    search: SearchSection = SearchSection()
+    noise: NoiseSection = NoiseSection()
+    holdout: HoldoutSection | None = None
+    scorer: ScorerSection | None = None
+    profile: ProfileSection | None = None
+    integrity: IntegritySection = IntegritySection()
+    sandbox: Annotated[SandboxSection, BeforeValidator(_sandbox_shorthand)] = SandboxSection()
+    prune: PruneSection | None = None  # early stopping of losing runs (execute/prune.py)
+
+    # Where the spec was read from; set by load_spec, not by the user.
+    root: Path = Field(default=Path("."), exclude=True)
+    # The spec as written (before command-line overrides such as --experiments), for change detection
+    # on resume; None for a spec built in code (autoresearch.optimize).
+    _source: SpecSnapshot | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_root(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "root" in data and not isinstance(data["root"], Path):
+            raise ValueError("'root' is not a spec key")
+        return data
+
+    @model_validator(mode="after")
+    def _mode(self) -> Spec:
+        if not self.params and self.code is None:
+            raise ValueError(
+                "nothing to search: add a [params] search space (params mode) "
+                "or a [code] section with editable files (code mode)"
+            )
+        if self.noise.rule == "significant" and self.run.repeats < 2 and self.noise.baseline_repeats < 2:
+            raise ValueError(
+                'noise.rule = "significant" needs a noise estimate: set run.repeats >= 2 (each candidate is '
+                "measured several times) or noise.baseline_repeats >= 2 (the baseline's spread is used)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _stages(self) -> Spec:
+        names = [stage.name for stage in self.stage]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"[[stage]] names must differ: {', '.join(twice)} is used twice; rename one")
+        gated = [stage.name for stage in self.stage if stage.has_threshold]
+        if gated and self.scorer is not None:
+            # A stage's value is what the candidate printed; with a [scorer] that is not trusted, and a kept
+            # candidate that lied at a stage would set a bar no later candidate can meet.
+            raise ValueError(
+                f"stage {gated[0]!r}: max_worse/max_worse_abs compare what the candidate printed, which a study "
+                "with a [scorer] does not trust; remove the threshold (the stage then only has to succeed)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> Spec:
+        if self.search.policy != "hybrid":
+            return self
+        if self.code is not None:
+            raise ValueError(
+                'search policy "hybrid" searches parameters: give a [params] space instead of [code], '
+                'or use policy "greedy" or "tree" in code mode'
+            )
+        if not self.proposer.use.startswith("llm:"):
+            raise ValueError(
+                f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not '
+                f"{self.proposer.use!r}; the sampler is [search.hybrid] sampler = {self.search.hybrid.sampler!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _prune_metric(self) -> Spec:
+        # The watcher reads the experiment's own `name: value` lines; a metric a scorer prints, or one read
+        # from JSON or by a regex, is not such a curve.
+        read_elsewhere = self.metric.json_file or self.metric.pattern or self.scorer
+        if self.prune is not None and self.prune.metric is None and read_elsewhere:
+            raise ValueError(
+                "prune.metric: the study's metric is not the experiment's `name: value` lines; set prune.metric = "
+                '"<a metric the experiment prints once per step>"'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _scorer(self) -> Spec:
+        if self.scorer is not None and self.metric.json_file is not None:
+            raise ValueError(
+                "metric.json cannot be combined with [scorer]: the scorer prints the metric "
+                "(`name: value` lines, or metric.pattern); drop metric.json"
+            )
+        return self
+
+    @property
+    def source(self) -> SpecSnapshot | None:
+        return self._source
+
+    @property
+    def mode(self) -> Literal["params", "code"]:
+        return "code" if self.code is not None else "params"
+
+    @property
+    def name(self) -> str:
+        return self.study.name or _slug(self.root.resolve().name)
+
+    @property
+    def goal(self) -> str:
+        if self.study.goal_file:
+            return (self.root / self.study.goal_file).read_text()
+        return self.study.goal
+
+    @property
+    def study_dir(self) -> Path:
+        return self.root / ".autoresearch" / self.name
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return slug or "study"
