@@ -1,7 +1,8 @@
 """The command line: the user's contract (see DESIGN.md).
 
-Start-up is kept short (`autoresearch --help` well under half a second): only click is imported at
-module level; everything else, pydantic and rich included, is imported by the command that needs it.
+Start-up is kept short (`autoresearch --help` well under half a second): only click and the standard
+library are imported at module level; everything else, pydantic and rich included, is imported by the
+command that needs it (the imports inside functions below are all for this).
 Data meant for files (patches, JSON, TSV) goes to stdout byte for byte, never wrapped or restyled;
 messages about it go to stderr.
 """
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
 import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -229,8 +233,6 @@ def looks_like_time(metric: str) -> bool:
 @user_errors
 def init(template: str, metric: str | None, force: bool, path: Path) -> None:
     """Write a commented autoresearch.toml (and a goal file) for a new study."""
-    from importlib.resources import files
-
     target = path / "autoresearch.toml"
     if target.exists() and not force:
         raise UserError(f"{target} already exists; pass --force to overwrite it")
@@ -337,8 +339,6 @@ def sandbox(role: str, args: tuple[str, ...]) -> None:
         emit(sandbox_view.describe(spec))
         return
     note(f"autoresearch: {sandbox_view.working_folder_note(spec)}")
-    import shlex
-
     # One word is a shell command line as the spec would hold it ("cd x && pytest"); more are argv.
     sys.exit(sandbox_view.run(spec, command[0] if len(command) == 1 else shlex.join(command), role))
 
@@ -352,15 +352,11 @@ def _prog() -> str:
 
 
 def _on_path(program: Path) -> bool:
-    import shutil
-
     found = shutil.which(program.name)
     return found is not None and Path(found).resolve() == program.resolve()
 
 
 def _path_arg(path: Path) -> str:
-    import shlex
-
     return "" if path == Path() else f" {shlex.quote(str(path))}"
 
 
@@ -529,8 +525,6 @@ def best(path: Path, accept_tamper: bool) -> None:
 
     Only the data goes to stdout, so `autoresearch best > best.patch` is a patch `git apply` takes.
     """
-    import json
-
     spec, study = _open(path)
     experiment = study.best
     if experiment is None:

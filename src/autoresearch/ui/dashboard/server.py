@@ -478,7 +478,7 @@ _PUBLIC = ("/favicon.ico", "/static/plotly.min.js")  # no study data: served wit
 def _plotly_js() -> bytes:
     global _PLOTLY_JS
     if _PLOTLY_JS is None:
-        from plotly.offline import get_plotlyjs
+        from plotly.offline import get_plotlyjs  # slow to import: only when a page first asks for it
 
         _PLOTLY_JS = get_plotlyjs().encode()
     return _PLOTLY_JS
