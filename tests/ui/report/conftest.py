@@ -20,7 +20,7 @@ import pytest
 
 from autoresearch.spec import Spec, spec_from_dict
 from autoresearch.store.database import Store
-from autoresearch.ui.report.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
+from tests.support.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
 
 
 @dataclass
