@@ -20,7 +20,7 @@ from autoresearch.ui.dashboard.server import MAX_PAGE, DashboardError, Dashboard
 from autoresearch.ui.report.summary import running_best, summarize
 from tests.conftest import BOWL, bowl_spec, write_study
 from tests.support.synthetic import SyntheticWriter, make_study
-from tests.ui.report.conftest import Browser, LiveStudy
+from tests.ui.conftest import Browser, LiveStudy
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

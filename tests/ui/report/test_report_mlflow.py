@@ -9,7 +9,7 @@ import pytest
 
 from autoresearch.ui.report.mlflow_export import ID_TAG, export_mlflow
 from tests.support.synthetic import make_study
-from tests.ui.report.conftest import make_spec
+from tests.ui.conftest import make_spec
 
 mlflow = pytest.importorskip("mlflow")
 

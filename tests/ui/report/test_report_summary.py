@@ -11,7 +11,7 @@ from autoresearch.ui.report.html import write_report
 from autoresearch.ui.report.markdown import fmt
 from autoresearch.ui.report.summary import holdout_label, normalise_reason, summarize_spec
 from tests.support.synthetic import make_study
-from tests.ui.report.conftest import make_spec
+from tests.ui.conftest import make_spec
 
 
 def _sql(store: Store, query: str) -> list[tuple]:

@@ -1,4 +1,4 @@
-"""Fixtures for the report tests: synthetic studies written through the real Store, and a live writer.
+"""Fixtures for the report and dashboard tests: synthetic studies written through the real Store, and a live writer.
 
 The live writer is pluggable: `live_study` yields a study folder that something keeps adding
 experiments to while the test runs. Today that is a thread driving `SyntheticWriter` on its own
