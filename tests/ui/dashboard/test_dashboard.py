@@ -16,7 +16,8 @@ import pytest
 
 from autoresearch.engine.study import latest_incumbent
 from autoresearch.store.database import INCUMBENT, Store
-from autoresearch.ui.dashboard.server import MAX_PAGE, DashboardError, DashboardServer, serve
+from autoresearch.ui.dashboard.server import DashboardError, DashboardServer, serve
+from autoresearch.ui.dashboard.study_view import MAX_PAGE
 from autoresearch.ui.report.summary import running_best, summarize
 from tests.conftest import BOWL, bowl_spec, write_study
 from tests.support.synthetic import SyntheticWriter, make_study
