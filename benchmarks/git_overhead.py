@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from autoresearch.materialise.edits import parse_edits, plan_edits
-from autoresearch.materialise.git import GitWorkspace
+from autoresearch.materialise.workspace import GitWorkspace
 
 
 def _make_repo(root: Path, n_files: int) -> None:

@@ -2,7 +2,7 @@
 
 Two parts, both through the real loop and the real judge:
 
-1. Simulated noise (autoresearch.execute.simulate): every measurement is the next tick of one clock,
+1. Simulated noise (tests/support/simulate.py): every measurement is the next tick of one clock,
    under four noise models: iid (3% jitter), drift (AR(1), about 10% wander), load steps (phases 20-50%
    slower) and heavy tails (5% of runs hit by a large hiccup). Candidates are no-ops (true effect 0),
    or truly 5% or 10% better than their parent.
@@ -34,13 +34,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.simulate import NOISE_MODELS, Effects, Simulated, simulated_spec_data
+
 from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import Experiment
 from autoresearch.core.proposal import Proposal
 from autoresearch.engine.loop import Loop
 from autoresearch.execute.evaluate import CommandEvaluator
-from autoresearch.execute.simulate import NOISE_MODELS, Effects, Simulated, simulated_spec_data
 from autoresearch.propose.base import Context
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package, for the noise models
+
+
 from autoresearch.spec import Spec, spec_from_dict
 
 # rule name -> ([noise] section, run.repeats)

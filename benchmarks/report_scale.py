@@ -18,12 +18,15 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package, for the synthetic study
+
+from tests.support.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
+
 from autoresearch.spec import Spec, spec_from_dict
 from autoresearch.store.database import Store
 from autoresearch.ui.dashboard.server import serve
 from autoresearch.ui.report.html import write_report
 from autoresearch.ui.report.summary import summarize_spec
-from autoresearch.ui.report.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
 
 
 def timed(fn: Callable[[], object], repeats: int = 1) -> float:

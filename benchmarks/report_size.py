@@ -12,9 +12,12 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package, for the synthetic study
+
+from tests.support.synthetic import make_study, synthetic_spec_dict
+
 from autoresearch.spec import spec_from_dict
 from autoresearch.ui.report.html import packed_plotlyjs, write_report
-from autoresearch.ui.report.synthetic import make_study, synthetic_spec_dict
 
 
 def main() -> None:

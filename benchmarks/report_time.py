@@ -2,7 +2,7 @@
 
 "Before" is the source tree at an older commit (default 317a508, when parameter importance went
 through Optuna's fANOVA and so imported scikit-learn), taken with `git archive`; "after" is this
-checkout's src/. Both run with the same interpreter on the same synthetic study (report/synthetic.py),
+checkout's src/. Both run with the same interpreter on the same synthetic study (tests/support/synthetic.py),
 alternating, so load affects them alike. Wall and CPU seconds (the child's user + system time, which
 other jobs on a shared machine move far less) are medians.
 
@@ -25,10 +25,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))  # the tests package, for the synthetic study
 
-from autoresearch.ui.report.synthetic import make_study  # noqa: E402
+from tests.support.synthetic import make_study  # noqa: E402
 
-# The spec of report/synthetic.py's history (its PARAMS), as a user would write it.
+# The spec of tests/support/synthetic.py's history (its PARAMS), as a user would write it.
 SPEC = """
 [study]
 name = "synthetic"

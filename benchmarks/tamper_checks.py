@@ -22,7 +22,7 @@ from pathlib import Path
 
 from git_overhead import _make_repo
 
-from autoresearch.materialise.git import GitWorkspace
+from autoresearch.materialise.workspace import GitWorkspace
 
 
 def measure(n_files: int = 1000, iterations: int = 20) -> dict[str, float]:

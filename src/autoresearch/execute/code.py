@@ -21,8 +21,9 @@ from autoresearch.execute.diagnose import missing_files
 from autoresearch.execute.evaluate import CommandEvaluator, Runner
 from autoresearch.execute.process import read_tail
 from autoresearch.materialise.edits import EditError, FileEdit, parse_edits, plan_edits
-from autoresearch.materialise.git import GitError, GitWorkspace, ObjectTampered, ensure_excluded, git
+from autoresearch.materialise.git import GitError, ObjectTampered, ensure_excluded, git
 from autoresearch.materialise.globs import matches_any, normalize_path
+from autoresearch.materialise.workspace import GitWorkspace
 from autoresearch.spec import Spec
 
 

@@ -17,11 +17,12 @@ import pytest
 from autoresearch.core.experiment import INCUMBENT
 from autoresearch.engine.study import latest_incumbent
 from autoresearch.store.database import Store
-from autoresearch.ui.dashboard.server import MAX_PAGE, DashboardError, DashboardServer, serve
+from autoresearch.ui.dashboard.server import DashboardError, DashboardServer, serve
+from autoresearch.ui.dashboard.study_view import MAX_PAGE
 from autoresearch.ui.report.summary import running_best, summarize
-from autoresearch.ui.report.synthetic import SyntheticWriter, make_study
 from tests.conftest import BOWL, bowl_spec, write_study
-from tests.ui.report.conftest import Browser, LiveStudy
+from tests.support.synthetic import SyntheticWriter, make_study
+from tests.ui.conftest import Browser, LiveStudy
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

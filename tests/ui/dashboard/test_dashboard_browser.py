@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from autoresearch.ui.dashboard.server import serve
-from autoresearch.ui.report.synthetic import make_study
-from tests.ui.report.conftest import Browser
+from tests.support.synthetic import make_study
+from tests.ui.conftest import Browser
 
 COUNTED = "document.getElementById('count') && +document.getElementById('count').textContent > 0"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -13,7 +13,7 @@ from autoresearch.store.database import Store
 from autoresearch.ui.dashboard.server import serve
 from autoresearch.ui.report.lineage import lineage_nodes
 from tests.search.conftest import tree_study
-from tests.ui.report.conftest import Browser
+from tests.ui.conftest import Browser
 
 
 def test_lineage_api_and_panel(tmp_path: Path, browser: Browser) -> None:

@@ -15,7 +15,7 @@ from plotly.offline import get_plotlyjs
 from autoresearch.spec import Spec
 from autoresearch.store.database import Store
 from autoresearch.ui.report.html import packed_plotlyjs, write_report
-from autoresearch.ui.report.synthetic import make_study
+from tests.support.synthetic import make_study
 
 CHROMIUM = "/usr/bin/chromium"
 

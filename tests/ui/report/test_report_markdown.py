@@ -8,9 +8,9 @@ import pytest
 
 from autoresearch.ui.report.markdown import render_markdown
 from autoresearch.ui.report.summary import summarize_spec
-from autoresearch.ui.report.synthetic import make_study
 from tests.redteam.round2.rendering import acting_markdown
-from tests.ui.report.conftest import make_spec
+from tests.support.synthetic import make_study
+from tests.ui.conftest import make_spec
 
 PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(1)> [x](http://evil.example/) www.evil.example"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from autoresearch.ui.report.mlflow_export import ID_TAG, export_mlflow
-from autoresearch.ui.report.synthetic import make_study
-from tests.ui.report.conftest import make_spec
+from tests.support.synthetic import make_study
+from tests.ui.conftest import make_spec
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -51,7 +51,7 @@ def test_export_one_run_per_experiment(tmp_path: Path, mode: str) -> None:
         os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
 
     # Incremental: a second export adds only what is new.
-    from autoresearch.ui.report.synthetic import SyntheticWriter
+    from tests.support.synthetic import SyntheticWriter
 
     SyntheticWriter(store, mode=mode, seed=8, logs=False).step()
     again = export_mlflow(spec, store, tmp_path / "mlruns")

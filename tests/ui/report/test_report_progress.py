@@ -10,7 +10,7 @@ from matplotlib.text import Annotation
 from PIL import Image
 
 from autoresearch.ui.report.progress_plot import draw_progress, plot_progress, text_extent
-from autoresearch.ui.report.synthetic import make_study
+from tests.support.synthetic import make_study
 
 
 @pytest.mark.parametrize("n", [10, 5000])

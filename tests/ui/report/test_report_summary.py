@@ -10,8 +10,8 @@ from autoresearch.store.database import DB_NAME, Store
 from autoresearch.ui.report.html import write_report
 from autoresearch.ui.report.markdown import fmt
 from autoresearch.ui.report.summary import holdout_label, normalise_reason, summarize_spec
-from autoresearch.ui.report.synthetic import make_study
-from tests.ui.report.conftest import make_spec
+from tests.support.synthetic import make_study
+from tests.ui.conftest import make_spec
 
 
 def _sql(store: Store, query: str) -> list[tuple]:

@@ -513,9 +513,9 @@ def test_quickstart_writeup(tmp_path: Path) -> None:
 
 def test_threats_name_divergence_flags_and_suspicious_gains(tmp_path: Path) -> None:
     from autoresearch.spec import snapshot_of
-    from autoresearch.ui.report.synthetic import make_study, synthetic_spec_dict
     from autoresearch.ui.report.writeup import write_note
-    from tests.ui.report.conftest import make_spec
+    from tests.support.synthetic import make_study, synthetic_spec_dict
+    from tests.ui.conftest import make_spec
 
     spec = make_spec(tmp_path)
     store = make_study(spec.study_dir, 60, seed=1, diverge_after=2)

@@ -1,4 +1,4 @@
-"""Fixtures for the report tests: synthetic studies written through the real Store, and a live writer.
+"""Fixtures for the report and dashboard tests: synthetic studies written through the real Store, and a live writer.
 
 The live writer is pluggable: `live_study` yields a study folder that something keeps adding
 experiments to while the test runs. Today that is a thread driving `SyntheticWriter` on its own
@@ -20,7 +20,7 @@ import pytest
 
 from autoresearch.spec import Spec, spec_from_dict
 from autoresearch.store.database import Store
-from autoresearch.ui.report.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
+from tests.support.synthetic import SyntheticWriter, make_study, synthetic_spec_dict
 
 
 @dataclass
