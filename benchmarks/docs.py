@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +49,15 @@ _START = re.compile(r"^<!-- transcript(?:\((\d+)\.\.\.(\d+)\))?: (.+?) -->$")
 _END = "<!-- /transcript -->"
 _FENCE = re.compile(r"^```(\S*)\s*$")
 # What changes from run to run on the same machine: elapsed times, rates, training times.
-_VOLATILE = [
+_VOLATILE: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b\d+m\d\ds\b"), "<duration>"),
     (re.compile(r"\b\d+(?:\.\d+)?/h\b"), "<rate>/h"),
     (re.compile(r"\b\d+(?:\.\d+)? experiments/h\b"), "<rate> experiments/h"),
     (re.compile(r"\bduration \d+(?:\.\d+)?s\b"), "duration <seconds>"),
     (re.compile(r"(\"?train_seconds\"?[:=] ?)\d+(?:\.\d+)?"), r"\1<seconds>"),
+    # A sampled parameter printed to full precision differs in its last digits between CPUs (numpy's
+    # vectorised exp/log): compared to 12 significant digits.
+    (re.compile(r"\b\d+\.\d{13,}\b"), lambda m: f"{float(m.group()):.12g}"),
 ]
 # A figure quoted in prose or a transcript, experiment N's objective as the tool prints it:
 # `#N 0.123`, `#N kept 0.123` (a run's line) or `0.123 (#N)` (a best).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import shlex
 import sys
@@ -83,13 +84,23 @@ def test_quoted_figures_hold(quickstart_run: QuickstartRun) -> None:
     best_block = next(b for b in docs.transcript_blocks(QUICKSTART) if b.command.split()[1:2] == ["best"])
     shown = json.loads(best_block.text[best_block.text.index("{") :])
     printed = ran[best_block.command].output
-    assert json.loads(printed[printed.index("{") :]) == shown
-    assert json.loads((root / "examples" / "quickstart" / "best_params.json").read_text()) == shown
+    assert same_params(json.loads(printed[printed.index("{") :]), shown)
+    assert same_params(json.loads((root / "examples" / "quickstart" / "best_params.json").read_text()), shown)
     store = Store(load_spec(root / "examples" / "quickstart").study_dir, create=False)
     try:
-        assert store.get(30).params == shown
+        assert same_params(store.get(30).params, shown)
     finally:
         store.close()
+
+
+def same_params(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal parameters, floats to 12 significant digits: a sampled value's last digits differ between CPUs."""
+    if a.keys() != b.keys():
+        return False
+    return all(
+        math.isclose(a[k], b[k], rel_tol=1e-12) if isinstance(a[k], float) and isinstance(b[k], float) else a[k] == b[k]
+        for k in a
+    )
 
 
 def test_a_drifted_readme_is_named(quickstart_run: QuickstartRun) -> None:
