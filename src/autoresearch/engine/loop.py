@@ -44,7 +44,7 @@ from autoresearch.search import make_policy
 from autoresearch.search.archive import Archive
 from autoresearch.search.policy import Choice
 from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
-from autoresearch.store.database import INCUMBENT, Decision, Experiment, RunLock, Store
+from autoresearch.store.database import INCUMBENT, Decision, Experiment, RunLock, Store, failed_baseline
 from autoresearch.store.history import History
 
 # Proposal.extra entries saved as files with the experiment rather than in the store.
@@ -349,8 +349,8 @@ class Loop:
             tokens_in=proposal.tokens_in,
             tokens_out=proposal.tokens_out,
             cost_usd=proposal.cost_usd,
+            is_baseline=is_baseline,
             extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
-            | ({"baseline": True} if is_baseline else {})
             | ({"proposer_failed": True} if proposal.proposer_failed else {}),
             meta={POLICY_STATE: json.dumps({"policy": self.policy.name, "state": self.policy.state()})},
         )
@@ -431,15 +431,15 @@ class Loop:
 
     def _conclude(self, experiment: Experiment, proposal: Proposal, evaluation: Evaluation) -> None:
         """Decide baseline / kept / reverted / failed / rejected, and record it."""
-        is_baseline = bool(experiment.extra.get("baseline"))
+        became_best = False  # the global best from now on (store.database.incumbent_of)
         if evaluation.rejected is not None:
             decision, reason = Decision.REJECTED, evaluation.rejected
         elif evaluation.pruned is not None:  # its curve was losing: stopped early, never kept
             decision, reason = Decision.PRUNED, evaluation.pruned
         elif evaluation.error is not None or evaluation.objective is None:
             decision, reason = Decision.FAILED, evaluation.error or "no objective"
-        elif is_baseline:
-            decision, reason = Decision.BASELINE, "the unchanged system"
+        elif experiment.is_baseline:
+            decision, reason, became_best = Decision.BASELINE, "the unchanged system", True
             self.referee.baseline(experiment, evaluation)
         else:
             incumbent = self.policy.incumbent(experiment)  # the global best, or e.g. an island's
@@ -448,13 +448,14 @@ class Loop:
             decision, reason = self.referee.decide(experiment, evaluation, incumbent, self.history)
             search = experiment.extra.get("search", {})
             search["incumbent"] = incumbent.id if incumbent else None
-            search["best"] = decision == Decision.KEPT and self.archive.beats_best(evaluation.objective, incumbent)
             experiment.extra["search"] = search
+            became_best = decision == Decision.KEPT and self.archive.beats_best(evaluation.objective, incumbent)
             if decision == Decision.KEPT and self.policy.rebases:  # built on an older best? queue it re-based
                 reason += self.parallel.after_kept(experiment, self.best)
         self.store.finish_experiment(
             experiment.id,
             decision=decision,
+            became_best=became_best,
             reason=reason,
             metrics=evaluation.metrics,
             objective=evaluation.objective,
@@ -554,7 +555,7 @@ class Loop:
             if (
                 experiment.params is not None
                 and experiment.decision != Decision.REJECTED
-                and not _failed_baseline(experiment)
+                and not failed_baseline(experiment)
             ):
                 self._tried.setdefault(params_key(experiment.params), experiment.id)
             if experiment.status == "done":
@@ -614,7 +615,7 @@ class Loop:
                 extra=experiment.extra,
             )
             self._submit(pool, self.store.get(experiment.id), proposal)
-            if experiment.extra.get("baseline"):
+            if experiment.is_baseline:
                 self._wait_for_one()
 
     def _interrupt(self) -> None:
@@ -635,10 +636,6 @@ class Loop:
     def _save_elapsed(self) -> None:
         self.store.set_meta("elapsed_seconds", f"{self.elapsed:.3f}")
         self._elapsed_before, self.started_at = self.elapsed, time.time()
-
-
-def _failed_baseline(experiment: Experiment) -> bool:
-    return bool(experiment.extra.get("baseline")) and experiment.decision == Decision.FAILED
 
 
 def _spec_change_message(changes: list[tuple[str, str, str]], study: str) -> str:

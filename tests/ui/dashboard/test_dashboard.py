@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.engine.study import latest_incumbent
-from autoresearch.store.database import INCUMBENT, Store
+from autoresearch.store.database import INCUMBENT, Store, incumbent_of
 from autoresearch.ui.dashboard.server import MAX_PAGE, DashboardError, DashboardServer, serve
 from autoresearch.ui.report.summary import running_best, summarize
 from autoresearch.ui.report.synthetic import SyntheticWriter, make_study
@@ -57,7 +56,7 @@ def test_api_matches_store_and_follows_writes(study: Store, server: DashboardSer
     assert status == 200
     assert state["total"] == study.count() and state["counts"] == study.counts_by_decision()
     assert abs(state["cost_usd"] - study.total_cost()) < 1e-9
-    incumbent = latest_incumbent(study.experiments())  # the same headline as `status` and `best`
+    incumbent = incumbent_of(study.experiments())  # the same headline as `status` and `best`
     assert incumbent is not None and (state["best"], state["best_id"]) == (incumbent.objective, incumbent.id)
     # Unchanged store: the poll answer is tiny.
     _, body, _ = _get(server, f"/api/demo/state?since={state['generation']}")
@@ -231,13 +230,13 @@ def test_headline_best_is_the_incumbent_decided_last(tmp_path: Path) -> None:
 
 
 def test_headline_best_is_the_global_best_under_islands(tmp_path: Path) -> None:
-    # A candidate kept against its island's incumbent that did not beat the global best (extra.search.best
-    # false) is not the headline, as in `status`, `best` and the report's summary.
+    # A candidate kept against its island's incumbent that did not beat the global best (became_best false)
+    # is not the headline, as in `status`, `best` and the report's summary.
     store = Store(tmp_path / ".autoresearch" / "islands")
     store.set_meta("direction", "minimize")
     for decision, objective, is_best in [("baseline", 1.0, True), ("kept", 0.5, True), ("kept", 0.8, False)]:
         row = store.start_experiment(proposal={})
-        store.finish_experiment(row.id, decision=decision, objective=objective, extra={"search": {"best": is_best}})
+        store.finish_experiment(row.id, decision=decision, objective=objective, became_best=is_best)
     srv = serve([store.study_dir])
     try:
         state = json.loads(_get(srv, "/api/islands/state")[1])

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch.engine import ablation as ablation_mod
 from autoresearch.engine.paired import Confirmation
-from autoresearch.engine.study import latest_incumbent
 from autoresearch.spec import Spec
-from autoresearch.store.database import Ablation, AblationStore, Decision, Experiment, Store
+from autoresearch.store.database import Ablation, AblationStore, Decision, Experiment, Store, incumbent_of
 from autoresearch.ui.report import note as n
 from autoresearch.ui.report.markdown import fmt
 from autoresearch.ui.report.numbers import NumberBook
@@ -73,7 +72,7 @@ def gather(spec: Spec, store: Store, *, ablation_skipped: bool = False) -> Facts
     experiments = store.experiments()
     done = [e for e in experiments if e.status == "done"]
     summary = summarize_spec(spec, experiments)
-    best = latest_incumbent(done)
+    best = incumbent_of(done)
     confirmation = Confirmation.from_store(store)
     if confirmation is not None and (best is None or confirmation.best_id != best.id):
         confirmation = None  # it measured an earlier best
