@@ -19,6 +19,7 @@ from autoresearch.ui.dashboard.server import MAX_PAGE, DashboardError, Dashboard
 from autoresearch.ui.report.summary import running_best, summarize
 from autoresearch.ui.report.synthetic import SyntheticWriter, make_study
 from tests.conftest import BOWL, bowl_spec, write_study
+from tests.store.conftest import schema_2_study
 from tests.ui.report.conftest import Browser, LiveStudy
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -227,6 +228,19 @@ def test_headline_best_is_the_incumbent_decided_last(tmp_path: Path) -> None:
         srv.stop()
         store.close()
     assert (state["best"], state["best_id"]) == (0.6, 4)
+
+
+def test_a_study_an_older_version_wrote_is_upgraded_and_shows_its_global_best(tmp_path: Path) -> None:
+    # Its store is schema 2 (flags in `extra`): the dashboard reads the columns that replaced them.
+    study_dir = schema_2_study(tmp_path)
+    srv = serve([study_dir])
+    try:
+        state = json.loads(_get(srv, "/api/bowl/state")[1])
+    finally:
+        srv.stop()
+    # #8 was kept last, on its island, without beating the global best #5.
+    assert (state["best"], state["best_id"], state["baseline"]) == (0.0, 5, 5.0)
+    assert state["counts"] == {"failed": 1, "baseline": 1, "kept": 5, "reverted": 2, "running": 1}
 
 
 def test_headline_best_is_the_global_best_under_islands(tmp_path: Path) -> None:
