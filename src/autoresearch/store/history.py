@@ -32,7 +32,7 @@ class Tally:
         self.baseline: Experiment | None = None
         self.best: Experiment | None = None  # the incumbent: the latest to become the global best
         self.since_improvement = 0  # finished experiments since the incumbent
-        self.failed_baselines = 0  # retried on the next run, they use no budget (Loop's budget check)
+        self.failed_baselines = 0  # retried on the next run, they use no budget (engine/budget.py)
 
     def add(self, experiment: Experiment) -> None:
         key = experiment.decision or "running"
