@@ -152,7 +152,7 @@ class Counting(CommandEvaluator):
 
     def run_in(self, root: Path, experiment, proposal, **kwargs) -> Evaluation:  # type: ignore[no-untyped-def]
         count = kwargs.get("repeats") or self.repeats_for(experiment)
-        if not experiment.extra.get("baseline") or kwargs.get("log_dir") is not None:  # all but the baseline's run
+        if not experiment.is_baseline or kwargs.get("log_dir") is not None:  # all but the baseline's run
             self.measurements += count
         return super().run_in(root, experiment, proposal, **kwargs)
 

@@ -109,6 +109,7 @@ def _experiment(i: int, holdout: dict[str, Any] | None = None) -> Experiment:
         objective=None if decision == "failed" else float(i % 7),
         params={"x": float(i)},
         holdout=holdout,
+        became_best=decision == "kept",  # one chain: each keep became the global best
     )
 
 
@@ -209,6 +210,7 @@ def test_what_the_runs_reported_reads_the_same_few_files_at_any_size(
                 reason="boom" if decision == "failed" else None,
                 log_dir=str(folder),
                 extra={"feedback": f"feedback {i}", "series": {"loss": curve}},
+                became_best=decision in ("baseline", "kept"),
             )
         )
     for exp in (history.tally.best, *history.failures()[-2:]):

@@ -245,8 +245,8 @@ def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_bas
     ]
     evaluator.prime(history)
 
-    def experiment(number: int, **extra: object) -> Experiment:
-        return Experiment(number, "running", {"params": {"x": 2.5}}, 0.0, params={"x": 2.5}, extra=dict(extra))
+    def experiment(number: int, *, baseline: bool = False) -> Experiment:
+        return Experiment(number, "running", {"params": {"x": 2.5}}, 0.0, params={"x": 2.5}, is_baseline=baseline)
 
     losing = Proposal(params={"x": 2.5})
     first = evaluator.evaluate(experiment(3), losing, 0)

@@ -79,8 +79,9 @@ def test_islands_take_turns_beat_their_own_incumbent_and_migrate_every_m(tmp_pat
     assert [search(e)["island"] for e in rows[1:]] == [0, 1, 2] * 4 + [0]
     # Each island climbs on its own: the second candidate (island 1) is judged against the baseline,
     # not against the first (island 0's), although that was the global best by then.
-    assert first.decision == "kept" and search(first)["best"] is True
+    assert first.decision == "kept" and first.became_best is True
     assert search(second)["incumbent"] == baseline.id and second.decision == "kept"
+    assert second.became_best is False  # kept on its island, but no better than the global best (the first)
     assert search(third)["incumbent"] == baseline.id
     assert search(fourth)["incumbent"] == first.id  # island 0 again: its own best
     # After 4 decided experiments island 0's top half (the fourth and first) moved to island 1, whose

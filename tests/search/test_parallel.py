@@ -43,7 +43,9 @@ def node(experiment_id: int, parent: int | None, decision: str, objective: float
         decision=decision,
         objective=objective,
         params={"x": float(experiment_id)},
-        extra={"search": {"task": task}} if task else {"baseline": True},
+        extra={"search": {"task": task}} if task else {},
+        is_baseline=not task,
+        became_best=decision in ("baseline", "kept"),  # one chain: each keep became the global best
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.core.experiment import Decision
-from autoresearch.store.database import SCHEMA_VERSION, RunLock, Store, StoreError, StudyLocked
+from autoresearch.core.experiment import INCUMBENT, Decision, baseline_of, failed_baseline, incumbent_of
+from autoresearch.store.database import SCHEMA_VERSION, RunLock, Store, StoreError, StudyLocked, upgrade_store
+from autoresearch.store.history import Tally
+from tests.store.conftest import SCHEMA_2_STORE, schema_2_study
 
 
 def test_rows_are_written_before_and_after(tmp_path: Path) -> None:
@@ -84,27 +87,89 @@ def test_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
 
 
 def test_a_schema_1_store_is_migrated_to_allow_pruned_keeping_its_rows(tmp_path: Path) -> None:
-    from autoresearch.store import database as store_module
-
-    old = sqlite3.connect(tmp_path / "study.db")
-    old.executescript(store_module._SCHEMA.replace(", 'pruned'", ""))  # the schema-1 CHECK
-    old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    old.execute(
-        "INSERT INTO experiments (id, status, decision, proposal, objective, created_at) "
-        "VALUES (1, 'done', 'baseline', '{}', 0.5, 1.0)"
+    # Schema 1 was schema 2 without 'pruned' in the decision CHECK.
+    schema_1 = (
+        SCHEMA_2_STORE.read_text().replace(", 'pruned'", "").replace("('schema_version','2')", "('schema_version','1')")
     )
-    old.commit()
+    study_dir = schema_2_study(tmp_path, schema_sql=schema_1)
+    old = sqlite3.connect(study_dir / "study.db")
     with pytest.raises(sqlite3.IntegrityError):  # what schema 1 refuses
         old.execute(
             "INSERT INTO experiments (status, decision, proposal, created_at) VALUES ('done', 'pruned', '{}', 2)"
         )
     old.close()
-    store = Store(tmp_path)
-    kept = store.get(1)
-    assert kept is not None and kept.decision == Decision.BASELINE and kept.objective == 0.5
+    store = Store(study_dir)
+    assert [e.id for e in store.experiments()] == list(range(1, 11))
+    assert store.get(2).decision == Decision.BASELINE and store.get(2).objective == 5.0
+    assert store.incumbent() == store.get(5) and store.baseline() == store.get(2)  # schema 3's facts filled in too
     pruned = store.start_experiment(proposal={})
     store.finish_experiment(pruned.id, decision=Decision.PRUNED, reason="pruned at step 2")
-    assert store.counts_by_decision() == {"baseline": 1, "pruned": 1}
-    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+    assert store.counts_by_decision()["pruned"] == 1
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
     store.close()
-    Store(tmp_path).close()  # opening again migrates nothing
+    Store(study_dir).close()  # opening again migrates nothing
+
+
+def _raw_rows(study_dir: Path) -> list[dict[str, object]]:
+    db = sqlite3.connect(study_dir / "study.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in db.execute("SELECT * FROM experiments ORDER BY id")]
+    finally:
+        db.close()
+
+
+def test_a_schema_2_store_moves_the_baseline_and_best_flags_out_of_extra_into_columns(tmp_path: Path) -> None:
+    study_dir = schema_2_study(tmp_path)
+    before = _raw_rows(study_dir)
+    store = Store(study_dir)
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    rows = store.experiments()
+    assert [e.id for e in rows if e.is_baseline] == [1, 2]  # the failed baseline and its retry
+    # #6 and #8 were kept on island 1 without beating the global best (their `search.best` was false).
+    assert [e.id for e in rows if e.decision in INCUMBENT] == [2, 3, 4, 5, 6, 8]
+    assert [e.id for e in rows if e.became_best] == [2, 3, 4, 5]
+    assert store.incumbent() == store.get(5) and incumbent_of(rows) == store.get(5)
+    assert store.baseline() == store.get(2) and baseline_of(rows) == store.get(2)
+    assert [e.id for e in rows if failed_baseline(e)] == [1] and store.count_failed_baselines() == 1
+    tally = Tally.of_store(store)
+    assert (tally.best, tally.baseline, tally.failed_baselines) == (store.get(5), store.get(2), 1)
+    # The flags left `extra`; everything else in it, and every other column, is as it was.
+    assert store.get(1).extra == {} and store.get(10).extra == {"search": {"island": 1, "task": "improve"}}
+    assert store.get(6).extra == {"search": {"incumbent": 4, "island": 1, "task": "improve"}, "strict_keep": True}
+    after = _raw_rows(study_dir)
+    for old, new in zip(before, after, strict=True):
+        assert {k: v for k, v in new.items() if k not in ("extra", "is_baseline", "became_best")} == {
+            k: v for k, v in old.items() if k != "extra"
+        }
+        old_extra = json.loads(str(old["extra"]))
+        old_extra.pop("baseline", None)
+        old_extra.get("search", {}).pop("best", None)
+        assert json.loads(str(new["extra"])) == old_extra
+    store.close()
+    Store(study_dir).close()
+    assert _raw_rows(study_dir) == after  # opening again migrates nothing
+
+
+def test_only_a_baseline_or_kept_experiment_can_become_the_best(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    ids = [store.start_experiment(proposal={}).id for _ in range(4)]
+    store.finish_experiment(ids[0], decision=Decision.BASELINE, objective=1.0)  # left out: a single chain's rule
+    store.finish_experiment(ids[1], decision=Decision.KEPT, objective=0.5, became_best=False)  # an island's keep
+    store.finish_experiment(ids[2], decision=Decision.REVERTED, objective=2.0)
+    with pytest.raises(ValueError, match="a failed experiment cannot become the best"):
+        store.finish_experiment(ids[3], decision=Decision.FAILED, became_best=True)
+    assert [store.get(i).became_best for i in ids[:3]] == [True, False, False]
+    assert store.get(ids[0]).is_baseline  # a measured baseline is the baseline, however it was started
+    assert store.incumbent() == store.get(ids[0]) == store.baseline()
+
+
+def test_a_reader_that_opens_the_store_read_only_upgrades_only_an_older_one(tmp_path: Path) -> None:
+    study_dir = schema_2_study(tmp_path)
+    upgrade_store(study_dir)
+    watcher = sqlite3.connect(study_dir / "study.db")
+    assert watcher.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    written = watcher.execute("PRAGMA data_version").fetchone()[0]
+    upgrade_store(study_dir)  # current already: nothing is written
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == written
+    watcher.close()

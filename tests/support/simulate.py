@@ -113,8 +113,8 @@ class Simulated(Evaluator):
         return runs[0][0] if repeats == 1 else aggregate(runs, repeats)
 
     def evaluate(self, experiment: Experiment, proposal: Proposal, slot: int) -> Evaluation:
-        baseline = experiment.extra.get("baseline")
-        repeats = max(self.spec.run.repeats, self.spec.noise.baseline_repeats) if baseline else self.spec.run.repeats
+        baseline_repeats = max(self.spec.run.repeats, self.spec.noise.baseline_repeats)
+        repeats = baseline_repeats if experiment.is_baseline else self.spec.run.repeats
         return self._measure(self._true(experiment, proposal.params), repeats)
 
     def remeasure(

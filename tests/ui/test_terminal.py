@@ -10,8 +10,10 @@ from rich.console import Console
 
 from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
-from autoresearch.ui.terminal import LiveView
+from autoresearch.store.database import Store
+from autoresearch.ui.terminal import LiveView, show_text
 from tests.conftest import BOWL, bowl_spec, wait_for, write_study
+from tests.store.conftest import schema_2_study
 
 
 def run_with(console: Console, root: Path) -> str:
@@ -79,3 +81,16 @@ def test_the_panel_fits_80_columns_with_every_figure_labelled(
     ):
         assert re.search(figure, panel), (figure, panel)
     assert "cost" not in panel  # the bowl's proposer is no LLM
+
+
+def test_show_says_whether_a_judged_candidate_became_the_global_best(tmp_path: Path) -> None:
+    # The lines the version that wrote this store (schema 2, the flag in `extra`) printed for its rows.
+    store = Store(schema_2_study(tmp_path))
+    lines = {
+        e.id: [line for line in show_text(e).splitlines() if line.startswith("search")] for e in store.experiments()
+    }
+    store.close()
+    assert lines[5] == ['search     {"best": true, "incumbent": 3, "island": 0, "task": "improve"}']
+    assert lines[6] == ['search     {"best": false, "incumbent": 4, "island": 1, "task": "improve"}']
+    assert lines[10] == ['search     {"island": 1, "task": "improve"}']  # running: not judged yet
+    assert lines[2] == []  # the baseline: no policy's choice

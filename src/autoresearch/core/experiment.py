@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -57,6 +58,8 @@ class Experiment:
     tokens_out: int | None = None
     cost_usd: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    is_baseline: bool = False  # it runs the unchanged system as the study's baseline
+    became_best: bool = False  # it became the global best when it was decided
 
     @property
     def ok(self) -> bool:
@@ -66,3 +69,28 @@ class Experiment:
     def score(self, direction: str) -> float:
         """The objective as a number to minimise; failures and rejections are infinitely bad."""
         return score(self.objective, direction) if self.ok else math.inf
+
+
+# The store's facts about the baseline and the global best, each answered here and only here.
+
+
+def failed_baseline(experiment: Experiment) -> bool:
+    """A baseline run that failed: the next run retries it (in a new row), and it uses no budget."""
+    return experiment.is_baseline and experiment.decision == Decision.FAILED
+
+
+def baseline_of(experiments: Iterable[Experiment]) -> Experiment | None:
+    """The study's baseline: the first baseline run that was measured (after any failed ones)."""
+    return min((e for e in experiments if e.decision == Decision.BASELINE), key=lambda e: e.id, default=None)
+
+
+def decided_order(finished_at: float | None, experiment_id: int) -> tuple[float, int]:
+    """Sort key for the order experiments were decided in (parallel ones finish out of id order)."""
+    return (finished_at or 0.0, experiment_id)
+
+
+def incumbent_of(experiments: Iterable[Experiment]) -> Experiment | None:
+    """The incumbent now (what the study branch, `best` and `apply` follow): of EXPERIMENTS, the one
+    that became the global best last, in the order decided."""
+    bests = (e for e in experiments if e.became_best)
+    return max(bests, key=lambda e: decided_order(e.finished_at, e.id), default=None)

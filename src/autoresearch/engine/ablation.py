@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.core import stats
-from autoresearch.core.experiment import Decision, Experiment
+from autoresearch.core.experiment import Decision, Experiment, baseline_of, incumbent_of
 from autoresearch.engine import paired
 from autoresearch.engine.judge import Sample, rule_verdict
-from autoresearch.engine.study import latest_incumbent
 from autoresearch.store.database import Ablation, AblationStore
 
 if TYPE_CHECKING:
@@ -161,7 +160,7 @@ def ablate(
     """Ablate every kept change of the best's lineage; reuse what the store already holds for this
     best and rule (a failed one is measured again). Returns the ablations, oldest change first."""
     experiments = store.experiments(status="done")
-    best = latest_incumbent(experiments)
+    best = incumbent_of(experiments)
     if best is None or best.objective is None:
         return []
     table = AblationStore(store)
@@ -171,8 +170,8 @@ def ablate(
         for a in table.all()
         if a.best_id == best.id and a.rule == rule and a.status == "done" and a.outcome != "failed"
     }
-    baseline = next((e for e in experiments if e.decision == Decision.BASELINE), None)
-    noise = Sample.of(baseline.objective, baseline.extra) if baseline and baseline.objective is not None else None
+    baseline = baseline_of(experiments)
+    noise = Sample.of_experiment(baseline) if baseline and baseline.objective is not None else None
     if noise is not None and noise.n < 2:
         noise = None
     results: list[Ablation] = []
@@ -218,7 +217,7 @@ def _same(variant: Experiment, best: Experiment) -> bool:
 
 def stored(store: Store, spec: Spec) -> list[Ablation]:
     """The latest finished ablation of each kept change of the current best under the current rule."""
-    best = latest_incumbent(store.experiments(status="done"))
+    best = store.incumbent()
     if best is None:
         return []
     rule = rule_label(spec)

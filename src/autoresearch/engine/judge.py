@@ -83,6 +83,12 @@ class Sample:
         return cls(float(objective), (float(objective),))
 
     @classmethod
+    def of_experiment(cls, experiment: Experiment) -> Sample:
+        """A measured experiment's objective and the repeats it was averaged from."""
+        assert experiment.objective is not None
+        return cls.of(experiment.objective, experiment.extra)
+
+    @classmethod
     def of_evaluation(cls, evaluation: Evaluation) -> Sample:
         assert evaluation.objective is not None
         return cls.of(evaluation.objective, evaluation.extra)
@@ -155,7 +161,7 @@ def rule_verdict(
         if delta > spec.min_delta:
             return Verdict(True, f"better than #{best.id} by {delta:.6g} (> min_delta {spec.min_delta:g})")
         return Verdict(False, f"{delta:+.6g} vs #{best.id} is not more than min_delta {spec.min_delta:g}")
-    verdict = significance(candidate, Sample.of(best.objective, best.extra), noise, spec, direction)
+    verdict = significance(candidate, Sample.of_experiment(best), noise, spec, direction)
     return Verdict(verdict.keep, f"vs #{best.id}: {verdict.reason}")
 
 
@@ -267,7 +273,7 @@ class Referee:
         baseline = history.baseline
         if baseline is None or baseline.objective is None:
             return None
-        sample = Sample.of(baseline.objective, baseline.extra)
+        sample = Sample.of_experiment(baseline)
         return sample if sample.n >= 2 else None
 
     def _sigmas(self, candidate: float, incumbent: float, history: History) -> float | None:

@@ -22,13 +22,13 @@ from typing import Protocol
 
 from autoresearch.core import diskfull, safeio
 from autoresearch.core.choice import Choice
-from autoresearch.core.direction import reached
 from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import INCUMBENT, Decision, Experiment
-from autoresearch.core.proposal import Proposal, ProposalError, SearchExhausted, Stop, WaitForResults, proposal_of
+from autoresearch.core.proposal import Proposal, ProposalError, SearchExhausted, Stop, WaitForResults
 from autoresearch.core.space import params_key
 from autoresearch.core.tampered import Tampered
-from autoresearch.engine import judge, paired, tamper
+from autoresearch.engine import judge, paired, resume, tamper
+from autoresearch.engine.budget import Budget
 from autoresearch.execute import reaper, sandbox
 from autoresearch.execute.code import CodeEvaluator
 from autoresearch.execute.evaluate import CommandEvaluator, Evaluator, Runner
@@ -40,16 +40,12 @@ from autoresearch.propose.base import Context, Proposer
 from autoresearch.propose.failures import FailureStreak
 from autoresearch.search import make_policy
 from autoresearch.search.archive import Archive
-from autoresearch.spec import Spec, SpecChanged, is_budget_key, is_measurement_key, listed_changes, spec_changes
+from autoresearch.spec import Spec
 from autoresearch.store.database import RunLock, Store
 from autoresearch.store.history import History
 
 # Proposal.extra entries saved as files with the experiment rather than in the store.
 TRANSCRIPT_KEYS = ("prompt", "response", "agent_stderr")
-# A row left `running` by a crash is re-run once; if the run dies again it is marked failed.
-MAX_ATTEMPTS = 2
-# The search policy's state (search/policy.py), saved with the row of each candidate it chose for.
-POLICY_STATE = "search_state"
 
 
 @dataclass
@@ -128,8 +124,7 @@ class Loop:
         self.policy = make_policy(spec, self.archive)
         self.proposers: dict[str, Proposer] = {}  # the policy's own proposers, by the names its choices use
         self._heads: dict[str, int] = {}  # lineage heads last handed to the evaluator: name -> experiment id
-        self.started_at = time.time()
-        self._elapsed_before = 0.0
+        self.budget = Budget(spec, self.archive)  # experiments, time and spend used, and the limits
         self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal, int | None]] = {}
         self._free_slots = list(range(self.workers))
         self._tried: dict[str, int] = {}  # params already run (or running) -> the experiment's id
@@ -137,10 +132,7 @@ class Loop:
         self._interrupted = 0
         self._tampered = False  # stopped on a tamper: an error to look into, not a finished study
         self._attempted: set[int] = set()  # experiments this run started (or re-ran): attempts it counted
-        # Kept here rather than asked of the store per experiment, so the budget check stays O(1).
-        self._rows = 0  # experiments in the store, all decisions and running ones
         self._failures = FailureStreak()  # the proposer's failures in a row (this run only)
-        self._spent = 0.0  # their cost in USD
         self._store_fingerprint: tuple[int, int] = (0, 0)  # who last wrote the store: see _check_store
 
     @property
@@ -156,6 +148,10 @@ class Loop:
     def since_improvement(self) -> int:
         return self.archive.since_improvement
 
+    @property
+    def elapsed(self) -> float:
+        return self.budget.elapsed
+
     # -- the study, start to end -------------------------------------------------------------------
 
     def run(self) -> Outcome:
@@ -168,7 +164,11 @@ class Loop:
                 self.store.set_meta("sandbox", sandbox.resolve_kind(self.spec))  # status and the report warn on none
                 self._store_fingerprint = self.store.writer_fingerprint()
                 self._load_history()
-                self._check_spec()  # before anything runs: a changed spec stops here unless accepted
+                # Before anything runs: a changed spec stops here unless accepted.
+                measured = self.baseline is not None
+                self.notes += resume.check_spec(
+                    self.spec, self.store, baseline_measured=measured, accept=self._accept_spec_change
+                )
                 self.evaluator.prime(self.history)
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
                 self.proposers = self.policy.proposers(self.spec, self.history)
@@ -178,13 +178,13 @@ class Loop:
                     stopped = self._run_until_budget()
                     confirmation = self._confirm() if self.spec.noise.confirms and not self._interrupted else ""
                 self.evaluator.close()  # e.g. remove code mode's worktrees; the next run recreates them
-                outcome = Outcome(self.best, self.baseline, stopped, self._rows, self._interrupted, confirmation)
+                outcome = Outcome(self.best, self.baseline, stopped, self.budget.rows, self._interrupted, confirmation)
                 outcome.failed = self._failures.stop_reason != "" or self._tampered
                 if self.observer:
                     self.observer.stopped(self, outcome)
                 return outcome
             finally:
-                self._save_elapsed()
+                self.budget.save(self.store)
                 self.store.close()
 
     def _run_until_budget(self) -> str:
@@ -214,7 +214,7 @@ class Loop:
             ready = None if isinstance(ready, Stop) else ready
             while True:
                 while not stopped and len(self._in_flight) < self.workers:
-                    stopped = self.budget_exhausted()
+                    stopped = self.budget.exhausted()
                     if stopped:
                         break
                     proposed, ready = ready or self._propose(), None
@@ -225,7 +225,7 @@ class Loop:
                         break
                     self._start(pool, *proposed)
                     stopped = self._failures.stop_reason
-                if self._pipelined and not stopped and ready is None and not self.budget_exhausted():
+                if self._pipelined and not stopped and ready is None and not self.budget.exhausted():
                     # Propose the next candidate while the experiment runs, so a slow proposer (an
                     # LLM) does not leave the machine idle between experiments.
                     ready = self._propose()
@@ -342,13 +342,12 @@ class Loop:
             tokens_in=proposal.tokens_in,
             tokens_out=proposal.tokens_out,
             cost_usd=proposal.cost_usd,
+            is_baseline=is_baseline,
             extra={k: v for k, v in proposal.extra.items() if k not in TRANSCRIPT_KEYS}
-            | ({"baseline": True} if is_baseline else {})
             | ({"proposer_failed": True} if proposal.proposer_failed else {}),
-            meta={POLICY_STATE: json.dumps({"policy": self.policy.name, "state": self.policy.state()})},
+            meta={resume.POLICY_STATE: json.dumps({"policy": self.policy.name, "state": self.policy.state()})},
         )
-        self._rows += 1
-        self._spent += proposal.cost_usd or 0.0
+        self.budget.started(proposal.cost_usd)
         self._attempted.add(experiment.id)
         proposal.experiment_id = experiment.id
         if not is_baseline:
@@ -424,15 +423,15 @@ class Loop:
 
     def _conclude(self, experiment: Experiment, proposal: Proposal, evaluation: Evaluation) -> None:
         """Decide baseline / kept / reverted / failed / rejected, and record it."""
-        is_baseline = bool(experiment.extra.get("baseline"))
+        became_best = False  # the global best from now on (store.database.incumbent_of)
         if evaluation.rejected is not None:
             decision, reason = Decision.REJECTED, evaluation.rejected
         elif evaluation.pruned is not None:  # its curve was losing: stopped early, never kept
             decision, reason = Decision.PRUNED, evaluation.pruned
         elif evaluation.error is not None or evaluation.objective is None:
             decision, reason = Decision.FAILED, evaluation.error or "no objective"
-        elif is_baseline:
-            decision, reason = Decision.BASELINE, "the unchanged system"
+        elif experiment.is_baseline:
+            decision, reason, became_best = Decision.BASELINE, "the unchanged system", True
             self.referee.baseline(experiment, evaluation)
         else:
             incumbent = self.policy.incumbent(experiment)  # the global best, or e.g. an island's
@@ -441,13 +440,14 @@ class Loop:
             decision, reason = self.referee.decide(experiment, evaluation, incumbent, self.history)
             search = experiment.extra.get("search", {})
             search["incumbent"] = incumbent.id if incumbent else None
-            search["best"] = decision == Decision.KEPT and self.archive.beats_best(evaluation.objective, incumbent)
             experiment.extra["search"] = search
+            became_best = decision == Decision.KEPT and self.archive.beats_best(evaluation.objective, incumbent)
             if decision == Decision.KEPT and self.policy.rebases:  # built on an older best? queue it re-based
                 reason += self.parallel.after_kept(experiment, self.best)
         self.store.finish_experiment(
             experiment.id,
             decision=decision,
+            became_best=became_best,
             reason=reason,
             metrics=evaluation.metrics,
             objective=evaluation.objective,
@@ -464,7 +464,7 @@ class Loop:
         if self.best is not best and self.best is not None:
             self.evaluator.keep(finished)  # code mode: the study branch follows the global best
         self._follow_heads()
-        self._save_elapsed()
+        self.budget.save(self.store)
         self.proposer.observe(finished)
         for proposer in self.proposers.values():
             proposer.observe(finished)
@@ -499,111 +499,31 @@ class Loop:
             return "confirmation interrupted; run `autoresearch confirm` to measure it"
         return result if isinstance(result, str) else paired.shown_text(result, self.store)
 
-    # -- budget ------------------------------------------------------------------------------------
-
-    @property
-    def elapsed(self) -> float:
-        return self._elapsed_before + (time.time() - self.started_at)
-
-    def budget_exhausted(self) -> str:
-        """Why the study must stop starting experiments, or "" while budget remains."""
-        budget = self.spec.budget
-        # A failed baseline is retried on the next run and costs no budget: fixing it must not use it up;
-        # nor does a proposer that produced no proposal (propose/failures.py).
-        free = self.archive.failed_baselines + self.archive.proposer_failures
-        if budget.experiments is not None and self._rows - free >= budget.experiments:
-            return f"experiment budget reached ({budget.experiments})"
-        if budget.hours is not None and self.elapsed >= budget.hours * 3600:
-            return f"time budget reached ({budget.hours:g} h)"
-        if (
-            budget.target is not None
-            and self.best is not None
-            and reached(self.best.objective, budget.target, self.direction)
-        ):
-            return f"target {budget.target:g} reached"
-        if budget.patience is not None and self.since_improvement >= budget.patience:
-            return f"no improvement in {budget.patience} experiments (patience)"
-        if budget.usd is not None and self._spent >= budget.usd:
-            return f"spending budget reached (${budget.usd:g})"
-        return ""
-
     # -- resume ------------------------------------------------------------------------------------
 
     def _load_history(self) -> None:
-        """Rebuild the in-memory state from the store: the archive (best, baseline, stagnation), and
-        the policy, by replaying decided experiments in the order they were decided, then its saved state."""
-        self._elapsed_before = float(self.store.get_meta("elapsed_seconds", "0") or 0)
-        for experiment in self.store.experiments(status="running"):
-            if experiment.attempts >= MAX_ATTEMPTS:  # it died with the run twice: do not try a third time
-                self.store.finish_experiment(
-                    experiment.id,
-                    decision=Decision.FAILED,
-                    reason=f"interrupted {experiment.attempts} times while running; not retried again",
-                )
-        done = []
-        for experiment in self.store.experiments():  # one pass over every row, in id order
-            self._rows += 1
-            self._spent += experiment.cost_usd or 0.0
-            if (
-                experiment.params is not None
-                and experiment.decision != Decision.REJECTED
-                and not _failed_baseline(experiment)
-            ):
-                self._tried.setdefault(params_key(experiment.params), experiment.id)
-            if experiment.status == "done":
-                done.append(experiment)
-            if experiment.holdout is not None and experiment.decision != Decision.BASELINE:
-                self.referee.holdout_spent += 1  # a holdout decision: the budget counts across runs
-        done.sort(key=lambda e: (e.finished_at or 0.0, e.id))  # the order they were decided in
-        for experiment in done:
-            self.policy.observe(self.archive.add(experiment))
-        saved = json.loads(self.store.get_meta(POLICY_STATE) or "{}")
-        if saved.get("policy") == self.policy.name:  # another policy's (an accepted spec change) is not ours
-            self.policy.restore(saved.get("state", {}))
-
-    def _check_spec(self) -> None:
-        """Compare the spec with the one this study last ran with (recorded in the store).
-
-        The spec is the study's contract, and with no sandbox an experiment can write to it: a changed
-        spec never takes effect silently. After a failed baseline it is what the user did to fix it, so
-        the baseline is retried with it; after a good one the run stops unless the change is accepted.
-        """
-        snapshot = self.spec.source
-        if snapshot is None:  # built in code (autoresearch.optimize): nothing on disk to compare
-            return
-        changes = spec_changes(self.spec, self.store)
-        budget = [change for change in changes if is_budget_key(change[0])]
-        changes = [change for change in changes if not is_budget_key(change[0])]
-        if budget:
-            self.notes.append(f"the budget changed: {listed_changes(budget)}")
-        if changes:
-            if self.baseline is not None and not self._accept_spec_change:
-                raise SpecChanged(_spec_change_message(changes, self.spec.name))
-            if self.baseline is None:
-                shown = listed_changes(changes)
-                self.notes.append(
-                    f"the spec changed since the failed baseline ({shown}); retrying the baseline with it"
-                )
-            else:
-                self.notes.append(f"accepted the spec change: {listed_changes(changes)}")
-        self.store.set_meta("spec_snapshot", snapshot.model_dump_json())
-        self.store.set_meta("spec_hash", snapshot.hash)
+        """The archive (best, baseline, stagnation), the policy, the budget's counts and the params tried,
+        as the store has them (resume.py)."""
+        replayed = resume.replay(self.store, self.archive, self.policy)
+        self.budget.resume(self.store, replayed.rows, replayed.spent)
+        self._tried = replayed.tried
+        self.referee.holdout_spent += replayed.holdout_decisions
 
     def _rerun_interrupted(self, pool: ThreadPoolExecutor) -> None:
         """Re-run, once, the experiments a crash left `running`; they keep their ids."""
-        for experiment in self.store.experiments(status="running"):
+        for experiment, proposal in resume.left_running(self.store):
             while not self._free_slots:  # more were running than this run has workers
                 self._wait_for_one()
             self.store.update(experiment.id, attempts=experiment.attempts + 1, started_at=time.time())
             self._attempted.add(experiment.id)
-            self._submit(pool, self.store.get(experiment.id), proposal_of(experiment))
-            if experiment.extra.get("baseline"):
+            self._submit(pool, self.store.get(experiment.id), proposal)
+            if experiment.is_baseline:
                 self._wait_for_one()
 
     def _interrupt(self) -> None:
         """Ctrl-C: stop running experiments and leave them to be re-run on resume.
 
-        A user's interrupt is not a crash, so it does not count towards MAX_ATTEMPTS.
+        A user's interrupt is not a crash, so it does not count towards resume.MAX_ATTEMPTS.
         """
         self.evaluator.cancel_all()
         self._in_flight.clear()
@@ -614,25 +534,3 @@ class Loop:
             if experiment.id in self._attempted:
                 self.store.update(experiment.id, attempts=max(experiment.attempts - 1, 0))
         self._interrupted = len(running)
-
-    def _save_elapsed(self) -> None:
-        self.store.set_meta("elapsed_seconds", f"{self.elapsed:.3f}")
-        self._elapsed_before, self.started_at = self.elapsed, time.time()
-
-
-def _failed_baseline(experiment: Experiment) -> bool:
-    return bool(experiment.extra.get("baseline")) and experiment.decision == Decision.FAILED
-
-
-def _spec_change_message(changes: list[tuple[str, str, str]], study: str) -> str:
-    """One line: what changed, and how to go on."""
-    measured = [key for key, _, _ in changes if is_measurement_key(key)]
-    shown = listed_changes(changes)
-    accept = "`autoresearch run --accept-spec-change`"
-    if measured:
-        return (
-            f"the spec changed since study {study!r} last ran: {shown}. That changes how candidates "
-            f"are measured, so earlier results may not compare: start a new study (set [study] name = "
-            f'"{study}-2"), or continue this one with {accept}'
-        )
-    return f"the spec changed since study {study!r} last ran: {shown}; to continue with it, run {accept}"

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch.core import stats
 from autoresearch.core.direction import sign
-from autoresearch.core.experiment import Decision, Experiment
-from autoresearch.engine.study import latest_incumbent
+from autoresearch.core.experiment import Experiment
 
 if TYPE_CHECKING:
     from autoresearch.execute.evaluate import Evaluator
@@ -220,9 +219,7 @@ def confirm(
     the one on record is returned but not stored, unless FORCE (`shown_text` says which one is shown).
     Returns why it could not (no best yet, the best is the baseline, a run failed) as a string.
     """
-    experiments = store.experiments(status="done")
-    baseline = next((e for e in experiments if e.decision == Decision.BASELINE), None)
-    best = latest_incumbent(experiments)
+    baseline, best = store.baseline(), store.incumbent()
     if baseline is None or best is None or baseline.objective is None or best.objective is None:
         return "nothing to confirm yet: the study has no measured baseline"
     if best.id == baseline.id:

@@ -6,11 +6,10 @@ import math
 from pathlib import Path
 
 from autoresearch.core.direction import score
-from autoresearch.core.experiment import Decision, Experiment
+from autoresearch.core.experiment import Experiment
 from autoresearch.materialise.params import params_text, write_params_file
 from autoresearch.spec import Spec, load_spec
 from autoresearch.store.database import Store
-from autoresearch.store.history import became_best
 
 
 class ApplyError(Exception):
@@ -37,7 +36,7 @@ class Study:
 
     @property
     def baseline(self) -> Experiment | None:
-        return next((e for e in self.store.experiments(status="done") if e.decision == Decision.BASELINE), None)
+        return self.store.baseline()
 
     @property
     def best(self) -> Experiment | None:
@@ -47,7 +46,7 @@ class Study:
         under `rule = "paired"`, where a candidate is kept on interleaved pairs and its own first
         measurement (its objective) may have fallen in a slower phase than its predecessor's.
         """
-        incumbent = latest_incumbent(self.store.experiments(status="done"))
+        incumbent = self.store.incumbent()
         if incumbent is None or not math.isfinite(score(incumbent.objective, self.spec.study.direction)):
             return None
         return incumbent
@@ -106,9 +105,3 @@ class Study:
     def _written_by_apply(self, target: Path) -> bool:
         text = target.read_text(errors="replace")
         return any(e.params is not None and params_text(target, e.params) == text for e in self.experiments())
-
-
-def latest_incumbent(experiments: list[Experiment]) -> Experiment | None:
-    """The baseline or kept experiment that became the global best last (the incumbent), or None."""
-    incumbents = [e for e in experiments if became_best(e)]
-    return max(incumbents, key=lambda e: (e.finished_at or 0.0, e.id)) if incumbents else None

@@ -170,7 +170,7 @@ class CodeEvaluator(CommandEvaluator):
             # The commit exists before anything runs; the run gets a clean checkout of exactly it.
             sha = self._commit(experiment, proposal, parent, planned)
             self.commits[experiment.id] = sha
-            if experiment.extra.get("baseline"):
+            if experiment.is_baseline:
                 self.reference_commit = sha
             worktree = self.git.checkout(slot, sha)
         self.ran_in[experiment.id] = slot  # the judge may run it again (recheck, holdout) in this slot

@@ -272,7 +272,7 @@ class CommandEvaluator(Evaluator):
 
     def repeats_for(self, experiment: Experiment) -> int:
         """How many times to measure: the baseline's noise may be measured with more repeats."""
-        if experiment.extra.get("baseline"):
+        if experiment.is_baseline:
             return max(self.spec.run.repeats, self.spec.noise.baseline_repeats)
         return self.spec.run.repeats
 
@@ -325,7 +325,7 @@ class CommandEvaluator(Evaluator):
     ) -> Evaluation:
         # Only a candidate's own first run may be pruned: never the baseline, never a re-measurement
         # (recheck, paired runs, confirm, ablation: they log elsewhere), never a repeat after the first.
-        prunable = log_dir is None and self.spec.prune is not None and not _is_baseline(experiment)
+        prunable = log_dir is None and self.spec.prune is not None and not experiment.is_baseline
         log_dir = log_dir or self.log_dir(experiment)
         staged: stages.StageOutcome | None = None
         if repeats is None and self.spec.stage:  # the first measurement: re-measurements give their repeats
@@ -335,7 +335,7 @@ class CommandEvaluator(Evaluator):
             extra = {"stages": staged.values, "stage_seconds": staged.seconds}
             if staged.rejected is not None:  # the full command never runs: the cost is the stages' time
                 stopped = Evaluation(duration=staged.seconds, extra=extra | {"stage_rejected": staged.failed_stage})
-                if _is_baseline(experiment):  # the user's own code: a failure to fix, not a rejection
+                if experiment.is_baseline:  # the user's own code: a failure to fix, not a rejection
                     stopped.error = staged.rejected
                 else:
                     stopped.rejected = staged.rejected
@@ -420,7 +420,7 @@ class CommandEvaluator(Evaluator):
             logs=log_dir,
             view=view,
             devices=devices,
-            diagnose=_is_baseline(experiment),
+            diagnose=experiment.is_baseline,
             watch=watcher.stops if watcher is not None else None,
         )
         if result.stopped and watcher is not None and watcher.verdict is not None:
@@ -541,7 +541,7 @@ class CommandEvaluator(Evaluator):
                 logs=log_dir,
                 view=view,
                 stem="scorer.",
-                diagnose=_is_baseline(experiment),
+                diagnose=experiment.is_baseline,
             )
         finally:
             consumed.remove(given, self.anchor)
@@ -662,7 +662,7 @@ class CommandEvaluator(Evaluator):
                 timeout=holdout.timeout,
                 logs=log_dir,
                 view=view,
-                diagnose=_is_baseline(experiment),
+                diagnose=experiment.is_baseline,
             )
         finally:
             if given is not None:
@@ -747,7 +747,7 @@ class CommandEvaluator(Evaluator):
                     logs=log_dir,
                     view=sandbox.View(root, writable=(output_dir,), readable=readable),
                     stem=f"guard-{slug}.",
-                    diagnose=_is_baseline(experiment),
+                    diagnose=experiment.is_baseline,
                 )
             except safeio.UnsafePath as exc:
                 return f"guard {guard.name}: a run planted a symlink where autoresearch keeps its files: {exc}"
@@ -822,11 +822,6 @@ class CommandEvaluator(Evaluator):
     def cancel_all(self) -> None:
         self.runner.cancel_all()
         self.running.kill_all()
-
-
-def _is_baseline(experiment: Experiment) -> bool:
-    """Whether EXPERIMENT runs the user's own code: only its failures are diagnosed (run/diagnose.py)."""
-    return bool(experiment.extra.get("baseline"))
 
 
 def _plain_dir(path: Path) -> bool:

@@ -101,8 +101,7 @@ def run_stages(
 ) -> StageOutcome:
     """Run the spec's stages in order for EXPERIMENT in ROOT; stop at the first one it misses."""
     outcome = StageOutcome()
-    baseline = bool(experiment.extra.get("baseline"))
-    incumbent = None if baseline else bar.incumbent()
+    incumbent = None if experiment.is_baseline else bar.incumbent()
     direction = evaluator.spec.study.direction
     for index, stage in enumerate(evaluator.spec.stage):
         if index:
@@ -133,7 +132,7 @@ def run_stages(
             view=sandbox.View(root, writable=(output_dir,), readable=readable),
             stem=stem,
             devices=devices,
-            diagnose=baseline,
+            diagnose=experiment.is_baseline,
         )
         outcome.seconds += result.duration
         evaluation = evaluator.read(result, cwd, metric=metric, timeout=stage.timeout)

@@ -6,8 +6,8 @@ rescanned (flat cost): the baseline, the global best (the incumbent the study br
 experiments in the order they were decided, live and when it replays the store on resume, so the
 archive after a resume is the archive before it.
 
-Which experiment became the global best is recorded in its row (`extra.search.best`), decided when it
-was judged; replaying reads that flag rather than deciding again.
+Whether an experiment became the global best is recorded in its row (`became_best`), decided when it
+was judged; replaying reads that column rather than deciding again.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from autoresearch.core.direction import improvement
-from autoresearch.core.experiment import Decision, Experiment
-from autoresearch.store.history import History, became_best
+from autoresearch.core.experiment import Decision, Experiment, failed_baseline
+from autoresearch.store.history import History
 
 
 def search_record(experiment: Experiment) -> dict[str, Any]:
-    """What the search recorded with EXPERIMENT (`extra.search`): task, tags, incumbent, best."""
+    """What the search recorded with EXPERIMENT (`extra.search`): task, tags, incumbent."""
     record = experiment.extra.get("search")
     return record if isinstance(record, dict) else {}
 
@@ -49,11 +49,11 @@ class Archive:
         self._depth[view.id] = self._depth.get(parent, -1) + 1 if parent is not None else 0
         if parent is not None:
             self._children[parent] = self._children.get(parent, 0) + 1
-        if bool(view.extra.get("baseline")) and view.decision == Decision.FAILED:
+        if failed_baseline(view):
             self.failed_baselines += 1
         elif view.extra.get("proposer_failed"):
             self.proposer_failures += 1  # not a candidate: neither progress nor stagnation
-        elif became_best(view):
+        elif view.became_best:
             # As recorded, holdout values included: the judge compares holdouts with the best's.
             # Proposers get the holdout-free view (Context takes it from the history).
             self.best = experiment

@@ -101,7 +101,7 @@ class IslandsPolicy(SearchPolicy):
 
     def observe(self, experiment: Experiment) -> None:
         record = search_record(experiment)
-        if experiment.extra.get("baseline"):
+        if experiment.is_baseline:
             if experiment.ok:
                 for island in range(self.options.count):  # the baseline seeds every island
                     self._join(island, experiment)

@@ -50,7 +50,7 @@ class TreePolicy(SearchPolicy):
             self.drafted += 1
         root = experiment.id if task == "draft" or parent is None else self._root.get(parent, parent)
         self._root[experiment.id] = root
-        if experiment.decision == Decision.FAILED and not experiment.extra.get("baseline"):
+        if experiment.decision == Decision.FAILED and not experiment.is_baseline:
             depth = self._debug_depth.get(parent, 0) + 1 if task == "debug" and parent is not None else 0
             self._debug_depth[experiment.id] = depth
             if depth < self.options.max_debug_depth and (self.spec.mode == "params" or experiment.commit_sha):

@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from autoresearch.core.experiment import DECISIONS, Decision, Experiment
+from autoresearch.core.experiment import DECISIONS, INCUMBENT, Decision, Experiment, baseline_of, incumbent_of
 
-SCHEMA_VERSION = 2  # 2: the 'pruned' decision
+SCHEMA_VERSION = 3  # 2: the 'pruned' decision; 3: the is_baseline and became_best columns
 DB_NAME = "study.db"
 LOCK_NAME = "run.lock"
 
@@ -53,10 +54,20 @@ CREATE TABLE IF NOT EXISTS experiments (
     tokens_in   INTEGER,
     tokens_out  INTEGER,
     cost_usd    REAL,
-    extra       TEXT               -- JSON: sampler state, flags, repeat values, ...
+    extra       TEXT,              -- JSON: sampler state, flags, repeat values, ...
+    is_baseline INTEGER NOT NULL DEFAULT 0,  -- it runs the unchanged system (a failed one is retried in a new row)
+    became_best INTEGER NOT NULL DEFAULT 0   -- it became the global best when decided (see incumbent_of)
 );
 CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status);
+CREATE INDEX IF NOT EXISTS experiments_best ON experiments(id) WHERE became_best;
+CREATE INDEX IF NOT EXISTS experiments_baseline ON experiments(id) WHERE is_baseline;
 """
+# The columns of schema 2, in order: what the rebuild from schema 1 copies.
+_SCHEMA_2_COLUMNS = (
+    "id, parent_id, status, decision, reason, proposer, strategy, rationale, proposal, params, diff, commit_sha, "
+    "metrics, objective, holdout, exit_code, duration, attempts, created_at, started_at, finished_at, log_dir, "
+    "tokens_in, tokens_out, cost_usd, extra"
+)
 
 # Ablation runs (`autoresearch writeup`): the best re-measured without one kept change. A table of its
 # own, created by the first ablation, so that nothing which counts experiments (status, log, the
@@ -78,11 +89,6 @@ CREATE TABLE IF NOT EXISTS ablations (
 """
 
 
-# In SQL, whether a row became the global best when decided (history.became_best's flag): rows without
-# the archive's flag are a single chain's, so they did.
-GLOBAL_BEST_FLAG = "COALESCE(json_extract(extra, '$.search.best'), 1)"
-
-
 class StoreError(Exception):
     """The store cannot be used as it is; the message says why and what to do."""
 
@@ -92,34 +98,7 @@ class StudyLocked(StoreError):
 
 
 _JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}
-_COLUMNS = [
-    "id",
-    "parent_id",
-    "status",
-    "decision",
-    "reason",
-    "proposer",
-    "strategy",
-    "rationale",
-    "proposal",
-    "params",
-    "diff",
-    "commit_sha",
-    "metrics",
-    "objective",
-    "holdout",
-    "exit_code",
-    "duration",
-    "attempts",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "log_dir",
-    "tokens_in",
-    "tokens_out",
-    "cost_usd",
-    "extra",
-]
+_COLUMNS = [*_SCHEMA_2_COLUMNS.split(", "), "is_baseline", "became_best"]
 
 
 def _encode(column: str, value: Any) -> Any:
@@ -137,6 +116,8 @@ def _row_to_experiment(row: sqlite3.Row) -> Experiment:
         values[column] = value
     values["metrics"] = values["metrics"] or {}
     values["extra"] = values["extra"] or {}
+    values["is_baseline"] = bool(values["is_baseline"])
+    values["became_best"] = bool(values["became_best"])
     if values["decision"] is not None:
         values["decision"] = Decision(values["decision"])
     return Experiment(**values)
@@ -174,20 +155,53 @@ class Store:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._db.execute(statement)
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-            elif version < 2:
+                return
+            if version < 2:
                 self._allow_pruned()
-            # Future migrations: `if version < 3: ALTER TABLE ...` here, each in this transaction.
+            if version < 3:
+                self._facts_as_columns()
+            # Future migrations: `if version < 4: ...` here, each in this transaction.
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     def _allow_pruned(self) -> None:
         """Schema 1 -> 2: the decision CHECK gains 'pruned'. SQLite cannot alter a CHECK, so the table is
-        rebuilt (same columns, rows and ids) in the migration's transaction."""
+        rebuilt (same rows and ids, and this schema's columns) in the migration's transaction."""
         create = next(s for s in _SCHEMA.split(";") if "TABLE IF NOT EXISTS experiments" in s)
         self._db.execute(create.replace("TABLE IF NOT EXISTS experiments", "TABLE experiments_v2"))
-        self._db.execute("INSERT INTO experiments_v2 SELECT * FROM experiments")
+        self._db.execute(
+            f"INSERT INTO experiments_v2 ({_SCHEMA_2_COLUMNS}) SELECT {_SCHEMA_2_COLUMNS} FROM experiments"
+        )
         self._db.execute("DROP TABLE experiments")
         self._db.execute("ALTER TABLE experiments_v2 RENAME TO experiments")
         self._db.execute("CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status)")
-        self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+
+    def _facts_as_columns(self) -> None:
+        """Schema 2 -> 3: whether a row is the baseline (`extra.baseline`) and whether it became the global
+        best (`extra.search.best`, absent in a single chain's rows) move out of `extra` into columns,
+        decided for each row exactly as schema 2's readers decided them."""
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(experiments)")}
+        for column in ("is_baseline", "became_best"):
+            if column not in present:  # a table rebuilt from schema 1 has them already
+                self._db.execute(f"ALTER TABLE experiments ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            if "INDEX" in statement:  # the two partial indexes that make baseline() and incumbent() fast
+                self._db.execute(statement)
+        updates = []
+        for row in self._db.execute("SELECT id, decision, extra FROM experiments").fetchall():
+            text, is_baseline, flag = row["extra"], False, True
+            try:
+                extra = json.loads(text) if text else None
+            except ValueError:
+                extra = None  # unreadable: left as it is, judged by its decision alone
+            if isinstance(extra, dict):
+                search = extra.get("search")
+                is_baseline = bool(extra.pop("baseline", False))
+                flag = search.pop("best", True) if isinstance(search, dict) else True
+                text = _encode("extra", extra)
+            is_baseline = is_baseline or row["decision"] == Decision.BASELINE
+            became_best = row["decision"] in INCUMBENT and bool(flag)
+            updates.append((is_baseline, became_best, text, row["id"]))
+        self._db.executemany("UPDATE experiments SET is_baseline=?, became_best=?, extra=? WHERE id=?", updates)
 
     class _Tx:
         def __init__(self, db: sqlite3.Connection) -> None:
@@ -260,10 +274,24 @@ class Store:
             [*(_encode(c, v) for c, v in fields.items()), experiment_id],
         )
 
-    def finish_experiment(self, experiment_id: int, *, decision: Decision | str, **fields: Any) -> None:
+    def finish_experiment(
+        self, experiment_id: int, *, decision: Decision | str, became_best: bool | None = None, **fields: Any
+    ) -> None:
+        """Record how the experiment ended. BECAME_BEST: whether it became the global best (incumbent_of);
+        left out, a baseline or kept experiment did, as in a single chain. A measured baseline row is
+        the baseline whatever it was started as."""
         if decision not in DECISIONS:
             raise ValueError(f"unknown decision {str(decision)!r}")
-        self.update(experiment_id, status="done", decision=Decision(decision), finished_at=time.time(), **fields)
+        decision = Decision(decision)
+        if became_best is None:
+            became_best = decision in INCUMBENT
+        elif became_best and decision not in INCUMBENT:
+            raise ValueError(f"a {decision} experiment cannot become the best; only a baseline or kept one can")
+        if decision == Decision.BASELINE:
+            fields["is_baseline"] = True
+        self.update(
+            experiment_id, status="done", decision=decision, became_best=became_best, finished_at=time.time(), **fields
+        )
 
     def get(self, experiment_id: int) -> Experiment:
         row = self._db.execute("SELECT * FROM experiments WHERE id=?", (experiment_id,)).fetchone()
@@ -293,17 +321,15 @@ class Store:
     # Aggregates for `status`: SQLite counts in C, and only the rows named are decoded, so `status`
     # stays fast on a 10,000-experiment study where decoding every row would take most of a second.
 
-    def first_with(self, *decisions: Decision, last: bool = False, best: bool = False) -> Experiment | None:
-        """The first (or LAST) finished experiment, by id, whose decision is one of DECISIONS; with BEST,
-        only one that became the global best when decided (search/archive.py)."""
-        order = "DESC" if last else "ASC"
-        only_best = f" AND {GLOBAL_BEST_FLAG} != 0" if best else ""
-        row = self._db.execute(
-            f"SELECT * FROM experiments WHERE status='done' AND decision IN ({', '.join('?' * len(decisions))})"
-            f"{only_best} ORDER BY id {order} LIMIT 1",
-            decisions,
-        ).fetchone()
-        return _row_to_experiment(row) if row else None
+    def baseline(self) -> Experiment | None:
+        """The study's baseline (baseline_of), read from the baseline rows alone (an index)."""
+        rows = self._db.execute("SELECT * FROM experiments WHERE is_baseline").fetchall()
+        return baseline_of(_row_to_experiment(r) for r in rows)
+
+    def incumbent(self) -> Experiment | None:
+        """The incumbent now (incumbent_of), read from the rows that became the global best alone (an index)."""
+        rows = self._db.execute("SELECT * FROM experiments WHERE became_best").fetchall()
+        return incumbent_of(_row_to_experiment(r) for r in rows)
 
     def count_done_after(self, experiment_id: int) -> int:
         return int(
@@ -332,7 +358,7 @@ class Store:
         """Baselines that failed: each is retried on the next run and uses no experiment budget."""
         return int(
             self._db.execute(
-                "SELECT COUNT(*) FROM experiments WHERE decision = ? AND json_extract(extra, '$.baseline')",
+                "SELECT COUNT(*) FROM experiments WHERE is_baseline AND decision = ?",  # failed_baseline
                 (Decision.FAILED,),
             ).fetchone()[0]
         )
@@ -361,6 +387,21 @@ class Store:
                 "SELECT COUNT(*) FROM experiments WHERE holdout IS NOT NULL AND decision IS NOT 'baseline'"
             ).fetchone()[0]
         )
+
+
+def upgrade_store(study_dir: Path) -> None:
+    """Migrate the store in STUDY_DIR to this schema if an older version wrote it. For readers that open
+    it read-only (the dashboard): they never write, unless the store is older than the columns they read."""
+    uri = f"file:{quote(str((Path(study_dir) / DB_NAME).resolve()))}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return  # no tables yet: the run creating it writes this schema
+    finally:
+        db.close()
+    if row is not None and int(row[0]) < SCHEMA_VERSION:
+        Store(study_dir, create=False).close()
 
 
 @dataclass

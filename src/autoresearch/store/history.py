@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import overload
 
 from autoresearch.core.direction import sign
-from autoresearch.core.experiment import FAILURES, INCUMBENT, Decision, Experiment
+from autoresearch.core.experiment import FAILURES, Decision, Experiment, failed_baseline
 from autoresearch.core.space import params_key
 from autoresearch.store.database import Store
 
@@ -31,9 +31,9 @@ class Tally:
         self.counts: dict[str, int] = {}  # decision (or "running") -> how many
         self.cost = 0.0
         self.baseline: Experiment | None = None
-        self.best: Experiment | None = None  # the latest baseline or kept experiment: the incumbent
+        self.best: Experiment | None = None  # the incumbent: the latest to become the global best
         self.since_improvement = 0  # finished experiments since the incumbent
-        self.failed_baselines = 0  # retried on the next run, they use no budget (Loop's budget check)
+        self.failed_baselines = 0  # retried on the next run, they use no budget (engine/budget.py)
 
     def add(self, experiment: Experiment) -> None:
         key = experiment.decision or "running"
@@ -41,10 +41,10 @@ class Tally:
         self.cost += experiment.cost_usd or 0.0
         if experiment.status != "done":
             return
-        if experiment.decision == Decision.FAILED and experiment.extra.get("baseline"):
+        if failed_baseline(experiment):
             self.failed_baselines += 1
             self.since_improvement += 1
-        elif became_best(experiment):
+        elif experiment.became_best:
             self.best = experiment
             self.since_improvement = 0
             if experiment.decision == Decision.BASELINE and self.baseline is None:
@@ -58,8 +58,8 @@ class Tally:
         tally = cls()
         tally.counts = store.counts_by_decision()
         tally.cost = store.total_cost()
-        tally.baseline = store.first_with(Decision.BASELINE)
-        tally.best = store.first_with(*INCUMBENT, last=True, best=True)
+        tally.baseline = store.baseline()
+        tally.best = store.incumbent()
         tally.since_improvement = store.count_done_after(tally.best.id if tally.best else 0)
         tally.failed_baselines = store.count_failed_baselines()
         return tally
@@ -71,15 +71,6 @@ class Tally:
     @property
     def done(self) -> int:
         return self.total - self.counts.get("running", 0)
-
-
-def became_best(experiment: Experiment) -> bool:
-    """Whether EXPERIMENT became the global best when it was decided: a baseline or kept experiment,
-    unless it was kept against an incumbent other than the global best and did not beat that
-    (`extra.search.best` false; see search/archive.py). Rows without the flag are a single chain's."""
-    search = experiment.extra.get("search")
-    flag = search.get("best", True) if isinstance(search, dict) else True
-    return experiment.decision in INCUMBENT and bool(flag)
 
 
 class _ReadOnly(Sequence[Experiment]):

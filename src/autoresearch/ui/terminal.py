@@ -226,6 +226,8 @@ def show_text(e: Experiment) -> str:
         f"rationale  {e.rationale or ''}",
     ]
     search = (e.extra or {}).get("search")
+    if isinstance(search, dict) and "incumbent" in search:  # judged against it: did it become the global best?
+        search = {**search, "best": e.became_best}
     if isinstance(search, dict) and search:
         lines.append("search     " + json.dumps(search, sort_keys=True))  # the policy's task, incumbent, tags
     if e.metrics:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.core.experiment import INCUMBENT
-from autoresearch.engine.study import latest_incumbent
+from autoresearch.core.experiment import INCUMBENT, incumbent_of
 from autoresearch.store.database import Store
 from autoresearch.ui.dashboard.server import DashboardError, DashboardServer, serve
 from autoresearch.ui.dashboard.study_view import MAX_PAGE
 from autoresearch.ui.report.summary import running_best, summarize
 from tests.conftest import BOWL, bowl_spec, write_study
+from tests.store.conftest import schema_2_study
 from tests.support.synthetic import SyntheticWriter, make_study
 from tests.ui.conftest import Browser, LiveStudy
 
@@ -59,7 +59,7 @@ def test_api_matches_store_and_follows_writes(study: Store, server: DashboardSer
     assert status == 200
     assert state["total"] == study.count() and state["counts"] == study.counts_by_decision()
     assert abs(state["cost_usd"] - study.total_cost()) < 1e-9
-    incumbent = latest_incumbent(study.experiments())  # the same headline as `status` and `best`
+    incumbent = incumbent_of(study.experiments())  # the same headline as `status` and `best`
     assert incumbent is not None and (state["best"], state["best_id"]) == (incumbent.objective, incumbent.id)
     # Unchanged store: the poll answer is tiny.
     _, body, _ = _get(server, f"/api/demo/state?since={state['generation']}")
@@ -232,14 +232,27 @@ def test_headline_best_is_the_incumbent_decided_last(tmp_path: Path) -> None:
     assert (state["best"], state["best_id"]) == (0.6, 4)
 
 
+def test_a_study_an_older_version_wrote_is_upgraded_and_shows_its_global_best(tmp_path: Path) -> None:
+    # Its store is schema 2 (flags in `extra`): the dashboard reads the columns that replaced them.
+    study_dir = schema_2_study(tmp_path)
+    srv = serve([study_dir])
+    try:
+        state = json.loads(_get(srv, "/api/bowl/state")[1])
+    finally:
+        srv.stop()
+    # #8 was kept last, on its island, without beating the global best #5.
+    assert (state["best"], state["best_id"], state["baseline"]) == (0.0, 5, 5.0)
+    assert state["counts"] == {"failed": 1, "baseline": 1, "kept": 5, "reverted": 2, "running": 1}
+
+
 def test_headline_best_is_the_global_best_under_islands(tmp_path: Path) -> None:
-    # A candidate kept against its island's incumbent that did not beat the global best (extra.search.best
-    # false) is not the headline, as in `status`, `best` and the report's summary.
+    # A candidate kept against its island's incumbent that did not beat the global best (became_best false)
+    # is not the headline, as in `status`, `best` and the report's summary.
     store = Store(tmp_path / ".autoresearch" / "islands")
     store.set_meta("direction", "minimize")
     for decision, objective, is_best in [("baseline", 1.0, True), ("kept", 0.5, True), ("kept", 0.8, False)]:
         row = store.start_experiment(proposal={})
-        store.finish_experiment(row.id, decision=decision, objective=objective, extra={"search": {"best": is_best}})
+        store.finish_experiment(row.id, decision=decision, objective=objective, became_best=is_best)
     srv = serve([store.study_dir])
     try:
         state = json.loads(_get(srv, "/api/islands/state")[1])

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from autoresearch.core.experiment import FAILURES, MEASURED, Decision
-from autoresearch.store.database import DB_NAME, GLOBAL_BEST_FLAG
+from autoresearch.core.experiment import FAILURES, MEASURED, Decision, decided_order
+from autoresearch.store.database import DB_NAME, upgrade_store
 from autoresearch.ui.dashboard.guard import HoldoutScrubber, holdout_metric_names, holdout_verdict
-from autoresearch.ui.report.summary import decided_last, improvement, keep_rate, running_best_points
+from autoresearch.ui.report.summary import improvement, keep_rate, running_best_points
 
 MAX_PAGE = 500  # table rows per request: the browser never needs all 10,000 at once
 TAIL_BYTES = 64 * 1024
@@ -29,8 +29,8 @@ _TAIL_ROWS = 50  # on each change, re-read the newest rows too: holdout/metrics 
 _LIGHT_COLUMNS = (
     "id, parent_id, status, decision, reason, proposer, strategy, substr(rationale, 1, 240) AS rationale, "
     "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd, "
-    # Whether a kept row became the global best (an island's keep may not have): history.became_best.
-    f"{GLOBAL_BEST_FLAG} AS global_best, "
+    # Whether a kept row became the global best (an island's keep may not have): incumbent_of's fact.
+    "became_best, "
     # Never the holdout's values: only whether it was evaluated or failed (guard.holdout_verdict).
     "CASE WHEN holdout IS NULL OR holdout = '' THEN NULL "
     "WHEN json_valid(holdout) AND json_type(holdout, '$.error') IS NULL THEN 'evaluated' ELSE 'failed' END AS holdout"
@@ -79,6 +79,7 @@ class StudyView:
             path = self.study_dir / DB_NAME
             if not path.exists():
                 return None  # the study has not started yet; the page shows it empty
+            upgrade_store(self.study_dir)  # a study an older version wrote gains the columns read here
             uri = f"file:{quote(str(path.resolve()))}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=5)
             self._db.row_factory = sqlite3.Row
@@ -183,8 +184,8 @@ class StudyView:
                     baseline = obj
                 if decision != Decision.REVERTED:
                     incumbents.append((r["id"], obj))
-                    if r["global_best"] and decided_last(r["finished_at"], r["id"]) >= incumbent_key:
-                        incumbent, incumbent_key = r, decided_last(r["finished_at"], r["id"])
+                    if r["became_best"] and decided_order(r["finished_at"], r["id"]) >= incumbent_key:
+                        incumbent, incumbent_key = r, decided_order(r["finished_at"], r["id"])
             elif decision in FAILURES or decision == Decision.PRUNED:  # no objective: on the failure axis
                 xs.append(r["id"])
                 ys.append(None)

@@ -12,10 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoresearch.core.experiment import Decision, Experiment
+from autoresearch.core.experiment import Decision, Experiment, incumbent_of
 from autoresearch.engine import ablation as ablation_mod
 from autoresearch.engine.paired import Confirmation
-from autoresearch.engine.study import latest_incumbent
 from autoresearch.spec import Spec
 from autoresearch.store.database import Ablation, AblationStore, Store
 from autoresearch.ui.report import note as n
@@ -64,7 +63,7 @@ def gather(spec: Spec, store: Store, *, ablation_skipped: bool = False) -> Facts
     experiments = store.experiments()
     done = [e for e in experiments if e.status == "done"]
     summary = summarize_spec(spec, experiments)
-    best = latest_incumbent(done)
+    best = incumbent_of(done)
     confirmation = Confirmation.from_store(store)
     if confirmation is not None and (best is None or confirmation.best_id != best.id):
         confirmation = None  # it measured an earlier best

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoresearch.core.direction import better, sign
-from autoresearch.core.experiment import FAILURES, JUDGED, Decision, Experiment
+from autoresearch.core.experiment import FAILURES, JUDGED, Decision, Experiment, baseline_of, incumbent_of
 from autoresearch.core.space import ParamSpec
 from autoresearch.engine.judge import holdout_budget_text, strict_kept
 from autoresearch.execute.feedback import summarise_curve
 from autoresearch.spec import Spec
-from autoresearch.store.history import became_best
 from autoresearch.ui.report.importance import METHOD as IMPORTANCE_METHOD
 from autoresearch.ui.report.importance import rank_anova_importances
 
@@ -196,12 +195,6 @@ def running_best_points(
     return xs, ys
 
 
-def decided_last(finished_at: float | None, experiment_id: int) -> tuple[float, int]:
-    """The order of incumbents: the headline best is the one decided last, as `status` and `best` show
-    (under the paired rule a kept candidate's own first run may score below its predecessor's)."""
-    return (finished_at or 0.0, experiment_id)
-
-
 def improvement(baseline: float | None, best: float | None, direction: str) -> tuple[float | None, float | None]:
     """BEST's improvement over BASELINE (positive = better), absolute and in percent (None at a zero baseline)."""
     if baseline is None or best is None:
@@ -243,11 +236,13 @@ def summarize(
     experiments = sorted(experiments, key=lambda e: e.id)
     counts = Counter(e.decision or "running" for e in experiments)
     running = counts.get("running", 0)
-    baseline = next((e for e in experiments if e.decision == Decision.BASELINE and e.objective is not None), None)
+    baseline = baseline_of(e for e in experiments if e.objective is not None)
     # The global bests in turn (a candidate kept against an island's incumbent may not be one).
-    incumbents = [e for e in experiments if became_best(e) and e.objective is not None]
+    incumbents = [e for e in experiments if e.became_best and e.objective is not None]
     # The incumbent: what `autoresearch best` and the study branch show (see Study.best).
-    best_exp = max(incumbents, key=lambda e: decided_last(e.finished_at, e.id)) if incumbents else None
+    # Decided last, not best-scoring: under the paired rule a kept candidate's own first run may score
+    # below its predecessor's.
+    best_exp = incumbent_of(incumbents)
     improvement_abs, improvement_pct = improvement(
         baseline.objective if baseline else None, best_exp.objective if best_exp else None, direction
     )
