@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.api import optimize
-from autoresearch.engine.study import Study
+from autoresearch import Study, optimize
 
 
 def test_optimize_a_number() -> None:

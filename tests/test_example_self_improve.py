@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.engine.study import Study
+from autoresearch import Study
 from tests.conftest import cli
 from tests.test_examples import rows, tracked_copy
 

@@ -77,7 +77,7 @@ def run_study(folder: Path, task: dict, seed: int, proposer: Path, experiments: 
         sys.exit(
             f"inner study {folder.name} failed (exit code {done.returncode}):\n{(done.stdout + done.stderr)[-2000:]}"
         )
-    from autoresearch.engine.study import Study
+    from autoresearch import Study
 
     study = Study.open(folder)
     values = [e.objective for e in study.experiments() if e.objective is not None]

@@ -186,11 +186,11 @@ def confirm(path: Path, pairs: int | None, force: bool) -> None:
     """Re-measure the best against the baseline, interleaved: the improvement with a confidence interval."""
     from autoresearch.engine.loop import make_evaluator
     from autoresearch.engine.paired import Interleaved, shown_text
+    from autoresearch.engine.paired import confirm as confirm_study
     from autoresearch.execute import reaper
     from autoresearch.execute.resources import plan_slots
     from autoresearch.spec import load_spec
     from autoresearch.store.database import RunLock, Store
-    from autoresearch.ui.commands.running import confirm as confirm_study
 
     spec = load_spec(path)
     out = console()
