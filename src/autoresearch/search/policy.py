@@ -4,10 +4,9 @@ The loop asks its policy, once per candidate:
 
 1. `choose(pending)` -> a `Choice`: the parent to build on (handed to the proposer through
    `Context.parent`, with its lineage), the task in words (`improve`, `draft`, `debug`, ... with a
-   `note` such as a failed node's error output), optionally which proposer makes this candidate
-   (`proposer`, a key of `proposers()`), and `tags` recorded with the experiment (`extra.search`),
-   such as an island's number. PENDING are the experiments running now, so that parallel workers
-   can be given different parents.
+   `note` such as a failed node's error output), and `tags` recorded with the experiment
+   (`extra.search`), such as an island's number. PENDING are the experiments running now, so that
+   parallel workers can be given different parents.
 2. `admit(proposal, choice, context)` -> None, or the reason to reject the candidate before it runs (a
    novelty filter: a near-duplicate is recorded as `rejected`, never run).
 3. `incumbent(experiment)` when the candidate has run: the experiment it must beat to be `kept`
@@ -37,11 +36,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from autoresearch.propose.base import Context, Proposal, Proposer
+    from autoresearch.propose.base import Context, Proposal
     from autoresearch.search.archive import Archive
     from autoresearch.spec import Spec
     from autoresearch.store.database import Experiment
-    from autoresearch.store.history import History
 
 
 @dataclass
@@ -51,15 +49,11 @@ class Choice:
     parent: Experiment | None  # the experiment to build on; None only before there is a baseline
     task: str = "improve"  # in words for the proposer: improve, draft, debug, ...
     note: str = ""  # more for the proposer (a debug task: the failed node's error output)
-    proposer: str | None = None  # a key of SearchPolicy.proposers(); None: the study's proposer
     tags: dict[str, Any] = field(default_factory=dict)  # JSON-able; recorded in the row's extra.search
 
     def record(self) -> dict[str, Any]:
         """What the row keeps of this choice (`extra.search`); the note is in the prompt files."""
-        record: dict[str, Any] = {"task": self.task, **self.tags}
-        if self.proposer is not None:
-            record["proposer"] = self.proposer
-        return record
+        return {"task": self.task, **self.tags}
 
 
 class SearchPolicy:
@@ -99,10 +93,6 @@ class SearchPolicy:
         """A decided experiment (also replayed on resume): deterministic, no randomness."""
 
     # -- more a policy may offer ----------------------------------------------------------------------
-
-    def proposers(self, spec: Spec, history: History) -> dict[str, Proposer]:
-        """Proposers besides the study's, by the names `Choice.proposer` uses (a hybrid policy)."""
-        return {}
 
     def heads(self) -> dict[str, Experiment]:
         """Named lineage heads besides the global best (e.g. each island's best): shown by status and
