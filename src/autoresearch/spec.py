@@ -21,12 +21,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from autoresearch.core import plugins
 from autoresearch.execute.prune import PruneSection
 
 if TYPE_CHECKING:
@@ -474,16 +476,28 @@ class SandboxSection(_Section):
         return self
 
 
+class HybridSection(_Section):
+    """`use = "hybrid:<sampler>+llm:<provider>/<model>"` (params mode): the sampler proposes, and the LLM
+    takes `llm_share` of the candidates, seeing the sampler's state (propose/hybrid.py)."""
+
+    llm_share: float = Field(default=0.3, ge=0, le=1)
+    sampler_options: dict[str, Any] = {}  # the sampler's own; [proposer] options are the LLM's
+
+
 class ProposerSection(_Section):
     use: str = "tpe"
     options: dict[str, Any] = {}
     pipeline: bool | None = None  # propose the next candidate while one runs (default: for LLMs and agents)
+    hybrid: HybridSection | None = None  # use = "hybrid:..." only; unset: the defaults
 
     @model_validator(mode="after")
     def _known(self) -> ProposerSection:
-        from autoresearch.propose import registry  # here, not at the top: the propose package imports spec
-
-        registry.parse(self.use)  # the kinds make_proposer builds; the message names them all
+        name, _, _ = plugins.proposer_kind(self.use)  # the registered kinds; the message lists them all
+        if self.hybrid is not None and name != "hybrid":
+            raise ValueError(
+                f'[proposer.hybrid] is for use = "hybrid:<sampler>+llm:<provider>/<model>", not {self.use!r}; '
+                "remove it or change use"
+            )
         return self
 
 
@@ -493,15 +507,6 @@ class TreeSearchSection(_Section):
     drafts: int = Field(default=5, ge=1)  # candidates built on the baseline before any other task
     debug_probability: float = Field(default=0.5, ge=0, le=1)  # chance a step debugs a failed leaf
     max_debug_depth: int = Field(default=3, ge=1)  # a leaf this many debug steps deep is not debugged again
-
-
-class HybridSearchSection(_Section):
-    """`policy = "hybrid"` (params mode): an Optuna sampler proposes, and the LLM named in [proposer] use
-    takes `llm_share` of the candidates, seeing the sampler's state (propose/hybrid.py)."""
-
-    sampler: Literal["random", "tpe", "cmaes", "gp"] = "tpe"
-    llm_share: float = Field(default=0.3, ge=0, le=1)
-    sampler_options: dict[str, Any] = {}  # the sampler's own, as [proposer] options would be for it alone
 
 
 class IslandsSearchSection(_Section):
@@ -538,18 +543,13 @@ class SearchSection(_Section):
 
     policy: str = "greedy"
     tree: TreeSearchSection = TreeSearchSection()
-    hybrid: HybridSearchSection = HybridSearchSection()
     islands: IslandsSearchSection = IslandsSearchSection()
+    options: dict[str, Any] = {}  # a policy from another package reads its options here
 
     @field_validator("policy")
     @classmethod
     def _known(cls, policy: str) -> str:
-        from autoresearch.search import POLICIES  # names only; no policy is imported
-
-        if policy not in POLICIES:
-            close = difflib.get_close_matches(policy, sorted(POLICIES), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown search policy {policy!r}{hint}; use one of {', '.join(POLICIES)}")
+        plugins.check("policies", policy)  # the registered names, read without importing any policy
         return policy
 
 
@@ -569,7 +569,8 @@ class Spec(_Section):
     code: CodeSection | None = None
     guard: list[GuardSection] = []
     stage: list[StageSection] = []
-    proposer: ProposerSection = ProposerSection()
+    # A factory, not an instance: checking `use` loads the proposer kinds, whose modules import this one.
+    proposer: ProposerSection = Field(default_factory=ProposerSection)
     budget: BudgetSection = BudgetSection()
     search: SearchSection = SearchSection()
     noise: NoiseSection = NoiseSection()
@@ -585,6 +586,16 @@ class Spec(_Section):
     # The spec as written (before command-line overrides such as --experiments), for change detection
     # on resume; None for a spec built in code (autoresearch.optimize).
     _source: SpecSnapshot | None = PrivateAttr(default=None)
+    _notes: list[str] = PrivateAttr(default_factory=list)  # an old spelling read as the new one
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hybrid_policy(cls, data: Any, handler: ModelWrapValidatorHandler[Spec]) -> Spec:
+        data, note = upgrade_hybrid_policy(data)
+        spec = handler(data)
+        if note:
+            spec._notes.append(note)
+        return spec
 
     @model_validator(mode="before")
     @classmethod
@@ -624,19 +635,13 @@ class Spec(_Section):
         return self
 
     @model_validator(mode="after")
-    def _hybrid(self) -> Spec:
-        if self.search.policy != "hybrid":
-            return self
-        if self.code is not None:
-            raise ValueError(
-                'search policy "hybrid" searches parameters: give a [params] space instead of [code], '
-                'or use policy "greedy" or "tree" in code mode'
-            )
-        if not self.proposer.use.startswith("llm:"):
-            raise ValueError(
-                f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not '
-                f"{self.proposer.use!r}; the sampler is [search.hybrid] sampler = {self.search.hybrid.sampler!r}"
-            )
+    def _proposer(self) -> Spec:
+        _, kind, argument = plugins.proposer_kind(self.proposer.use)
+        if kind.check is not None:  # e.g. the LLM's provider is registered; the hybrid serves params mode
+            try:
+                kind.check(self, argument)
+            except ValueError as exc:
+                raise ValueError(f"[proposer] use = {self.proposer.use!r}: {exc}") from None
         return self
 
     @model_validator(mode="after")
@@ -663,6 +668,11 @@ class Spec(_Section):
     @property
     def source(self) -> SpecSnapshot | None:
         return self._source
+
+    @property
+    def notes(self) -> list[str]:
+        """What to say once when the study runs: an old spelling this spec was read in."""
+        return list(self._notes)
 
     @property
     def mode(self) -> Literal["params", "code"]:
@@ -762,7 +772,9 @@ def spec_changes(spec: Spec, store: Store) -> list[tuple[str, str, str]]:
     recorded = store.get_meta("spec_snapshot")
     if spec.source is None or recorded is None or store.get_meta("spec_hash") == spec.source.hash:
         return []
-    return spec.source.changes(SpecSnapshot.model_validate_json(recorded))
+    before = SpecSnapshot.model_validate_json(recorded)
+    before.normalised, _ = upgrade_hybrid_policy(before.normalised)  # recorded while hybrid was a policy
+    return spec.source.changes(before)
 
 
 def listed_changes(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
@@ -789,10 +801,46 @@ def is_budget_key(key: str) -> bool:
 
 
 def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
-    # An unset [prune] is left out, so the hash of a study's spec from before [prune] existed is unchanged.
-    excluded = {"root"} | ({"prune"} if spec.prune is None else set())
-    normalised = json.loads(json.dumps(spec.model_dump(mode="json", by_alias=True, exclude=excluded), default=str))
+    # Keys added since (an unset [prune], [proposer.hybrid], empty [search] options) are left out while
+    # unset, so a study recorded before they existed compares equal.
+    excluded: dict[str, Any] = {"root": True, "prune": spec.prune is None}
+    excluded |= {"proposer": {"hybrid"} if spec.proposer.hybrid is None else set()}
+    excluded |= {"search": {"options"} if not spec.search.options else set()}
+    dumped = spec.model_dump(mode="json", by_alias=True, exclude=excluded)
+    normalised = json.loads(json.dumps(dumped, default=str))
     return SpecSnapshot(raw=json.loads(json.dumps(raw, default=str)), normalised=normalised)
+
+
+def upgrade_hybrid_policy(data: Any) -> tuple[Any, str]:
+    """DATA (a spec as written, or a recorded snapshot) with `[search] policy = "hybrid"`, how the hybrid
+    proposer was written before it was one, in the new form, and a note saying so ('' when unchanged):
+    `[proposer] use = "llm:X"` with `[search.hybrid] sampler = "S"` is `use = "hybrid:S+llm:X"`, and the
+    rest of [search.hybrid] is [proposer.hybrid]; the policy is greedy's, as it was."""
+    search = data.get("search") if isinstance(data, dict) else None
+    if not isinstance(search, dict) or ("hybrid" not in search and search.get("policy") != "hybrid"):
+        return data, ""
+    search = dict(search)
+    section = search.pop("hybrid", None)
+    section = dict(section) if isinstance(section, dict) else {}
+    if search.get("policy") != "hybrid":
+        return {**data, "search": search}, '[search.hybrid] is ignored: the search policy is not "hybrid"; remove it'
+    proposer = dict(data.get("proposer") or {})
+    use, sampler = str(proposer.get("use", "tpe")), str(section.pop("sampler", "tpe"))
+    new_form = f'[proposer] use = "hybrid:{sampler}+{use if use.startswith("llm:") else "llm:<provider>/<model>"}"'
+    if not use.startswith("llm:"):
+        raise ValueError(
+            f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not {use!r}; '
+            f"the hybrid is a proposer now: write {new_form}"
+        )
+    if "hybrid" in proposer:
+        raise ValueError("[search.hybrid] and [proposer.hybrid] are one thing written twice: keep [proposer.hybrid]")
+    proposer |= {"use": f"hybrid:{sampler}+{use}", "hybrid": section}
+    search["policy"] = "greedy"
+    moved = (
+        f" and [proposer.hybrid] {', '.join(f'{k} = {json.dumps(v)}' for k, v in section.items())}" if section else ""
+    )
+    note = f'[search] policy = "hybrid" is a proposer now: this spec runs as {new_form}{moved}; write it so'
+    return {**data, "proposer": proposer, "search": search}, note
 
 
 def _slug(text: str) -> str:
