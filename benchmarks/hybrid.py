@@ -1,4 +1,4 @@
-"""The hybrid policy (TPE proposing, the offline SmolLM2 taking a share) against TPE alone, on the quickstart.
+"""The hybrid proposer (TPE proposing, the offline SmolLM2 taking a share) against TPE alone, on the quickstart.
 
 Both arms run the real examples/quickstart study (a scikit-learn MLP on the digits, five parameters)
 with the same budget and the same study seeds: `tpe` alone, and `hybrid` with TPE as its sampler and
@@ -44,8 +44,9 @@ def study(folder: Path, seed: int, experiments: int, arm: str, share: float, sam
     toml = toml.replace('direction = "minimize"', f'direction = "minimize"\nseed = {seed}')
     toml = toml.replace("experiments = 30", f"experiments = {experiments}")
     if arm == "hybrid":
-        toml = toml.replace('use = "tpe"', f'use = "llm:local"\n\n[proposer.options]\n{LLM_OPTIONS}')
-        toml += f'\n[search]\npolicy = "hybrid"\n\n[search.hybrid]\nsampler = "{sampler}"\nllm_share = {share}\n'
+        use = f"hybrid:{sampler}+llm:local"
+        toml = toml.replace('use = "tpe"', f'use = "{use}"\n\n[proposer.options]\n{LLM_OPTIONS}')
+        toml += f"\n[proposer.hybrid]\nllm_share = {share}\n"
     else:
         toml = toml.replace('use = "tpe"', f'use = "{sampler}"')
     (folder / "autoresearch.toml").write_text(toml)

@@ -24,21 +24,29 @@ from tests.fake_llm import FakeLLMServer, Reply, Request
 
 
 def hybrid_study(
-    tmp_path: Path, server: FakeLLMServer, budget: int, name: str = "bowl", sampler: str = "tpe", share: float = 0.3
+    tmp_path: Path,
+    server: FakeLLMServer,
+    budget: int,
+    name: str = "bowl",
+    sampler: str = "tpe",
+    share: float = 0.3,
+    legacy: bool = False,
 ) -> Spec:
+    """A hybrid study of the bowl; LEGACY: written as before the hybrid was a proposer, a search policy."""
     extra = f"""
     [proposer.options]
     base_url = "{server.openai_url}"
     lessons_every = 0
     retries = 0
     backoff = 0.01
-    [search]
-    policy = "hybrid"
-    [search.hybrid]
-    sampler = "{sampler}"
-    llm_share = {share}
     """
-    root = write_study(tmp_path / name, bowl_spec(budget, "llm:vllm/fake", extra), {"bowl.py": BOWL})
+    if legacy:
+        extra += f'[search]\npolicy = "hybrid"\n[search.hybrid]\nsampler = "{sampler}"\nllm_share = {share}\n'
+        use = "llm:vllm/fake"
+    else:
+        extra += f"[proposer.hybrid]\nllm_share = {share}\n"
+        use = f"hybrid:{sampler}+llm:vllm/fake"
+    root = write_study(tmp_path / name, bowl_spec(budget, use, extra), {"bowl.py": BOWL})
     return load_spec(root)
 
 
@@ -226,11 +234,87 @@ def test_kill_9_at_an_llm_turn_and_between_experiments_then_resume(tmp_path: Pat
     assert [e.extra["hybrid"]["turn"] for e in resumed if e.strategy and e.strategy.startswith("llm:")] == [3, 6, 9, 13]
 
 
-def test_the_spec_says_what_the_hybrid_policy_needs(tmp_path: Path) -> None:
+def spec_error(tmp_path: Path, use: str, extra: str = "", code: bool = False) -> str:
+    spec = bowl_spec(5, use, extra)
+    if code:  # the same study in code mode: editable files instead of a search space
+        spec = re.sub(r"\[params\]\n.*\n.*\n", '[code]\neditable = ["bowl.py"]\n', spec)
+    root = write_study(tmp_path / f"s{len(list(tmp_path.iterdir()))}", spec, {"bowl.py": BOWL})
+    with pytest.raises(SpecError) as error:
+        load_spec(root)
+    return str(error.value)
+
+
+def test_the_spec_says_what_the_hybrid_proposer_needs(tmp_path: Path) -> None:
+    assert "write hybrid:<sampler>+llm:<provider>/<model>, e.g." in spec_error(tmp_path, "hybrid")
+    assert "write hybrid:<sampler>+llm:<provider>/<model>, e.g." in spec_error(tmp_path, "hybrid:tpe")
+    assert "after the + comes an LLM, llm:<provider>/<model>, not 'tpe'" in spec_error(tmp_path, "hybrid:tpe+tpe")
+    assert "the sampler 'tp' is not one of random, tpe, cmaes, gp" in spec_error(tmp_path, "hybrid:tp+llm:local")
+    assert "unknown LLM provider 'vlm' (did you mean 'vllm'?)" in spec_error(tmp_path, "hybrid:tpe+llm:vlm/x")
+    message = spec_error(tmp_path, "hybrid:tpe+llm:local", "[proposer.hybrid]\nllm_share = 1.5\n")
+    assert "proposer.hybrid.llm_share" in message
+    message = spec_error(tmp_path, "tpe", "[proposer.hybrid]\nllm_share = 0.5\n")
+    assert "[proposer.hybrid] is for use = \"hybrid:<sampler>+llm:<provider>/<model>\", not 'tpe'" in message
+    assert "the hybrid proposer searches parameters" in spec_error(tmp_path, "hybrid:tpe+llm:local", code=True)
+
+
+def test_the_old_policy_spelling_reads_as_the_new_form_with_a_note(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    fake_llm.responder = point_from_state
+    legacy = hybrid_study(tmp_path, fake_llm, budget=8, name="legacy", sampler="cmaes", share=0.5, legacy=True)
+    assert legacy.proposer.use == "hybrid:cmaes+llm:vllm/fake" and legacy.search.policy == "greedy"
+    assert legacy.proposer.hybrid is not None and legacy.proposer.hybrid.llm_share == 0.5
+    assert legacy.notes == [
+        '[search] policy = "hybrid" is a proposer now: this spec runs as [proposer] use = '
+        '"hybrid:cmaes+llm:vllm/fake" and [proposer.hybrid] llm_share = 0.5; write it so'
+    ]
+    new = hybrid_study(tmp_path, fake_llm, budget=8, name="new", sampler="cmaes", share=0.5)
+    assert new.notes == []
+    _, old_rows = run(legacy)
+    _, new_rows = run(new)
+    assert [(e.proposer, e.strategy, e.params) for e in old_rows] == [
+        (e.proposer, e.strategy, e.params) for e in new_rows
+    ]
+    # `autoresearch run` says it once, at the start.
+    result = cli("run", str(legacy.root), "--experiments", "9", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count('[search] policy = "hybrid" is a proposer now') == 1
+
     hybrid = '[search]\npolicy = "hybrid"\n'
-    root = write_study(tmp_path / "tpe", bowl_spec(5, "tpe", hybrid), {"bowl.py": BOWL})
-    with pytest.raises(SpecError, match=r'needs an LLM in \[proposer\] use \(e.g. "llm:local"\), not \'tpe\''):
-        load_spec(root)
-    root = write_study(tmp_path / "share", bowl_spec(5, "llm:local", hybrid + "[search.hybrid]\nllm_share = 1.5\n"))
-    with pytest.raises(SpecError, match="llm_share"):
-        load_spec(root)
+    message = spec_error(tmp_path, "tpe", hybrid)
+    assert 'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not \'tpe\'' in message
+    assert 'write [proposer] use = "hybrid:tpe+llm:<provider>/<model>"' in message
+    assert "proposer.hybrid.llm_share" in spec_error(
+        tmp_path, "llm:local", hybrid + "[search.hybrid]\nllm_share = 1.5\n"
+    )
+
+
+def trace(experiments: list[Experiment]) -> list[tuple[str, object]]:
+    return [((e.strategy or "").partition(":")[0], e.params) for e in experiments]
+
+
+def test_a_study_recorded_while_hybrid_was_a_policy_resumes_without_a_spec_change(
+    tmp_path: Path, fake_llm: FakeLLMServer
+) -> None:
+    """The store keeps the spec a study ran with; one recorded in the old layout ([search.hybrid] in every
+    spec, the hybrid a policy) is compared in the new one, written either way."""
+    fake_llm.responder = point_from_state
+    _, straight = run(hybrid_study(tmp_path, fake_llm, budget=10, name="straight", legacy=True))
+    for form in ("legacy", "new"):
+        first = hybrid_study(tmp_path, fake_llm, budget=6, name=form, legacy=True)
+        run(first)
+        store = Store(first.study_dir)
+        snapshot = json.loads(store.get_meta("spec_snapshot") or "{}")
+        normalised = snapshot["normalised"]
+        # As autoresearch recorded it before: the LLM in use, the hybrid a policy with its section.
+        section = normalised["proposer"].pop("hybrid")
+        normalised["proposer"]["use"] = "llm:vllm/fake"
+        normalised["search"] |= {"policy": "hybrid", "hybrid": {"sampler": "tpe", **section}}
+        store.set_meta("spec_snapshot", json.dumps(snapshot))
+        store.set_meta("spec_hash", "recorded-before")
+        store.set_meta("search_policy", "hybrid")
+        store.close()
+        resumed = hybrid_study(tmp_path, fake_llm, budget=10, name=form, legacy=form == "legacy")
+        loop = Loop(resumed)
+        loop.run()  # SpecChanged would stop it here
+        assert loop.notes == ["the budget changed: budget.experiments: 6 -> 10"]
+        # Who proposed each (the LLM's strategy names aside, as on any resume) and what: as never stopped.
+        assert trace(rows(resumed)) == trace(straight)

@@ -16,7 +16,10 @@ from tests.conftest import BOWL, bowl_spec, write_study
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ('policy = "tre"', "search.policy: unknown search policy 'tre' (did you mean 'tree'?); use one of greedy"),
+        (
+            'policy = "tre"',
+            "search.policy: unknown search policy 'tre' (did you mean 'tree'?); registered: greedy, islands, tree",
+        ),
         ('policy = "tree"\n[search.tree]\ndebug_probability = 1.5', "search.tree.debug_probability"),
         ('policy = "tree"\n[search.tree]\ndrafts = 0', "search.tree.drafts"),
         ('policy = "tree"\n[search.tree]\ndrafs = 3', "unknown key 'search.tree.drafs'; did you mean 'drafts'?"),

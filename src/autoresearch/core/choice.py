@@ -15,12 +15,8 @@ class Choice:
     parent: Experiment | None  # the experiment to build on; None only before there is a baseline
     task: str = "improve"  # in words for the proposer: improve, draft, debug, ...
     note: str = ""  # more for the proposer (a debug task: the failed node's error output)
-    proposer: str | None = None  # a key of SearchPolicy.proposers(); None: the study's proposer
     tags: dict[str, Any] = field(default_factory=dict)  # JSON-able; recorded in the row's extra.search
 
     def record(self) -> dict[str, Any]:
         """What the row keeps of this choice (`extra.search`); the note is in the prompt files."""
-        record: dict[str, Any] = {"task": self.task, **self.tags}
-        if self.proposer is not None:
-            record["proposer"] = self.proposer
-        return record
+        return {"task": self.task, **self.tags}

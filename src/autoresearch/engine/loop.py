@@ -122,7 +122,6 @@ class Loop:
         # The experiment tree (baseline, global best, stagnation), and the policy that searches it.
         self.archive = Archive(self.history)
         self.policy = make_policy(spec, self.archive)
-        self.proposers: dict[str, Proposer] = {}  # the policy's own proposers, by the names its choices use
         self._heads: dict[str, int] = {}  # lineage heads last handed to the evaluator: name -> experiment id
         self.budget = Budget(spec, self.archive)  # experiments, time and spend used, and the limits
         self._in_flight: dict[Future[Evaluation], tuple[Experiment, Proposal, int | None]] = {}
@@ -171,7 +170,6 @@ class Loop:
                 )
                 self.evaluator.prime(self.history)
                 self.proposer = self._proposer or make_proposer(self.spec, self.history)
-                self.proposers = self.policy.proposers(self.spec, self.history)
                 if self.observer:
                     self.observer.started(self)
                 with reaper.subreaper():  # what escapes an experiment's process group comes back to be killed
@@ -192,7 +190,7 @@ class Loop:
         try:
             self._check_git([])  # on resume: what happened to the branch and the best's objects meanwhile
             self._rerun_interrupted(pool)
-            ready: tuple[Proposal, Proposer] | Stop | None = None
+            ready: Proposal | Stop | None = None
             if self.baseline is None and not self._in_flight:
                 cannot_start = self.evaluator.preflight()  # before the budget is spent on a doomed baseline
                 if cannot_start:
@@ -223,7 +221,7 @@ class Loop:
                     if isinstance(proposed, Stop):
                         stopped = proposed.reason
                         break
-                    self._start(pool, *proposed)
+                    self._start(pool, proposed)
                     stopped = self._failures.stop_reason
                 if self._pipelined and not stopped and ready is None and not self.budget.exhausted():
                     # Propose the next candidate while the experiment runs, so a slow proposer (an
@@ -279,22 +277,20 @@ class Loop:
             note=choice.note,
         )
 
-    def _propose(self) -> tuple[Proposal, Proposer] | Stop | None:
-        """The next proposal and who made it, or why there is none (Stop: the study then stops; running
-        ones finish).
+    def _propose(self) -> Proposal | Stop | None:
+        """The next proposal, or why there is none (Stop: the study then stops; running ones finish).
 
         None: the proposer only repeated running candidates; wait for one to end, then ask again.
         """
         followup = self.parallel.next_followup()  # a kept candidate re-based onto the best it passed
         if followup is not None:
             followup.extra["search"] = {"task": "rebase"}
-            return followup, self.proposer
+            return followup
         for _ in range(DUPLICATE_RETRIES):
             choice = self.policy.choose([e for e, _, _ in self._in_flight.values()])
-            proposer = self.proposers[choice.proposer] if choice.proposer else self.proposer
             context = self.context(choice)
             try:
-                proposal = proposer.propose(context)
+                proposal = self.proposer.propose(context)
             except SearchExhausted as exc:
                 return Stop(str(exc))
             except WaitForResults:  # its next idea builds on a running candidate
@@ -309,10 +305,10 @@ class Loop:
             if duplicate is None:
                 if proposal.rejected_reason is None:
                     proposal.rejected_reason = self.policy.admit(proposal, choice, context)  # e.g. too like a tried one
-                return proposal, proposer
+                return proposal
             if proposal.tokens_in or proposal.cost_usd:  # it cost something: record it, do not run it
                 proposal.rejected_reason = f"duplicate of experiment #{duplicate}, which is running"
-                return proposal, proposer
+                return proposal
         return None  # only repeats of running candidates so far: ask again when one has finished
 
     # -- run ---------------------------------------------------------------------------------------
@@ -321,7 +317,6 @@ class Loop:
         self,
         pool: ThreadPoolExecutor,
         proposal: Proposal,
-        proposer: Proposer | None = None,
         *,
         is_baseline: bool = False,
     ) -> None:
@@ -335,7 +330,7 @@ class Loop:
         experiment = self.store.start_experiment(
             proposal=proposal.to_record(),
             parent_id=None if is_baseline else parent,
-            proposer="baseline" if is_baseline else (proposer or self.proposer).name,
+            proposer="baseline" if is_baseline else self.proposer.name,
             strategy=proposal.strategy,
             rationale=proposal.rationale,
             params=proposal.params,
@@ -351,8 +346,7 @@ class Loop:
         self._attempted.add(experiment.id)
         proposal.experiment_id = experiment.id
         if not is_baseline:
-            name = (proposer or self.proposer).name
-            self._failures.observe(name, proposal.proposer_failed, proposal.rejected_reason)
+            self._failures.observe(self.proposer.name, proposal.proposer_failed, proposal.rejected_reason)
         log_dir = self.evaluator.log_dir(experiment)
         if log_dir is not None:  # known before it runs, so live views can follow its logs
             self.store.update(experiment.id, log_dir=str(log_dir))
@@ -466,8 +460,6 @@ class Loop:
         self._follow_heads()
         self.budget.save(self.store)
         self.proposer.observe(finished)
-        for proposer in self.proposers.values():
-            proposer.observe(finished)
         if self.observer:
             self.observer.finished(self, finished)
 

@@ -11,10 +11,13 @@ from autoresearch.llm.base import (
     Message,
     RetryableError,
     RetryPolicy,
+    api_key,
     call_with_retries,
     make_redactor,
+    require_model,
     retryable_status,
     tail,
+    timeout_of,
 )
 from autoresearch.llm.openai_compat import _error_text, _retry_after
 
@@ -102,3 +105,15 @@ class AnthropicBackend:
             tokens_out=int(getattr(usage, "output_tokens", 0) or 0),
             model=str(getattr(reply, "model", "") or self.model),
         )
+
+
+def anthropic_provider(model: str, options: dict[str, Any]) -> AnthropicBackend:
+    """`llm:anthropic/<model>` (registered in pyproject.toml): the key in ANTHROPIC_API_KEY."""
+    require_model("anthropic", model)
+    return AnthropicBackend(
+        model,
+        api_key=api_key("anthropic", "ANTHROPIC_API_KEY", options),
+        base_url=options.get("base_url"),
+        timeout=timeout_of(options),
+        retry=RetryPolicy.from_options(options),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -42,6 +43,36 @@ class ChatBackend(Protocol):
         max_tokens: int,
         json_schema: dict[str, Any] | None = None,
     ) -> ChatReply: ...
+
+
+class LLMProvider(Protocol):
+    """What an `autoresearch.llm_providers` entry point names: `llm:<provider>/<model>` -> a chat backend.
+
+    OPTIONS are the proposer's ([proposer.options]): base_url, api_key_env, timeout, retries and the
+    provider's own. Raise LLMError for a missing model, key or package, naming the fix."""
+
+    def __call__(self, model: str, options: dict[str, Any]) -> ChatBackend: ...
+
+
+def api_key(provider: str, default_env: str | None, options: dict[str, Any]) -> str | None:
+    """The key from the variable options.api_key_env names (default DEFAULT_ENV; None: no key needed)."""
+    # Keys come only from the environment, never from the spec file, so they are never stored.
+    env = options.get("api_key_env", default_env)
+    if env is None:
+        return None
+    key = os.environ.get(str(env))
+    if not key:
+        raise LLMError(f"llm:{provider} needs an API key: set the environment variable {env}")
+    return key
+
+
+def require_model(provider: str, model: str) -> None:
+    if not model:
+        raise LLMError(f"proposer 'llm:{provider}': name the model, e.g. llm:{provider}/<model>")
+
+
+def timeout_of(options: dict[str, Any]) -> float:
+    return float(options.get("timeout", 120.0))
 
 
 def retryable_status(status: int) -> bool:

@@ -1,22 +1,18 @@
-"""`make_backend("llm:<provider>/<model>", options)`: turns a spec string into a chat backend."""
+"""`make_backend("llm:<provider>/<model>", options)`: turns a spec string into a chat backend.
+
+Providers are entry points (`autoresearch.llm_providers`, core/plugins.py): this project registers
+OpenAI, Anthropic, the OpenAI-compatible local servers and `local` in its pyproject.toml; another package
+adds one the same way. A provider no package registers is still an OpenAI-compatible server when the
+options give its base_url.
+"""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from autoresearch.llm.base import ChatBackend, LLMError, RetryPolicy
-
-# OpenAI-compatible providers: default base URL and the environment variable that holds the key
-# (None: a local server that needs no key).
-OPENAI_COMPATIBLE: dict[str, tuple[str | None, str | None]] = {
-    "openai": (None, "OPENAI_API_KEY"),
-    "ollama": ("http://localhost:11434/v1", None),
-    "vllm": ("http://localhost:8000/v1", None),
-    "lmstudio": ("http://localhost:1234/v1", None),
-    "llamacpp": ("http://localhost:8080/v1", None),
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-}
+from autoresearch.core import plugins
+from autoresearch.llm.base import ChatBackend, LLMError, LLMProvider
+from autoresearch.llm.openai_compat import OpenAICompatible
 
 
 def parse_use(use: str) -> tuple[str, str]:
@@ -25,70 +21,33 @@ def parse_use(use: str) -> tuple[str, str]:
     provider, _, model = rest.partition("/")
     if not provider:
         raise LLMError(f"proposer {use!r}: expected llm:<provider>/<model>, e.g. llm:openai/gpt-4.1-mini")
-    if provider != "local" and not model:
-        raise LLMError(f"proposer {use!r}: name the model, e.g. llm:{provider}/<model>")
     return provider, model
 
 
-def _api_key(provider: str, default_env: str | None, options: dict[str, Any]) -> str | None:
-    # Keys come only from the environment, never from the spec file, so they are never stored.
-    env = options.get("api_key_env", default_env)
-    if env is None:
-        return None
-    key = os.environ.get(str(env))
-    if not key:
-        raise LLMError(f"llm:{provider} needs an API key: set the environment variable {env}")
-    return key
+def check_provider(use: str, options: dict[str, Any]) -> tuple[str, str]:
+    """The provider and model of USE, once its provider is known: registered, or an OpenAI-compatible
+    server at options.base_url. LLMError names the registered providers otherwise."""
+    provider, model = parse_use(use)
+    if provider not in plugins.registered("llm_providers") and "base_url" not in options:
+        known = plugins.unknown("llm_providers", provider)
+        raise LLMError(f"{known}; or give base_url in [proposer.options] for any OpenAI-compatible server")
+    return provider, model
 
 
 def make_backend(use: str, options: dict[str, Any] | None = None) -> ChatBackend:
     """A chat backend for `use` ("llm:<provider>/<model>" or "llm:local[/<file.gguf>]").
 
     options: base_url, api_key_env, timeout (s, default 120), retries (default 3), backoff (s, default 1),
-    backoff_max (s, default 30), response_format ("json_schema" | "json_object" | "none"),
-    max_tokens_param, extra_body (dict sent as-is), n_ctx and seed (local).
+    backoff_max (s, default 30), and the provider's own (OpenAICompatible's, local's n_ctx and seed).
     """
     options = dict(options or {})
     if "api_key" in options:
         raise LLMError(
             "do not put API keys in the spec; set an environment variable and name it with options.api_key_env"
         )
-    provider, model = parse_use(use)
-    timeout = float(options.get("timeout", 120.0))
-    retry = RetryPolicy.from_options(options)
-    if provider == "local":
-        from autoresearch.llm.local import LocalBackend
-
-        return LocalBackend(
-            model or options.get("model_path"), n_ctx=int(options.get("n_ctx", 8192)), seed=int(options.get("seed", 0))
-        )
-    if provider == "anthropic":
-        from autoresearch.llm.anthropic_backend import AnthropicBackend
-
-        return AnthropicBackend(
-            model,
-            api_key=_api_key(provider, "ANTHROPIC_API_KEY", options),
-            base_url=options.get("base_url"),
-            timeout=timeout,
-            retry=retry,
-        )
-    if provider not in OPENAI_COMPATIBLE and "base_url" not in options:
-        known = ", ".join(sorted([*OPENAI_COMPATIBLE, "anthropic", "local"]))
-        raise LLMError(
-            f"unknown LLM provider {provider!r} in {use!r}: use one of {known}, "
-            "or give options.base_url for any OpenAI-compatible server"
-        )
-    default_url, default_env = OPENAI_COMPATIBLE.get(provider, (None, None))
-    from autoresearch.llm.openai_compat import OpenAICompatBackend
-
-    return OpenAICompatBackend(
-        provider,
-        model,
-        base_url=options.get("base_url", default_url),
-        api_key=_api_key(provider, default_env, options),
-        timeout=timeout,
-        retry=retry,
-        response_format=str(options.get("response_format", "json_schema")),
-        max_tokens_param=str(options.get("max_tokens_param", "max_tokens")),
-        extra_body=options.get("extra_body"),
-    )
+    provider, model = check_provider(use, options)
+    if provider in plugins.registered("llm_providers"):
+        make: LLMProvider = plugins.load("llm_providers", provider)
+    else:
+        make = OpenAICompatible(provider)
+    return make(model, options)

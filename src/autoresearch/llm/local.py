@@ -100,3 +100,10 @@ class LocalBackend:
             tokens_out=int(usage.get("completion_tokens", 0)),
             model=self.name,
         )
+
+
+def local_provider(model: str, options: dict[str, Any]) -> LocalBackend:
+    """`llm:local[/<file.gguf>]` (registered in pyproject.toml); options model_path, n_ctx, seed."""
+    return LocalBackend(
+        model or options.get("model_path"), n_ctx=int(options.get("n_ctx", 8192)), seed=int(options.get("seed", 0))
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from autoresearch.llm.base import (
@@ -10,10 +11,13 @@ from autoresearch.llm.base import (
     Message,
     RetryableError,
     RetryPolicy,
+    api_key,
     call_with_retries,
     make_redactor,
+    require_model,
     retryable_status,
     tail,
+    timeout_of,
 )
 
 
@@ -143,3 +147,38 @@ def _error_text(exc: Any) -> str:
         return response.text if response is not None else str(exc)
     except Exception:  # a streamed or closed body
         return str(exc)
+
+
+@dataclass(frozen=True)
+class OpenAICompatible:
+    """An LLM provider that speaks OpenAI's chat API: the server it talks to by default and the variable
+    that holds its key (None: a local server that needs none); options.base_url and options.api_key_env
+    override them. Options: response_format ("json_schema" | "json_object" | "none"), max_tokens_param,
+    extra_body (a dict sent as it is)."""
+
+    name: str
+    base_url: str | None = None
+    key_env: str | None = None
+
+    def __call__(self, model: str, options: dict[str, Any]) -> OpenAICompatBackend:
+        require_model(self.name, model)
+        return OpenAICompatBackend(
+            self.name,
+            model,
+            base_url=options.get("base_url", self.base_url),
+            api_key=api_key(self.name, self.key_env, options),
+            timeout=timeout_of(options),
+            retry=RetryPolicy.from_options(options),
+            response_format=str(options.get("response_format", "json_schema")),
+            max_tokens_param=str(options.get("max_tokens_param", "max_tokens")),
+            extra_body=options.get("extra_body"),
+        )
+
+
+# The providers registered in pyproject.toml (`autoresearch.llm_providers`).
+OPENAI = OpenAICompatible("openai", key_env="OPENAI_API_KEY")
+OPENROUTER = OpenAICompatible("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY")
+OLLAMA = OpenAICompatible("ollama", "http://localhost:11434/v1")
+VLLM = OpenAICompatible("vllm", "http://localhost:8000/v1")
+LMSTUDIO = OpenAICompatible("lmstudio", "http://localhost:1234/v1")
+LLAMACPP = OpenAICompatible("llamacpp", "http://localhost:8080/v1")

@@ -1,42 +1,32 @@
-"""Proposers: where candidates come from. `make_proposer` builds the one `[proposer] use` names (registry.py)."""
+"""Proposers: where candidates come from. `make_proposer` builds the one `[proposer] use` names.
+
+Each kind is an entry point (`autoresearch.proposers` in pyproject.toml, naming a `ProposerKind`:
+kinds.py holds this project's); another package adds one the same way (docs/extending.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from autoresearch.core.proposal import ProposalError
-from autoresearch.propose import registry
+from autoresearch.core import plugins
+from autoresearch.core.proposal import Proposal, ProposalError, SearchExhausted, Stop
+from autoresearch.propose.base import Context, Proposer
 
-if TYPE_CHECKING:  # spec.py validates `use` through this package while it is itself being loaded
+if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
-    from autoresearch.propose.base import Proposer
     from autoresearch.spec import Spec
 
-__all__ = ["make_proposer"]
+__all__ = ["Context", "Proposal", "ProposalError", "Proposer", "SearchExhausted", "Stop", "make_proposer"]
 
 
 def make_proposer(spec: Spec, history: Sequence[Experiment]) -> Proposer:
     """The proposer named by `spec.proposer.use`, primed with the study's HISTORY."""
-    if spec.search.policy == "hybrid":  # a sampler proposing, with the LLM of `use` taking a share
-        from autoresearch.llm import LLMError
-        from autoresearch.propose.hybrid import HybridProposer
-
-        section = spec.search.hybrid
-        try:
-            return HybridProposer(
-                spec,
-                history,
-                sampler=section.sampler,
-                llm_share=section.llm_share,
-                sampler_options=section.sampler_options,
-            )
-        except LLMError as exc:
-            raise ProposalError(str(exc)) from None
     try:
-        kind, argument = registry.parse(spec.proposer.use)
-    except registry.UnknownProposer as exc:  # a spec built without validation
+        _, kind, argument = plugins.proposer_kind(spec.proposer.use)
+    except plugins.UnknownProposer as exc:  # a spec built without validation
         raise ProposalError(str(exc)) from None
     if spec.mode not in kind.modes:
         raise ProposalError(f"proposer {spec.proposer.use!r} {kind.wrong_mode}")
-    return kind.build(spec, argument, history)
+    proposer: Proposer = kind.build(spec, argument, history)
+    return proposer

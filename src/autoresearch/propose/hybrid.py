@@ -1,5 +1,9 @@
 """The hybrid proposer (params mode): an Optuna sampler proposes, an LLM takes a share of the candidates.
 
+`[proposer] use = "hybrid:<sampler>+llm:<provider>/<model>"`, with `[proposer.hybrid] llm_share` and
+`sampler_options`; `[proposer.options]` are the LLM's. (Before it was a proposer it was written as
+`[search] policy = "hybrid"`, which the spec still reads as this.)
+
 arXiv 2603.24647 finds that in a fixed search space CMA-ES and TPE beat LLM agents, and that a hybrid
 does best: the sampler drives, and the LLM proposes a share of the trials while it sees the sampler's
 state. Here:
@@ -58,17 +62,19 @@ class HybridProposer:
         history: Sequence[Experiment],
         *,
         sampler: str = "tpe",
+        llm_use: str | None = None,
         llm_share: float = 0.3,
         sampler_options: dict[str, Any] | None = None,
         llm: LLMProposer | None = None,
     ) -> None:
         if spec.mode != "params":
-            raise ProposalError("the hybrid policy searches parameters; code mode needs another policy")
+            raise ProposalError("the hybrid proposer searches parameters; code mode needs llm:, agent: or script:")
         if isinstance(llm_share, bool) or not isinstance(llm_share, int | float) or not 0 <= llm_share <= 1:
-            raise ProposalError(f"[search.hybrid] llm_share = {llm_share!r} must be a number from 0 to 1, e.g. 0.3")
+            raise ProposalError(f"[proposer.hybrid] llm_share = {llm_share!r} must be a number from 0 to 1, e.g. 0.3")
         self.share = Fraction(str(llm_share))  # exact: 10 * 0.3 must be 3, not 3.0000000000000004
         self.sampler = SamplerProposer(spec, sampler, history, options=sampler_options or {})
-        self.llm = llm or LLMProposer(spec)
+        # LLM_USE: "llm:<provider>/<model>", the part of `use = "hybrid:<sampler>+llm:..."` after the +.
+        self.llm = llm or LLMProposer(spec, use=llm_use)
         self.llm.advisor = self.sampler.state
         self.name = f"hybrid:{sampler}+{self.llm.name}"
         self._counted: set[int] = set()  # ids of finished hybrid candidates

@@ -81,13 +81,15 @@ class LLMProposer:
         backend: ChatBackend | None = None,
         *,
         options: dict[str, Any] | None = None,
+        use: str | None = None,
     ) -> None:
+        use = use or spec.proposer.use  # USE: "llm:<provider>/<model>" when another proposer holds [proposer] use
         self.spec = spec
-        self.name = spec.proposer.use if spec.proposer.use.startswith("llm") else "llm"
+        self.name = use if use.startswith("llm") else "llm"
         self.options = {**DEFAULTS, **(spec.proposer.options if options is None else options)}
         if self.options["seed"] is None:  # reproducible by default: the study's seed
             self.options["seed"] = spec.study.seed
-        self.backend: ChatBackend = backend or make_backend(spec.proposer.use, self.options)
+        self.backend: ChatBackend = backend or make_backend(use, self.options)
         self.mode = spec.mode
         self.limits = HistoryLimits.from_options(self.options)
         seed = self.options["seed"]
@@ -102,7 +104,7 @@ class LLMProposer:
             max_chars=int(self.options["lessons_chars"]),
         )
         self._observed: set[int] = set()
-        # Another optimiser's state in words, shown in the params prompt (the hybrid policy's sampler).
+        # Another optimiser's state in words, shown in the params prompt (the hybrid proposer's sampler).
         self.advisor: Callable[[], str] | None = None
         self._warmed = False
         self._ancestor_turn = 0

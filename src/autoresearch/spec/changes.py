@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from autoresearch.spec.upgrades import upgrade_hybrid_policy
+
 if TYPE_CHECKING:
     from autoresearch.spec.model import Spec
     from autoresearch.store.database import Store
@@ -91,7 +93,9 @@ def spec_changes(spec: Spec, store: Store) -> list[tuple[str, str, str]]:
     recorded = store.get_meta("spec_snapshot")
     if spec.source is None or recorded is None or store.get_meta("spec_hash") == spec.source.hash:
         return []
-    return spec.source.changes(SpecSnapshot.model_validate_json(recorded))
+    before = SpecSnapshot.model_validate_json(recorded)
+    before.normalised, _ = upgrade_hybrid_policy(before.normalised)  # recorded while hybrid was a policy
+    return spec.source.changes(before)
 
 
 def listed_changes(changes: list[tuple[str, str, str]], limit: int = 3) -> str:
@@ -118,7 +122,11 @@ def is_budget_key(key: str) -> bool:
 
 
 def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
-    # An unset [prune] is left out, so the hash of a study's spec from before [prune] existed is unchanged.
-    excluded = {"root"} | ({"prune"} if spec.prune is None else set())
-    normalised = json.loads(json.dumps(spec.model_dump(mode="json", by_alias=True, exclude=excluded), default=str))
+    # Keys added since (an unset [prune], [proposer.hybrid], empty [search] options) are left out while
+    # unset, so a study recorded before they existed compares equal.
+    excluded: dict[str, Any] = {"root": True, "prune": spec.prune is None}
+    excluded |= {"proposer": {"hybrid"} if spec.proposer.hybrid is None else set()}
+    excluded |= {"search": {"options"} if not spec.search.options else set()}
+    dumped = spec.model_dump(mode="json", by_alias=True, exclude=excluded)
+    normalised = json.loads(json.dumps(dumped, default=str))
     return SpecSnapshot(raw=json.loads(json.dumps(raw, default=str)), normalised=normalised)

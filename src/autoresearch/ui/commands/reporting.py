@@ -95,13 +95,14 @@ def _writeup_backend(spec: Any, use: str | None, base_url: str | None) -> Any:
     """The chat backend that writes the note's prose, or None for the template."""
     from autoresearch.llm.base import LLMError
     from autoresearch.llm.factory import make_backend
+    from autoresearch.propose.kinds import llm_of
 
     options: dict[str, Any] = {}
-    if use is None and spec.proposer.use.startswith("llm:"):
-        use = spec.proposer.use
+    if use is None:
+        use = llm_of(spec.proposer.use)  # the study's own LLM (an llm: proposer's, or a hybrid's)
     if use is None:
         return None
-    if use == spec.proposer.use:
+    if use == llm_of(spec.proposer.use):
         options = dict(spec.proposer.options)
     if base_url:
         options["base_url"] = base_url

@@ -110,6 +110,8 @@ USER_ERRORS = (
     ("autoresearch.engine.study", "ApplyError", 1),
     ("autoresearch.execute.code", "CodeModeError", 1),
     ("autoresearch.materialise.git", "GitError", 1),
+    ("autoresearch.core.plugins", "PluginConflict", 1),  # two installed packages claim one name
+    ("autoresearch.core.plugins", "NotAPlugin", 1),
 )
 
 
