@@ -124,9 +124,13 @@ def is_budget_key(key: str) -> bool:
 def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
     # Keys added since (an unset [prune], [proposer.hybrid], empty [search] options) are left out while
     # unset, so a study recorded before they existed compares equal.
-    excluded: dict[str, Any] = {"root": True, "prune": spec.prune is None}
-    excluded |= {"proposer": {"hybrid"} if spec.proposer.hybrid is None else set()}
-    excluded |= {"search": {"options"} if not spec.search.options else set()}
+    excluded: dict[str, Any] = {"root": True}
+    if spec.prune is None:
+        excluded["prune"] = True
+    if spec.proposer.hybrid is None:
+        excluded["proposer"] = {"hybrid"}
+    if not spec.search.options:
+        excluded["search"] = {"options"}
     dumped = spec.model_dump(mode="json", by_alias=True, exclude=excluded)
     normalised = json.loads(json.dumps(dumped, default=str))
     return SpecSnapshot(raw=json.loads(json.dumps(raw, default=str)), normalised=normalised)
