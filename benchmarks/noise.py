@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 
 from autoresearch.engine.loop import Loop
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluation
+from autoresearch.execute.command import CommandEvaluator
+from autoresearch.execute.evaluate import Evaluation
 from autoresearch.execute.simulate import NOISE_MODELS, Effects, Simulated, simulated_spec_data
 from autoresearch.propose.base import Context, Proposal
 from autoresearch.spec import Spec, spec_from_dict

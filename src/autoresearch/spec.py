@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from autoresearch.core import plugins
 from autoresearch.execute.prune import PruneSection
 
 if TYPE_CHECKING:
@@ -134,9 +135,15 @@ class RunSection(_Section):
     )  # a whole number, or 1/k: k experiments share a GPU
     gpu_ids: list[int | str] | None = None
     cpus_per_experiment: int | None = Field(default=None, ge=1, le=4096)
-    executor: Literal["local", "ray"] = "local"
+    executor: str = "local"  # a registered executor: local, ray, or one a package adds
     ray_address: str = ""
     resources: ResourcesSection | None = None
+
+    @field_validator("executor")
+    @classmethod
+    def _registered(cls, executor: str) -> str:
+        plugins.check("executors", executor)  # UnknownPlugin names the registered ones
+        return executor
 
     @field_validator("gpus")
     @classmethod
@@ -145,7 +152,7 @@ class RunSection(_Section):
 
     @model_validator(mode="after")
     def _scale_out(self) -> RunSection:
-        if self.executor == "local" and (self.resources is not None or self.ray_address):
+        if self.executor != "ray" and (self.resources is not None or self.ray_address):
             key = "resources" if self.resources is not None else "ray_address"
             raise ValueError(
                 f'{key} applies to executor = "ray"; set it, or locally use gpus / cpus_per_experiment instead'

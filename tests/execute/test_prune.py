@@ -231,7 +231,7 @@ def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: P
 
 
 def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_baseline(tmp_path: Path) -> None:
-    from autoresearch.execute.evaluate import CommandEvaluator
+    from autoresearch.execute.command import CommandEvaluator
     from autoresearch.propose.base import Proposal
     from autoresearch.store.database import Decision, Experiment
 

@@ -25,7 +25,8 @@ from autoresearch.core.direction import reached
 from autoresearch.engine import judge, paired, tamper
 from autoresearch.engine.tamper import Tampered
 from autoresearch.execute import reaper, sandbox
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluation, Evaluator, Runner
+from autoresearch.execute.command import CommandEvaluator
+from autoresearch.execute.evaluate import Evaluation, Evaluator
 from autoresearch.execute.parallel import DUPLICATE_RETRIES, Parallel
 from autoresearch.execute.resources import plan_slots
 from autoresearch.materialise.params import params_key
@@ -88,17 +89,12 @@ def baseline_proposal(spec: Spec) -> Proposal:
 
 
 def make_evaluator(spec: Spec) -> Evaluator:
-    """What is materialised (a params file, a git worktree) x where it runs (here, on Ray)."""
-    runner: Runner | None = None
-    if spec.run.executor == "ray":  # experiments run as Ray tasks; everything else stays here
-        from autoresearch.execute.ray import RayRunner
-
-        runner = RayRunner(spec)
+    """What is materialised (a params file, a git worktree); where it runs is `run.executor`'s."""
     if spec.mode == "code":
         from autoresearch.execute.code import CodeEvaluator
 
-        return CodeEvaluator(spec, runner)
-    return CommandEvaluator(spec, runner)
+        return CodeEvaluator(spec)
+    return CommandEvaluator(spec)
 
 
 class Loop:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoresearch.core import safeio
-from autoresearch.execute import integrity, sandbox
+from autoresearch.execute import integrity, readout, sandbox
 from autoresearch.execute.process import read_tail
 from autoresearch.materialise.params import render_command
 from autoresearch.propose.base import Proposal
@@ -26,7 +26,7 @@ from autoresearch.spec import MetricSection, StageSection
 from autoresearch.store.database import INCUMBENT, Experiment
 
 if TYPE_CHECKING:
-    from autoresearch.execute.evaluate import CommandEvaluator
+    from autoresearch.execute.command import CommandEvaluator
 
 
 @dataclass
@@ -127,13 +127,14 @@ def run_stages(
         result = evaluator.launch(
             render_command(stage.command, values),
             cwd=cwd,
-            env=evaluator._env(experiment, proposal, values, devices),
+            env=evaluator.job_env(experiment, proposal, values, devices),
             timeout=stage.timeout,
             logs=log_dir,
             view=sandbox.View(root, writable=(output_dir,), readable=readable),
             stem=stem,
             devices=devices,
             diagnose=baseline,
+            read_back=readout.metrics_file(cwd, metric),
         )
         outcome.seconds += result.duration
         evaluation = evaluator.read(result, cwd, metric=metric, timeout=stage.timeout)
