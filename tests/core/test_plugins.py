@@ -35,7 +35,7 @@ def test_a_package_outside_the_repository_adds_an_executor(site: Path) -> None:
     _install(
         site,
         "outside_pbs",
-        '[autoresearch.executors]\npbs = outside_pbs_module:PBSExecutor\n',
+        "[autoresearch.executors]\npbs = outside_pbs_module:PBSExecutor\n",
         "outside_pbs_module",
         "class PBSExecutor:\n    name = 'pbs'\n",
     )
@@ -46,7 +46,7 @@ def test_a_package_outside_the_repository_adds_an_executor(site: Path) -> None:
 
 
 def test_an_unknown_name_lists_what_is_registered_with_the_closest(site: Path) -> None:
-    _install(site, "outside_a", '[autoresearch.executors]\npbs = x:y\nlsf = x:z\n')
+    _install(site, "outside_a", "[autoresearch.executors]\npbs = x:y\nlsf = x:z\n")
     with pytest.raises(plugins.UnknownPlugin) as caught:
         plugins.check("executors", "pbz")
     message = str(caught.value)
@@ -55,7 +55,7 @@ def test_an_unknown_name_lists_what_is_registered_with_the_closest(site: Path) -
 
 
 def test_two_packages_claiming_one_name_is_an_error_naming_both(site: Path) -> None:
-    _install(site, "outside_one", '[autoresearch.policies]\nbeam = one.beam:Beam\n')
-    _install(site, "outside_two", '[autoresearch.policies]\nbeam = two.beam:Beam\n')
+    _install(site, "outside_one", "[autoresearch.policies]\nbeam = one.beam:Beam\n")
+    _install(site, "outside_two", "[autoresearch.policies]\nbeam = two.beam:Beam\n")
     with pytest.raises(plugins.PluginConflict, match=r"one\.beam:Beam and two\.beam:Beam|two\.beam:Beam and one"):
         plugins.names("policies")
