@@ -296,3 +296,21 @@ def test_run_slurm_options_become_sbatch_options_and_mistakes_name_the_fix(tmp_p
         with pytest.raises(SpecError) as caught:
             slurm_spec(tmp_path, run)
         assert message in str(caught.value), str(caught.value)
+
+
+def test_a_losing_run_is_pruned_while_its_job_runs(tmp_path: Path, slurm_cluster: str) -> None:
+    # [prune] watches the job's log on the shared file system and cancels the job when its curve loses.
+    root = study(tmp_path, workers=1, budget=2, hold=0, slurm="", sandbox="none")
+    (root / "sequence.py").write_text(SEQUENCE.replace("[3.0, 4.0,", "[6.0, 4.0,"))
+    curve = 'import json, sys, time\nx = json.load(open(sys.argv[1]))["x"]\nfor _ in range(10):\n'
+    curve += '    print("loss:", x, flush=True)\n    time.sleep(0.4)\n'
+    (root / "experiment.py").write_text(curve)
+    with (root / "autoresearch.toml").open("a") as spec:
+        spec.write("[prune]\nmin_runs = 1\n")
+    Loop(load_spec(root)).run()
+    baseline, losing = rows(root, "sl")
+    assert baseline.decision == "baseline" and baseline.objective == 5.0
+    assert losing.decision == "pruned" and (losing.reason or "").startswith("pruned at step 1: loss 6"), losing.reason
+    assert (losing.duration or 0) < 3  # stopped, not run to its end (4 s)
+    job = losing.extra["slurm_job"]
+    assert wait_for(lambda: jobs(job)[job][1] == "CANCELLED", "Slurm to end the pruned job")
