@@ -224,8 +224,10 @@ def test_a_study_killed_with_jobs_queued_and_running_resumes_and_runs_each_exper
     wait_for(lambda: study_jobs(root) == {}, "Slurm to finish the study's last jobs")
 
 
-def test_ctrl_c_cancels_the_studys_jobs(tmp_path: Path, slurm_cluster: str) -> None:
-    root = study(tmp_path, workers=2, budget=5, hold=60, sandbox="none", baseline="0.3")
+@pytest.mark.parametrize("submit", ["sbatch", "srun"])
+def test_ctrl_c_cancels_the_studys_jobs(tmp_path: Path, slurm_cluster: str, submit: str) -> None:
+    slurm = f'submit = "{submit}"'
+    root = study(tmp_path, workers=2, budget=5, hold=60, sandbox="none", baseline="0.3", slurm=slurm)
     run = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL)
     try:
         wait_for(lambda: sum(e.status == "running" for e in rows_or_none(root)) == 2, "two experiments running")

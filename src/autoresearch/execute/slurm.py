@@ -243,7 +243,11 @@ class SlurmExecutor(Executor):
             with self._lock:
                 self._live.pop(name, None)
             return _failed(job, f"sbatch refused the job: {_last_line(done.stderr)}; check [run.slurm]")
-        submitted.job_id = done.stdout.strip().split(";")[0]
+        with self._lock:
+            submitted.job_id = done.stdout.strip().split(";")[0]
+            late = submitted.cancelled  # Ctrl-C came while sbatch ran: its scancel by name found nothing
+        if late:
+            self._cancel([submitted])
         self._follow()
         return submitted
 
@@ -260,13 +264,17 @@ class SlurmExecutor(Executor):
             text=True,
             process_group=0,  # Ctrl-C at the terminal is the loop's to handle, not srun's
         )
-        watch = job.watch
+        watch, cancelled_at = job.watch, 0.0
         while True:
             try:
-                _, said = process.communicate(timeout=WATCH_INTERVAL if watch is not None else None)
+                _, said = process.communicate(timeout=WATCH_INTERVAL)
                 break
             except subprocess.TimeoutExpired:
-                if watch is not None and watch.stops():
+                if submitted.cancelled and time.monotonic() - cancelled_at > 1:
+                    # Again each second until srun ends: the first may have come before Slurm knew the job.
+                    cancelled_at = time.monotonic()
+                    self._cancel([submitted])
+                elif watch is not None and not submitted.cancelled and watch.stops():
                     self._cancel([submitted])
         if self._reported(submitted, job.anchor):
             return submitted
@@ -409,9 +417,10 @@ class SlurmExecutor(Executor):
     # -- stopping -----------------------------------------------------------------------------------
 
     def _cancel(self, jobs: list[Submitted]) -> None:
-        for submitted in jobs:
-            submitted.cancelled = True
-        ids = [s.job_id for s in jobs if s.job_id]
+        with self._lock:
+            for submitted in jobs:
+                submitted.cancelled = True
+            ids = [s.job_id for s in jobs if s.job_id]
         if ids:
             slurm("scancel", *ids)
         for name in (s.name for s in jobs if not s.job_id):  # srun's, before their id is known
