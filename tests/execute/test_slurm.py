@@ -123,7 +123,7 @@ def study_jobs(root: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("submit", ["sbatch", "srun"])
 def test_a_params_study_runs_its_experiments_as_slurm_jobs(tmp_path: Path, slurm_cluster: str, submit: str) -> None:
-    root = study(tmp_path, workers=2, budget=6, hold=0.5, slurm=f'submit = "{submit}"')
+    root = study(tmp_path, workers=2, budget=6, hold=1.5, slurm=f'submit = "{submit}"')
     outcome = Loop(load_spec(root)).run()
     experiments = rows(root, "sl")
     assert outcome.stopped == "experiment budget reached (6)" and len(experiments) == 6
