@@ -3,7 +3,7 @@ runs it to its end and says how it ended; `run.executor` names a registered one.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import pickle
 import threading
 import time
@@ -14,7 +14,6 @@ import pytest
 from autoresearch.execute import sandbox
 from autoresearch.execute.executor import Job, make_executor
 from autoresearch.execute.local import LocalExecutor
-from autoresearch.execute.process import experiment_env
 from autoresearch.execute.prune import LogWatcher, study_pruner
 from autoresearch.spec import Spec, SpecError, spec_from_dict
 
@@ -32,7 +31,7 @@ def job_in(spec: Spec, command: str, *, timeout: float = 30, watch: LogWatcher |
     return Job(
         command=command,
         cwd=spec.root,
-        env=experiment_env(os.environ, extra={"GREETING": "hello"}),
+        env={"GREETING": "hello"},
         timeout=timeout,
         kill_grace=1.0,
         stdout=logs / "stdout.log",
@@ -93,3 +92,16 @@ def test_run_executor_names_a_registered_executor(tmp_path: Path) -> None:
         spec_in(tmp_path, run={"command": "true", "executor": "lokal"})
     message = str(caught.value)
     assert "unknown executor 'lokal' (did you mean 'local'?); registered: local, ray" in message
+
+
+def test_a_job_carries_what_autoresearch_sets_and_takes_the_allowlisted_rest_where_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN", "coordinators-own")  # passed where the job runs, never shipped with it
+    job = job_in(spec_in(tmp_path), "true")
+    node = {"PATH": "/node/bin", "HOME": "/home/node", "SECRET_KEY": "x", "CUDA_VISIBLE_DEVICES": "3", "TOKEN": "t"}
+    assert job.environment(node) == {"PATH": "/node/bin", "HOME": "/home/node", "CUDA_VISIBLE_DEVICES": "3"} | job.env
+    passing = dataclasses.replace(job, pass_env=("TOKEN",))
+    assert passing.environment(node)["TOKEN"] == "t" and "SECRET_KEY" not in passing.environment(node)
+    assert b"coordinators-own" not in pickle.dumps(passing)
+    assert passing.environment()["TOKEN"] == "coordinators-own"  # run here, it is this machine's

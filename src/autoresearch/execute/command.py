@@ -9,7 +9,6 @@ jobs on the same candidate, are in guards.py, scorer.py, holdout.py and profile.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from autoresearch.execute import (
 )
 from autoresearch.execute.evaluate import Evaluation, Evaluator, aggregate, is_baseline, proposal_of
 from autoresearch.execute.executor import Executor, Job, JobResult, make_executor
-from autoresearch.execute.process import RunResult, experiment_env, read_tail
+from autoresearch.execute.process import RunResult, read_tail
 from autoresearch.execute.prune import EarlierCurves, LogWatcher, study_pruner
 from autoresearch.execute.resources import Slot
 from autoresearch.materialise.params import params_env, render_command, write_params_file
@@ -223,21 +222,18 @@ class CommandEvaluator(Evaluator):
     def job_env(
         self, experiment: Experiment, proposal: Proposal, values: dict[str, Any], devices: Slot | None = None
     ) -> dict[str, str]:
-        """The environment of a job run for EXPERIMENT: the allowlist, the spec's and the run's variables."""
-        return experiment_env(
-            os.environ,
-            extra={
-                **self.spec.run.env,
-                **(params_env(proposal.params) if proposal.params and self.spec.run.params_env else {}),
-                "AUTORESEARCH_EXPERIMENT_ID": str(experiment.id),
-                "AUTORESEARCH_SEED": str(values["seed"]),
-                **({"AUTORESEARCH_PARAMS_FILE": values["params_file"]} if "params_file" in values else {}),
-                **({"AUTORESEARCH_OUTPUT_DIR": values["output_dir"]} if "output_dir" in values else {}),
-                **(devices.env() if devices else {}),
-                **sandbox.env_overrides(self.spec),
-            },
-            allow=self.spec.run.pass_env,
-        )
+        """What a job run for EXPERIMENT is given: the spec's and the run's variables. The rest of its
+        environment is the allowlisted part of the one where it runs (`Job.environment`)."""
+        return {
+            **self.spec.run.env,
+            **(params_env(proposal.params) if proposal.params and self.spec.run.params_env else {}),
+            "AUTORESEARCH_EXPERIMENT_ID": str(experiment.id),
+            "AUTORESEARCH_SEED": str(values["seed"]),
+            **({"AUTORESEARCH_PARAMS_FILE": values["params_file"]} if "params_file" in values else {}),
+            **({"AUTORESEARCH_OUTPUT_DIR": values["output_dir"]} if "output_dir" in values else {}),
+            **(devices.env() if devices else {}),
+            **sandbox.env_overrides(self.spec),
+        }
 
     def _run_once(
         self,
@@ -310,7 +306,8 @@ class CommandEvaluator(Evaluator):
         """Run COMMAND in the spec's sandbox, seeing VIEW, logging to LOGS/<STEM>stdout.log and
         stderr.log (opened without following links), as a job of the study's executor: every
         candidate-influenced process the evaluator starts (runs, guards, holdout, scorer, profile)
-        starts here, and Ctrl-C stops it (`cancel_all`).
+        starts here, and Ctrl-C stops it (`cancel_all`). ENV is what it is given (`job_env`); the
+        allowlisted rest comes from where it runs.
 
         DIAGNOSE (the user's own code, the baseline; never a candidate's, see diagnose.py): when it
         fails, name the sandbox wall that likely caused it in the result's `sandbox_cause`."""
@@ -334,11 +331,12 @@ class CommandEvaluator(Evaluator):
             read_back=read_back,
             watch=watch,
             label=label.rstrip("/."),
+            pass_env=tuple(self.spec.run.pass_env),
         )
         result = self.executor.run(job)
         if diagnose and not result.succeeded and not result.timed_out:
             output = read_tail(result.stdout_path, 2000) + "\n" + read_tail(result.stderr_path, 2000)
-            cause = diagnose_run.explain(self.spec, view, command, env, output)
+            cause = diagnose_run.explain(self.spec, view, command, job.environment(), output)
             result.sandbox_cause = str(cause) if cause else ""
         return result
 

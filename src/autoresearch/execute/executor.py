@@ -14,12 +14,14 @@ back), so that the evaluator reads them as it reads a local run's.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from autoresearch.core import plugins
-from autoresearch.execute.process import RunResult
+from autoresearch.execute.process import RunResult, experiment_env
 from autoresearch.execute.prune import LogWatcher, Verdict
 from autoresearch.execute.resources import Slot
 from autoresearch.execute.sandbox import View
@@ -44,7 +46,7 @@ class Job:
 
     command: str  # a shell command line, placeholders already filled
     cwd: Path
-    env: dict[str, str]  # the whole environment it gets (allowlisted here)
+    env: dict[str, str]  # what autoresearch sets for it (run.env, the seed, the params file, devices...)
     timeout: float | None  # seconds before SIGTERM; KILL_GRACE seconds later, SIGKILL
     kill_grace: float
     stdout: Path  # its logs, opened below ANCHOR without following links, capped at MAX_LOG_BYTES
@@ -57,6 +59,12 @@ class Job:
     read_back: tuple[Path, ...] = ()  # files it writes that the evaluator reads (a metrics JSON)
     watch: LogWatcher | None = None  # reads its growing stdout log and may stop it early ([prune])
     label: str = ""  # for people and cluster queues: the study and the log folder
+    pass_env: tuple[str, ...] = ()  # run.pass_env: more names than the allowlist passes (see `environment`)
+
+    def environment(self, where: Mapping[str, str] = os.environ) -> dict[str, str]:
+        """The job's whole environment on the machine it runs on, whose environment is WHERE: the allowlisted
+        part of it (PATH, HOME, LC_*, CUDA_VISIBLE_DEVICES as a scheduler set it, ... and PASS_ENV), then ENV."""
+        return experiment_env(where, extra=self.env, allow=self.pass_env)
 
 
 @dataclass

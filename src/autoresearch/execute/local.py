@@ -41,7 +41,7 @@ def run_here(job: Job, running: RunningProcesses | None = None) -> JobResult:
     result = run_command(
         job.command,
         cwd=job.cwd,
-        env=job.env,
+        env=job.environment(),
         timeout=job.timeout,
         stdout_path=job.stdout,
         stderr_path=job.stderr,

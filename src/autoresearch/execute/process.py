@@ -48,9 +48,6 @@ DEFAULT_ENV = frozenset(
     }
 )  # fmt: skip
 DEFAULT_ENV_PREFIXES = ("LC_",)
-# The devices a cluster's scheduler (Ray, Slurm) gave a job, set in the job's own environment on its
-# node: a job run there takes them from there, never from the coordinator that prepared it.
-PLACED_ENV = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL")
 
 
 def passes_by_default(name: str) -> bool:
@@ -65,13 +62,6 @@ def experiment_env(
     env = {k: v for k, v in base.items() if k in allowed or passes_by_default(k)}
     env.update(extra)
     return env
-
-
-def placed_env(env: Mapping[str, str], node: Mapping[str, str]) -> dict[str, str]:
-    """ENV with the device variables (PLACED_ENV) of NODE's environment, where the job runs."""
-    placed = {name: value for name, value in env.items() if name not in PLACED_ENV}
-    placed.update({name: node[name] for name in PLACED_ENV if name in node})
-    return placed
 
 
 @dataclass

@@ -40,7 +40,6 @@ from autoresearch.core import safeio
 from autoresearch.execute import integrity, sandbox
 from autoresearch.execute.executor import Executor, ExecutorError, Job, JobResult
 from autoresearch.execute.local import RunningProcesses, run_here
-from autoresearch.execute.process import placed_env
 from autoresearch.execute.resources import Slot
 from autoresearch.spec import ResourcesSection, Spec
 
@@ -162,7 +161,7 @@ class Relocation:
             job,
             command=self.text(job.command),
             cwd=self.path(job.cwd),
-            env=placed_env({name: self.text(value) for name, value in job.env.items()}, os.environ),
+            env={name: self.text(value) for name, value in job.env.items()},  # the rest is the node's own
             stdout=self.path(job.stdout),
             stderr=self.path(job.stderr),
             anchor=self.folder,

@@ -216,6 +216,7 @@ class SlurmExecutor(Executor):
             "command": job.command,
             "cwd": str(job.cwd),
             "env": job.env,
+            "pass_env": list(job.pass_env),
             "timeout": job.timeout,
             "kill_grace": job.kill_grace,
             "stdout": str(job.stdout),

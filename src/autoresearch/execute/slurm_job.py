@@ -28,7 +28,7 @@ from typing import Any
 
 from autoresearch.core import safeio
 from autoresearch.execute import reaper
-from autoresearch.execute.process import placed_env, run_command
+from autoresearch.execute.process import experiment_env, run_command
 
 
 class Stop:
@@ -72,7 +72,9 @@ def run(job: dict[str, Any], stop: Stop) -> dict[str, Any]:
         result = run_command(
             job["command"],
             cwd=Path(job["cwd"]),
-            env=placed_env(job["env"], os.environ),  # the GPUs Slurm gave the job
+            # The allowlisted part of the job's environment (Slurm passes the submitter's, and sets the
+            # CUDA_VISIBLE_DEVICES of the job's GPUs), then what autoresearch sets.
+            env=experiment_env(os.environ, extra=job["env"], allow=job["pass_env"]),
             timeout=job["timeout"],
             stdout_path=Path(job["stdout"]),
             stderr_path=Path(job["stderr"]),
