@@ -158,7 +158,8 @@ def test_a_job_stopped_by_slurms_time_limit_is_a_timeout_and_leaves_no_process(
     tmp_path: Path, slurm_cluster: str
 ) -> None:
     # The run outlives Slurm's 1-minute limit (its own timeout is 5 minutes) and leaves a process in a new
-    # session behind it; no sandbox, so that the pids it notes are this machine's.
+    # session behind it; no sandbox, so that the pids it notes are this machine's. It takes 60 to 90 s:
+    # Slurm's limits are whole minutes, and slurmctld looks for jobs past theirs every 30 s.
     root = study(tmp_path, workers=1, budget=2, hold=600, slurm='time = "1m"', sandbox="none")
     stray = "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
     stray += "    open('stray.pid', 'w').write(str(os.getpid()))\n    time.sleep(600)\n"
