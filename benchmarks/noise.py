@@ -40,7 +40,7 @@ from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import Experiment
 from autoresearch.core.proposal import Proposal
 from autoresearch.engine.loop import Loop
-from autoresearch.execute.evaluate import CommandEvaluator
+from autoresearch.execute.command import CommandEvaluator
 from autoresearch.propose.base import Context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package, for the noise models

@@ -225,7 +225,7 @@ def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: P
 def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_baseline(tmp_path: Path) -> None:
     from autoresearch.core.experiment import Decision, Experiment
     from autoresearch.core.proposal import Proposal
-    from autoresearch.execute.evaluate import CommandEvaluator
+    from autoresearch.execute.command import CommandEvaluator
 
     (tmp_path / "train.py").write_text(TRAIN)
     spec = spec_from_dict(

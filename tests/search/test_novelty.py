@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autoresearch.core.installed import minilm_folder
 from autoresearch.search import novelty
-from autoresearch.search.novelty import MiniLM, NoveltyArchive, Shingles, make_embedder, minilm_folder
+from autoresearch.search.novelty import MiniLM, NoveltyArchive, Shingles, make_embedder
 
 PACKING = (Path(__file__).parents[2] / "examples" / "circle_packing" / "packing.py").read_text()
 

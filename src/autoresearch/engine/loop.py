@@ -31,9 +31,9 @@ from autoresearch.engine import judge, paired, resume, tamper
 from autoresearch.engine.budget import Budget
 from autoresearch.execute import reaper, sandbox
 from autoresearch.execute.code import CodeEvaluator
-from autoresearch.execute.evaluate import CommandEvaluator, Evaluator, Runner
+from autoresearch.execute.command import CommandEvaluator
+from autoresearch.execute.evaluate import Evaluator
 from autoresearch.execute.parallel import DUPLICATE_RETRIES, Parallel
-from autoresearch.execute.ray import RayRunner
 from autoresearch.execute.resources import plan_slots
 from autoresearch.propose import make_proposer
 from autoresearch.propose.base import Context, Proposer
@@ -81,13 +81,10 @@ def baseline_proposal(spec: Spec) -> Proposal:
 
 
 def make_evaluator(spec: Spec) -> Evaluator:
-    """What is materialised (a params file, a git worktree) x where it runs (here, on Ray)."""
-    runner: Runner | None = None
-    if spec.run.executor == "ray":  # experiments run as Ray tasks; everything else stays here
-        runner = RayRunner(spec)
+    """What is materialised (a params file, a git worktree); where it runs is `run.executor`'s."""
     if spec.mode == "code":
-        return CodeEvaluator(spec, runner)
-    return CommandEvaluator(spec, runner)
+        return CodeEvaluator(spec)
+    return CommandEvaluator(spec)
 
 
 class Loop:

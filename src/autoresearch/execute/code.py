@@ -17,8 +17,9 @@ from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import INCUMBENT, Decision, Experiment
 from autoresearch.core.proposal import Proposal
 from autoresearch.execute import integrity, planted
+from autoresearch.execute.command import CommandEvaluator
 from autoresearch.execute.diagnose import missing_files
-from autoresearch.execute.evaluate import CommandEvaluator, Runner
+from autoresearch.execute.executor import Executor
 from autoresearch.execute.process import read_tail
 from autoresearch.materialise.edits import EditError, FileEdit, parse_edits, plan_edits
 from autoresearch.materialise.git import GitError, ObjectTampered, ensure_excluded, git
@@ -64,8 +65,8 @@ class CodeEvaluator(CommandEvaluator):
     never reaches the commit, the study branch, `best` or `apply`.
     """
 
-    def __init__(self, spec: Spec, runner: Runner | None = None) -> None:
-        super().__init__(spec, runner)
+    def __init__(self, spec: Spec, executor: Executor | None = None) -> None:
+        super().__init__(spec, executor)
         assert spec.code is not None
         self.code = spec.code
         self.git, self.prefix = code_workspace(spec)
@@ -332,6 +333,7 @@ class CodeEvaluator(CommandEvaluator):
         """Worktrees are a cache of checkouts: removed when the study stops, recreated when it resumes."""
         with self._lock:
             self.git.remove_worktrees()
+        super().close()
 
     def keep(self, experiment: Experiment) -> None:
         super().keep(experiment)  # the incumbent's [[stage]] values

@@ -124,7 +124,7 @@ def _shared_gpu_slots(run: RunSection, gpus: list[Gpu], workers: int) -> tuple[l
 
 def plan_slots(run: RunSection, workers: int) -> SlotPlan:
     """Disjoint devices for up to WORKERS concurrent experiments, lowering WORKERS when they do not fit."""
-    if run.executor == "ray":  # Ray places tasks and sets CUDA_VISIBLE_DEVICES on the node itself
+    if run.executor != "local":  # a cluster (Ray, Slurm) places jobs and sets CUDA_VISIBLE_DEVICES on the node
         return SlotPlan(workers, {i: Slot() for i in range(workers)})
     notes = []
     gpus: list[str] = []

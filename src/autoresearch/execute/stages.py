@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 from autoresearch.core import safeio
 from autoresearch.core.experiment import INCUMBENT, Experiment
 from autoresearch.core.proposal import Proposal
-from autoresearch.execute import integrity, sandbox
+from autoresearch.execute import integrity, readout, sandbox
 from autoresearch.execute.process import read_tail
 from autoresearch.materialise.params import render_command
 from autoresearch.spec import MetricSection, StageSection
 
 if TYPE_CHECKING:
-    from autoresearch.execute.evaluate import CommandEvaluator
+    from autoresearch.execute.command import CommandEvaluator
 
 
 @dataclass
@@ -126,13 +126,14 @@ def run_stages(
         result = evaluator.launch(
             render_command(stage.command, values),
             cwd=cwd,
-            env=evaluator._env(experiment, proposal, values, devices),
+            env=evaluator.job_env(experiment, proposal, values, devices),
             timeout=stage.timeout,
             logs=log_dir,
             view=sandbox.View(root, writable=(output_dir,), readable=readable),
             stem=stem,
             devices=devices,
             diagnose=experiment.is_baseline,
+            read_back=readout.metrics_file(cwd, metric),
         )
         outcome.seconds += result.duration
         evaluation = evaluator.read(result, cwd, metric=metric, timeout=stage.timeout)

@@ -77,6 +77,39 @@ class ResourcesSection(Section):
     custom: dict[str, float] = {}
 
 
+class SlurmSection(Section):
+    """How each job is asked of a Slurm cluster (`run.executor = "slurm"`, docs/parallel.md)."""
+
+    partition: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.,-]+$")
+    time: Duration | None = None  # Slurm's limit per job (default: run.timeout + kill_grace + 1 minute)
+    gres: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_:,.()-]+$")  # "gpu:1", "gpu:a100:2"
+    cpus: int | None = Field(default=None, ge=1, le=4096)  # --cpus-per-task (default: cpus_per_experiment or 1)
+    memory: Size | None = None  # --mem
+    account: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    qos: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    extra: list[str] = []  # more options, each an #SBATCH line: ["--constraint=a100", "--exclusive"]
+    submit: Literal["sbatch", "srun"] = "sbatch"  # srun: allocated at submission (short jobs), see the docs
+    poll: Duration = 0.5  # seconds between looks at the queue (squeue) while jobs run
+    python: str | None = None  # the interpreter on the nodes that runs each job (default: this one)
+
+    @field_validator("extra")
+    @classmethod
+    def _options(cls, extra: list[str]) -> list[str]:
+        for option in extra:
+            if not option.startswith("-") or "\n" in option or "\r" in option:
+                raise ValueError(
+                    f"extra option {option!r} must be one sbatch option starting with '-', e.g. \"--constraint=a100\""
+                )
+        return extra
+
+    @field_validator("poll")
+    @classmethod
+    def _poll(cls, poll: float) -> float:
+        if not 0.05 <= poll <= 300:
+            raise ValueError(f"poll = {poll:g}s is out of range; use 0.05s to 300s (default 0.5s)")
+        return poll
+
+
 def gpu_request(gpus: float) -> float:
     """GPUS as given when whole (an int) or 1/k for a whole k (0.5, 0.25, 1/3 written 0.333...)."""
     if gpus == int(gpus):
@@ -107,9 +140,16 @@ class RunSection(Section):
     )  # a whole number, or 1/k: k experiments share a GPU
     gpu_ids: list[int | str] | None = None
     cpus_per_experiment: int | None = Field(default=None, ge=1, le=4096)
-    executor: Literal["local", "ray"] = "local"
+    executor: str = "local"  # a registered executor: local, ray, slurm, or one a package adds
     ray_address: str = ""
     resources: ResourcesSection | None = None
+    slurm: SlurmSection | None = None
+
+    @field_validator("executor")
+    @classmethod
+    def _registered(cls, executor: str) -> str:
+        plugins.check("executors", executor)  # UnknownPlugin names the registered ones
+        return executor
 
     @field_validator("gpus")
     @classmethod
@@ -118,10 +158,16 @@ class RunSection(Section):
 
     @model_validator(mode="after")
     def _scale_out(self) -> RunSection:
-        if self.executor == "local" and (self.resources is not None or self.ray_address):
+        if self.executor != "ray" and (self.resources is not None or self.ray_address):
             key = "resources" if self.resources is not None else "ray_address"
+            instead = "[run.slurm]" if self.executor == "slurm" else "gpus / cpus_per_experiment"
+            raise ValueError(f'{key} applies to executor = "ray"; set it, or use {instead} instead')
+        if self.executor != "slurm" and self.slurm is not None:
+            raise ValueError(f'[run.slurm] applies to executor = "slurm" (executor is {self.executor!r}); set it')
+        if self.executor == "slurm" and self.gpus != int(self.gpus):
             raise ValueError(
-                f'{key} applies to executor = "ray"; set it, or locally use gpus / cpus_per_experiment instead'
+                f"gpus = {self.gpus:g}: Slurm gives each job whole GPUs (gres); use a whole number, or "
+                '[run.slurm] gres for a shared GPU (e.g. "shard:1" where the cluster defines shards)'
             )
         if self.gpu_ids is not None and len(set(map(str, self.gpu_ids))) != len(self.gpu_ids):
             raise ValueError(f"gpu_ids {self.gpu_ids} lists a GPU twice")

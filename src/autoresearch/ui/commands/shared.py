@@ -106,7 +106,7 @@ USER_ERRORS = (
     ("autoresearch.core.proposal", "ProposalError", 1),
     ("autoresearch.execute.sandbox", "SandboxError", 1),
     ("autoresearch.execute.resources", "ResourceError", 1),
-    ("autoresearch.execute.ray", "RayExecutorError", 1),
+    ("autoresearch.execute.executor", "ExecutorError", 1),  # Ray's, Slurm's, a plugin's
     ("autoresearch.engine.study", "ApplyError", 1),
     ("autoresearch.execute.code", "CodeModeError", 1),
     ("autoresearch.materialise.git", "GitError", 1),
