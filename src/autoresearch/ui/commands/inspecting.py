@@ -1,4 +1,7 @@
-"""Commands that read a study without changing it: status, log, history, show, best."""
+"""Commands that read a study without changing it: status, log, history, show, best.
+
+Imports inside the commands are for start-up time: `autoresearch --help` loads none of them (shared.py).
+"""
 
 from __future__ import annotations
 

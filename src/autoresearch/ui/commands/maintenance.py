@@ -1,5 +1,8 @@
 """Commands that change files outside the study's record: apply (the best into your working tree) and
-clean (the study's worktrees)."""
+clean (the study's worktrees).
+
+Imports inside the commands are for start-up time: `autoresearch --help` loads none of them (shared.py).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Commands that write what a study found for people and other tools: report, writeup, dashboard,
-export."""
+export.
+
+Imports inside the commands are for start-up time: `autoresearch --help` loads none of them (shared.py).
+"""
 
 from __future__ import annotations
 

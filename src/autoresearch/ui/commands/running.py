@@ -1,4 +1,7 @@
-"""Commands that set up and run a study: init, run, sandbox (the view a run gets), confirm."""
+"""Commands that set up and run a study: init, run, sandbox (the view a run gets), confirm.
+
+Imports inside the commands are for start-up time: `autoresearch --help` loads none of them (shared.py).
+"""
 
 from __future__ import annotations
 
