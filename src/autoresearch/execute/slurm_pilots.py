@@ -7,7 +7,7 @@ FOLDER (in the study folder, `slurm-pilots/`) is the pilot's mailbox (slurm_pilo
 it). So there are as many pilots as jobs running at once: one per worker. The job is written, as a job
 of its own would be, to `<stem>slurm-job.json` in its log folder, and handed to the pilot as
 `job.json`; the pilot writes `<stem>slurm-result.json` once every process of the run is gone, and it
-is read as soon as it is there (a look every RESULT_INTERVAL). The pilot then waits for the next job.
+is read as soon as it is there (a look every PILOT_POLL). The pilot then waits for the next job.
 
 The pilots are the study's Slurm jobs, named with its tag and followed by the same squeue (slurm_queue
 .py): Ctrl-C cancels them, and a study run again after its coordinator was killed cancels the pilots
@@ -37,7 +37,6 @@ from autoresearch.execute.slurm_pilot import MARGIN
 from autoresearch.execute.slurm_queue import (
     LOST,
     MAX_RETRIES,
-    RESULT_INTERVAL,
     Files,
     Queue,
     SlurmError,
@@ -53,8 +52,9 @@ from autoresearch.execute.slurm_queue import (
 )
 from autoresearch.spec import SlurmSection, Spec
 
-# Seconds between a pilot's looks for its next job (a stat on the shared file system).
-PILOT_POLL = 0.05
+# Seconds between a pilot's looks for its next job, and the coordinator's for a job's outcome (a stat
+# on the shared file system each): half of each is, on average, added to every experiment.
+PILOT_POLL = 0.02
 
 
 @dataclasses.dataclass
@@ -235,7 +235,7 @@ class Pilots:
                 if watch.stops():
                     asked = True
                     safeio.write_text(files.stop, "", job.anchor)
-            submitted.ended.wait(RESULT_INTERVAL)
+            submitted.ended.wait(PILOT_POLL)
 
     def _move(self, queued: Pilot, runner: dict[str, Any]) -> Pilot | None:
         """The started idle pilot that the job given to QUEUED (still in Slurm's queue) moves to, or None.
