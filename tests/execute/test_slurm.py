@@ -453,3 +453,17 @@ def test_a_pilot_too_short_for_one_run_is_refused_before_the_study_starts(tmp_pa
     root = study(tmp_path, workers=1, budget=2, hold=0, timeout="5m", slurm='mode = "pilot"\ntime = "5m"')
     with pytest.raises(ExecutorError, match=r"\[run.slurm\] time = 5 min leaves a pilot no time for an experiment"):
         Loop(load_spec(root)).run()
+
+
+@pytest.mark.parametrize("mode", ["job", "pilot"])
+def test_a_job_whose_runner_cannot_start_on_the_node_fails_naming_slurms_log(
+    tmp_path: Path, slurm_cluster: str, mode: str
+) -> None:
+    # In pilot mode the pilot itself cannot start: the run fails once, it is not handed to pilot after pilot.
+    slurm = f'mode = "{mode}"\npython = "/nowhere/python"'
+    root = study(tmp_path, workers=1, budget=2, hold=0, sandbox="none", slurm=slurm)
+    outcome = Loop(load_spec(root)).run()
+    [baseline] = rows(root, "sl")
+    job = baseline.extra.get("slurm_job")
+    assert f"Slurm job {job} (FAILED) ended before autoresearch's job runner reported" in (baseline.reason or "")
+    assert "/nowhere/python" in (baseline.reason or "") and outcome.stopped.startswith("the baseline failed")

@@ -52,6 +52,8 @@ from autoresearch.execute.slurm_queue import (
 )
 from autoresearch.spec import SlurmSection, Spec
 
+# How many pilots in turn may leave by themselves (idle, too little time left) before one runs a job.
+MAX_HANDS = 5
 # Seconds between a pilot's looks for its next job, and the coordinator's for a job's outcome (a stat
 # on the shared file system each): half of each is, on average, added to every experiment.
 PILOT_POLL = 0.02
@@ -119,7 +121,7 @@ class Pilots:
         runner = runner_of(job, files) | {"stop": str(files.stop), "needs": needs}
         safeio.write_text(files.job, json.dumps(runner), job.anchor)  # the record, as in job mode
         remove(files.stop, job.anchor)
-        attempt = 1
+        attempt = handed = 1
         while True:
             remove(files.result, job.anchor)  # an earlier attempt's outcome is never read as this one's
             pilot = self._take(job)
@@ -127,8 +129,11 @@ class Pilots:
                 return pilot
             self._hand(pilot, runner)
             waited = self._wait(job, pilot, files, runner)
-            if waited is None:
+            if waited is None and handed < MAX_HANDS:
+                handed += 1
                 continue  # the pilot left before it claimed the job: another pilot runs it
+            if waited is None:  # a fresh pilot always has time for it: this is not the cluster's doing
+                return failed(job, f"{MAX_HANDS} pilots in turn left without running it: see {pilot.folder}")
             outcome, submitted = waited
             if submitted.state in LOST and not submitted.cancelled and attempt < MAX_RETRIES:
                 attempt += 1
@@ -222,14 +227,14 @@ class Pilots:
                         self._idle.append(pilot)
                 node = str(outcome.get("node") or submitted.node)
                 return outcome, dataclasses.replace(submitted, state="COMPLETED", node=node)
-            if ended or (pilot.folder / "exited").exists():
-                # (after Ctrl-C, the job is not given to another pilot)
-                if not submitted.cancelled and self._take_back(pilot):
-                    return None
-                if ended:
-                    with self._lock:
-                        self._all.pop(submitted.name, None)
-                    return outcome, submitted
+            # A pilot that left by itself before it claimed the job gives it back (after Ctrl-C, it is
+            # not given to another pilot); one that Slurm ended, or that failed, ends it as job mode would.
+            if (pilot.folder / "exited").exists() and not submitted.cancelled and self._take_back(pilot):
+                return None
+            if ended:
+                with self._lock:
+                    self._all.pop(submitted.name, None)
+                return outcome, submitted
             if watch is not None and not asked and looked + WATCH_INTERVAL <= (now := time.monotonic()):
                 looked = now
                 if watch.stops():
