@@ -15,10 +15,13 @@ the rows measure running experiments, not starting Ray. Target on a 2-core machi
 0.9 locally and above 0.8 with Ray.
 
 The Slurm rows submit each experiment as a job (`sbatch`, followed with `squeue` every 0.1 s), and with
-`submit = "srun"`, which Slurm allocates when it is asked; 1 and 2 workers, as the node has room for two
-one-CPU jobs. They are skipped when no Slurm cluster answers here. Target: above 0.8 at 2 workers.
+`submit = "srun"`, which Slurm allocates when it is asked; `slurm-pilot` runs them on pilots (`mode =
+"pilot"`: one long-lived Slurm job per worker, started when the study first needs it); 1 and 2 workers,
+as the node has room for two one-CPU jobs. They are skipped when no Slurm cluster answers here. Target:
+above 0.8 at 2 workers.
 
-    python benchmarks/throughput.py [ROUNDS] [SECONDS] [EXECUTORS]     (EXECUTORS: e.g. local,slurm)
+    python benchmarks/throughput.py [ROUNDS] [SECONDS] [EXECUTORS]
+    (EXECUTORS: e.g. local,slurm: all three Slurm rows; or local,slurm-pilot: that row alone)
 """
 
 from __future__ import annotations
@@ -40,7 +43,11 @@ from autoresearch.store.database import Store
 WORKERS = (1, 2, 4)
 SLURM_WORKERS = (1, 2)
 # How each Slurm row submits its jobs, and how often it looks at the queue.
-SLURM = {"slurm": {"submit": "sbatch", "poll": "0.1s"}, "slurm-srun": {"submit": "srun", "poll": "0.1s"}}
+SLURM = {
+    "slurm": {"submit": "sbatch", "poll": "0.1s"},
+    "slurm-srun": {"submit": "srun", "poll": "0.1s"},
+    "slurm-pilot": {"mode": "pilot", "poll": "0.1s"},
+}
 
 
 def study(root: Path, workers: int, experiments: int, seconds: float, executor: str) -> dict[str, Any]:
@@ -108,9 +115,10 @@ def main() -> None:
             for workers in WORKERS:
                 n, elapsed = measure(base, workers, rounds, seconds, "ray")
                 results.append(("ray", workers, n, elapsed))
-        missing = slurm_cluster() if "slurm" in executors else "not asked for"
+        asked = [executor for executor in SLURM if executor in executors or "slurm" in executors]
+        missing = slurm_cluster() if asked else "not asked for"
         if missing is None:
-            for executor in SLURM:
+            for executor in asked:
                 for workers in SLURM_WORKERS:
                     n, elapsed = measure(base, workers, rounds, seconds, executor)
                     results.append((executor, workers, n, elapsed))
@@ -121,10 +129,10 @@ def main() -> None:
         f"\n{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
         f"experiments of `sleep {seconds:g}`, {rounds} rounds per row after the baseline\n"
     )
-    print(f"{'executor':<10} {'workers':>7} {'experiments':>11} {'seconds':>8} {'exp/min':>8} {'efficiency':>10}")
+    print(f"{'executor':<12} {'workers':>7} {'experiments':>11} {'seconds':>8} {'exp/min':>8} {'efficiency':>10}")
     for mode, workers, n, elapsed in results:
         rate = n / elapsed
-        print(f"{mode:<10} {workers:>7} {n:>11} {elapsed:>8.2f} {rate * 60:>8.1f} {rate / (workers * single):>10.2f}")
+        print(f"{mode:<12} {workers:>7} {n:>11} {elapsed:>8.2f} {rate * 60:>8.1f} {rate / (workers * single):>10.2f}")
     print("\nefficiency = throughput / (workers x local single-worker throughput)")
 
 

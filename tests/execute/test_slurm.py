@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from autoresearch.engine.loop import Loop
-from autoresearch.execute.slurm import options, study_tag
+from autoresearch.execute.executor import ExecutorError
+from autoresearch.execute.slurm_queue import options, study_tag
 from autoresearch.spec import SpecError, load_spec, spec_from_dict
 from tests.conftest import PYTHON, cli, wait_for, write_study
 from tests.execute.test_parallel import rows
@@ -67,6 +68,7 @@ def study(
     slurm: str = "",
     sandbox: str = "bwrap",
     baseline: str = "",
+    timeout: str = "5m",
 ) -> Path:
     return write_study(
         tmp_path / "study",
@@ -76,7 +78,7 @@ def study(
     [run]
     command = "{PYTHON} experiment.py {{params_file}}"
     workers = {workers}
-    timeout = "5m"
+    timeout = "{timeout}"
     env = {{ HOLD = "{hold}", BASELINE_HOLD = "{baseline}" }}
     executor = "slurm"
     [run.slurm]
@@ -189,13 +191,15 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.parametrize("mode", ["job", "pilot"])
 def test_a_study_killed_with_jobs_queued_and_running_resumes_and_runs_each_experiment_once(
-    tmp_path: Path, slurm_cluster: str
+    tmp_path: Path, slurm_cluster: str, mode: str
 ) -> None:
     # Three workers, each job asking for half the node's CPUs: one job at least waits in the queue.
     node_cpus = subprocess.run(["sinfo", "--noheader", "--format=%c"], capture_output=True, text=True).stdout
     half = math.ceil(int(node_cpus.split()[0].rstrip("+")) / 2)
-    root = study(tmp_path, workers=3, budget=7, hold=4, sandbox="none", slurm=f"cpus = {half}")
+    # In pilot mode: a pilot per worker, one of them queued, each running or given an experiment.
+    root = study(tmp_path, workers=3, budget=7, hold=4, sandbox="none", slurm=f'cpus = {half}\nmode = "{mode}"')
     run = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL)
     try:
         states = wait_for(
@@ -225,9 +229,8 @@ def test_a_study_killed_with_jobs_queued_and_running_resumes_and_runs_each_exper
     wait_for(lambda: study_jobs(root) == {}, "Slurm to finish the study's last jobs")
 
 
-@pytest.mark.parametrize("submit", ["sbatch", "srun"])
-def test_ctrl_c_cancels_the_studys_jobs(tmp_path: Path, slurm_cluster: str, submit: str) -> None:
-    slurm = f'submit = "{submit}"'
+@pytest.mark.parametrize("slurm", ['submit = "sbatch"', 'submit = "srun"', 'mode = "pilot"'])
+def test_ctrl_c_cancels_the_studys_jobs(tmp_path: Path, slurm_cluster: str, slurm: str) -> None:
     root = study(tmp_path, workers=2, budget=5, hold=60, sandbox="none", baseline="0.3", slurm=slurm)
     run = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL)
     try:
@@ -246,12 +249,15 @@ def rows_or_none(root: Path) -> list:
     return rows(root, "sl") if (root / ".autoresearch" / "sl" / "study.db").exists() else []
 
 
-def test_a_job_slurm_refuses_fails_with_slurms_reason(tmp_path: Path, slurm_cluster: str) -> None:
-    root = study(tmp_path, workers=1, budget=2, hold=0, slurm='partition = "nowhere"')
+@pytest.mark.parametrize(("mode", "refused"), [("job", "the job"), ("pilot", "the pilot job")])
+def test_a_job_slurm_refuses_fails_with_slurms_reason(
+    tmp_path: Path, slurm_cluster: str, mode: str, refused: str
+) -> None:
+    root = study(tmp_path, workers=1, budget=2, hold=0, slurm=f'partition = "nowhere"\nmode = "{mode}"')
     outcome = Loop(load_spec(root)).run()
     [baseline] = rows(root, "sl")
     assert baseline.decision == "failed"
-    assert "sbatch refused the job: sbatch: error: Batch job submission failed: Invalid partition name" in (
+    assert f"sbatch refused {refused}: sbatch: error: Batch job submission failed: Invalid partition name" in (
         baseline.reason or ""
     ), baseline.reason
     assert (baseline.reason or "").endswith("; check [run.slurm]")
@@ -294,6 +300,13 @@ def test_run_slurm_options_become_sbatch_options_and_mistakes_name_the_fix(tmp_p
             "resources": {"cpus": 2},
         },
         "run.slurm.partition": {"executor": "slurm", "slurm": {"partition": "a b"}},
+        'submit = "srun" applies to mode = "job"; pilots are submitted with sbatch': {
+            "executor": "slurm",
+            "slurm": {"mode": "pilot", "submit": "srun"},
+        },
+        'idle applies to mode = "pilot"': {"executor": "slurm", "slurm": {"idle": "1m"}},
+        "idle = 0.5s is out of range; use 1s to 7d": {"executor": "slurm", "slurm": {"mode": "pilot", "idle": "0.5s"}},
+        "run.slurm.mode": {"executor": "slurm", "slurm": {"mode": "pilots"}},
     }
     for message, run in mistakes.items():
         with pytest.raises(SpecError) as caught:
@@ -301,9 +314,11 @@ def test_run_slurm_options_become_sbatch_options_and_mistakes_name_the_fix(tmp_p
         assert message in str(caught.value), str(caught.value)
 
 
-def test_a_losing_run_is_pruned_while_its_job_runs(tmp_path: Path, slurm_cluster: str) -> None:
-    # [prune] watches the job's log on the shared file system and cancels the job when its curve loses.
-    root = study(tmp_path, workers=1, budget=2, hold=0, slurm="", sandbox="none")
+@pytest.mark.parametrize("mode", ["job", "pilot"])
+def test_a_losing_run_is_pruned_while_its_job_runs(tmp_path: Path, slurm_cluster: str, mode: str) -> None:
+    # [prune] watches the job's log on the shared file system and cancels the job when its curve loses
+    # (in pilot mode: asks the pilot to stop the run, and the pilot runs on).
+    root = study(tmp_path, workers=1, budget=2, hold=0, slurm=f'mode = "{mode}"', sandbox="none")
     (root / "sequence.py").write_text(SEQUENCE.replace("[3.0, 4.0,", "[6.0, 4.0,"))
     curve = 'import json, sys, time\nx = json.load(open(sys.argv[1]))["x"]\nfor _ in range(10):\n'
     curve += '    print("loss:", x, flush=True)\n    time.sleep(0.4)\n'
@@ -316,4 +331,139 @@ def test_a_losing_run_is_pruned_while_its_job_runs(tmp_path: Path, slurm_cluster
     assert losing.decision == "pruned" and (losing.reason or "").startswith("pruned at step 1: loss 6"), losing.reason
     assert (losing.duration or 0) < 3  # stopped, not run to its end (4 s)
     job = losing.extra["slurm_job"]
-    assert wait_for(lambda: jobs(job)[job][1] == "CANCELLED", "Slurm to end the pruned job")
+    if mode == "job":
+        assert wait_for(lambda: jobs(job)[job][1] == "CANCELLED", "Slurm to end the pruned job")
+    else:
+        assert baseline.extra["slurm_job"] == job  # one pilot ran both
+        assert wait_for(lambda: jobs(job)[job][1] == "COMPLETED", "the pilot to leave when the study ended")
+
+
+# -- pilot mode: one long-lived Slurm job per worker runs the experiments in turn -------------------
+
+
+def pilots(root: Path) -> dict[str, Path]:
+    """The study's pilots: their mailbox folders, by key."""
+    folder = root / ".autoresearch" / "sl" / "slurm-pilots"
+    return {path.name: path for path in folder.iterdir()} if folder.exists() else {}
+
+
+def test_a_params_study_runs_its_experiments_on_one_pilot_per_worker(tmp_path: Path, slurm_cluster: str) -> None:
+    root = study(tmp_path, workers=2, budget=6, hold=0.5, slurm='mode = "pilot"\ncpus = 1')
+    outcome = Loop(load_spec(root)).run()
+    experiments = rows(root, "sl")
+    assert outcome.stopped == "experiment budget reached (6)" and len(experiments) == 6
+    assert [e.params["x"] for e in experiments if e.params] == [5.0, 3.0, 4.0, 1.0, 2.0, 0.5]
+    assert all(e.objective == e.params["x"] for e in experiments if e.params)
+    # Two pilots ran them all (the baseline's, and one more once two ran at once), on this node, two at a
+    # time, in the sandbox: the study folder (store, logs, the pilots' mailboxes) was hidden from every run.
+    ids = {str(e.extra["slurm_job"]) for e in experiments}
+    assert len(ids) == 2 and {e.extra["slurm_node"] for e in experiments} == {slurm_cluster}
+    tag = study_tag(load_spec(root))
+    assert all(name.startswith(tag + ".pilot-") for name, _ in jobs(*ids).values())
+    runs = noted(root)
+    starts = sorted(r["start"] for r in runs if "start" in r)
+    ends = sorted(r["end"] for r in runs if "end" in r)
+    assert any(s < e for s, e in zip(starts[1:], ends, strict=False))
+    assert all(r["hidden"] for r in runs if "start" in r)
+    log = Path(experiments[1].log_dir or "")
+    assert json.loads((log / "slurm-job.json").read_text())["command"].endswith(f"experiment.py {log}/params.json")
+    assert json.loads((log / "slurm-result.json").read_text())["exit_code"] == 0
+    # Each pilot asked for what a job asks for, and left when the study ended.
+    for folder in pilots(root).values():
+        script = (folder / "pilot.sh").read_text()
+        assert "--cpus-per-task=1" in script and "-m autoresearch.execute.slurm_pilot" in script
+    wait_for(lambda: study_jobs(root) == {}, "the pilots to leave")
+    assert all(state == "COMPLETED" for _, state in jobs(*ids).values())
+    ran = [
+        f
+        for f in pilots(root).values()
+        if (f / "started").exists() and f.joinpath("started").read_text().strip() in ids
+    ]
+    assert len(ran) == 2 and {(f / "exited").read_text() for f in ran} == {"the study ended\n"}
+
+
+def test_a_pilot_stops_a_run_at_its_timeout_and_takes_the_next(tmp_path: Path, slurm_cluster: str) -> None:
+    root = study(
+        tmp_path, workers=1, budget=3, hold=60, baseline="0.2", timeout="2s", slurm='mode = "pilot"', sandbox="none"
+    )
+    Loop(load_spec(root)).run()
+    baseline, first, second = rows(root, "sl")
+    assert baseline.decision == "baseline"
+    for late in (first, second):
+        assert late.decision == "failed" and late.reason == "timed out after 2s", late.reason
+        assert (late.duration or 0) < 10
+    assert len({e.extra["slurm_job"] for e in (baseline, first, second)}) == 1  # the same pilot ran on
+    assert not [r["pid"] for r in noted(root) if alive(r["pid"])]
+
+
+def test_a_pilot_cancelled_mid_run_fails_that_run_and_a_new_pilot_takes_the_next(
+    tmp_path: Path, slurm_cluster: str
+) -> None:
+    root = study(tmp_path, workers=1, budget=3, hold=3, baseline="0.2", sandbox="none", slurm='mode = "pilot"')
+    run = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: any(r["id"] == 2 and "start" in r for r in noted(root)), "the second run to start")
+        [pilot] = study_jobs(root)
+        subprocess.run(["scancel", pilot], check=True)  # as an admin would, or a lost node
+        assert run.wait(timeout=60) == 0
+    finally:
+        run.kill()
+    baseline, cut, third = rows(root, "sl")
+    assert cut.decision == "failed"
+    assert cut.reason == f"Slurm job {pilot} was cancelled from outside the study (scancel)", cut.reason
+    assert baseline.extra["slurm_job"] == cut.extra["slurm_job"] == pilot and jobs(pilot)[pilot][1] == "CANCELLED"
+    assert third.status == "done" and third.objective == 4.0 and third.extra["slurm_job"] != pilot  # a new pilot's
+    assert not [r["pid"] for r in noted(root) if alive(r["pid"])]  # the cut run's processes are gone
+
+
+def test_a_pilot_leaves_rather_than_let_its_time_limit_cut_the_next_run(tmp_path: Path, slurm_cluster: str) -> None:
+    # A 1-minute pilot keeps 15 s in hand beyond a run's 25 s timeout and 5 s kill grace: it takes a run
+    # only while 45 s are left. The baseline holds it for 16 s: the second run is a fresh pilot's.
+    slurm = 'mode = "pilot"\ntime = "1m"'
+    root = study(tmp_path, workers=1, budget=2, hold=0.2, baseline="16", timeout="25s", sandbox="none", slurm=slurm)
+    Loop(load_spec(root)).run()
+    experiments = rows(root, "sl")
+    assert [e.status for e in experiments] == ["done"] * 2 and all(e.objective == e.params["x"] for e in experiments)
+    first, last = experiments[0].extra["slurm_job"], experiments[1].extra["slurm_job"]
+    assert first != last
+    wait_for(lambda: study_jobs(root) == {}, "the pilots to leave")
+    assert {state for _, state in jobs(first, last).values()} == {"COMPLETED"}  # neither stopped at its limit
+    reasons = [(folder / "exited").read_text() for folder in pilots(root).values()]
+    assert any("left of its time limit, and the next job may take 30s" in why for why in reasons), reasons
+
+
+def test_a_pilot_whose_coordinator_vanished_leaves_once_idle(tmp_path: Path, slurm_cluster: str) -> None:
+    slurm = 'mode = "pilot"\nidle = "2s"'
+    root = study(tmp_path, workers=1, budget=5, hold=1.5, baseline="0.2", sandbox="none", slurm=slurm)
+    run = subprocess.Popen([PYTHON, "-m", "autoresearch", "run", str(root)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: any(r["id"] == 2 and "start" in r for r in noted(root)), "the second run to start")
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    [pilot] = study_jobs(root)
+    wait_for(lambda: study_jobs(root) == {}, "the idle pilot to leave", timeout=30)
+    assert jobs(pilot)[pilot][1] == "COMPLETED"
+    [folder] = pilots(root).values()
+    assert (folder / "exited").read_text() == "no job for 2s ([run.slurm] idle)\n"
+    assert any(r["id"] == 2 and "end" in r for r in noted(root))  # it ran its run to the end first
+
+
+def test_a_pilot_too_short_for_one_run_is_refused_before_the_study_starts(tmp_path: Path) -> None:
+    root = study(tmp_path, workers=1, budget=2, hold=0, timeout="5m", slurm='mode = "pilot"\ntime = "5m"')
+    with pytest.raises(ExecutorError, match=r"\[run.slurm\] time = 5 min leaves a pilot no time for an experiment"):
+        Loop(load_spec(root)).run()
+
+
+@pytest.mark.parametrize("mode", ["job", "pilot"])
+def test_a_job_whose_runner_cannot_start_on_the_node_fails_naming_slurms_log(
+    tmp_path: Path, slurm_cluster: str, mode: str
+) -> None:
+    # In pilot mode the pilot itself cannot start: the run fails once, it is not handed to pilot after pilot.
+    slurm = f'mode = "{mode}"\npython = "/nowhere/python"'
+    root = study(tmp_path, workers=1, budget=2, hold=0, sandbox="none", slurm=slurm)
+    outcome = Loop(load_spec(root)).run()
+    [baseline] = rows(root, "sl")
+    job = baseline.extra.get("slurm_job")
+    assert f"Slurm job {job} (FAILED) ended before autoresearch's job runner reported" in (baseline.reason or "")
+    assert "/nowhere/python" in (baseline.reason or "") and outcome.stopped.startswith("the baseline failed")

@@ -46,6 +46,9 @@ class Stop:
         if self.signum is not None:  # it came before the command started
             self._stop()
 
+    def finished(self, _pgid: int) -> None:
+        self.pgid = None  # a pilot's next signal must not reach a group id the system may have reused
+
     def handle(self, signum: int, _frame: FrameType | None) -> None:
         self.signum = self.signum or signum
         if self.pgid is not None:
@@ -82,7 +85,10 @@ def run(job: dict[str, Any], stop: Stop) -> dict[str, Any]:
             kill_grace=job["kill_grace"],
             preexec=job["sandbox"],
             on_start=stop.started,
+            on_exit=stop.finished,
             anchor=Path(job["anchor"]),
+            # The coordinator asks a pilot's run to stop (its [prune] watch) by writing this file.
+            watch=(lambda: os.path.exists(job["stop"])) if job.get("stop") else None,
         )
     return {
         "exit_code": result.exit_code,
@@ -91,6 +97,7 @@ def run(job: dict[str, Any], stop: Stop) -> dict[str, Any]:
         "truncated": result.truncated,
         "error": result.error,
         "stdout_cut": result.stdout_cut,
+        "stopped": result.stopped,
         "signal": stop.signum,
         "job": os.environ.get("SLURM_JOB_ID"),
         "node": os.environ.get("SLURMD_NODENAME"),

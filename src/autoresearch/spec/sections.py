@@ -91,6 +91,9 @@ class SlurmSection(Section):
     submit: Literal["sbatch", "srun"] = "sbatch"  # srun: allocated at submission (short jobs), see the docs
     poll: Duration = 0.5  # seconds between looks at the queue (squeue) while jobs run
     python: str | None = None  # the interpreter on the nodes that runs each job (default: this one)
+    # "job": each command is its own Slurm job; "pilot": one long-lived job per worker runs them in turn.
+    mode: Literal["job", "pilot"] = "job"
+    idle: Duration = 300.0  # pilot mode: a pilot given no command for this long ends (its allocation freed)
 
     @field_validator("extra")
     @classmethod
@@ -108,6 +111,21 @@ class SlurmSection(Section):
         if not 0.05 <= poll <= 300:
             raise ValueError(f"poll = {poll:g}s is out of range; use 0.05s to 300s (default 0.5s)")
         return poll
+
+    @field_validator("idle")
+    @classmethod
+    def _idle(cls, idle: float) -> float:
+        if not 1 <= idle <= 7 * 86400:
+            raise ValueError(f"idle = {idle:g}s is out of range; use 1s to 7d (default 5m)")
+        return idle
+
+    @model_validator(mode="after")
+    def _mode(self) -> SlurmSection:
+        if self.mode == "pilot" and self.submit == "srun":
+            raise ValueError('submit = "srun" applies to mode = "job"; pilots are submitted with sbatch: remove submit')
+        if self.mode == "job" and "idle" in self.model_fields_set:
+            raise ValueError('idle applies to mode = "pilot" (how long an idle pilot waits); set mode, or remove idle')
+        return self
 
 
 def gpu_request(gpus: float) -> float:
