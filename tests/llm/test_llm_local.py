@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (pip install 'autoresearch[local]')")
-
 from autoresearch.core.experiment import Experiment
 from autoresearch.llm import LLMError, make_backend
 from autoresearch.llm.local import bundled_smollm2
 from autoresearch.propose.base import Context
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.spec import spec_from_dict
+
+pytestmark = pytest.mark.local_llm  # SmolLM2 through llama-cpp-python (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
