@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -114,6 +115,16 @@ def fake_llm() -> Iterator[FakeLLMServer]:
     server = FakeLLMServer()
     yield server
     server.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked local_llm run SmolLM2 through llama-cpp-python: skipped where it is not installed
+    (and so failed in CI). CI builds it while the other tests run, then runs these (`-m local_llm`)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        missing = pytest.mark.skip(reason="needs llama-cpp-python (pip install 'autoresearch[local]')")
+        for item in items:
+            if item.get_closest_marker("local_llm"):
+                item.add_marker(missing)
 
 
 @pytest.hookimpl(hookwrapper=True)

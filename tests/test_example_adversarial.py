@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import cli
 from tests.test_examples import rows, tracked_copy
+
+pytestmark = pytest.mark.local_llm  # SmolLM2 through llama-cpp-python
 
 # The test's proposer: first a cheating candidate that writes the secret into an attack (spaced and in
 # lower case, so only a structural check catches it), then the example's own mutation proposer.

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import cli
 from tests.test_examples import rows, tracked_copy
 
+pytestmark = pytest.mark.local_llm  # SmolLM2 through llama-cpp-python
+
 # The test's proposer: three bad agents among the example's own proposals. One spends 3 model calls
 # per question (the cost guard), one looks for the answer files (hidden from it), and, once a real
 # improvement has been kept, one that memorised the search split's answers (the holdout catches it).

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from autoresearch.propose.prompt import HistoryLimits, format_runs
 from autoresearch.spec import load_spec
 from autoresearch.store.database import Store
@@ -73,6 +75,7 @@ def test_quickstart_runs_and_improves(tmp_path: Path) -> None:
     assert test.returncode == 0 and "test_loss:" in test.stdout, test.stderr
 
 
+@pytest.mark.local_llm
 def test_quickstart_with_smollm2_proposing_every_candidate(tmp_path: Path) -> None:
     root = tracked_copy("quickstart", tmp_path / "quickstart")
     spec = (root / "autoresearch.toml").read_text().replace('use = "tpe"', 'use = "llm:local"')

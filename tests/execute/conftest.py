@@ -1,4 +1,5 @@
-"""A real Ray cluster on 127.0.0.1 for the whole test session, kept small and stopped at the end."""
+"""A real Ray cluster on 127.0.0.1 for the tests of one module, kept small and stopped when they are done
+(idle, its daemons still take a few percent of a core, which a session-long cluster took from every later test)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
     """`ray start --head` (blocking, in its own process group) on a free port; yields its address."""
     port = free_port()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -10,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (pip install 'autoresearch[local]')")
-
 from autoresearch.core.experiment import Experiment
 from autoresearch.llm import LLMError, make_backend
 from autoresearch.llm.local import bundled_smollm2
 from autoresearch.propose.base import Context
 from autoresearch.propose.llm import LLMProposer
 from autoresearch.spec import spec_from_dict
+
+pytestmark = pytest.mark.local_llm  # SmolLM2 through llama-cpp-python (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,20 @@ def test_the_model_is_closed_before_interpreter_shutdown(model_path: Path) -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "answered True", done.stderr
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_openmp_threads_wait_asleep_unless_the_user_says_otherwise() -> None:
+    """Spinning OpenMP workers doubled the CPU of each generation on a machine shared with experiments."""
+    probe = (
+        "import os\n"
+        "from autoresearch.llm.local import import_llama_cpp\n"
+        "import_llama_cpp()\n"
+        "print(os.environ['OMP_WAIT_POLICY'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    default = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert default.stdout.strip() == "PASSIVE"
+    own = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env | {"OMP_WAIT_POLICY": "ACTIVE"}
+    )
+    assert own.stdout.strip() == "ACTIVE", own.stderr

@@ -8,6 +8,7 @@ weak, but it needs no network and the grammar guarantees well-formed JSON, so th
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -45,14 +46,28 @@ def bundled_smollm2() -> Path:
     return Path(str(ggufs[-1].locate())).resolve()
 
 
+def import_llama_cpp() -> Any:
+    """llama_cpp, imported with OpenMP's threads told to sleep while they wait.
+
+    Busy-waiting is OpenMP's default, and llama.cpp's build uses OpenMP: on a machine where the model
+    shares the cores with experiments (the usual case here: a proposer or a scorer beside runs), the
+    spinning took half the CPU time of each generation, and made two threads eight times slower than
+    one. The runtime reads the setting once, when the library loads, so it is set before the import; a
+    user's own OMP_WAIT_POLICY is kept.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import llama_cpp  # optional and heavy: only for llm:local
+    except ImportError:
+        raise LLMError("llm:local needs llama-cpp-python: pip install 'autoresearch[local]'") from None
+    return llama_cpp
+
+
 class LocalBackend:
     def __init__(
         self, model_path: str | None = None, *, n_ctx: int = 8192, seed: int = 0, n_threads: int | None = None
     ) -> None:
-        try:
-            import llama_cpp  # optional and heavy: only for llm:local
-        except ImportError:
-            raise LLMError("llm:local needs llama-cpp-python: pip install 'autoresearch[local]'") from None
+        llama_cpp = import_llama_cpp()
         path = Path(model_path).expanduser() if model_path else bundled_smollm2()
         if not path.is_file():
             raise LLMError(f"llm:local: no model file at {path}")
