@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from autoresearch.core.pareto import dominates, front, hypervolume
+from autoresearch.core.pareto import Front, dominates, front, hypervolume, reference_point
 
 MIN_MAX = ("minimize", "maximize")
 
@@ -62,3 +62,37 @@ def test_hypervolume_matches_a_grid_count_in_three_dimensions() -> None:
             if any(px >= x + 1 and py <= y and pz >= z + 1 for px, py, pz in points)
         )
         assert hypervolume(points, reference, directions) == pytest.approx(cells)
+
+
+def test_a_front_grown_one_item_at_a_time_is_the_front_of_all_items() -> None:
+    rng = random.Random(11)
+    for _ in range(30):
+        points = [(rng.randint(0, 5), rng.randint(0, 5)) for _ in range(rng.randint(1, 25))]
+        grown: Front[int] = Front(MIN_MAX)
+        for i, point in enumerate(points):
+            blocker, pushed = grown.blocker(point), grown.dominated_by(point)
+            assert grown.add(i, point) == ([] if blocker is not None else pushed)
+        expected = front(list(enumerate(points)), MIN_MAX, key=lambda item: item[1])
+        assert grown.members == [i for i, _ in expected]
+        assert grown.points == [tuple(float(v) for v in p) for _, p in expected]
+
+
+def test_a_member_equal_on_every_objective_blocks_a_later_copy_and_a_dominating_point_pushes_members_off() -> None:
+    grown: Front[str] = Front(MIN_MAX)
+    assert grown.add("baseline", (3.0, 0.5)) == []
+    assert grown.add("fast", (1.0, 0.4)) == []  # a trade-off: both stay
+    assert grown.blocker((1.0, 0.4)) == "fast"  # a tie with a member does not join
+    assert grown.add("copy", (1.0, 0.4)) == [] and grown.members == ["baseline", "fast"]
+    assert grown.add("both", (0.5, 0.6)) == ["baseline", "fast"]  # better on both than each
+    assert grown.members == ["both"] and len(grown) == 1
+
+
+def test_the_reference_point_lies_beyond_the_worst_value_of_each_objective() -> None:
+    points = [(1.0, 0.9), (3.0, 0.5), (2.0, 0.7)]
+    assert reference_point(points, MIN_MAX) == pytest.approx((3.2, 0.46))
+    assert reference_point([(2.0, 0.0)], MIN_MAX) == pytest.approx(
+        (2.2, -0.1)
+    )  # equal values: a tenth of the size, or 1
+    assert hypervolume(points, reference_point(points, MIN_MAX), MIN_MAX) > 0
+    with pytest.raises(ValueError, match="no measured points"):
+        reference_point([], MIN_MAX)

@@ -7,7 +7,7 @@ works on scores (values turned so that larger is better) so that each rule is wr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from autoresearch.core.direction import sign
 
@@ -73,3 +73,63 @@ def _volume(points: list[tuple[float, ...]]) -> float:
         if upper > lower:
             total += (upper - lower) * _volume([p[1:] for p in ordered[: i + 1]])
     return total
+
+
+class Front(Generic[T]):
+    """A Pareto front grown one item at a time (the study's, as experiments are decided): cost per item
+    is the front's size, never the study's.
+
+    The rule is `front`'s: an item joins when no member dominates it or equals it on every objective
+    (the first of equal points stays), and members it dominates leave.
+    """
+
+    def __init__(self, directions: Sequence[str]) -> None:
+        self.directions = tuple(directions)
+        self._members: list[tuple[T, tuple[float, ...]]] = []
+
+    @property
+    def members(self) -> list[T]:
+        """The items on the front, in the order they joined."""
+        return [item for item, _ in self._members]
+
+    @property
+    def points(self) -> list[tuple[float, ...]]:
+        return [point for _, point in self._members]
+
+    def blocker(self, point: Point) -> T | None:
+        """The member that keeps POINT off the front (dominates or equals it), or None if it would join."""
+        for item, member in self._members:
+            if tuple(member) == tuple(point) or dominates(member, point, self.directions):
+                return item
+        return None
+
+    def dominated_by(self, point: Point) -> list[T]:
+        """The members POINT dominates: those that leave when it joins."""
+        return [item for item, member in self._members if dominates(point, member, self.directions)]
+
+    def add(self, item: T, point: Point) -> list[T]:
+        """Put ITEM on the front if it belongs there; returns the members it pushed off."""
+        if self.blocker(point) is not None:
+            return []
+        pushed = self.dominated_by(point)
+        self._members = [(m, p) for m, p in self._members if not dominates(point, p, self.directions)]
+        self._members.append((item, tuple(float(v) for v in point)))
+        return pushed
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+def reference_point(points: Iterable[Point], directions: Sequence[str]) -> tuple[float, ...]:
+    """The hypervolume's reference for a study: on each objective, the worst value measured, moved a tenth
+    of that objective's range further (or a tenth of its size, or 1, when all values are equal), so every
+    measured point that is on the front adds a volume. POINTS: every measured point (not only the front's)."""
+    columns = list(zip(*points, strict=True))
+    if not columns:
+        raise ValueError("no measured points to place a reference point from")
+    reference = []
+    for values, direction in zip(columns, directions, strict=True):
+        worst = max(values) if sign(direction) > 0 else min(values)
+        span = (max(values) - min(values)) or abs(worst) or 1.0
+        reference.append(worst + sign(direction) * 0.1 * span)
+    return tuple(reference)

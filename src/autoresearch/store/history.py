@@ -14,12 +14,13 @@ import bisect
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import overload
 
 from autoresearch.core.direction import sign
-from autoresearch.core.experiment import FAILURES, Decision, Experiment, failed_baseline
+from autoresearch.core.experiment import FAILURES, INCUMBENT, Decision, Experiment, failed_baseline
+from autoresearch.core.pareto import Front
 from autoresearch.core.space import params_key
 from autoresearch.store.database import Store
 
@@ -122,9 +123,17 @@ class History(_ReadOnly):
     """Finished experiments, oldest first, holdout values stripped: a read-only view for proposers."""
 
     def __init__(
-        self, direction: str, experiments: Iterable[Experiment] = (), holdout_metric: str | None = None
+        self,
+        direction: str,
+        experiments: Iterable[Experiment] = (),
+        holdout_metric: str | None = None,
+        objectives: Mapping[str, str] | None = None,
     ) -> None:
         self.direction = direction
+        # Several objectives (name -> direction): the Pareto front of the baseline and kept experiments,
+        # grown as they are decided (the judge keeps a candidate only when it would join it).
+        self.objectives = dict(objectives) if objectives else None
+        self.front: Front[Experiment] | None = Front(tuple(self.objectives.values())) if self.objectives else None
         # A metric named like the holdout's in a run's own output is dropped too: a candidate re-printing
         # an earlier holdout log must not relay its values to proposers.
         self.holdout_metric = holdout_metric
@@ -149,6 +158,10 @@ class History(_ReadOnly):
             self._by_params.setdefault(params_key(view.params), view)
         if view.decision in FAILURES:
             self._failures.append(view)
+        if self.front is not None and self.objectives and view.decision in INCUMBENT:
+            point = view.point(self.objectives)
+            if point is not None:
+                self.front.add(view, point)
         if view.ok and view.objective is not None:
             key = self._rank_key(view.objective)
             at = bisect.bisect_right(self._ranked_keys, key)  # after equals: the order a stable sort gives
