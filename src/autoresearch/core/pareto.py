@@ -127,9 +127,14 @@ def reference_point(points: Iterable[Point], directions: Sequence[str]) -> tuple
     columns = list(zip(*points, strict=True))
     if not columns:
         raise ValueError("no measured points to place a reference point from")
+    return reference_from_bounds([(min(c), max(c)) for c in columns], directions)
+
+
+def reference_from_bounds(bounds: Sequence[tuple[float, float]], directions: Sequence[str]) -> tuple[float, ...]:
+    """`reference_point` from each objective's (lowest, highest) measured value."""
     reference = []
-    for values, direction in zip(columns, directions, strict=True):
-        worst = max(values) if sign(direction) > 0 else min(values)
-        span = (max(values) - min(values)) or abs(worst) or 1.0
+    for (low, high), direction in zip(bounds, directions, strict=True):
+        worst = high if sign(direction) > 0 else low
+        span = (high - low) or abs(worst) or 1.0
         reference.append(worst + sign(direction) * 0.1 * span)
     return tuple(reference)
