@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from autoresearch.core.experiment import Decision, Experiment
@@ -10,7 +11,8 @@ from autoresearch.engine.judge import front_verdict, objective_values
 from autoresearch.engine.loop import Loop
 from autoresearch.spec import load_spec
 from autoresearch.store.database import Store
-from tests.conftest import TRADE, trade_spec, write_study
+from tests.conftest import TRADE, cli, study_rows, trade_spec, write_study
+from tests.execute.test_code_mode import edit, git, make_repo, target
 
 NAMES = ("time_ms", "accuracy")
 DIRECTIONS = ("minimize", "maximize")
@@ -99,3 +101,34 @@ def assert_kept_is_the_front(rows: list[Experiment]) -> None:
     for row in rows:
         if row.decision == Decision.REVERTED:
             assert "on the Pareto front" in (row.reason or "") and not row.became_best
+
+
+def test_code_mode_follows_the_latest_member_and_applies_any_member(tmp_path: Path) -> None:
+    # Each edit builds on the latest member (the study branch); the values: (cost, size), both minimised.
+    steps = [((10, 10), (5, 20)), ((5, 20), (5, 15)), ((5, 15), (12, 12)), ((5, 15), (3, 30))]
+    edits = [
+        edit(f"COST = {a}\nSIZE = {b}", f"COST = {c}\nSIZE = {d}", f"cost {c}, size {d}") for (a, b), (c, d) in steps
+    ]
+    root = make_repo(tmp_path, edits, budget=5)
+    (root / "target.py").write_text(target(10, extra="").replace("COST = 10\n", "COST = 10\nSIZE = 10\n"))
+    (root / "measure.py").write_text("from target import COST, SIZE\nprint('cost:', COST)\nprint('size:', SIZE)\n")
+    spec = (
+        (root / "autoresearch.toml")
+        .read_text()
+        .replace('name = "cost"', 'objectives = { cost = "minimize", size = "minimize" }')
+    )
+    (root / "autoresearch.toml").write_text(spec)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "two objectives")
+    assert cli("run", str(root)).returncode == 0
+    rows = {r.id: r for r in study_rows(root / ".autoresearch" / "cm")}
+    assert [rows[i].decision for i in range(1, 6)] == ["baseline", "kept", "kept", "reverted", "kept"]
+    assert rows[3].extra["front"]["pushed_off"] == [2] and rows[5].extra["front"]["pushed_off"] == []
+    assert (rows[4].reason or "").startswith("dominated by #1 on the Pareto front")
+    assert [m["id"] for m in json.loads(cli("best", str(root)).stdout)] == [1, 3, 5]
+    # The study branch follows the most recent member; every member keeps its own commit.
+    assert git(root, "rev-parse", "autoresearch/cm").strip() == rows[5].commit_sha
+    assert cli("apply", "4", str(root)).returncode == 1  # reverted: not on the front
+    applied = cli("apply", "3", str(root))
+    assert applied.returncode == 0, applied.stderr
+    assert "COST = 5\nSIZE = 15\n" in (root / "target.py").read_text()
