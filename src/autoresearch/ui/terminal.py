@@ -78,7 +78,7 @@ def log_line(e: Experiment) -> str:
     decision = e.decision or "running"
     style = _STYLE.get(decision, "dim")
     return (
-        f"#{e.id:<4} [{style}]{decision:<9}[/] {_fmt(e.objective):>12}  {(e.strategy or '-'):<14} "
+        f"#{e.id:<4} [{style}]{decision:<9}[/] {_values(e):>12}  {(e.strategy or '-'):<14} "
         f"{one_line(e.rationale or e.reason, 70)}"
     )
 
@@ -133,6 +133,13 @@ def _values(e: Experiment) -> str:
     """Its objective, or each of several objectives' values (`3.2 / 0.91`)."""
     if e.objectives:
         return " / ".join(_fmt(v) for v in e.objectives.values())
+    return _fmt(e.objective)
+
+
+def _shown(e: Experiment) -> str:
+    """`show`'s objective: the value, or each of several objectives' by name."""
+    if e.objectives:
+        return ", ".join(f"{name} {_fmt(v)}" for name, v in e.objectives.items())
     return _fmt(e.objective)
 
 
@@ -261,9 +268,9 @@ def show_text(e: Experiment) -> str:
         f"experiment {e.id}  parent {e.parent_id if e.parent_id is not None else '—'}  proposer {e.proposer}"
         f"  strategy {e.strategy or '—'}",
         f"decision   {e.decision or 'running'}: {e.reason or ''}",
-        f"objective  {_fmt(e.objective)}   {_ended(e)}   duration {e.duration:.2f}s"
+        f"objective  {_shown(e)}   {_ended(e)}   duration {e.duration:.2f}s"
         if e.duration is not None
-        else f"objective  {_fmt(e.objective)}",
+        else f"objective  {_shown(e)}",
         f"rationale  {e.rationale or ''}",
     ]
     search = (e.extra or {}).get("search")
@@ -443,7 +450,7 @@ class LiveView:
             table.add_row(
                 str(e.id),
                 e.strategy or "-",
-                _fmt(e.objective),
+                _values(e),
                 Text(e.decision or "running", style=_STYLE.get(e.decision or "", "")),
                 one_line(e.rationale or e.reason, 50),
             )
