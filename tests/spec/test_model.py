@@ -54,6 +54,7 @@ SEVERAL = {**BASE, "metric": {"objectives": {"time_ms": "minimize", "accuracy": 
         ({"noise": {"recheck_best": True}}, "noise.recheck_best re-measures"),
         ({"noise": {"confirm": True}}, "noise.confirm re-measures"),
         ({"prune": {"metric": "loss"}}, "[prune] ranks runs by one metric's curve"),
+        ({"budget": {"target": 1.0}}, "budget.target stops the study when the objective reaches one value"),
         ({"stage": [{"name": "smoke", "command": "true", "max_worse": 0.1}]}, "stage 'smoke': max_worse"),
         ({"holdout": {"command": "true", "metric": "h", "max_worsening": 0.1}}, "holdout.max_worsening"),
         ({"search": {"policy": "islands"}}, 'search.policy = "islands" picks incumbents by one objective'),

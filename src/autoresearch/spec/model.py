@@ -174,6 +174,11 @@ class Spec(BaseModel):
         for key in ("recheck_best", "confirm"):
             if getattr(self.noise, key):
                 raise ValueError(f"noise.{key} re-measures a candidate against one incumbent, {front}; remove it")
+        if self.budget.target is not None:
+            raise ValueError(
+                "budget.target stops the study when the objective reaches one value, but a study with several "
+                "objectives keeps a Pareto front; remove it (budget.patience stops when the front stops changing)"
+            )
         if self.prune is not None:
             raise ValueError(f"[prune] ranks runs by one metric's curve, {front}; remove [prune]")
         gated = next((stage.name for stage in self.stage if stage.has_threshold), None)
