@@ -57,6 +57,36 @@ def bowl_spec(budget: int = 10, proposer: str = "tpe", extra: str = "") -> str:
     """
 
 
+# Two objectives that trade: a larger x is slower and more accurate; a larger y only costs time.
+TRADE = """
+import json, sys
+p = json.load(open(sys.argv[1]))
+print("time_ms:", 1.0 + 9.0 * p["x"] + 3.0 * p["y"])
+print("accuracy:", 1.0 - (1.0 - p["x"]) ** 2)
+"""
+
+
+def trade_spec(budget: int = 12, proposer: str = "random", extra: str = "") -> str:
+    """A study of TRADE (time_ms down, accuracy up): its front is every x at y = 0."""
+    return f"""
+    [study]
+    name = "trade"
+    [run]
+    command = "{PYTHON} trade.py {{params_file}}"
+    timeout = "30s"
+    [metric]
+    objectives = {{ time_ms = "minimize", accuracy = "maximize" }}
+    [params]
+    x = {{ low = 0.0, high = 1.0, default = 0.5 }}
+    y = {{ low = 0.0, high = 1.0, default = 0.5 }}
+    [proposer]
+    use = "{proposer}"
+    [budget]
+    experiments = {budget}
+    {extra}
+    """
+
+
 def cli(
     *args: str,
     cwd: Path | None = None,

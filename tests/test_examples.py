@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -242,3 +243,16 @@ def test_trading_reports_search_and_holdout_and_its_guards_reject_lucky_and_ruin
     assert lucky_row.decision == "rejected" and "guard enough-trades" in lucky_row.reason
     assert ruinous_row.decision == "rejected" and "guard drawdown" in ruinous_row.reason
     assert ruinous_row.metrics["max_drawdown_pct"] > 25
+
+
+def test_quadrature_keeps_a_pareto_front_of_time_and_error(tmp_path: Path) -> None:
+    root = tracked_copy("quadrature", tmp_path)
+    run = cli("run", str(root), "--experiments", "14")
+    assert run.returncode == 0, run.stderr
+    members = json.loads(cli("best", str(root)).stdout)
+    assert len(members) >= 2  # a real trade-off: no single rule is both fastest and most accurate
+    times = [m["objectives"]["time_ms"] for m in members]
+    errors = [m["objectives"]["log10_error"] for m in members]
+    by_time = sorted(zip(times, errors, strict=True))
+    assert all(e1 > e2 for (_, e1), (_, e2) in itertools.pairwise(by_time))  # slower buys accuracy
+    assert all(isinstance(m["params"]["points"], int) for m in members)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.execute.metrics import measure, parse_metric_lines
+from autoresearch.execute.metrics import measure, objectives_unreadable, parse_metric_lines
 
 
 def test_all_line_formats_later_wins() -> None:
@@ -95,3 +95,18 @@ def test_a_metrics_file_over_the_cap_is_not_read(tmp_path: Path) -> None:
     assert result.objective is None and result.error is not None
     assert "m.json is over 4096 bytes" in result.error and "run.max_log_size" in result.error
     assert measure("", metric="loss", json_file="m.json:loss", cwd=tmp_path, max_bytes=8192).objective == 0.5
+
+
+def test_several_objectives_must_each_be_printed_readably() -> None:
+    names = ["time_ms", "accuracy"]
+    output = "time_ms: 3.5\naccuracy: 0.9\n"
+    assert objectives_unreadable(output, parse_metric_lines(output), names) is None
+    missing = "time_ms: 3.5\n"
+    assert objectives_unreadable(missing, parse_metric_lines(missing), names) == (
+        "objective accuracy not found in the output (found: time_ms); print it as `accuracy: <number>`"
+    )
+    infinite = "time_ms: 3.5\naccuracy: inf\n"
+    assert objectives_unreadable(infinite, parse_metric_lines(infinite), names) == "objective accuracy is inf"
+    corrupted = "time_ms: 3.5\naccuracy: 0.9\n\x1baccuracy: 0.99 (best)\n"  # a line that starts like one but is not
+    why = objectives_unreadable(corrupted, parse_metric_lines(corrupted), names)
+    assert why is not None and why.startswith("metric unreadable:") and "0.99 (best)" in why

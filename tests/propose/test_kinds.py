@@ -14,7 +14,7 @@ from tests.outside import install, on_path
 
 BASE = {"run": {"command": "true"}, "metric": {"name": "loss"}, "params": {"x": {"low": 0.0, "high": 1.0}}}
 OURS = (
-    "agent:<command>, cmaes, gp, hybrid:<sampler>+llm:<provider>/<model>, llm:<provider>/<model>, random, "
+    "agent:<command>, cmaes, gp, hybrid:<sampler>+llm:<provider>/<model>, llm:<provider>/<model>, nsga2, random, "
     "script:<command>, tpe"
 )
 
@@ -35,7 +35,17 @@ def test_an_unknown_kind_is_refused_naming_every_registered_kind() -> None:
     for usage in plugins.proposer_usage():  # the list comes from the installed metadata, so it cannot go stale
         assert usage in message
     assert OURS in message
-    assert set(plugins.names("proposers")) == {"agent", "cmaes", "gp", "hybrid", "llm", "random", "script", "tpe"}
+    assert set(plugins.names("proposers")) == {
+        "agent",
+        "cmaes",
+        "gp",
+        "hybrid",
+        "llm",
+        "nsga2",
+        "random",
+        "script",
+        "tpe",
+    }
 
 
 def test_arguments_are_checked_against_the_kind() -> None:

@@ -362,3 +362,33 @@ def test_injected_backend(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     proposal = LLMProposer(spec, backend).propose(Context(spec=spec, history=[], best=None))
     assert proposal.params is not None and proposal.cost_usd == 0.0
     assert fake_llm.requests[0].body["model"] == "qwen"
+
+
+def test_the_prompt_of_a_study_with_two_objectives_shows_its_pareto_front(
+    fake_llm: FakeLLMServer, tmp_path: Path
+) -> None:
+    fake_llm.script(answer())
+    single = make_spec(tmp_path, fake_llm)
+    data = {**single.source.raw, "metric": {"objectives": {"val_loss": "minimize", "ms": "minimize"}}}  # type: ignore[union-attr]
+    data["study"] = {k: v for k, v in data["study"].items() if k != "direction"}
+    spec = spec_from_dict(data, root=tmp_path)
+
+    def measured(i: int, decision: str, loss: float, ms: float, lr: float) -> Experiment:
+        params = {"lr": lr, "hidden": 64, "layers": 2}
+        return exp(i, decision, loss, params=params, objectives={"val_loss": loss, "ms": ms}, rationale=f"try lr {lr}")
+
+    history = [
+        measured(1, "baseline", 0.5, 10.0, 0.01),
+        measured(2, "kept", 0.3, 30.0, 0.02),  # a trade-off: both stay
+        measured(3, "reverted", 0.6, 40.0, 0.03),  # dominated: not on the front
+        measured(4, "kept", 0.4, 5.0, 0.04),  # pushes #1 off
+    ]
+    proposal = LLMProposer(spec).propose(Context(spec=spec, history=history, best=history[-1]))
+    user = proposal.extra["prompt"][1]["content"]
+    assert "`val_loss` (**minimize**), `ms` (**minimize**)" in user and "Pareto front" in user
+    front = user.split("## The Pareto front (2 members, none dominated by another)\n")[1].split("\n\n")[0]
+    lines = front.splitlines()
+    assert [line.split()[0] for line in lines] == ["#2", "#4"]  # the members, in the order they joined
+    assert "val_loss=0.3 ms=30" in lines[0] and '"lr": 0.02' in lines[0] and "try lr 0.02" in lines[0]
+    assert "Best so far" not in user and "No single best with several objectives" in user
+    assert str(HOLDOUT) not in user

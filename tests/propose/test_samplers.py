@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
 import pytest
 
+from autoresearch.core.experiment import Experiment
 from autoresearch.engine.loop import Loop
+from autoresearch.propose.samplers import SamplerProposer
 from autoresearch.spec import load_spec
 from autoresearch.store.database import Store
-from tests.conftest import BOWL, bowl_spec, write_study
+from tests.conftest import BOWL, TRADE, bowl_spec, trade_spec, write_study
 
 
 def params_sequence(root: Path) -> list[dict]:
@@ -24,7 +27,7 @@ def run_budget(root: Path, experiments: int) -> None:
     Loop(spec.model_copy(update={"budget": spec.budget.model_copy(update={"experiments": experiments})})).run()
 
 
-@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes"])
+@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes", "nsga2"])
 def test_each_sampler_runs_a_study(tmp_path: Path, sampler: str) -> None:
     root = write_study(tmp_path, bowl_spec(12, sampler), {"bowl.py": BOWL})
     outcome = Loop(load_spec(root)).run()
@@ -34,7 +37,7 @@ def test_each_sampler_runs_a_study(tmp_path: Path, sampler: str) -> None:
     assert outcome.best is not None and outcome.best.objective <= 5.0
 
 
-@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes"])
+@pytest.mark.parametrize("sampler", ["random", "tpe", "cmaes", "nsga2"])
 def test_resumed_study_samples_as_if_it_never_stopped(tmp_path: Path, sampler: str) -> None:
     straight = write_study(tmp_path / "a", bowl_spec(14, sampler), {"bowl.py": BOWL})
     run_budget(straight, 14)
@@ -190,3 +193,46 @@ def test_tpe_window_must_be_a_number_of_trials(tmp_path: Path) -> None:
 
     with pytest.raises(ProposalError, match="window = 'all' must be a whole number of trials, 2 or more"):
         Loop(load_spec(root)).run()
+
+
+# -- several objectives: Optuna's multi-objective mode ------------------------------------------------
+
+NSGA2_SMALL = "[proposer.options]\npopulation_size = 4"
+
+
+def trade_rows(root: Path) -> list[Experiment]:
+    store = Store(root / ".autoresearch" / "trade", create=False)
+    try:
+        return store.experiments()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2"])
+def test_samplers_are_told_every_objective_and_resume_exactly(tmp_path: Path, sampler: str) -> None:
+    extra = NSGA2_SMALL if sampler == "nsga2" else ""
+    straight = write_study(tmp_path / "a", trade_spec(12, sampler, extra), {"trade.py": TRADE})
+    Loop(load_spec(straight)).run()
+    resumed = write_study(tmp_path / "b", trade_spec(12, sampler, extra), {"trade.py": TRADE})
+    for budget in (4, 9, 12):
+        spec = load_spec(resumed)
+        Loop(spec.model_copy(update={"budget": spec.budget.model_copy(update={"experiments": budget})})).run()
+    rows = trade_rows(straight)
+    assert [r.params for r in trade_rows(resumed)] == [r.params for r in rows]
+    proposer = SamplerProposer(load_spec(straight), sampler, rows)  # the study rebuilt from the store
+    told = {json.dumps(t.params, sort_keys=True): t.values for t in proposer.study.trials}
+    assert [d.name for d in proposer.study.directions] == ["MINIMIZE", "MAXIMIZE"]
+    for row in rows:
+        assert row.objectives is not None and row.params is not None
+        assert told[json.dumps(row.params, sort_keys=True)] == [row.objectives["time_ms"], row.objectives["accuracy"]]
+    if sampler == "nsga2":  # past its first generation, NSGA-II breeds children: tagged with their generation
+        generations = [t.system_attrs.get("NSGAIISampler:generation") for t in proposer.study.trials]
+        assert max(g for g in generations if g is not None) >= 1
+
+
+def test_cmaes_is_refused_with_several_objectives(tmp_path: Path) -> None:
+    from autoresearch.spec import SpecError
+
+    root = write_study(tmp_path, trade_spec(4, "cmaes"), {"trade.py": TRADE})
+    with pytest.raises(SpecError, match="CMA-ES optimises one objective, and \\[metric\\] names several; use nsga2"):
+        load_spec(root)

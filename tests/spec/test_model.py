@@ -38,3 +38,39 @@ def test_valid_spec_infers_types_and_baseline() -> None:
 def test_empty_search_space() -> None:
     assert "nothing to search" in error_for({"run": {"command": "x"}, "metric": {"name": "m"}})
     assert "choices must list at least one value" in error_for({**BASE, "params": {"c": {"choices": []}}})
+
+
+# -- several objectives: settings that compare with one incumbent --------------------------------------
+
+SEVERAL = {**BASE, "metric": {"objectives": {"time_ms": "minimize", "accuracy": "maximize"}}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"study": {"direction": "maximize"}}, "study.direction does not apply with metric.objectives"),
+        ({"noise": {"rule": "min_delta", "min_delta": 0.1}}, 'noise.rule = "min_delta" compares a candidate'),
+        ({"noise": {"rule": "paired"}}, 'noise.rule = "paired" compares a candidate with one incumbent'),
+        ({"noise": {"recheck_best": True}}, "noise.recheck_best re-measures"),
+        ({"noise": {"confirm": True}}, "noise.confirm re-measures"),
+        ({"prune": {"metric": "loss"}}, "[prune] ranks runs by one metric's curve"),
+        ({"budget": {"target": 1.0}}, "budget.target stops the study when the objective reaches one value"),
+        ({"stage": [{"name": "smoke", "command": "true", "max_worse": 0.1}]}, "stage 'smoke': max_worse"),
+        ({"holdout": {"command": "true", "metric": "h", "max_worsening": 0.1}}, "holdout.max_worsening"),
+        ({"search": {"policy": "islands"}}, 'search.policy = "islands" picks incumbents by one objective'),
+    ],
+)
+def test_settings_meaningless_with_several_objectives_are_refused(extra: dict[str, object], expected: str) -> None:
+    message = error_for({**SEVERAL, **extra})
+    assert expected in message and ("Pareto front" in message or "own direction" in message)
+
+
+def test_guards_and_plain_stages_go_with_several_objectives() -> None:
+    spec = spec_from_dict(
+        {
+            **SEVERAL,
+            "guard": [{"name": "mem", "metric": "memory_mb", "max": 100}],
+            "stage": [{"name": "smoke", "command": "true"}],
+        }
+    )
+    assert spec.guard[0].name == "mem" and spec.metric.objectives is not None

@@ -105,7 +105,7 @@ def test_a_schema_1_store_is_migrated_to_allow_pruned_keeping_its_rows(tmp_path:
     pruned = store.start_experiment(proposal={})
     store.finish_experiment(pruned.id, decision=Decision.PRUNED, reason="pruned at step 2")
     assert store.counts_by_decision()["pruned"] == 1
-    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
     store.close()
     Store(study_dir).close()  # opening again migrates nothing
 
@@ -123,7 +123,7 @@ def test_a_schema_2_store_moves_the_baseline_and_best_flags_out_of_extra_into_co
     study_dir = schema_2_study(tmp_path)
     before = _raw_rows(study_dir)
     store = Store(study_dir)
-    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
     rows = store.experiments()
     assert [e.id for e in rows if e.is_baseline] == [1, 2]  # the failed baseline and its retry
     # #6 and #8 were kept on island 1 without beating the global best (their `search.best` was false).
@@ -139,7 +139,8 @@ def test_a_schema_2_store_moves_the_baseline_and_best_flags_out_of_extra_into_co
     assert store.get(6).extra == {"search": {"incumbent": 4, "island": 1, "task": "improve"}, "strict_keep": True}
     after = _raw_rows(study_dir)
     for old, new in zip(before, after, strict=True):
-        assert {k: v for k, v in new.items() if k not in ("extra", "is_baseline", "became_best")} == {
+        assert new["objectives"] is None  # schema 4's column, never set in a study with one objective
+        assert {k: v for k, v in new.items() if k not in ("extra", "is_baseline", "became_best", "objectives")} == {
             k: v for k, v in old.items() if k != "extra"
         }
         old_extra = json.loads(str(old["extra"]))
@@ -168,8 +169,30 @@ def test_a_reader_that_opens_the_store_read_only_upgrades_only_an_older_one(tmp_
     study_dir = schema_2_study(tmp_path)
     upgrade_store(study_dir)
     watcher = sqlite3.connect(study_dir / "study.db")
-    assert watcher.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    assert watcher.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "4"
     written = watcher.execute("PRAGMA data_version").fetchone()[0]
     upgrade_store(study_dir)  # current already: nothing is written
     assert watcher.execute("PRAGMA data_version").fetchone()[0] == written
     watcher.close()
+
+
+def test_a_schema_3_store_gains_the_objectives_column_and_records_each_objective(tmp_path: Path) -> None:
+    study_dir = schema_2_study(tmp_path)
+    Store(study_dir).close()
+    db = sqlite3.connect(study_dir / "study.db")  # back to schema 3: the same table without objectives
+    db.execute("ALTER TABLE experiments DROP COLUMN objectives")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    before = _raw_rows(study_dir)
+    store = Store(study_dir)
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
+    assert [{k: v for k, v in row.items() if k != "objectives"} for row in _raw_rows(study_dir)] == before
+    assert all(e.objectives is None for e in store.experiments())  # a one-objective study's rows stay as they were
+    added = store.start_experiment(proposal={})
+    store.finish_experiment(
+        added.id, decision=Decision.KEPT, objective=3.0, objectives={"time_ms": 3.0, "accuracy": 0.9}
+    )
+    assert store.get(added.id).objectives == {"time_ms": 3.0, "accuracy": 0.9}
+    assert store.get(added.id).point(["accuracy", "time_ms"]) == (0.9, 3.0)
+    store.close()

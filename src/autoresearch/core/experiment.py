@@ -59,12 +59,20 @@ class Experiment:
     cost_usd: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     is_baseline: bool = False  # it runs the unchanged system as the study's baseline
-    became_best: bool = False  # it became the global best when it was decided
+    became_best: bool = False  # it became the global best when it was decided (several objectives: joined the front)
+    objectives: dict[str, float] | None = None  # several objectives: each one's value (measured experiments)
 
     @property
     def ok(self) -> bool:
         """Finished with a usable objective (baseline, kept or reverted)."""
         return self.status == "done" and self.decision in MEASURED
+
+    def point(self, names: Iterable[str]) -> tuple[float, ...] | None:
+        """Its value of each objective NAMES, in order; None unless measured with all of them."""
+        if not self.ok or not self.objectives:
+            return None
+        values = tuple(self.objectives.get(name) for name in names)
+        return None if any(v is None for v in values) else tuple(float(v) for v in values if v is not None)
 
     def score(self, direction: str) -> float:
         """The objective as a number to minimise; failures and rejections are infinitely bad."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autoresearch.core.direction import improvement
 from autoresearch.core.experiment import Decision, Experiment
+from autoresearch.core.pareto import Front
 from autoresearch.engine import paired
 from autoresearch.spec import NoiseSection, Spec
 from autoresearch.store.history import HOLDOUT_VETO
@@ -43,6 +44,38 @@ def judge(candidate: float, best: Experiment | None, direction: str) -> Verdict:
     if delta == 0:
         return Verdict(False, f"equal to #{best.id}")
     return Verdict(False, f"worse than #{best.id} by {-delta:.6g}")
+
+
+def front_verdict(point: tuple[float, ...], front: Front[Experiment], names: Sequence[str]) -> Verdict:
+    """Several objectives: keep the candidate at POINT when no member of FRONT dominates it or equals it on
+    every objective (a tie keeps the member that was there first); say which members it pushes off."""
+    blocker = front.blocker(point)
+    if blocker is not None:
+        word = "equal to" if blocker.point(names) == point else "dominated by"
+        return Verdict(False, f"{word} #{blocker.id} on the Pareto front ({fmt_point(blocker.point(names), names)})")
+    pushed = front.dominated_by(point)
+    if pushed:
+        return Verdict(True, "joins the Pareto front, pushing off " + ", ".join(f"#{e.id}" for e in pushed))
+    return Verdict(True, f"joins the Pareto front beside {len(front)} member(s): a trade-off none of them dominates")
+
+
+def fmt_point(point: Sequence[float] | None, names: Sequence[str]) -> str:
+    """`time_ms 3.1, accuracy 0.92`: one value per objective."""
+    if point is None:
+        return "not measured"
+    return ", ".join(f"{name} {value:.6g}" for name, value in zip(names, point, strict=True))
+
+
+def objective_values(metrics: dict[str, float], names: Sequence[str]) -> dict[str, float] | str:
+    """Each objective's value from a run's METRICS, or why they are not all there (a failed measurement)."""
+    missing = [name for name in names if not isinstance(metrics.get(name), int | float)]
+    if missing:
+        found = ", ".join(sorted(metrics)) or "none"
+        return f"objective {missing[0]} not found in the output (found: {found}); print each objective as `name: value`"
+    bad = next((name for name in names if not math.isfinite(metrics[name])), None)
+    if bad is not None:
+        return f"objective {bad} is {metrics[bad]}"
+    return {name: float(metrics[name]) for name in names}
 
 
 def strict_kept(experiments: Iterable[Experiment]) -> int | None:
@@ -184,11 +217,17 @@ class Referee:
         self.spec = spec
         self.evaluator = evaluator
         self.direction = spec.study.direction
+        self.objectives = tuple(spec.metric.objectives or ())  # several: the study keeps a Pareto front
         # Candidates the holdout has decided (the loop counts them from the store on resume).
         self.holdout_spent = 0
 
     def baseline(self, experiment: Experiment, evaluation: Evaluation) -> None:
-        """The baseline gets a holdout value too, so that the first kept candidate has one to beat."""
+        """The baseline gets a holdout value too, so that the first kept candidate has one to beat; and, with
+        several objectives, its values of each (the front's first member)."""
+        if self.objectives:
+            values = objective_values(evaluation.metrics, self.objectives)
+            if isinstance(values, dict):
+                evaluation.record["objectives"] = values
         if self.spec.holdout is not None:
             self._holdout(experiment, evaluation)
 
@@ -196,6 +235,8 @@ class Referee:
         self, experiment: Experiment, evaluation: Evaluation, best: Experiment | None, history: History
     ) -> tuple[Decision, str]:
         assert evaluation.objective is not None
+        if self.objectives:
+            return self._decide_front(experiment, evaluation, best, history)
         extra = evaluation.extra
         noise = self._noise(history)
         candidate = Sample.of_evaluation(evaluation)
@@ -248,6 +289,36 @@ class Referee:
             if why is not None:
                 return Decision.REVERTED, why
             reason += "; confirmed on fresh seeds against the previous best"
+        return Decision.KEPT, reason
+
+    def _decide_front(
+        self, experiment: Experiment, evaluation: Evaluation, best: Experiment | None, history: History
+    ) -> tuple[Decision, str]:
+        """Several objectives: kept when it joins the Pareto front (front_verdict); flags and the holdout
+        apply as with one objective. Records its values, and the members a kept one pushes off."""
+        values = objective_values(evaluation.metrics, self.objectives)
+        if isinstance(values, str):
+            return Decision.FAILED, values
+        evaluation.record["objectives"] = values
+        point = tuple(values[name] for name in self.objectives)
+        assert history.front is not None  # a History made with the spec's objectives
+        verdict = front_verdict(point, history.front, self.objectives)
+        evaluation.extra["strict_keep"] = verdict.keep
+        flags = evaluation.extra.get("flags", [])
+        if flags and self.spec.integrity.reject_flagged:
+            return Decision.REJECTED, "flagged (integrity.reject_flagged): " + " | ".join(flags)
+        if not verdict.keep:
+            return Decision.REVERTED, verdict.reason
+        reason = verdict.reason
+        if self.spec.holdout is not None and best is not None:
+            if self.holdout_spent >= self.spec.holdout.budget:
+                reason += f"; {holdout_budget_text(self.spec.holdout.budget, self.holdout_spent)}"
+            else:
+                self.holdout_spent += 1
+                why = self._holdout_check(experiment, evaluation, best)  # no max_worsening: it must not fail
+                if why is not None:
+                    return Decision.REJECTED, why
+        evaluation.extra["front"] = {"pushed_off": [e.id for e in history.front.dominated_by(point)]}
         return Decision.KEPT, reason
 
     # -- pieces ------------------------------------------------------------------------------------

@@ -115,7 +115,11 @@ class Loop:
         self.proposer: Proposer
         # Finished experiments in the order they finished, holdout values stripped: what proposers see.
         # Proposers see no holdout values, nor a metric named like the holdout's in a run's own output.
-        self.history = History(self.direction, holdout_metric=spec.holdout.metric if spec.holdout else None)
+        self.history = History(
+            self.direction,
+            holdout_metric=spec.holdout.metric if spec.holdout else None,
+            objectives=spec.metric.objectives,  # several: the history keeps their Pareto front
+        )
         # The experiment tree (baseline, global best, stagnation), and the policy that searches it.
         self.archive = Archive(self.history)
         self.policy = make_policy(spec, self.archive)

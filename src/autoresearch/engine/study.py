@@ -6,10 +6,11 @@ import math
 from pathlib import Path
 
 from autoresearch.core.direction import score
-from autoresearch.core.experiment import Experiment
+from autoresearch.core.experiment import Experiment, decided_order
 from autoresearch.materialise.params import params_text, write_params_file
 from autoresearch.spec import Spec, load_spec
 from autoresearch.store.database import Store
+from autoresearch.store.history import FrontFigures, History
 
 
 class ApplyError(Exception):
@@ -50,6 +51,17 @@ class Study:
         if incumbent is None or not math.isfinite(score(incumbent.objective, self.spec.study.direction)):
             return None
         return incumbent
+
+    def front(self) -> FrontFigures | None:
+        """Several objectives: the Pareto front now (members in the order they joined), its reference point
+        and hypervolume; None with one objective. The front is rebuilt from the store in the order the
+        experiments were decided, as the judge grew it."""
+        if not self.spec.metric.objectives:
+            return None
+        done = sorted(
+            (e for e in self.experiments() if e.status == "done"), key=lambda e: decided_order(e.finished_at, e.id)
+        )
+        return History(self.spec.study.direction, done, objectives=self.spec.metric.objectives).front_figures()
 
     def diff_from_baseline(self, experiment: Experiment) -> str:
         """Code mode: the experiment's code against the baseline's."""

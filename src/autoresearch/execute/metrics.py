@@ -209,3 +209,21 @@ def _measure(
     if not math.isfinite(value):
         return Measurement(metrics, None, f"objective is {value}")
     return Measurement(metrics, value, None)
+
+
+def objectives_unreadable(output: str, metrics: dict[str, float], names: list[str]) -> str | None:
+    """Why the objectives NAMES (several objectives) cannot all be read from OUTPUT, or None: each must be
+    printed as a `name: value` line, finite, with no line beside it that starts like one but is not."""
+    for name in names:
+        if name not in metrics:
+            found = ", ".join(sorted(metrics)) or "none"
+            return f"objective {name} not found in the output (found: {found}); print it as `{name}: <number>`"
+        if not math.isfinite(metrics[name]):
+            return f"objective {name} is {metrics[name]}"
+    bad = unreadable_lines(output, set(names))
+    if bad:
+        return (
+            f"metric unreadable: {bad[-1][:80]!r} starts like a metric line but is not one; print each "
+            "metric alone on its line as `name: number`"
+        )
+    return None

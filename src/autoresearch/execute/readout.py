@@ -12,7 +12,7 @@ from typing import Any
 from autoresearch.core import safeio
 from autoresearch.core.evaluation import Evaluation
 from autoresearch.execute import feedback
-from autoresearch.execute.metrics import measure
+from autoresearch.execute.metrics import measure, objectives_unreadable
 from autoresearch.execute.process import RunResult, read_tail
 from autoresearch.execute.prune import recorded_curve
 from autoresearch.spec import HoldoutSection, MetricSection, Spec
@@ -51,6 +51,8 @@ def read(
     )
     if replaced is not None:
         measured.error, measured.objective = replaced, None
+    if metric is None and spec.metric.objectives and measured.error is None:  # each must be read, not only the first
+        measured.error = objectives_unreadable(output, measured.metrics, list(spec.metric.objectives))
     evaluation.metrics = measured.metrics
     if measured.ambiguous:  # a curve is not; a counted value that does not follow from it is
         evaluation.extra["flags"] = list(measured.ambiguous.values())

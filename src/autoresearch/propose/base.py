@@ -44,7 +44,7 @@ class Context:
 
     def __post_init__(self) -> None:
         if not isinstance(self.history, History):
-            self.history = History(self.spec.study.direction, self.history)
+            self.history = History(self.spec.study.direction, self.history, objectives=self.spec.metric.objectives)
         # Each experiment a proposer is shown is the history's copy, or made the same way (proposer_view).
         metric = self.history.holdout_metric
         if self.best is not None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
     from autoresearch.propose.base import Proposer
 
-SAMPLERS = ("random", "tpe", "cmaes", "gp")  # Optuna's samplers (propose/samplers.py)
+SAMPLERS = ("random", "tpe", "cmaes", "gp", "nsga2")  # Optuna's samplers (propose/samplers.py)
 HYBRID_USAGE = "hybrid:<sampler>+llm:<provider>/<model>"
 
 
@@ -33,8 +33,20 @@ def _sampler(name: str) -> ProposerKind:
         return SamplerProposer(spec, name, history)
 
     return ProposerKind(
-        build, modes=("params",), wrong_mode="searches parameters; code mode needs llm:, agent: or script:"
+        build,
+        modes=("params",),
+        wrong_mode="searches parameters; code mode needs llm:, agent: or script:",
+        check=lambda spec, argument: _check_objectives(spec, name),
     )
+
+
+def _check_objectives(spec: Spec, sampler: str) -> None:
+    """Optuna's CMA-ES optimises one objective; the other samplers take several."""
+    if sampler == "cmaes" and spec.metric.objectives:
+        raise ValueError(
+            "CMA-ES optimises one objective, and [metric] names several; use nsga2 (NSGA-II) or tpe, "
+            "which take several objectives"
+        )
 
 
 def _check_llm(spec: Spec, argument: str) -> None:
@@ -79,7 +91,8 @@ def _check_hybrid(spec: Spec, argument: str) -> None:
             "the hybrid proposer searches parameters: give a [params] space instead of [code], "
             "or use llm:, agent: or script: in code mode"
         )
-    _, llm = hybrid_parts(argument)
+    sampler, llm = hybrid_parts(argument)
+    _check_objectives(spec, sampler)
     _check_llm(spec, llm.removeprefix("llm:"))
 
 
@@ -101,7 +114,7 @@ def _build_hybrid(spec: Spec, argument: str, history: Sequence[Experiment]) -> P
         raise ProposalError(str(exc)) from None
 
 
-RANDOM, TPE, CMAES, GP = (_sampler(name) for name in SAMPLERS)
+RANDOM, TPE, CMAES, GP, NSGA2 = (_sampler(name) for name in SAMPLERS)
 LLM = ProposerKind(
     _build_llm,
     "llm:<provider>/<model>",

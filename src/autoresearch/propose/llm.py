@@ -32,6 +32,7 @@ from autoresearch.propose.prompt import (
     format_pending,
     format_runs,
     load_template,
+    objective_text,
     render,
 )
 from autoresearch.propose.strategies import Strategy, StrategyScheduler, strategies_from_options
@@ -382,6 +383,7 @@ class LLMProposer:
             "goal": clip(spec.goal.strip() or "(no goal given)", 8000),
             "metric": spec.metric.objective or spec.metric.name,
             "direction": spec.study.direction,
+            "objective": objective_text(spec),
             "history": format_history(context.history, self.mode, limits),
             "lessons": self.lessons.read() or "None yet.",
             "pending": format_pending(context.pending, self.mode, limits.item_chars),
@@ -403,7 +405,9 @@ class LLMProposer:
             values["files"] = format_files(context.files, int(self.options["max_file_chars"]))
             return render(load_template("code", spec.root), **values)
         best = context.best
-        if best is not None and best.params:
+        if spec.metric.objectives and best is not None:
+            values["best"] = "No single best with several objectives: the Pareto front is listed in the history below."
+        elif best is not None and best.params:
             values["best"] = f"#{best.id}: objective {fmt_number(best.objective)} with params {fmt_params(best.params)}"
         else:
             baseline = {n: p.baseline_value() for n, p in spec.params.items()}
@@ -442,6 +446,7 @@ class LLMProposer:
             goal=clip(self.spec.goal.strip() or "(no goal given)", 4000),
             metric=self.spec.metric.objective or self.spec.metric.name,
             direction=self.spec.study.direction,
+            objective=objective_text(self.spec),
             lessons=self.lessons.read() or "None yet.",
             history=format_history(context.history, self.mode, limits),
         )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoresearch.core import safeio
 from autoresearch.propose.prompt import HistoryLimits, format_runs
-from autoresearch.propose.script import experiment_summary
+from autoresearch.propose.script import experiment_summary, front_summary
 
 if TYPE_CHECKING:
     from autoresearch.core.experiment import Experiment
@@ -43,6 +43,7 @@ def history_document(spec: Spec, history: History, experiments: Iterable[Experim
         "counts": dict(history.counts),
         "best": experiment_summary(best) if best else None,
         "experiments": [experiment_summary(e) for e in chosen],
+        **front_summary(spec, history),
     }
 
 

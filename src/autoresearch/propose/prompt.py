@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -120,9 +121,25 @@ class HistoryLimits:
         )
 
 
+def objective_text(spec: Spec) -> str:
+    """What the study optimises, for a prompt's `$objective`: one objective and its direction, or several
+    and what keeping means for them."""
+    if not spec.metric.objectives:
+        return f"The objective is `{spec.metric.objective or spec.metric.name}`: **{spec.study.direction}** it."
+    listed = ", ".join(f"`{name}` (**{direction}**)" for name, direction in spec.metric.objectives.items())
+    return (
+        f"There are several objectives, traded off on a Pareto front: {listed}. A candidate is kept when no "
+        "member of the front is at least as good on every objective (and better on one); it then joins the "
+        "front and pushes off the members it beats on every objective. Aim for a point better than a member "
+        "on some objective without being worse on the others, or for a new trade-off."
+    )
+
+
 def format_experiment(exp: Experiment, mode: str, limits: HistoryLimits) -> str:
     parts = [f"#{exp.id} {exp.decision or exp.status}"]
-    if exp.objective is not None:
+    if exp.objectives:  # several objectives: each one's value
+        parts.append(" ".join(f"{k}={fmt_number(v)}" for k, v in exp.objectives.items()))
+    elif exp.objective is not None:
         parts.append(f"objective={fmt_number(exp.objective)}")
     others = {k: v for k, v in (exp.metrics or {}).items() if "holdout" not in k.lower()}
     if others:
@@ -236,8 +253,16 @@ def format_history(history: History, mode: str, limits: HistoryLimits) -> str:
     shown: set[int] = set()
     seen_params: set[str] = set()
     sections = []
+    best: tuple[str, Sequence[Experiment]] = (f"Best so far (top {limits.best})", ranked[: limits.best])
+    if history.front is not None:  # several objectives: no single best, the front instead
+        members = history.front.members
+        more = f"; the {2 * limits.best} most recent shown" if len(members) > 2 * limits.best else ""
+        best = (
+            f"The Pareto front ({len(members)} members, none dominated by another{more})",
+            members[-2 * limits.best :],
+        )
     for title, items in (
-        (f"Best so far (top {limits.best})", ranked[: limits.best]),
+        best,
         (f"Most recent (last {limits.recent})", history[-limits.recent :] if limits.recent else []),
         (f"Recent failures (last {limits.failures})", failures[-limits.failures :] if limits.failures else []),
     ):

@@ -1,4 +1,8 @@
-"""Parameter proposers built on Optuna's samplers (`random`, `tpe`, `cmaes`, `gp`), via ask/tell.
+"""Parameter proposers built on Optuna's samplers (`random`, `tpe`, `cmaes`, `gp`, `nsga2`), via ask/tell.
+
+With several objectives (`[metric] objectives`), the Optuna study is created with one direction per
+objective and told every objective's value (Optuna's multi-objective mode; `random`, `tpe`, `gp` and
+`nsga2` support it, `cmaes` does not and is refused when the spec is loaded).
 
 The study store is the source of truth: the Optuna study lives in memory and is rebuilt from the
 stored history on start. Each ask uses a sampler seeded with a hash of (study seed, number of trials
@@ -35,6 +39,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers._lazy_random_state import LazyRandomState
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from autoresearch.core.direction import sign
@@ -48,13 +53,14 @@ from autoresearch.spec import Spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-SAMPLERS = ("random", "tpe", "cmaes", "gp")
+SAMPLERS = ("random", "tpe", "cmaes", "gp", "nsga2")
 # How many times a sampler may repeat already-tried parameters before the space counts as exhausted.
 _MAX_DUPLICATE_DRAWS = 50
 # Samplers whose only state besides caches is their random state, so one instance reseeded per ask
 # draws what a fresh one would. GP is not among them: it warm-starts its kernel fit from the last ask.
 _RESEEDABLE = ("random", "tpe", "cmaes")
 TOP_POINTS = 5  # best points `state` shows
+Value = float | list[float] | None  # what a trial is told: one objective's value, or each of several
 
 
 def distribution(param: ParamSpec) -> BaseDistribution:
@@ -101,6 +107,8 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any], n_params: int) -
         except ImportError:
             raise ProposalError("proposer 'gp' needs torch and scipy: pip install torch scipy (or use 'tpe')") from None
         return optuna.samplers.GPSampler(seed=seed, **options)
+    if kind == "nsga2":  # a fresh one per ask: it rebuilds its generations from the study's trials
+        return optuna.samplers.NSGAIISampler(seed=seed, **options)
     raise ProposalError(f"unknown sampler {kind!r}; use one of {', '.join(SAMPLERS)}")
 
 
@@ -138,11 +146,18 @@ class SamplerProposer:
         self.seed = int(given.get("seed", spec.study.seed))
         self.options = {k: v for k, v in given.items() if k != "seed"}
         self.direction = spec.study.direction
+        self.objectives = tuple(spec.metric.objectives or ())  # several: Optuna's multi-objective mode
         self.sampler = make_sampler(kind, self.seed, self.options, len(self.space))  # fails early on a bad option
         self.storage = optuna.storages.InMemoryStorage()
-        self.study = optuna.create_study(storage=self.storage, direction=self.direction, sampler=self.sampler)
+        if self.objectives:
+            directions = [
+                StudyDirection.MINIMIZE if d == "minimize" else StudyDirection.MAXIMIZE for d in spec.metric.directions
+            ]
+            self.study = optuna.create_study(storage=self.storage, directions=directions, sampler=self.sampler)
+        else:
+            self.study = optuna.create_study(storage=self.storage, direction=self.direction, sampler=self.sampler)
         self.trials = 0  # trials in self.study, counted here: `study.trials` would deep-copy them all
-        self.tried: dict[str, float | None] = {}
+        self.tried: dict[str, Value] = {}
         self._pending: dict[str, optuna.trial.Trial] = {}
         self.top: list[tuple[float, int, dict[str, Any]]] = []  # the best TOP_POINTS told, best first
         for experiment in history:
@@ -150,7 +165,11 @@ class SamplerProposer:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def _value(self, experiment: Experiment) -> float | None:
+    def _value(self, experiment: Experiment) -> Value:
+        """What Optuna is told: the objective, or each objective's value; None when not measured."""
+        if self.objectives:
+            point = experiment.point(self.objectives)
+            return list(point) if point is not None else None
         return experiment.objective if experiment.ok and experiment.objective is not None else None
 
     def _add_finished(self, experiment: Experiment) -> None:
@@ -168,7 +187,7 @@ class SamplerProposer:
     def _add_trial(
         self,
         params: dict[str, Any],
-        value: float | None,
+        value: Value,
         attrs: dict[str, Any],
         pruned: tuple[int, float] | None = None,
     ) -> None:
@@ -179,7 +198,8 @@ class SamplerProposer:
                 optuna.trial.create_trial(
                     params=params,
                     distributions=self.space,
-                    value=value,
+                    value=value if not isinstance(value, list) else None,
+                    values=value if isinstance(value, list) else None,
                     state=state,
                     system_attrs=attrs,
                     intermediate_values=dict([pruned]) if pruned else None,
@@ -195,14 +215,15 @@ class SamplerProposer:
             return self.sampler
         return make_sampler(self.kind, seed, self.options, len(self.space))
 
-    def _note_value(self, params: dict[str, Any], value: float | None) -> None:
-        """Keep the best few points told, for `state` (flat: a short list, never a scan of the trials)."""
-        if value is None or any(p == params for _, _, p in self.top):  # a repeat told again
+    def _note_value(self, params: dict[str, Any], value: Value) -> None:
+        """Keep the best few points told, for `state` (flat: a short list, never a scan of the trials);
+        several objectives have no single best (the prompt shows their front)."""
+        if value is None or isinstance(value, list) or any(p == params for _, _, p in self.top):  # a repeat
             return
         bisect.insort(self.top, (sign(self.direction) * value, self.trials, dict(params)), key=lambda t: t[:2])
         del self.top[TOP_POINTS:]
 
-    def _tell(self, trial: optuna.trial.Trial, value: float | None, pruned: tuple[int, float] | None = None) -> None:
+    def _tell(self, trial: optuna.trial.Trial, value: Value, pruned: tuple[int, float] | None = None) -> None:
         if value is None and pruned is not None:  # as Optuna's own pruned trials: TPE ranks it by its last value
             trial.report(pruned[1], pruned[0])
             self.study.tell(trial, state=TrialState.PRUNED)

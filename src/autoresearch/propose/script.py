@@ -26,6 +26,7 @@ from autoresearch.execute.process import run_piped
 from autoresearch.materialise.params import render_command
 from autoresearch.propose.base import Context
 from autoresearch.spec import Spec
+from autoresearch.store.history import History
 
 # A script that prints this (alone) has nothing more to propose.
 EXHAUSTED = {"done": True}
@@ -48,7 +49,15 @@ def experiment_summary(experiment: Experiment) -> dict[str, Any]:
         "strategy": experiment.strategy,
         "feedback": (experiment.extra or {}).get("feedback"),  # what the run (or scorer) wrote for proposers
         "series": (experiment.extra or {}).get("series"),  # metric curves: {name: {n, values, min, argmin}}
+        **({"objectives": experiment.objectives} if experiment.objectives else {}),  # several: each one's value
     }
+
+
+def front_summary(spec: Spec, history: History) -> dict[str, Any]:
+    """Several objectives: each one's direction and the Pareto front's members (ids, oldest first); {} else."""
+    if not spec.metric.objectives or history.front is None:
+        return {}
+    return {"objectives": dict(spec.metric.objectives), "front": [e.id for e in history.front.members]}
 
 
 def pending_summary(proposal: Proposal) -> dict[str, Any]:
@@ -82,6 +91,7 @@ def context_payload(context: Context) -> dict[str, Any]:
         "history": [experiment_summary(e) for e in context.history],
         "pending": [pending_summary(p) for p in context.pending],
         "stagnation": context.stagnation,
+        **front_summary(spec, context.history),
     }
 
 

@@ -122,8 +122,8 @@ def is_budget_key(key: str) -> bool:
 
 
 def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
-    # Keys added since (an unset [prune], [proposer.hybrid], [run.slurm], empty [search] options) are left out while
-    # unset, so a study recorded before they existed compares equal.
+    # Keys added since (an unset [prune], metric.objectives, [proposer.hybrid], [run.slurm], empty [search]
+    # options) are left out while unset, so a study recorded before they existed compares equal.
     excluded: dict[str, Any] = {"root": True}
     if spec.prune is None:
         excluded["prune"] = True
@@ -131,6 +131,8 @@ def snapshot_of(spec: Spec, raw: dict[str, Any]) -> SpecSnapshot:
         excluded["proposer"] = {"hybrid"}
     if not spec.search.options:
         excluded["search"] = {"options"}
+    if spec.metric.objectives is None:
+        excluded["metric"] = {"objectives"}
     if spec.run.slurm is None:
         excluded["run"] = {"slurm"}
     dumped = spec.model_dump(mode="json", by_alias=True, exclude=excluded)

@@ -85,6 +85,22 @@ class Spec(BaseModel):
             spec._notes.append(note)
         return spec
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _first_objectives_direction(cls, data: Any, handler: ModelWrapValidatorHandler[Spec]) -> Spec:
+        """With several objectives, study.direction (which readers of one number use) is the first one's."""
+        study, metric = (data.get(k) if isinstance(data, dict) else None for k in ("study", "metric"))
+        if isinstance(study, dict) and "direction" in study and isinstance(metric, dict) and "objectives" in metric:
+            raise ValueError(
+                "study.direction does not apply with metric.objectives: each objective has its own direction "
+                "there; remove study.direction"
+            )
+        spec = handler(data)
+        if not spec.metric.objectives or spec.study.direction == spec.metric.directions[0]:
+            return spec
+        study = spec.study.model_copy(update={"direction": spec.metric.directions[0]})
+        return spec.model_copy(update={"study": study})
+
     @model_validator(mode="before")
     @classmethod
     def _reject_root(cls, data: Any) -> Any:
@@ -141,6 +157,46 @@ class Spec(BaseModel):
             raise ValueError(
                 "prune.metric: the study's metric is not the experiment's `name: value` lines; set prune.metric = "
                 '"<a metric the experiment prints once per step>"'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _several_objectives(self) -> Spec:
+        """Settings that compare one number with the incumbent's have no meaning against a Pareto front."""
+        if not self.metric.objectives:
+            return self
+        front = "but a study with several objectives keeps a Pareto front, not one incumbent"
+        if self.noise.rule != "strict":
+            raise ValueError(
+                f'noise.rule = "{self.noise.rule}" compares a candidate with one incumbent, {front}; '
+                "remove it (a candidate is kept when no member of the front dominates it)"
+            )
+        for key in ("recheck_best", "confirm"):
+            if getattr(self.noise, key):
+                raise ValueError(f"noise.{key} re-measures a candidate against one incumbent, {front}; remove it")
+        if self.budget.target is not None:
+            raise ValueError(
+                "budget.target stops the study when the objective reaches one value, but a study with several "
+                "objectives keeps a Pareto front; remove it (budget.patience stops when the front stops changing)"
+            )
+        if self.prune is not None:
+            raise ValueError(f"[prune] ranks runs by one metric's curve, {front}; remove [prune]")
+        gated = next((stage.name for stage in self.stage if stage.has_threshold), None)
+        if gated is not None:
+            raise ValueError(
+                f"stage {gated!r}: max_worse/max_worse_abs compare with the incumbent's value, {front}; "
+                "remove the threshold "
+                "(the stage then only has to succeed)"
+            )
+        if self.holdout is not None and self.holdout.max_worsening is not None:
+            raise ValueError(
+                f"holdout.max_worsening compares with the best's holdout value, {front}; "
+                "remove it (the holdout must still pass)"
+            )
+        if self.search.policy != "greedy":
+            raise ValueError(
+                f'search.policy = "{self.search.policy}" picks incumbents by one objective, {front}; '
+                'use search.policy = "greedy" (the default)'
             )
         return self
 

@@ -201,11 +201,70 @@ class RunSection(Section):
         return self
 
 
+_METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
 class MetricSection(Section):
+    """What is measured: one metric (`name`, read from the output, a regex or JSON, or an expression),
+    or several objectives each with its direction (`objectives`), which make the study keep a Pareto front.
+
+    With `objectives`, `name` is the first objective's: the one number shown where one number is shown.
+    """
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     pattern: str | None = None
     json_file: str | None = Field(default=None, alias="json")
     objective: str | None = None
+    objectives: dict[str, Literal["minimize", "maximize"]] | None = None  # name -> direction, in order
+
+    @model_validator(mode="before")
+    @classmethod
+    def _several(cls, data: Any) -> Any:
+        """`objectives = { a = "minimize", b = "maximize" }`, or Optuna's way: `objectives = ["a", "b"]` with
+        `directions = ["minimize", "maximize"]`; either becomes the table, and `name` its first objective."""
+        if not isinstance(data, dict) or ("objectives" not in data and "directions" not in data):
+            return data
+        data = dict(data)
+        given, directions = data.get("objectives"), data.pop("directions", None)
+        example = 'objectives = { time_ms = "minimize", accuracy = "maximize" }'
+        if isinstance(given, list):
+            if not isinstance(directions, list) or len(directions) != len(given):
+                raise ValueError(
+                    f"objectives = {given!r} needs directions = [...] with one direction per objective "
+                    f"(or write {example})"
+                )
+            twice = sorted({n for n in given if given.count(n) > 1}, key=str)
+            if twice:
+                raise ValueError(f"objective {twice[0]!r} is named twice in objectives; name each objective once")
+            given = dict(zip(given, directions, strict=True))
+        elif directions is not None:
+            raise ValueError(f"directions = [...] goes with objectives = [names]; or write {example}")
+        if not isinstance(given, dict):
+            raise ValueError(f"objectives must be a table of name = direction, e.g. {example}")
+        for objective, direction in given.items():
+            if not isinstance(objective, str) or not _METRIC_NAME.match(objective):
+                raise ValueError(f"objective name {objective!r} must look like a metric name (letters, digits, _ .)")
+            if direction not in ("minimize", "maximize"):
+                raise ValueError(f'objective {objective!r}: direction {direction!r} must be "minimize" or "maximize"')
+        if len(given) < 2:
+            raise ValueError(
+                "objectives needs two or more objectives; for one, write name = "
+                f'"{next(iter(given), "metric")}" in [metric] and direction in [study]'
+            )
+        single = [key for key in ("name", "pattern", "json", "objective") if key in data]
+        if single:
+            raise ValueError(
+                f"metric.{single[0]} cannot be combined with metric.objectives: each objective is read from "
+                "the experiment's `name: value` lines; remove " + ", ".join(f"metric.{k}" for k in single)
+            )
+        data["objectives"] = given
+        data["name"] = next(iter(given))
+        return data
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """One direction per objective, in order (several objectives only)."""
+        return tuple(self.objectives.values()) if self.objectives else ()
 
     @model_validator(mode="after")
     def _check(self) -> MetricSection:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from autoresearch.core.experiment import DECISIONS, INCUMBENT, Decision, Experiment, baseline_of, incumbent_of
 
-SCHEMA_VERSION = 3  # 2: the 'pruned' decision; 3: the is_baseline and became_best columns
+SCHEMA_VERSION = 4  # 2: the 'pruned' decision; 3: the is_baseline and became_best columns; 4: objectives
 DB_NAME = "study.db"
 LOCK_NAME = "run.lock"
 
@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS experiments (
     cost_usd    REAL,
     extra       TEXT,              -- JSON: sampler state, flags, repeat values, ...
     is_baseline INTEGER NOT NULL DEFAULT 0,  -- it runs the unchanged system (a failed one is retried in a new row)
-    became_best INTEGER NOT NULL DEFAULT 0   -- it became the global best when decided (see incumbent_of)
+    became_best INTEGER NOT NULL DEFAULT 0,  -- it became the global best when decided (see incumbent_of)
+    objectives  TEXT               -- JSON: name -> value, a study with several objectives only
 );
 CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status);
 CREATE INDEX IF NOT EXISTS experiments_best ON experiments(id) WHERE became_best;
@@ -97,8 +98,8 @@ class StudyLocked(StoreError):
     pass
 
 
-_JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra"}
-_COLUMNS = [*_SCHEMA_2_COLUMNS.split(", "), "is_baseline", "became_best"]
+_JSON_COLUMNS = {"proposal", "params", "metrics", "holdout", "extra", "objectives"}
+_COLUMNS = [*_SCHEMA_2_COLUMNS.split(", "), "is_baseline", "became_best", "objectives"]
 
 
 def _encode(column: str, value: Any) -> Any:
@@ -160,7 +161,9 @@ class Store:
                 self._allow_pruned()
             if version < 3:
                 self._facts_as_columns()
-            # Future migrations: `if version < 4: ...` here, each in this transaction.
+            if version < 4:
+                self._objectives_column()
+            # Future migrations: `if version < 5: ...` here, each in this transaction.
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     def _allow_pruned(self) -> None:
@@ -202,6 +205,13 @@ class Store:
             became_best = row["decision"] in INCUMBENT and bool(flag)
             updates.append((is_baseline, became_best, text, row["id"]))
         self._db.executemany("UPDATE experiments SET is_baseline=?, became_best=?, extra=? WHERE id=?", updates)
+
+    def _objectives_column(self) -> None:
+        """Schema 3 -> 4: each experiment's objective values (several objectives); NULL in every older row,
+        which a study with one objective never reads."""
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(experiments)")}
+        if "objectives" not in present:  # a table rebuilt from schema 1 has it already
+            self._db.execute("ALTER TABLE experiments ADD COLUMN objectives TEXT")
 
     class _Tx:
         def __init__(self, db: sqlite3.Connection) -> None:

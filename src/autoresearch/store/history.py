@@ -14,14 +14,25 @@ import bisect
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import overload
 
 from autoresearch.core.direction import sign
-from autoresearch.core.experiment import FAILURES, Decision, Experiment, failed_baseline
+from autoresearch.core.experiment import FAILURES, INCUMBENT, Decision, Experiment, failed_baseline
+from autoresearch.core.pareto import Front, hypervolume, reference_from_bounds
 from autoresearch.core.space import params_key
 from autoresearch.store.database import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontFigures:
+    """A study's Pareto front now: its members (in the order they joined), the reference point and the
+    hypervolume the front dominates up to it."""
+
+    members: list[Experiment]
+    reference: tuple[float, ...]
+    hypervolume: float
 
 
 class Tally:
@@ -122,9 +133,18 @@ class History(_ReadOnly):
     """Finished experiments, oldest first, holdout values stripped: a read-only view for proposers."""
 
     def __init__(
-        self, direction: str, experiments: Iterable[Experiment] = (), holdout_metric: str | None = None
+        self,
+        direction: str,
+        experiments: Iterable[Experiment] = (),
+        holdout_metric: str | None = None,
+        objectives: Mapping[str, str] | None = None,
     ) -> None:
         self.direction = direction
+        # Several objectives (name -> direction): the Pareto front of the baseline and kept experiments,
+        # grown as they are decided (the judge keeps a candidate only when it would join it).
+        self.objectives = dict(objectives) if objectives else None
+        self.front: Front[Experiment] | None = Front(tuple(self.objectives.values())) if self.objectives else None
+        self._bounds: list[tuple[float, float]] = []  # each objective's (lowest, highest) measured value
         # A metric named like the holdout's in a run's own output is dropped too: a candidate re-printing
         # an earlier holdout log must not relay its values to proposers.
         self.holdout_metric = holdout_metric
@@ -149,6 +169,13 @@ class History(_ReadOnly):
             self._by_params.setdefault(params_key(view.params), view)
         if view.decision in FAILURES:
             self._failures.append(view)
+        point = view.point(self.objectives) if self.objectives else None
+        if point is not None:
+            if not self._bounds:
+                self._bounds = [(v, v) for v in point]
+            self._bounds = [(min(lo, v), max(hi, v)) for (lo, hi), v in zip(self._bounds, point, strict=True)]
+            if self.front is not None and view.decision in INCUMBENT:
+                self.front.add(view, point)
         if view.ok and view.objective is not None:
             key = self._rank_key(view.objective)
             at = bisect.bisect_right(self._ranked_keys, key)  # after equals: the order a stable sort gives
@@ -190,6 +217,15 @@ class History(_ReadOnly):
     @property
     def baseline(self) -> Experiment | None:
         return self.tally.baseline
+
+    def front_figures(self) -> FrontFigures | None:
+        """Several objectives: the front's size and hypervolume, and the reference point it is measured
+        from (reference_from_bounds: a tenth of each objective's range beyond its worst measured value)."""
+        if self.front is None or not self._bounds:
+            return None
+        reference = reference_from_bounds(self._bounds, self.front.directions)
+        volume = hypervolume(self.front.points, reference, self.front.directions)
+        return FrontFigures(self.front.members, reference, volume)
 
     def objective_spread(self) -> tuple[int, float]:
         """How many finite measured objectives there are, and their sample standard deviation."""

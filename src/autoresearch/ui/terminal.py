@@ -20,12 +20,13 @@ from autoresearch.core.direction import improvement
 from autoresearch.core.experiment import FAILURES, Decision, Experiment
 from autoresearch.engine.judge import holdout_budget_text
 from autoresearch.engine.paired import Confirmation
+from autoresearch.engine.study import Study
 from autoresearch.execute.feedback import summarise_curve
 from autoresearch.execute.process import read_tail
 from autoresearch.execute.sandbox import recorded_warnings
 from autoresearch.spec import Spec
 from autoresearch.store.database import LOCK_NAME, Store
-from autoresearch.store.history import Tally
+from autoresearch.store.history import FrontFigures, Tally
 
 if TYPE_CHECKING:
     from autoresearch.engine.loop import Loop, Outcome
@@ -77,7 +78,7 @@ def log_line(e: Experiment) -> str:
     decision = e.decision or "running"
     style = _STYLE.get(decision, "dim")
     return (
-        f"#{e.id:<4} [{style}]{decision:<9}[/] {_fmt(e.objective):>12}  {(e.strategy or '-'):<14} "
+        f"#{e.id:<4} [{style}]{decision:<9}[/] {_values(e):>12}  {(e.strategy or '-'):<14} "
         f"{one_line(e.rationale or e.reason, 70)}"
     )
 
@@ -85,8 +86,10 @@ def log_line(e: Experiment) -> str:
 class _Stats:
     """Figures shared by the live view and `status`, from a running tally: O(1) in the study's size."""
 
-    def __init__(self, spec: Spec, tally: Tally, elapsed: float) -> None:
+    def __init__(self, spec: Spec, tally: Tally, elapsed: float, front: FrontFigures | None = None) -> None:
         direction = spec.study.direction
+        self.spec = spec
+        self.front = front  # several objectives: the Pareto front stands where one best would
         self.baseline = tally.baseline
         self.best = tally.best
         self.total = tally.total
@@ -116,12 +119,49 @@ class _Stats:
         self.since_improvement = tally.since_improvement
 
     def best_text(self) -> str:
+        if self.spec.metric.objectives:
+            return front_text(self.front)
         if self.best is None:
             return "best —"
         delta = ""
         if self.delta is not None and self.baseline and self.baseline.objective:
             delta = f" ({self.delta:+.4g} vs baseline, {100 * self.delta / abs(self.baseline.objective):+.1f}%)"
         return f"best {_fmt(self.best.objective)} (#{self.best.id}){delta}"
+
+
+def _values(e: Experiment) -> str:
+    """Its objective, or each of several objectives' values (`3.2 / 0.91`)."""
+    if e.objectives:
+        return " / ".join(_fmt(v) for v in e.objectives.values())
+    return _fmt(e.objective)
+
+
+def _shown(e: Experiment) -> str:
+    """`show`'s objective: the value, or each of several objectives' by name."""
+    if e.objectives:
+        return ", ".join(f"{name} {_fmt(v)}" for name, v in e.objectives.items())
+    return _fmt(e.objective)
+
+
+def front_text(front: FrontFigures | None) -> str:
+    """`front 3 members, hypervolume 1.25`: a study with several objectives in a few words."""
+    if front is None or not front.members:
+        return "front —"
+    return f"front {len(front.members)} member{'s' * (len(front.members) > 1)}, hypervolume {front.hypervolume:.4g}"
+
+
+def front_lines(spec: Spec, front: FrontFigures | None) -> list[str]:
+    """`status`'s lines on the Pareto front: the reference point, and each member's values."""
+    if front is None or not spec.metric.objectives:
+        return []
+    names = list(spec.metric.objectives)
+    reference = ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, front.reference, strict=True))
+    lines = [f"hypervolume reference: {reference} (a tenth of each range beyond the worst value measured)"]
+    for member in front.members:
+        point = member.point(names)
+        values = ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, point or (), strict=True))
+        lines.append(f"  #{member.id} {member.decision}: {values}")
+    return lines
 
 
 def run_alive(study_dir: Path) -> bool:
@@ -141,7 +181,8 @@ def run_alive(study_dir: Path) -> bool:
 
 def status_text(spec: Spec, store: Store) -> str:
     elapsed = float(store.get_meta("elapsed_seconds", "0") or 0)
-    s = _Stats(spec, Tally.of_store(store), elapsed)  # aggregate queries: no pass over every row
+    front = Study(spec, store).front()  # several objectives only: a pass over the rows to rebuild the front
+    s = _Stats(spec, Tally.of_store(store), elapsed, front)  # aggregate queries: no pass over every row
     counts = dict(s.counts)
     if "running" in counts and not run_alive(spec.study_dir):
         # Their `run` is gone (kill -9, a crash): nothing runs them; the next `run` starts them again.
@@ -150,11 +191,18 @@ def status_text(spec: Spec, store: Store) -> str:
     budget = f" / {spec.budget.experiments}" if spec.budget.experiments else ""
     retried = s.total - s.used
     retried_note = f" (+{retried} failed baseline{'s' * (retried > 1)}: retried, no budget used)" if retried else ""
+    measured = f"{spec.study.direction} {spec.metric.name}"
+    if spec.metric.objectives:
+        measured = "objectives " + ", ".join(f"{d} {n}" for n, d in spec.metric.objectives.items())
+    baseline = _fmt(s.baseline.objective) if s.baseline else "—"
+    if spec.metric.objectives and s.baseline is not None and s.baseline.objectives:
+        baseline = ", ".join(f"{n} {_fmt(v)}" for n, v in s.baseline.objectives.items())
     lines = [
-        f"study {spec.name} ({spec.mode} mode, {spec.study.direction} {spec.metric.name})",
+        f"study {spec.name} ({spec.mode} mode, {measured})",
         f"experiments {s.used}{budget}: {shown or 'none yet'}{retried_note}",
         s.best_text(),
-        f"baseline {_fmt(s.baseline.objective) if s.baseline else '—'}",
+        *front_lines(spec, front),
+        f"baseline {baseline}",
         f"keep rate {100 * s.keep_rate:.0f}%   throughput {s.per_hour:.1f}/h   elapsed {_duration(elapsed)}"
         + (f"   time left ~{_duration(s.remaining)}" if s.remaining is not None else ""),
     ]
@@ -220,9 +268,9 @@ def show_text(e: Experiment) -> str:
         f"experiment {e.id}  parent {e.parent_id if e.parent_id is not None else '—'}  proposer {e.proposer}"
         f"  strategy {e.strategy or '—'}",
         f"decision   {e.decision or 'running'}: {e.reason or ''}",
-        f"objective  {_fmt(e.objective)}   {_ended(e)}   duration {e.duration:.2f}s"
+        f"objective  {_shown(e)}   {_ended(e)}   duration {e.duration:.2f}s"
         if e.duration is not None
-        else f"objective  {_fmt(e.objective)}",
+        else f"objective  {_shown(e)}",
         f"rationale  {e.rationale or ''}",
     ]
     search = (e.extra or {}).get("search")
@@ -327,10 +375,10 @@ class LiveView:
         if self.live is not None:
             self.live.refresh()
             return
-        s = _Stats(loop.spec, loop.history.tally, loop.elapsed)
+        s = _Stats(loop.spec, loop.history.tally, loop.elapsed, loop.history.front_figures())
         budget = f"/{loop.spec.budget.experiments}" if loop.spec.budget.experiments else ""
         self.console.print(
-            f"[{s.used}{budget}] #{experiment.id} {experiment.decision} {_fmt(experiment.objective)}"
+            f"[{s.used}{budget}] #{experiment.id} {experiment.decision} {_values(experiment)}"
             f" | {s.best_text()} | {s.per_hour:.0f} experiments/h | elapsed {_duration(s.elapsed)}"
             + (f" | ~{_duration(s.remaining)} left" if s.remaining is not None else "")
             + (f" | {one_line(experiment.reason, 80)}" if experiment.decision in FAILURES else ""),
@@ -342,7 +390,7 @@ class LiveView:
         if self.live is not None:
             self.live.refresh()
             self.live.stop()
-        s = _Stats(loop.spec, loop.history.tally, loop.elapsed)
+        s = _Stats(loop.spec, loop.history.tally, loop.elapsed, loop.history.front_figures())
         count = f"{outcome.experiments} experiments"
         if outcome.interrupted:  # they did not finish: resume re-runs them
             count = f"{outcome.experiments - outcome.interrupted} finished, {outcome.interrupted} interrupted"
@@ -374,7 +422,7 @@ class LiveView:
 
     def _render(self, loop: Loop) -> Any:
         spec = loop.spec
-        s = _Stats(spec, loop.history.tally, loop.elapsed)
+        s = _Stats(spec, loop.history.tally, loop.elapsed, loop.history.front_figures())
         total = spec.budget.experiments
         header = Text(f"{spec.name}  ", style="bold")
         header.append(f"experiment {s.used}" + (f" of {total}" if total else ""))
@@ -402,7 +450,7 @@ class LiveView:
             table.add_row(
                 str(e.id),
                 e.strategy or "-",
-                _fmt(e.objective),
+                _values(e),
                 Text(e.decision or "running", style=_STYLE.get(e.decision or "", "")),
                 one_line(e.rationale or e.reason, 50),
             )

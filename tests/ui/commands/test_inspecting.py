@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import BOWL, bowl_spec, cli, wait_for, write_study
+from autoresearch.core.pareto import front
+from tests.conftest import BOWL, TRADE, bowl_spec, cli, study_rows, trade_spec, wait_for, write_study
 
 
 def test_queries_on_a_study_that_never_ran(bowl_study: Path) -> None:
@@ -51,3 +53,41 @@ def test_status_after_kill_9_says_interrupted_and_run_reruns_it(tmp_path: Path) 
     assert cli("run", str(root)).returncode == 0
     status = cli("status", str(root)).stdout
     assert "interrupted" not in status and "running" not in status and "experiments 3 / 3" in status
+
+
+def test_a_two_objective_study_through_the_cli_lists_its_front_and_applies_a_member(tmp_path: Path) -> None:
+    root = write_study(
+        tmp_path, trade_spec(16, "nsga2", "[proposer.options]\npopulation_size = 5"), {"trade.py": TRADE}
+    )
+    run = cli("run", str(root))
+    assert run.returncode == 0, run.stderr
+    assert "front " in run.stdout and "hypervolume" in run.stdout  # the run's last line: the front, not one best
+    rows = study_rows(root / ".autoresearch" / "trade")
+    names, directions = ["time_ms", "accuracy"], ["minimize", "maximize"]
+    decided = sorted((r for r in rows if r.decision in ("baseline", "kept")), key=lambda r: (r.finished_at, r.id))
+    expected = [r.id for r in front(decided, directions, key=lambda r: r.point(names))]
+    assert len(expected) >= 2
+    best = cli("best", str(root))
+    assert best.returncode == 0, best.stderr
+    listed = json.loads(best.stdout)
+    assert [m["id"] for m in listed] == expected
+    by_id = {r.id: r for r in rows}
+    for member in listed:
+        assert member["objectives"] == by_id[member["id"]].objectives and member["params"] == by_id[member["id"]].params
+    assert f"Pareto front: {len(expected)} member(s) (minimize time_ms, maximize accuracy); hypervolume" in best.stderr
+    status = cli("status", str(root)).stdout
+    assert f"front {len(expected)} members, hypervolume" in status and "hypervolume reference: time_ms" in status
+    assert all(f"  #{i} " in status for i in expected)
+    # `apply` without an ID cannot choose between members; an ID off the front is refused unless forced.
+    unchosen = cli("apply", str(root))
+    assert unchosen.returncode == 1 and "pick one with `autoresearch apply ID`" in unchosen.stderr
+    off = next(r.id for r in rows if r.decision == "reverted")
+    refused = cli("apply", str(off), str(root))
+    assert refused.returncode == 1 and f"experiment {off} is not on the Pareto front" in refused.stderr
+    assert not (root / "best_params.json").exists()
+    applied = cli("apply", str(expected[-1]), str(root))
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads((root / "best_params.json").read_text()) == by_id[expected[-1]].params
+    forced = cli("apply", str(off), str(root), "--force")
+    assert forced.returncode == 0 and "not on the Pareto front; applying it anyway" in forced.stderr
+    assert json.loads((root / "best_params.json").read_text()) == by_id[off].params

@@ -261,3 +261,31 @@ def test_headline_best_is_the_global_best_under_islands(tmp_path: Path) -> None:
     summary = summarize(store.experiments(), "minimize")
     store.close()
     assert (state["best"], state["best_id"]) == (0.5, 2) == (summary.best, summary.best_id)
+
+
+def test_the_dashboard_shows_the_pareto_front_of_a_study_with_two_objectives(tmp_path: Path) -> None:
+    from autoresearch.engine.loop import Loop
+    from autoresearch.engine.study import Study
+    from autoresearch.spec import load_spec
+    from autoresearch.ui.dashboard.pages import study_page
+    from autoresearch.ui.dashboard.study_view import StudyView
+    from tests.conftest import TRADE, trade_spec
+
+    root = write_study(tmp_path, trade_spec(10), {"trade.py": TRADE})
+    Loop(load_spec(root)).run()
+    study = Study.open(root)
+    expected = study.front()
+    assert expected is not None
+    view = StudyView(study.spec.study_dir, "trade")
+    try:
+        state = json.loads(view.state()[1])
+    finally:
+        view.close()
+        study.store.close()
+    assert state["objectives"] == ["time_ms", "accuracy"]
+    assert [m["id"] for m in state["front"]] == [e.id for e in expected.members]
+    assert [m["values"] for m in state["front"]] == [
+        list(e.point(["time_ms", "accuracy"]) or ()) for e in expected.members
+    ]
+    assert state["hypervolume"] == pytest.approx(expected.hypervolume)
+    assert "Pareto front" in study_page("trade")  # the page shows it where one best is shown

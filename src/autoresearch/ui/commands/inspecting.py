@@ -8,8 +8,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from autoresearch.engine.study import Study
+    from autoresearch.spec import Spec
 
 from autoresearch.ui.commands.shared import (
     UserError,
@@ -127,6 +132,9 @@ def best(path: Path, accept_tamper: bool) -> None:
     if experiment is None:
         raise UserError("no experiment has succeeded yet")
     refuse_tampered("showing the best", study, experiment, accept_tamper)
+    if spec.metric.objectives:
+        _front(spec, study)
+        return
     note(f"# best: experiment {experiment.id}, {spec.metric.name} objective {experiment.objective:.6g}")
     if experiment.params is not None:
         emit(json.dumps(experiment.params, indent=2, sort_keys=True), exact=True)
@@ -136,3 +144,31 @@ def best(path: Path, accept_tamper: bool) -> None:
         emit(diff, exact=True)
     else:
         note("(identical to the baseline)")
+
+
+def _front(spec: Spec, study: Study) -> None:
+    """Several objectives: the Pareto front, one JSON object per member (id, each objective's value, and
+    its params or commit), in the order they joined; the reference point and hypervolume as a note."""
+    front = study.front()
+    assert front is not None and spec.metric.objectives
+    names = list(spec.metric.objectives)
+    reference = ", ".join(f"{n} {v:.6g}" for n, v in zip(names, front.reference, strict=True))
+    note(
+        f"# Pareto front: {len(front.members)} member(s) ("
+        + ", ".join(f"{d} {n}" for n, d in spec.metric.objectives.items())
+        + f"); hypervolume {front.hypervolume:.6g} from the reference point ({reference}); "
+        "`autoresearch apply ID` takes one"
+    )
+    members = []
+    for member in front.members:
+        record: dict[str, object] = {
+            "id": member.id,
+            "objectives": dict(zip(names, member.point(names) or (), strict=True)),
+        }
+        if member.params is not None:
+            record["params"] = member.params
+        else:
+            record["commit"] = member.commit_sha
+            record["rationale"] = member.rationale
+        members.append(record)
+    emit(json.dumps(members, indent=2, sort_keys=True), exact=True)

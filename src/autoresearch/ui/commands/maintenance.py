@@ -27,7 +27,12 @@ from autoresearch.ui.commands.shared import (
 @click.argument("args", nargs=-1, metavar="[ID] [PATH]")
 @click.option("--path", "path_option", type=click.Path(path_type=Path), help="The study's folder (or give PATH).")
 @click.option("--params-file", type=click.Path(path_type=Path), help="Params mode: where to write the params.")
-@click.option("--force", is_flag=True, help="Params mode: overwrite a params file changed since it was written.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Params mode: overwrite a params file changed since it was written. Several objectives: apply an "
+    "experiment that is not on the Pareto front.",
+)
 @accept_tamper_option
 @user_errors
 def apply(
@@ -35,16 +40,32 @@ def apply(
 ) -> None:
     """Write the best (or experiment ID) into your working tree, on request only."""
     experiment_id, path = _id_and_path(args, path_option)
-    _spec, study = open_study(path)
+    spec, study = open_study(path)
+    front = study.front()  # several objectives: any member may be applied, by its ID
     if experiment_id is None:
         experiment = study.best
         if experiment is None:
             raise UserError("no experiment has succeeded yet")
+        if front is not None and len(front.members) > 1:
+            listed = ", ".join(f"#{e.id}" for e in front.members)
+            raise UserError(
+                f"several objectives: the Pareto front has {len(front.members)} members ({listed}); "
+                "pick one with `autoresearch apply ID` (`autoresearch best` lists their values)"
+            )
     else:
         try:
             experiment = study.store.get(experiment_id)
         except KeyError:
             raise UserError(f"no experiment {experiment_id} in study {study.name}") from None
+        if front is not None and experiment.id not in {e.id for e in front.members}:
+            if not force:
+                listed = ", ".join(f"#{e.id}" for e in front.members)
+                raise UserError(
+                    f"experiment {experiment.id} is not on the Pareto front ({listed}): a member is at least as "
+                    f"good on every objective ({', '.join(spec.metric.objectives or ())}); apply a member, or "
+                    "pass --force to apply it anyway"
+                )
+            warn(f"experiment {experiment.id} is not on the Pareto front; applying it anyway (--force)")
     if experiment.decision in FAILURES:
         failed_guard = (experiment.reason or "").startswith("guard ")
         what = "failed its guard" if failed_guard else f"was {experiment.decision}"

@@ -78,7 +78,10 @@ function headsHTML(ln){
 }
 function statsHTML(st){
   const c = st.counts, parts = [['experiments', st.total], ['kept', c.kept||0], ['reverted', c.reverted||0], ['failed', c.failed||0],
-    ['rejected', c.rejected||0], ['pruned', c.pruned||0], ['running', c.running||0], ['baseline', fmt(st.baseline)], ['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')],
+    ['rejected', c.rejected||0], ['pruned', c.pruned||0], ['running', c.running||0], ['baseline', fmt(st.baseline)],
+    ...(st.front ? [['Pareto front', st.front.length+' members, hypervolume '+fmt(st.hypervolume)],
+                    ['members', st.front.map(m => '#'+m.id+' ('+m.values.map((v,k) => st.objectives[k]+' '+fmt(v)).join(', ')+')').join(' · ')]]
+                 : [['best', fmt(st.best) + (st.best_id!==null?' (#'+st.best_id+')':'')]]),
     ['improvement', st.improvement_pct===null?'—':st.improvement_pct.toFixed(1)+'%'], ['keep rate', st.keep_rate===null?'—':(100*st.keep_rate).toFixed(1)+'%'],
     ...(st.holdout ? [['holdout', st.holdout+' evaluated (values hidden)']] : []),
     ...(st.cost_usd || st.tokens ? [['LLM spend', '$'+st.cost_usd.toFixed(4)]] : [])];

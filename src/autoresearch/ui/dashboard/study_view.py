@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from autoresearch.core.experiment import FAILURES, MEASURED, Decision, decided_order
+from autoresearch.core.experiment import FAILURES, INCUMBENT, MEASURED, Decision, decided_order
+from autoresearch.core.pareto import Front, hypervolume, reference_point
 from autoresearch.store.database import DB_NAME, upgrade_store
 from autoresearch.ui.dashboard.guard import HoldoutScrubber, holdout_metric_names, holdout_verdict
 from autoresearch.ui.report.summary import improvement, keep_rate, running_best_points
@@ -31,6 +32,8 @@ _LIGHT_COLUMNS = (
     "params, metrics, objective, duration, started_at, finished_at, tokens_in, tokens_out, cost_usd, "
     # Whether a kept row became the global best (an island's keep may not have): incumbent_of's fact.
     "became_best, "
+    # Several objectives: each one's values (NULL in a study with one objective).
+    "objectives, "
     # Never the holdout's values: only whether it was evaluated or failed (guard.holdout_verdict).
     "CASE WHEN holdout IS NULL OR holdout = '' THEN NULL "
     "WHEN json_valid(holdout) AND json_type(holdout, '$.error') IS NULL THEN 'evaluated' ELSE 'failed' END AS holdout"
@@ -85,6 +88,18 @@ class StudyView:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout=5000")
         return self._db
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        """Several objectives (name -> direction) as the spec recorded with the study has them; {} for one."""
+        db = self._connect()
+        row = db.execute("SELECT value FROM meta WHERE key='spec_snapshot'").fetchone() if db is not None else None
+        try:
+            metric = json.loads(row[0])["normalised"]["metric"] if row is not None else {}
+        except (ValueError, KeyError, TypeError):
+            return {}
+        objectives = metric.get("objectives") if isinstance(metric, dict) else None
+        return {str(k): str(v) for k, v in objectives.items()} if isinstance(objectives, dict) else {}
 
     @property
     def direction(self) -> str:
@@ -210,6 +225,37 @@ class StudyView:
             "holdout": holdouts,  # how many were evaluated on the holdout, never its values
             "points": {"x": xs, "y": ys, "d": codes},
             "best_line": {"x": line_x, "y": line_y},
+            **self._front(cache),
+        }
+
+    def _front(self, cache: _Cache) -> dict[str, Any]:
+        """Several objectives: the Pareto front (each member's id and values), its hypervolume and the
+        reference point (a tenth of each range beyond the worst measured value); {} with one objective."""
+        objectives = self.objectives
+        if not objectives:
+            return {}
+        names, directions = list(objectives), list(objectives.values())
+        grown: Front[int] = Front(directions)
+        points = []
+        for r in sorted(cache.rows, key=lambda r: decided_order(r["finished_at"], r["id"])):
+            if r["decision"] not in MEASURED or not r["objectives"]:
+                continue
+            try:
+                values = json.loads(r["objectives"])
+                point = tuple(float(values[n]) for n in names)
+            except (ValueError, KeyError, TypeError):
+                continue
+            points.append(point)
+            if r["decision"] in INCUMBENT:
+                grown.add(r["id"], point)
+        if not points:
+            return {"objectives": names, "front": [], "hypervolume": None}
+        reference = reference_point(points, directions)
+        return {
+            "objectives": names,
+            "front": [{"id": i, "values": list(p)} for i, p in zip(grown.members, grown.points, strict=True)],
+            "hypervolume": hypervolume(grown.points, reference, directions),
+            "reference": list(reference),
         }
 
     def lineage(self) -> tuple[int, bytes]:

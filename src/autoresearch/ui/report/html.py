@@ -26,8 +26,10 @@ from autoresearch.engine.paired import Confirmation
 from autoresearch.execute.sandbox import recorded_warnings
 from autoresearch.spec import Spec
 from autoresearch.store.database import Store
+from autoresearch.ui.report.front_plot import front_figure, plot_front
 from autoresearch.ui.report.lineage import lineage_figure, plot_lineage
 from autoresearch.ui.report.markdown import MAX_DIFF_CHARS, fmt, fmt_pct, summary_rows, write_markdown
+from autoresearch.ui.report.pareto import FrontReport, front_report
 from autoresearch.ui.report.progress_plot import DECISION_COLORS, plot_progress
 from autoresearch.ui.report.summary import Head, Summary, holdout_label, running_best, summarize_spec
 
@@ -55,6 +57,7 @@ def write_report_files(spec: Spec, store: Store, out_dir: Path | None = None) ->
         summary.confirmed = confirmation.figure()
     summary.warnings += recorded_warnings(store)
     summary.policy, summary.heads = search_heads(store)
+    summary.front = front_report(spec, experiments)
     lessons_file = spec.study_dir / "lessons.md"
     lessons = lessons_file.read_text(errors="replace") if lessons_file.is_file() else None
     progress_path = plot_progress(
@@ -74,7 +77,10 @@ def write_report_files(spec: Spec, store: Store, out_dir: Path | None = None) ->
     log_params = {name for name, p in spec.params.items() if p.log}
     page = render_html(summary, experiments, metric_label=spec.metric.name, lessons=lessons, log_params=log_params)
     html_path.write_text(page)
-    return [html_path, md_path, progress_path, lineage_path]
+    if summary.front is None:
+        return [html_path, md_path, progress_path, lineage_path]
+    front_path = plot_front(summary.front, out_dir / "front.png", title=spec.name)
+    return [html_path, md_path, progress_path, lineage_path, front_path]
 
 
 def search_heads(store: Store) -> tuple[str, list[Head]]:
@@ -291,6 +297,26 @@ def _slices_figure(s: Summary, metric_label: str, log_params: set[str]) -> go.Fi
     return fig
 
 
+def _front_html(front: FrontReport) -> str:
+    """The Pareto front: its figure and one row per member (values, and what it changed)."""
+    esc = html.escape
+    names = "".join(f"<th>{esc(n)} ({esc(d)})</th>" for n, d in zip(front.names, front.directions, strict=True))
+    reference = ", ".join(f"{n} {fmt(v)}" for n, v in zip(front.names, front.reference, strict=True))
+    parts = [
+        "<h2 id='front'>Pareto front</h2>",
+        f"<p>{len(front.members)} member(s), none dominated by another; hypervolume {fmt(front.hypervolume)} from "
+        f"the reference point ({esc(reference)}: a tenth of each objective's range beyond its worst measured "
+        "value). <code>autoresearch apply ID</code> takes one.</p>",
+        _fig_html(front_figure(front)),
+        f"<table><tr><th>#</th>{names}<th>change</th></tr>",
+    ]
+    for member in front.members:
+        values = "".join(f"<td>{fmt(v)}</td>" for v in front.point(member))
+        parts.append(f"<tr><td>{member.id}</td>{values}<td><code>{esc(front.describe(member))}</code></td></tr>")
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
 def highlight_diff(diff: str) -> str:
     """A unified diff as escaped HTML lines, added/removed/hunk lines wrapped in classed spans."""
     lines = []
@@ -351,6 +377,8 @@ def render_html(
     parts.append("</table>")
     parts.append("<h2 id='progress'>Progress</h2>")
     parts.append(_fig_html(progress_figure(experiments, s.direction, metric_label)))
+    if s.front is not None:
+        parts.append(_front_html(s.front))
 
     parts.append(
         f"<h2 id='lineage'>Lineage</h2><p>Search policy: {esc(s.policy)}. Which experiment each was built on.</p>"

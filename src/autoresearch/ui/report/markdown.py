@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autoresearch.ui.report.escape import md_cell, md_code, md_code_cell, md_fence, md_text
+from autoresearch.ui.report.pareto import front_lines
 from autoresearch.ui.report.summary import Summary, holdout_label
 
 MAX_DIFF_CHARS = 20_000  # per kept change: a huge generated diff must not bury the rest of the report
@@ -46,6 +47,11 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("by decision", counts or "—"),
         ("baseline", f"{fmt(s.baseline)} (#{s.baseline_id})" if s.baseline_id is not None else "—"),
         ("best", f"{fmt(s.best)} (#{s.best_id})" if s.best_id is not None else "—"),
+        *(  # several objectives: `best` is the first objective's; the front is what was kept
+            [("Pareto front", f"{len(s.front.members)} members, hypervolume {fmt(s.front.hypervolume)}")]
+            if s.front is not None
+            else []
+        ),
         ("improvement", improvement + (" as selected by the search" if s.confirmed else "")),
         *([("confirmed improvement", s.confirmed)] if s.confirmed else []),
         ("keep rate", fmt_pct(None if s.keep_rate is None else 100 * s.keep_rate)),
@@ -85,6 +91,10 @@ def render_markdown(
     out.append("")
     if progress_png:
         out += ["## Progress", "", f"![progress]({progress_png})", ""]
+    if s.front is not None:
+        out += ["## Pareto front", ""]
+        out += ["![Pareto front](front.png)", ""] if progress_png else []
+        out += [*front_lines(s.front), ""]
     if lineage_png:
         out += ["## Lineage", "", f"Search policy: {md_text(s.policy)}. Which experiment each was built on:", ""]
         out += [f"![lineage]({lineage_png})", ""]

@@ -8,7 +8,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoresearch.core.direction import better, sign
 from autoresearch.core.experiment import FAILURES, JUDGED, Decision, Experiment, baseline_of, incumbent_of
@@ -18,6 +18,9 @@ from autoresearch.execute.feedback import summarise_curve
 from autoresearch.spec import Spec
 from autoresearch.ui.report.importance import METHOD as IMPORTANCE_METHOD
 from autoresearch.ui.report.importance import rank_anova_importances
+
+if TYPE_CHECKING:
+    from autoresearch.ui.report.pareto import FrontReport
 
 
 @dataclass
@@ -155,6 +158,7 @@ class Summary:
     policy: str = "greedy"  # the search policy ([search] policy)
     heads: list[Head] = field(default_factory=list)  # its lineage heads, when it names any
     holdout_budget: str = ""  # how much of [holdout] budget the study spent (judge.holdout_budget_text)
+    front: FrontReport | None = None  # several objectives: the Pareto front (pareto.py)
 
     @property
     def strict_line(self) -> str | None:
