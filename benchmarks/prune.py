@@ -51,6 +51,7 @@ CONFIGS: dict[str, str] = {
     "no pruning": "",
     "median (warmup 2, min_runs 3)": '[prune]\nrule = "median"\nwarmup_steps = 2\nmin_runs = 3\n',
     "halving (eta 3, min_runs 3)": '[prune]\nrule = "halving"\neta = 3\nmin_runs = 3\n',
+    "incumbent (factor 2)": '[prune]\nrule = "incumbent"\nfactor = 2\n',
 }
 
 
