@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -413,3 +414,123 @@ def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_bas
     assert again.pruned is None and again.objective == pytest.approx(4.84 + 1 / 8)
     baseline = evaluator.evaluate(experiment(4, baseline=True), losing, 0)
     assert baseline.pruned is None and baseline.objective == pytest.approx(4.84 + 1 / 8)
+
+
+# A short training job for a paired study: its loss per epoch falls towards (x - 0.3)^2, with noise per seed.
+PAIRED_TRAIN = """
+import json, os, random, sys, time
+x = json.load(open(sys.argv[1]))["x"]
+noise = random.Random(os.environ["AUTORESEARCH_SEED"])
+for epoch in range(1, 6):
+    print(f"val_loss: {(x - 0.3) ** 2 + 1.0 / epoch + noise.gauss(0, 0.003):.6f}", flush=True)
+    time.sleep(0.12)
+print("END OF TRAINING", flush=True)
+"""
+
+
+def test_a_paired_study_prunes_against_the_incumbents_curves_and_shows_it_everywhere(tmp_path: Path) -> None:
+    from autoresearch.propose.prompt import HistoryLimits, format_experiment
+    from autoresearch.ui.dashboard.study_view import StudyView
+
+    study = write_study(
+        tmp_path / "paired",
+        f"""
+        [study]
+        name = "paired"
+        seed = 3
+        [run]
+        command = "{PYTHON} train.py {{params_file}}"
+        timeout = "60s"
+        [metric]
+        name = "val_loss"
+        [params]
+        x = {{ low = -3.0, high = 3.0, default = -0.5 }}
+        [proposer]
+        use = "random"
+        [noise]
+        rule = "paired"
+        pairs = 2
+        max_pairs = 2
+        confirm = false
+        [budget]
+        experiments = 6
+        [prune]
+        rule = "incumbent"
+        """,
+        {"train.py": PAIRED_TRAIN},
+    )
+    result = cli("run", cwd=study, timeout=600)
+    assert result.returncode == 0, result.stderr
+    folder = study / ".autoresearch" / "paired"
+    rows = study_rows(folder)
+    pruned = [e for e in rows if e.decision == "pruned"]
+    paired = [e for e in rows if "paired" in e.extra]
+    assert pruned and paired, [(e.id, e.decision, e.reason) for e in rows]
+    assert rows[0].decision == "baseline" and len(rows[0].extra["prune_curve"]) == 5  # never pruned
+    for e in paired:  # every re-measured run of a pair ran to its end: none was judged
+        record = e.extra["paired"]
+        assert len(record["a_curves"]) == len(record["b_curves"]) == 2
+        assert all(len(curve) == 5 for curve in record["a_curves"] + record["b_curves"])
+        logs = sorted((folder / "experiments" / f"{e.id:05d}" / "recheck").glob("*/stdout.log"))
+        assert len(logs) == 4 and all("END OF TRAINING" in log.read_text() for log in logs)
+    for e in pruned:
+        record = e.extra["pruned"]
+        incumbent = max((b for b in rows if b.became_best and b.id < e.id), key=lambda b: b.id)
+        assert record["rule"] == "incumbent" and record["incumbent"] == incumbent.id
+        assert record["value"] > record["reference"] > record["incumbent_final"]
+        assert e.reason is not None and f"cannot beat #{incumbent.id}'s" in e.reason
+        # The incumbent's curves: its own run, and its two runs in each pair it was measured in (when it
+        # was kept, and since, against each candidate) before this one.
+        sides = ("a_id", "b_id")
+        pairs = sum(1 for p in paired if incumbent.id in (p.extra["paired"][k] for k in sides) and p.id < e.id)
+        assert pairs and record["runs"] == 1 + 2 * pairs
+        # Had it run to its end, it would not have beaten the incumbent.
+        assert e.params is not None and (e.params["x"] - 0.3) ** 2 + 0.2 > incumbent.objective  # type: ignore[operator]
+    # Status, the report, the dashboard and the proposers' prompt say it.
+    assert f"pruned {len(pruned)}" in cli("status", cwd=study).stdout
+    assert cli("report", str(study)).returncode == 0
+    assert f"pruned {len(pruned)}" in (folder / "report" / "report.md").read_text()
+    view = StudyView(folder, "paired")
+    try:
+        state = json.loads(view.state()[1])
+        assert state["counts"]["pruned"] == len(pruned)
+        table = view.table(decision="pruned")["rows"]
+        assert {row["id"]: row["reason"] for row in table} == {e.id: e.reason for e in pruned}
+        shown = view.experiment(pruned[0].id)
+        assert shown is not None and shown["extra"]["pruned"]["rule"] == "incumbent"
+    finally:
+        view.close()
+    line = format_experiment(pruned[0], "params", HistoryLimits())
+    assert "pruned" in line and pruned[0].reason in line  # type: ignore[operator]
+
+
+def test_a_measurement_over_repeats_keeps_each_repeats_curve_the_first_one_first(tmp_path: Path) -> None:
+    from autoresearch.core.proposal import Proposal
+    from autoresearch.execute.command import CommandEvaluator
+
+    (tmp_path / "train.py").write_text(
+        "import os\nseed = int(os.environ['AUTORESEARCH_SEED'])\n"
+        "for epoch in range(1, 4):\n    print(f'val_loss: {seed + 1 / epoch}')\n"
+    )
+    spec = spec_from_dict(
+        {
+            "study": {"seed": 10},
+            "run": {"command": f"{PYTHON} train.py", "repeats": 2},
+            "metric": {"name": "val_loss"},
+            "params": {"x": {"low": 0.0, "high": 1.0}},
+            "noise": {"baseline_repeats": 3},
+            "prune": {"rule": "incumbent"},
+        },
+        root=tmp_path,
+    )
+    evaluator = CommandEvaluator(spec)
+    baseline = Experiment(1, "running", {"params": {"x": 0.5}}, 0.0, params={"x": 0.5}, is_baseline=True)
+    measured = evaluator.evaluate(baseline, Proposal(params={"x": 0.5}), 0)
+    curves = [[seed + 1.0, seed + 0.5, seed + 1 / 3] for seed in (10, 11, 12)]
+    assert measured.extra["prune_curve"] == curves[0] and measured.extra["prune_curves"] == curves
+    assert measured.extra.get("prune_idle") is None  # the baseline is never judged: nothing to say
+    candidate = Experiment(2, "running", {"params": {"x": 0.2}}, 0.0, params={"x": 0.2})
+    evaluator.prime([])
+    first = evaluator.evaluate(candidate, Proposal(params={"x": 0.2}), 0)
+    assert first.extra["prune_curves"] == curves[:2]
+    assert first.extra["prune_idle"] == 'not judged by [prune] rule = "incumbent": the study has no incumbent yet'

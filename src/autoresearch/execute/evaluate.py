@@ -125,7 +125,9 @@ def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
         return evaluation
     evaluations = [e for e, _ in runs]
     observed: dict[str, Any] = {
-        k: evaluations[0].extra[k] for k in ("feedback", "series", "prune_curve") if k in evaluations[0].extra
+        k: evaluations[0].extra[k]
+        for k in ("feedback", "series", "prune_curve", "prune_idle")
+        if k in evaluations[0].extra
     }
     curves = [e.extra["prune_curve"] for e in evaluations if "prune_curve" in e.extra]
     if len(curves) > 1:  # every repeat's curve: how much the runs' curves move ([prune] rule = "incumbent")
