@@ -114,7 +114,7 @@ def test_incumbent_prunes_a_run_that_cannot_beat_the_incumbents_curve_by_the_end
     bar, final = incumbent_bar([INCUMBENT], 3, minimize=True, factor=2.0)  # type: ignore[misc]
     assert final == 0.30 and bar == pytest.approx(0.30 + 2 * 0.25 + 3 * math.sqrt(2) * noise)
     losing = [1.5, 1.2, bar + 0.01]
-    verdict = incumbent_verdict(losing, [INCUMBENT], metric="val_loss", minimize=True, incumbent_id=7)
+    verdict = incumbent_verdict(losing, [INCUMBENT], metric="val_loss", minimize=True, incumbent_id=7, factor=2.0)
     assert verdict is not None and (verdict.step, verdict.reference, verdict.incumbent) == (3, bar, 7)
     assert verdict.reason() == (
         f"pruned at step 3: val_loss {bar + 0.01:.6g} cannot beat #7's 0.3 by the end "
@@ -122,10 +122,16 @@ def test_incumbent_prunes_a_run_that_cannot_beat_the_incumbents_curve_by_the_end
     )
     assert verdict.as_record()["incumbent"] == 7 and verdict.as_record()["incumbent_final"] == 0.30
     # Just under the bar goes on; so does a run learning more slowly that could still catch up.
-    assert incumbent_verdict([1.5, 1.2, bar - 0.01], [INCUMBENT], metric="m", minimize=True, incumbent_id=7) is None
+    assert (
+        incumbent_verdict([1.5, 1.2, bar - 0.01], [INCUMBENT], metric="m", minimize=True, incumbent_id=7, factor=2.0)
+        is None
+    )
+    # The default factor 1 allows only what the incumbent itself still gained: the same run stops.
+    assert incumbent_verdict([1.5, 1.2, bar - 0.01], [INCUMBENT], metric="m", minimize=True, incumbent_id=7) is not None
     # A larger factor leaves more room; a warm-up judges nothing before it.
     assert incumbent_verdict(losing, [INCUMBENT], metric="m", minimize=True, incumbent_id=7, factor=3.0) is None
     assert incumbent_verdict(losing, [INCUMBENT], metric="m", minimize=True, incumbent_id=7, warmup_steps=3) is None
+    assert incumbent_verdict(losing, [INCUMBENT], metric="m", minimize=True, incumbent_id=7, warmup_steps=2)
     # Late in the run the room is the noise: a run clearly above the incumbent's end stops.
     late = [v + 0.2 for v in INCUMBENT]
     assert incumbent_verdict(late, [INCUMBENT], metric="m", minimize=True, incumbent_id=7) is not None
@@ -147,8 +153,12 @@ def test_incumbent_learns_its_margin_from_all_the_incumbents_curves_and_follows_
     accuracy = [1.0 - v for v in INCUMBENT]
     bar, final = incumbent_bar([accuracy], 3, minimize=False, factor=2.0)  # type: ignore[misc]
     assert final == pytest.approx(0.70) and bar == pytest.approx(0.70 - (one - 0.30))
-    assert incumbent_verdict([0.01, 0.02, bar - 0.01], [accuracy], metric="acc", minimize=False, incumbent_id=2)
-    assert not incumbent_verdict([0.01, 0.02, bar + 0.01], [accuracy], metric="acc", minimize=False, incumbent_id=2)
+    assert incumbent_verdict(
+        [0.01, 0.02, bar - 0.01], [accuracy], metric="acc", minimize=False, incumbent_id=2, factor=2.0
+    )
+    assert not incumbent_verdict(
+        [0.01, 0.02, bar + 0.01], [accuracy], metric="acc", minimize=False, incumbent_id=2, factor=2.0
+    )
     # A diverged run (NaN) stops; a diverged incumbent curve is no bar.
     assert incumbent_verdict([math.nan], [INCUMBENT], metric="m", minimize=True, incumbent_id=7) is not None
     assert incumbent_bar([[1.0, math.nan]], 1, minimize=True, factor=2.0) is None
@@ -362,7 +372,7 @@ def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: P
     [
         ({"min_runs": 2}, 1.01),  # median: of the two earlier runs at step 1
         ({"rule": "halving", "min_runs": 2}, 1.01),  # the top third of three runs at rung 1
-        ({"rule": "incumbent"}, None),  # the incumbent's end plus twice its fall after step 1, plus noise
+        ({"rule": "incumbent"}, None),  # the incumbent's end plus its fall after step 1, plus noise
     ],
 )
 def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_baseline(
@@ -408,7 +418,7 @@ def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_bas
         assert first.extra["pruned"]["reference"] == pytest.approx(reference)
     else:
         bar = first.extra["pruned"]["reference"]
-        assert first.extra["pruned"]["incumbent"] == 1 and 0.135 + 2 * 0.875 < bar < 2.2
+        assert first.extra["pruned"]["incumbent"] == 1 and 0.135 + 0.875 < bar < 1.5
     # The same losing run measured again (a recheck, paired runs, confirm), or as the baseline, runs to its end.
     again = evaluator.remeasure(experiment(3), for_experiment=experiment(3), seed_offset=7)
     assert again.pruned is None and again.objective == pytest.approx(4.84 + 1 / 8)
