@@ -15,8 +15,8 @@ finished runs, as Optuna's pruners are:
   best value so far is worse than the most the incumbent's curve allows, `incumbent_bar`: the
   incumbent's final value (on its run with the same seed as this one's), plus `factor` times the most
   the incumbent's own curves still improved after step s (over its runs: repeats and paired
-  re-measurements), plus the noise of a difference of two runs' values. A run that cannot improve
-  `factor` times faster than the incumbent did from step s on cannot end better than it.
+  re-measurements), plus the noise of a difference of two runs' values. A run would have to improve
+  more than `factor` times as much as the incumbent did from step s on to end better than it.
 
 A run's best so far, not its last value, is compared, so one noisy epoch does not stop a good run;
 a NaN value counts as the worst possible. A rule only ever stops a run: what a pruned run printed is
@@ -405,7 +405,7 @@ class EarlierCurves:
         held.extend(c for c in curves[: MAX_INCUMBENT_CURVES - len(held)] if isinstance(c, list) and c)
 
 
-def study_pruner(spec: Spec, compared: Compared) -> Pruner | None:
+def study_pruner(spec: Spec, compared: Compared | list[list[float]]) -> Pruner | None:
     """The study's pruner comparing with COMPARED (the study's curves), or None without [prune]."""
     if spec.prune is None:
         return None
