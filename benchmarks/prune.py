@@ -2,13 +2,19 @@
 
 A training-like study through the real command line: each run prints a validation loss per epoch
 (EPOCHS epochs, EPOCH_SECONDS of real sleep each) that falls towards a final value set by the learning
-rate and momentum, with seeded noise per epoch. Each configuration (no pruning, `median`, `halving`)
-runs the same TPE study (same seed, same number of experiments) for each of SEEDS seeds; printed side
-by side: the compute spent (the sum of the runs' seconds), the best found, and the seeded check: the
-simulation knows every candidate's true curve, so it counts the pruned candidates that would have been
-kept (their full run's final value beats the best measured before them).
+rate and momentum, with seeded noise per epoch. Each configuration (no pruning, `median`, `halving`,
+`incumbent`) runs the same TPE study (same seed, same number of experiments) for each of SEEDS seeds;
+printed side by side: the compute spent (the sum of the runs' seconds, start-up included), the best
+found, and the seeded check: the simulation knows every candidate's true curve, so it counts the pruned
+candidates that would have been kept (their full run's final value beats the best measured before them).
 
-    python benchmarks/prune.py [--seeds 5] [--experiments 25]
+A run's start-up (the interpreter, the sandbox: about 0.1-0.25 s here) is paid by pruned runs too, so
+the saving grows with the epoch's length (--epoch-seconds). With --crossing c, a learning rate below
+the best one also learns slower ((0.01 / lr)^c times), so curves cross: late bloomers that a rule
+comparing steps may prune.
+
+    python benchmarks/prune.py [--seeds 5] [--experiments 25] [--epoch-seconds 0.05] [--crossing 0]
+                               [--only median,halving,incumbent]
 """
 
 from __future__ import annotations
