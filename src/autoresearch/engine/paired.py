@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from autoresearch.core import stats
 from autoresearch.core.direction import sign
 from autoresearch.core.experiment import Experiment
+from autoresearch.execute.prune import MAX_INCUMBENT_CURVES
 
 if TYPE_CHECKING:
     from autoresearch.execute.evaluate import Evaluator
@@ -77,9 +78,9 @@ class Interleaved:
                 if again.objective is None or again.error is not None or again.rejected is not None:
                     return f"re-measuring #{target.id} failed: {again.error or again.rejected or 'no objective'}"
                 values[target.id] = again.objective
-                curve = again.extra.get("prune_curve")
-                if isinstance(curve, list) and curve:
-                    (self.a_curves if target is self.a else self.b_curves).append(curve)
+                curve, curves = again.extra.get("prune_curve"), self.a_curves if target is self.a else self.b_curves
+                if isinstance(curve, list) and curve and len(curves) < MAX_INCUMBENT_CURVES:
+                    curves.append(curve)
             self.a_values.append(values[self.a.id])
             self.b_values.append(values[self.b.id])
             self.order.append("AB" if first_a else "BA")
