@@ -58,8 +58,8 @@ CONFIGS: dict[str, str] = {
     "no pruning": "",
     "median (warmup 2, min_runs 3)": '[prune]\nrule = "median"\nwarmup_steps = 2\nmin_runs = 3\n',
     "halving (eta 3, min_runs 3)": '[prune]\nrule = "halving"\neta = 3\nmin_runs = 3\n',
-    "incumbent (factor 1, the default)": '[prune]\nrule = "incumbent"\n',
-    "incumbent (factor 1.5)": '[prune]\nrule = "incumbent"\nfactor = 1.5\n',
+    "incumbent (factor 1)": '[prune]\nrule = "incumbent"\nfactor = 1\n',
+    "incumbent (factor 1.5, the default)": '[prune]\nrule = "incumbent"\n',
 }
 
 

@@ -126,7 +126,7 @@ def test_incumbent_prunes_a_run_that_cannot_beat_the_incumbents_curve_by_the_end
         incumbent_verdict([1.5, 1.2, bar - 0.01], [INCUMBENT], metric="m", minimize=True, incumbent_id=7, factor=2.0)
         is None
     )
-    # The default factor 1 allows only what the incumbent itself still gained: the same run stops.
+    # The default factor 1.5 leaves less room: the same run stops.
     assert incumbent_verdict([1.5, 1.2, bar - 0.01], [INCUMBENT], metric="m", minimize=True, incumbent_id=7) is not None
     # A larger factor leaves more room; a warm-up judges nothing before it.
     assert incumbent_verdict(losing, [INCUMBENT], metric="m", minimize=True, incumbent_id=7, factor=3.0) is None
@@ -372,7 +372,7 @@ def test_a_study_prunes_losing_runs_and_its_sampler_learns_from_them(tmp_path: P
     [
         ({"min_runs": 2}, 1.01),  # median: of the two earlier runs at step 1
         ({"rule": "halving", "min_runs": 2}, 1.01),  # the top third of three runs at rung 1
-        ({"rule": "incumbent"}, None),  # the incumbent's end plus its fall after step 1, plus noise
+        ({"rule": "incumbent"}, None),  # the incumbent's end plus 1.5 times its fall after step 1, plus noise
     ],
 )
 def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_baseline(
@@ -418,7 +418,7 @@ def test_only_a_candidates_first_run_is_watched_never_a_remeasurement_or_the_bas
         assert first.extra["pruned"]["reference"] == pytest.approx(reference)
     else:
         bar = first.extra["pruned"]["reference"]
-        assert first.extra["pruned"]["incumbent"] == 1 and 0.135 + 0.875 < bar < 1.5
+        assert first.extra["pruned"]["incumbent"] == 1 and 0.135 + 1.5 * 0.875 < bar < 1.6
     # The same losing run measured again (a recheck, paired runs, confirm), or as the baseline, runs to its end.
     again = evaluator.remeasure(experiment(3), for_experiment=experiment(3), seed_offset=7)
     assert again.pruned is None and again.objective == pytest.approx(4.84 + 1 / 8)

@@ -215,7 +215,7 @@ def incumbent_verdict(
     metric: str,
     minimize: bool,
     incumbent_id: int,
-    factor: float = 1.0,
+    factor: float = 1.5,
     warmup_steps: int = 0,
 ) -> Verdict | None:
     """The incumbent rule at CURVE's last step, or None when the run goes on (or there is no incumbent curve)."""

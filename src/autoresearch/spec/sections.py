@@ -511,7 +511,7 @@ class PruneSection(Section):
     eta: int = Field(default=3, ge=2)  # halving: the rung factor, and 1/eta of a rung goes on
     min_steps: int = Field(default=1, ge=1)  # halving: the first rung
     # incumbent: how many times as much as the incumbent did after a step a run may still improve
-    factor: float = Field(default=1.0, ge=1.0, le=100.0)
+    factor: float = Field(default=1.5, ge=1.0, le=100.0)
 
     @model_validator(mode="after")
     def _check(self) -> PruneSection:
