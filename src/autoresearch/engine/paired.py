@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from autoresearch.core import stats
 from autoresearch.core.direction import sign
 from autoresearch.core.experiment import Experiment
+from autoresearch.execute.prune import MAX_INCUMBENT_CURVES
 
 if TYPE_CHECKING:
     from autoresearch.execute.evaluate import Evaluator
@@ -57,6 +58,9 @@ class Interleaved:
     a_values: list[float] = field(default_factory=list)
     b_values: list[float] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # "AB" or "BA" per pair
+    # Each side's curves of the [prune] metric, for the incumbent rule's spread of the incumbent's curves.
+    a_curves: list[list[float]] = field(default_factory=list)
+    b_curves: list[list[float]] = field(default_factory=list)
     logs: Path | None = None  # where the runs' folders go (default: for_experiment's recheck/)
     on_pair: Callable[[Interleaved], None] | None = None  # told after each pair (progress lines)
 
@@ -74,6 +78,9 @@ class Interleaved:
                 if again.objective is None or again.error is not None or again.rejected is not None:
                     return f"re-measuring #{target.id} failed: {again.error or again.rejected or 'no objective'}"
                 values[target.id] = again.objective
+                curve, curves = again.extra.get("prune_curve"), self.a_curves if target is self.a else self.b_curves
+                if isinstance(curve, list) and curve and len(curves) < MAX_INCUMBENT_CURVES:
+                    curves.append(curve)
             self.a_values.append(values[self.a.id])
             self.b_values.append(values[self.b.id])
             self.order.append("AB" if first_a else "BA")
@@ -103,7 +110,9 @@ class Interleaved:
         return difference / base
 
     def record(self) -> dict[str, Any]:
-        return {"a_id": self.a.id, "b_id": self.b.id, "a": self.a_values, "b": self.b_values, "order": self.order}
+        record = {"a_id": self.a.id, "b_id": self.b.id, "a": self.a_values, "b": self.b_values, "order": self.order}
+        curves = {"a_curves": self.a_curves, "b_curves": self.b_curves}
+        return record | {key: value for key, value in curves.items() if value}  # none without [prune]
 
 
 @dataclass(frozen=True)

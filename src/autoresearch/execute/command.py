@@ -283,6 +283,8 @@ class CommandEvaluator(Evaluator):
             evaluation.metrics = {}
         else:
             evaluation = scorer.score(self, experiment, root, log_dir, values, env, result)
+        if pruner is not None and (idle := pruner.idle()) is not None:
+            evaluation.extra["prune_idle"] = idle  # why [prune] could not judge this run
         scorer_lines = evaluation.extra.pop("scorer_feedback", [])
         evaluation.extra.update(readout.observe(self.spec, result, output_dir, scorer_lines))
         return Ran(evaluation, env, values, result.hashes, result.where)

@@ -20,6 +20,7 @@ from typing import Any
 from autoresearch.core.evaluation import Evaluation
 from autoresearch.core.experiment import Experiment
 from autoresearch.core.proposal import Proposal
+from autoresearch.execute.prune import MAX_INCUMBENT_CURVES
 from autoresearch.execute.resources import Slot
 
 
@@ -123,7 +124,14 @@ def aggregate(runs: list[tuple[Evaluation, int]], count: int) -> Evaluation:
         evaluation.error = f"repeat {len(runs)}/{count} (seed {seed}) failed: {evaluation.error}"
         return evaluation
     evaluations = [e for e, _ in runs]
-    observed: dict[str, Any] = {k: evaluations[0].extra[k] for k in ("feedback", "series") if k in evaluations[0].extra}
+    observed: dict[str, Any] = {
+        k: evaluations[0].extra[k]
+        for k in ("feedback", "series", "prune_curve", "prune_idle")
+        if k in evaluations[0].extra
+    }
+    curves = [e.extra["prune_curve"] for e in evaluations if "prune_curve" in e.extra]
+    if len(curves) > 1:  # every repeat's curve: how much the runs' curves move ([prune] rule = "incumbent")
+        observed["prune_curves"] = curves[:MAX_INCUMBENT_CURVES]
     flags = sorted({flag for e in evaluations for flag in e.extra.get("flags", [])})
     objectives = [e.objective for e in evaluations if e.objective is not None]
     shared = set.intersection(*(set(e.metrics) for e in evaluations))

@@ -26,7 +26,10 @@ from typing import IO, Any, Literal
 from autoresearch.core import safeio
 from autoresearch.execute import reaper
 
-WATCH_INTERVAL = 0.25  # seconds between a watcher's looks at a running command (run_command's WATCH)
+WATCH_INTERVAL = 0.25  # seconds between a watcher's looks at a remote job (a log on a shared filesystem)
+# Seconds between a watcher's looks at a local run (run_command's WATCH): each look reads only the new
+# bytes of a local log, so it is cheap; a longer wait runs a pruned run on for several of its steps.
+LOCAL_WATCH_INTERVAL = 0.05
 
 # What every candidate-influenced process (experiment, guard, holdout, scorer, proposer) receives from
 # autoresearch's own environment: an allowlist, so that a secret under any name (SECRET_KEY, PGPASSWORD,
@@ -161,7 +164,7 @@ def run_command(
     so the candidate cannot change it. ON_START and ON_EXIT receive the process group id, so a
     caller can kill running experiments from another thread (Ctrl-C). The logs are opened here, below
     ANCHOR (default: their folder) without following symlinks, before the command starts: the command
-    only ever holds pipes, never a path autoresearch will write. WATCH, called every WATCH_INTERVAL
+    only ever holds pipes, never a path autoresearch will write. WATCH, called every LOCAL_WATCH_INTERVAL
     seconds while the command runs (it may read the growing stdout log), returns True to stop the run:
     it is stopped as a timeout stops it, its whole process tree, and `stopped` is set.
     """
@@ -242,7 +245,7 @@ def _ended(
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             return "timeout"
-        if done.wait(WATCH_INTERVAL if left is None else min(WATCH_INTERVAL, left)):
+        if done.wait(LOCAL_WATCH_INTERVAL if left is None else min(LOCAL_WATCH_INTERVAL, left)):
             return "exited"
         if watch():
             return "stopped"

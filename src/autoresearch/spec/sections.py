@@ -568,25 +568,37 @@ class SearchSection(Section):
         return policy
 
 
+# Each [prune] setting that belongs to some rules only: the rules it applies to.
+_PRUNE_SETTINGS = {
+    "warmup_steps": ("median", "incumbent"),
+    "min_runs": ("median", "halving"),
+    "eta": ("halving",),
+    "min_steps": ("halving",),
+    "factor": ("incumbent",),
+}
+
+
 class PruneSection(Section):
     """`[prune]`: which rule stops a losing run early, and when it may start judging (execute/prune.py)."""
 
-    rule: Literal["median", "halving"] = "median"
+    rule: Literal["median", "halving", "incumbent"] = "median"
     metric: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
-    warmup_steps: int = Field(default=0, ge=0)  # median: steps never judged at the start of a run
-    min_runs: int = Field(default=3, ge=1)  # earlier runs at a step (or rung) before it is judged
+    warmup_steps: int = Field(default=0, ge=0)  # median, incumbent: steps never judged at the start of a run
+    min_runs: int = Field(default=3, ge=1)  # median, halving: earlier runs at a step (or rung) before it is judged
     eta: int = Field(default=3, ge=2)  # halving: the rung factor, and 1/eta of a rung goes on
     min_steps: int = Field(default=1, ge=1)  # halving: the first rung
+    # incumbent: how many times as much as the incumbent did after a step a run may still improve
+    factor: float = Field(default=1.5, ge=1.0, le=100.0)
 
     @model_validator(mode="after")
     def _check(self) -> PruneSection:
-        halving_only = {"eta", "min_steps"} & self.model_fields_set
-        if halving_only and self.rule != "halving":
-            keys = " and ".join(sorted(halving_only))
-            raise ValueError(f'{keys} only apply to rule = "halving" (rule is {self.rule!r}); remove them')
-        if "warmup_steps" in self.model_fields_set and self.rule != "median":
+        wrong = sorted(key for key in self.model_fields_set if self.rule not in _PRUNE_SETTINGS.get(key, (self.rule,)))
+        if wrong:
+            key = wrong[0]
+            rules = " or ".join(f'"{rule}"' for rule in _PRUNE_SETTINGS[key])
+            hint = {"warmup_steps": "use min_steps instead", "min_steps": "use warmup_steps instead"}
             raise ValueError(
-                f'warmup_steps only applies to rule = "median" (rule is {self.rule!r}); use min_steps instead'
+                f"{key} only applies to rule = {rules} (rule is {self.rule!r}); {hint.get(key, 'remove it')}"
             )
         return self
 
