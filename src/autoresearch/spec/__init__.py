@@ -1,9 +1,9 @@
 """The study spec: `autoresearch.toml` (or `[tool.autoresearch]` in `pyproject.toml`), validated.
 
-sections.py holds each section and the values with units they use, model.py the whole `Spec`,
-loading.py finds and reads the file, errors.py turns every mistake into one `SpecError` naming the key
-and the fix, and changes.py says what changed since the study last ran. Their public names are
-re-exported here: `from autoresearch.spec import Spec, SpecError, load_spec`.
+sections.py holds each section and the values with units they use (run_section.py the `[run]` one and
+where it runs), model.py the whole `Spec`, loading.py finds and reads the file, errors.py turns every
+mistake into one `SpecError` naming the key and the fix, and changes.py says what changed since the
+study last ran. Their public names are re-exported here: `from autoresearch.spec import Spec, SpecError, load_spec`.
 """
 
 from autoresearch.spec.changes import (
@@ -19,6 +19,7 @@ from autoresearch.spec.changes import (
 from autoresearch.spec.errors import SpecChanged, SpecError, format_validation_error
 from autoresearch.spec.loading import SPEC_FILENAME, find_spec_file, load_spec, spec_from_dict
 from autoresearch.spec.model import Spec
+from autoresearch.spec.run_section import ResourcesSection, RunSection, SlurmSection, gpu_request
 from autoresearch.spec.sections import (
     BudgetSection,
     CodeSection,
@@ -33,17 +34,13 @@ from autoresearch.spec.sections import (
     ProfileSection,
     ProposerSection,
     PruneSection,
-    ResourcesSection,
-    RunSection,
     SandboxSection,
     ScorerSection,
     SearchSection,
     Size,
-    SlurmSection,
     StageSection,
     StudySection,
     TreeSearchSection,
-    gpu_request,
     parse_duration,
     parse_size,
 )

@@ -21,6 +21,7 @@ from pydantic import (
 from autoresearch.core import plugins
 from autoresearch.core.space import ParamSpec
 from autoresearch.spec.changes import SpecSnapshot
+from autoresearch.spec.run_section import RunSection
 from autoresearch.spec.sections import (
     BudgetSection,
     CodeSection,
@@ -32,7 +33,6 @@ from autoresearch.spec.sections import (
     ProfileSection,
     ProposerSection,
     PruneSection,
-    RunSection,
     SandboxSection,
     ScorerSection,
     SearchSection,
