@@ -22,6 +22,9 @@ from autoresearch.ui.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parent.parent
 READMES = [REPO / "README.md", *sorted((REPO / "examples").glob("*/README.md"))]
+# The module's fixture runs the whole quickstart README (a 30-experiment study, its report, apply...):
+# minutes on a loaded 2-core machine, counted against the first test that asks for it.
+pytestmark = pytest.mark.timeout(900)
 
 
 def load_docs_script() -> ModuleType:
