@@ -155,12 +155,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("local_llm"):
                 item.add_marker(missing)
-    # The files at the top of tests/ (the examples, the docs, trust) and the red-team attacks run whole
-    # studies, minutes per file: first, so that the workers (pytest-xdist hands out a file at a time) end
-    # together, instead of one running the last long file while the other waits.
-    tests = Path(__file__).parent
-    first = {tests: 0, tests / "redteam": 1}
-    items.sort(key=lambda item: first.get(item.path.parent, 2))
 
 
 @pytest.hookimpl(hookwrapper=True)
