@@ -1,6 +1,6 @@
 """The hybrid proposer (TPE proposing, the offline SmolLM2 taking a share) against TPE alone, on the quickstart.
 
-Both arms run the real examples/quickstart study (a scikit-learn MLP on the digits, five parameters)
+Both arms run the real examples/quickstart study (a numpy MLP on the digits, five parameters)
 with the same budget and the same study seeds: `tpe` alone, and `hybrid` with TPE as its sampler and
 `llm:local` (SmolLM2-135M, offline, in-process) proposing `--share` of the candidates while it sees
 TPE's best points. Printed: each seed's best validation log-loss for both arms, their medians, the

@@ -8,7 +8,7 @@ was proposed (params, or the edits). Studies:
 - bowl-random, bowl-tpe, bowl-cmaes: a quadratic bowl, params mode, with each sampler;
 - bowl-significant: the bowl with seeded noise, 3 repeats and the `significant` keep rule;
 - code-script: code mode in a git repository, a `script:` proposer editing two constants;
-- quickstart-tpe: examples/quickstart (scikit-learn's digits), TPE.
+- quickstart-tpe: examples/quickstart (a numpy MLP on scikit-learn's digits), TPE.
 
     python benchmarks/parity.py [BASELINE_COMMIT] [--experiments 25] [--only bowl-tpe,...]
 """
