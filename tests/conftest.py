@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -147,14 +148,41 @@ def fake_llm() -> Iterator[FakeLLMServer]:
     server.close()
 
 
+TESTS = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked local_llm run SmolLM2 through llama-cpp-python: skipped where it is not installed
-    (and so failed in CI). CI builds it while the other tests run, then runs these (`-m local_llm`)."""
+    (and so failed in CI). CI builds it while the other tests run, then runs these (`-m local_llm`).
+
+    For pytest-xdist's `--dist loadgroup` (CI), which hands out one test at a time: the tests that share
+    a module-scoped fixture (a Ray cluster, the quickstart README's whole run) form one group, so that
+    it runs once; and the whole-study tests (the examples and docs at the top of tests/, the red-team
+    attacks) come first, so that the workers end together on short tests instead of one running a long
+    study while the others wait."""
     if importlib.util.find_spec("llama_cpp") is None:
         missing = pytest.mark.skip(reason="needs llama-cpp-python (pip install 'autoresearch[local]')")
         for item in items:
             if item.get_closest_marker("local_llm"):
                 item.add_marker(missing)
+    for item in items:
+        if shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(TESTS).as_posix()))
+    first = {TESTS: 0, TESTS / "redteam": 1}
+    items.sort(key=lambda item: first.get(item.path.parent, 2))  # a stable sort: files keep their order
+
+
+def shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether ITEM uses a fixture of this suite that is set up once per module."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definition.scope == "module" and TESTS in Path(inspect.getfile(definition.func)).parents
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
