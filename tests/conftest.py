@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import inspect
 import os
@@ -171,6 +172,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(TESTS).as_posix()))
     first = {TESTS: 0, TESTS / "redteam": 1}
     items.sort(key=lambda item: first.get(item.path.parent, 2))  # a stable sort: files keep their order
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest 9.2's structured node ids silently undo pytest-xdist 3.8's `--dist loadgroup` (xdist issue
+    1386): every group would be split across the workers, and a module's fixture (a Ray cluster, the
+    quickstart's whole run) set up once per worker. Say so instead of running the suite that way."""
+    if config.getoption("dist", default="no") != "loadgroup" or hasattr(config, "workerinput"):
+        return
+    xdist = tuple(int(part) for part in importlib.metadata.version("pytest-xdist").split(".")[:2])
+    if pytest.version_tuple[:2] >= (9, 2) and xdist <= (3, 8):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {importlib.metadata.version('pytest-xdist')} ignores "
+            "--dist loadgroup's groups: install the test extra's pytest (pip install -e '.[test]')"
+        )
 
 
 def shares_a_module_fixture(item: pytest.Item) -> bool:
