@@ -38,6 +38,29 @@ def test_baseline_with_uncommitted_work_leaves_the_user_untouched(repo: Path) ->
     assert sh(repo, "symbolic-ref", "HEAD") == "refs/heads/main"
 
 
+def test_baseline_sees_an_edit_made_in_the_second_of_the_commit(tmp_path: Path) -> None:
+    # Git trusts an index entry whose size and times match the file, unless the entry is as recent as the
+    # index itself ("racily clean"): then it reads the file. An edit of the same size in the same second
+    # as the commit is caught only that way (here that second is set by hand, and ctime, which a test
+    # cannot set, is not compared). The baseline's temporary index must keep the index's own time.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    sh(repo, "init", "-q", "-b", "main")
+    sh(repo, "config", "core.trustctime", "false")
+    second = 1_700_000_000
+    (repo / "evaluate.py").write_text("print('loss: 1')\n")
+    os.utime(repo / "evaluate.py", (second, second))
+    sh(repo, "add", "-A")
+    sh(repo, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "init")
+    os.utime(repo / ".git" / "index", (second, second))
+    (repo / "evaluate.py").write_text("print('loss: 2')\n")  # same size, same second
+    os.utime(repo / "evaluate.py", (second, second))
+    assert sh(repo, "--no-optional-locks", "status", "--porcelain") == "M evaluate.py"  # what git sees
+    ws = workspace(repo)
+    base = ws.baseline_commit(include_uncommitted=True)
+    assert ws.files_at(base, ["evaluate.py"]) == {"evaluate.py": "print('loss: 2')\n"}
+
+
 def test_baseline_of_a_clean_checkout_is_head(repo: Path) -> None:
     ws = workspace(repo)
     assert ws.baseline_commit(include_uncommitted=True) == sh(repo, "rev-parse", "HEAD")

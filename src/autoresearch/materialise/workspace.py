@@ -64,8 +64,10 @@ class GitWorkspace(Worktrees):
             env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
             real_index = Path(git_text(self.root, "rev-parse", "--path-format=absolute", "--git-path", "index"))
             if real_index.exists():
-                # A copy of the user's index carries its stat cache, so only changed files are re-hashed.
-                shutil.copyfile(real_index, env["GIT_INDEX_FILE"])
+                # A copy of the user's index carries its stat cache, so only changed files are re-hashed;
+                # and its time (copy2), by which git tells the entries it must not trust (an edit of the
+                # same size in the second of the last `git add` matches the cache but for that time).
+                shutil.copy2(real_index, env["GIT_INDEX_FILE"])
             elif head:
                 git(self.root, "read-tree", head, env=env)
             # Writing an index re-reads racily clean files through their filters: both calls go without.
