@@ -92,8 +92,15 @@ def test_quoted_figures_hold(quickstart_run: QuickstartRun) -> None:
     store = Store(load_spec(root / "examples" / "quickstart").study_dir, create=False)
     try:
         assert same_params(store.get(27).params, shown)
+        experiments = store.experiments()
     finally:
         store.close()
+    assert len(experiments) == 30 and experiments[0].decision == "baseline"
+    assert all(e.decision in ("baseline", "kept", "reverted") for e in experiments)
+    assert all("val_accuracy" in e.metrics for e in experiments)
+    # The held-back test split is never reported during the search: only `--report-test`, after it.
+    assert not any(name.startswith("test_") for e in experiments for name in e.metrics)
+    assert (root / "examples" / "quickstart" / ".autoresearch" / "digits-mlp" / "report" / "report.html").is_file()
 
 
 def same_params(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -41,39 +40,7 @@ def tracked_copy(example: str, target: Path) -> Path:
     return target
 
 
-def test_quickstart_runs_and_improves(tmp_path: Path) -> None:
-    root = tracked_copy("quickstart", tmp_path / "quickstart")
-    result = cli("run", "--experiments", "6", str(root), timeout=300)
-    assert result.returncode == 0, result.stderr
-    experiments = rows(root / ".autoresearch" / "digits-mlp")
-    assert len(experiments) == 6 and experiments[0].decision == "baseline"
-    assert all(e.decision in ("baseline", "kept", "reverted") for e in experiments)
-    assert 0 < experiments[0].objective < 2 and "val_accuracy" in experiments[0].metrics
-    assert "test_loss" not in experiments[0].metrics  # the held-back split is never reported
-    assert "next: `" in result.stdout and "report" in result.stdout.splitlines()[-1]
-    # Every follow-up the README lists works as written (with this copy's folder for examples/quickstart).
-    readme = (EXAMPLES / "quickstart" / "README.md").read_text()
-    follow_ups = [
-        line.split("#")[0].split()[1:]
-        for line in readme.splitlines()
-        if line.startswith(".venv/bin/autoresearch ") and " run " not in line
-    ]
-    assert {args[0] for args in follow_ups} >= {"status", "log", "show", "best", "report", "export", "apply"}
-    for args in follow_ups:
-        args = [str(root) if a == "examples/quickstart" else a for a in args]
-        if args[0] == "show":
-            args[1] = "2"
-        done = cli(*args, timeout=300)
-        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
-    assert (root / ".autoresearch" / "digits-mlp" / "report" / "report.html").is_file()
-    test = subprocess.run(
-        [sys.executable, "train.py", "--config", "best_params.json", "--report-test"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert test.returncode == 0 and "test_loss:" in test.stdout, test.stderr
+# The quickstart as its README documents it, every command and figure: tests/test_docs.py.
 
 
 @pytest.mark.local_llm
