@@ -25,14 +25,19 @@ def late_metrics_rewrite(root: Path, kind: str) -> str | None:
     """A multi-step command: the step that counts writes the true metric, a background step (in a new
     session, so that the process-group kill misses it) rewrites the metrics file after the command ended."""
     experiment = """
-        import json, subprocess, sys
+        import json, os, subprocess, sys
         cheat = int(sys.argv[1])
         json.dump({"loss": 1.0}, open("metrics.json", "w"))
-        late = "import json, os, time\\nfor _ in range(400):\\n"
+        # It rewrites only once the command's process is gone: on a loaded machine it could otherwise
+        # write while the command still runs (the command's own output, not a late rewrite).
+        late = "import json, os, sys, time\\nwhile True:\\n"
+        late += "    try:\\n        os.kill(int(sys.argv[1]), 0)\\n    except ProcessLookupError:\\n        break\\n"
+        late += "    time.sleep(0.001)\\nfor _ in range(400):\\n"
         late += "    json.dump({'loss': 0.1}, open('m.tmp', 'w')); os.replace('m.tmp', 'metrics.json')\\n"
         late += "    time.sleep(0.01)"
         if cheat:
-            subprocess.run(["sh", "-c", 'true && setsid "$0" -c "$1" > /dev/null 2>&1 &', sys.executable, late])
+            background = 'true && setsid "$0" -c "$1" "$2" > /dev/null 2>&1 &'
+            subprocess.run(["sh", "-c", background, sys.executable, late, str(os.getpid())])
     """
     played = play(root, kind, experiment, metric='json = "metrics.json:loss"')
     return _kept_cheat(played)
