@@ -180,10 +180,10 @@ def pytest_configure(config: pytest.Config) -> None:
     quickstart's whole run) set up once per worker. Say so instead of running the suite that way."""
     if config.getoption("dist", default="no") != "loadgroup" or hasattr(config, "workerinput"):
         return
-    xdist = tuple(int(part) for part in importlib.metadata.version("pytest-xdist").split(".")[:2])
-    if pytest.version_tuple[:2] >= (9, 2) and xdist <= (3, 8):
+    xdist = importlib.metadata.version("pytest-xdist")
+    if pytest.version_tuple[:2] >= (9, 2) and tuple(int(part) for part in xdist.split(".")[:2]) <= (3, 8):
         raise pytest.UsageError(
-            f"pytest {pytest.__version__} with pytest-xdist {importlib.metadata.version('pytest-xdist')} ignores "
+            f"pytest {pytest.__version__} with pytest-xdist {xdist} ignores "
             "--dist loadgroup's groups: install the test extra's pytest (pip install -e '.[test]')"
         )
 
